@@ -1,0 +1,78 @@
+//! The calendar domain: pure, synchronous iCalendar logic (validation, indexing, export, time
+//! zones). It never sees HTTP, XML or SQL; `service/` feeds it bytes and stores what it returns.
+
+pub mod export;
+pub mod tz;
+pub mod validate;
+
+pub use validate::{InvalidObject, ValidateOptions, parse_object};
+
+/// Seconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// Component types a calendar collection accepts (RFC 4791 §5.2.3), as a bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ComponentSet(pub u8);
+
+impl ComponentSet {
+    pub const VEVENT: u8 = 1;
+    pub const VTODO: u8 = 2;
+    pub const VJOURNAL: u8 = 4;
+    pub const VFREEBUSY: u8 = 8;
+    pub const ALL: ComponentSet = ComponentSet(1 | 2 | 4 | 8);
+
+    pub fn contains(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// A dead property (RFC 4918 §4.2): stored verbatim as the serialized XML element.
+/// The component kind of a calendar object resource (RFC 4791 §4.1: one kind per resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentKind {
+    Event,
+    Todo,
+    Journal,
+    FreeBusy,
+}
+
+impl ComponentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentKind::Event => "VEVENT",
+            ComponentKind::Todo => "VTODO",
+            ComponentKind::Journal => "VJOURNAL",
+            ComponentKind::FreeBusy => "VFREEBUSY",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "VEVENT" => Some(ComponentKind::Event),
+            "VTODO" => Some(ComponentKind::Todo),
+            "VJOURNAL" => Some(ComponentKind::Journal),
+            "VFREEBUSY" => Some(ComponentKind::FreeBusy),
+            _ => None,
+        }
+    }
+    pub fn bit(self) -> u8 {
+        match self {
+            ComponentKind::Event => ComponentSet::VEVENT,
+            ComponentKind::Todo => ComponentSet::VTODO,
+            ComponentKind::Journal => ComponentSet::VJOURNAL,
+            ComponentKind::FreeBusy => ComponentSet::VFREEBUSY,
+        }
+    }
+}
+
+/// Facts about a calendar object computed at write time, stored in indexed columns so that
+/// time-range queries select candidates without parsing every object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarIndex {
+    pub uid: String,
+    pub component: ComponentKind,
+    /// Earliest instant any instance covers, UTC seconds; None = unbounded in the past
+    /// (e.g. a VTODO with neither DTSTART, DUE nor COMPLETED: it matches every range, RFC 4791 §9.9).
+    pub first_start: Option<Timestamp>,
+    /// Latest instant any instance covers, UTC seconds; None = unbounded (infinite recurrence).
+    pub last_end: Option<Timestamp>,
+}

@@ -1,0 +1,446 @@
+//! Storage ports: the store's types, its capability-split traits, and the `Store` enum that picks
+//! an engine (SQLite embedded default, PostgreSQL in production).
+//!
+//! Every write method is exactly one database transaction: a refused write leaves nothing behind.
+//! The store never sees HTTP, XML or iCalendar text beyond opaque bytes plus the index facts that
+//! `calendar/` computed from them.
+
+use std::future::Future;
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub use crate::calendar::{CalendarIndex, ComponentKind, ComponentSet};
+
+/// Seconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+macro_rules! id_newtype {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+    };
+}
+id_newtype!(
+    /// A user, who is also a CalDAV principal.
+    UserId
+);
+id_newtype!(
+    /// A collection (calendar or plain WebDAV collection).
+    CollectionId
+);
+id_newtype!(
+    /// A resource inside a collection.
+    ObjectId
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A user or collection with that name/path exists already.
+    #[error("already exists")]
+    AlreadyExists,
+    /// If-Match / If-None-Match did not hold inside the transaction.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// RFC 4791 §5.3.2 no-uid-conflict: another resource in the collection has this UID.
+    #[error("UID already used by {existing_name}")]
+    UidConflict { existing_name: String },
+    /// RFC 6578 §3.2: the token is unknown, from another collection, or older than the retention.
+    #[error("invalid sync token")]
+    InvalidSyncToken,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionKind {
+    /// RFC 4791 calendar collection: holds only calendar object resources.
+    Calendar,
+    /// Plain WebDAV collection (RFC 4918): any resources and sub-collections.
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadProp {
+    pub namespace: String,
+    pub name: String,
+    /// The whole property element as self-contained XML (namespace declarations included).
+    pub xml: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    pub id: CollectionId,
+    pub owner: UserId,
+    /// None for a collection directly in the owner's home.
+    pub parent: Option<CollectionId>,
+    /// Path below the owner's home, segments joined by '/', no leading or trailing slash
+    /// (e.g. "default" or "litmus/sub"). Segments are stored decoded.
+    pub path: String,
+    pub kind: CollectionKind,
+    pub props: CollectionProps,
+    /// Bumped in every transaction that changes a member; the base of getctag and sync-token.
+    pub sync_seq: i64,
+    pub created_at: Timestamp,
+    pub modified_at: Timestamp,
+}
+
+/// The live properties a collection keeps (all optional; clients set them by PROPPATCH/MKCALENDAR).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionProps {
+    pub displayname: Option<String>,
+    pub description: Option<String>,
+    /// RFC 4791 §5.2.2: a VCALENDAR text with one VTIMEZONE.
+    pub timezone: Option<String>,
+    /// Apple calendar-color, e.g. "#FF2968FF".
+    pub color: Option<String>,
+    /// Apple calendar-order (an integer, kept as the client's text).
+    pub order: Option<String>,
+    pub components: ComponentSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCollection {
+    pub owner: UserId,
+    pub parent: Option<CollectionId>,
+    pub path: String,
+    pub kind: CollectionKind,
+    pub props: CollectionProps,
+    pub dead_props: Vec<DeadProp>,
+}
+
+/// An atomic change to a collection's properties (PROPPATCH): applied all together or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionPatch {
+    /// The new live properties (the caller merges the patch into the current ones).
+    pub props: Option<CollectionProps>,
+    pub set_dead: Vec<DeadProp>,
+    /// (namespace, name)
+    pub remove_dead: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub id: ObjectId,
+    pub collection: CollectionId,
+    /// The last path segment, decoded.
+    pub name: String,
+    /// Strong ETag including the quotes, e.g. "\"3f2a…\"".
+    pub etag: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Present for calendar object resources.
+    pub calendar: Option<CalendarIndex>,
+    pub created_at: Timestamp,
+    pub modified_at: Timestamp,
+    /// The collection sync_seq of this object's last change.
+    pub sync_seq: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub meta: ObjectMeta,
+    /// Exactly the bytes the client sent.
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    pub name: String,
+    pub data: Vec<u8>,
+    pub content_type: String,
+    pub etag: String,
+    pub calendar: Option<CalendarIndex>,
+}
+
+/// What must hold about the target before a write (RFC 4918 §10.4, RFC 7232).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// No condition.
+    Any,
+    /// If-None-Match: * — the resource must not exist.
+    Absent,
+    /// If-Match: * — the resource must exist.
+    Present,
+    /// If-Match: "etag" — the resource must exist with this ETag (one of these ETags).
+    Etag(Vec<String>),
+    /// If-None-Match: "etag" — the resource must not have any of these ETags.
+    NotEtag(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct PutOutcome {
+    pub created: bool,
+    pub meta: ObjectMeta,
+}
+
+/// RFC 6578 changes since a token.
+#[derive(Debug, Clone)]
+pub struct SyncDelta {
+    /// Members changed (created or modified) after the token, ordered by sync_seq.
+    pub changed: Vec<ObjectMeta>,
+    /// Names deleted after the token (tombstones); empty for an initial sync.
+    pub removed: Vec<String>,
+    /// The token to hand back: the seq up to which this delta is complete.
+    pub seq: i64,
+    /// True when `limit` cut the delta short (RFC 6578 §3.6: answer 507 and continue from `seq`).
+    pub truncated: bool,
+}
+
+pub trait UserStore {
+    /// Creates the user and, in the same transaction, these collections in their home.
+    fn create_user(
+        &self,
+        user: NewUser,
+        home: Vec<NewCollection>,
+    ) -> impl Future<Output = StoreResult<User>> + Send;
+    fn user_by_name(&self, name: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user_by_id(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    fn count_users(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// NotFound if there is no such user.
+    fn set_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the user and everything they own. NotFound if there is no such user.
+    fn delete_user(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sum of object sizes the user owns (quota-used-bytes).
+    fn used_bytes(&self, owner: UserId) -> impl Future<Output = StoreResult<i64>> + Send;
+}
+
+pub trait CollectionStore {
+    /// AlreadyExists when the path is taken (by a collection or, in the parent, an object).
+    fn create_collection(
+        &self,
+        new: NewCollection,
+    ) -> impl Future<Output = StoreResult<Collection>> + Send;
+    fn collection_by_path(
+        &self,
+        owner: UserId,
+        path: &str,
+    ) -> impl Future<Output = StoreResult<Option<Collection>>> + Send;
+    fn collection_by_id(
+        &self,
+        id: CollectionId,
+    ) -> impl Future<Output = StoreResult<Option<Collection>>> + Send;
+    /// Direct children: collections whose parent is `parent` (None = the home's top level).
+    fn child_collections(
+        &self,
+        owner: UserId,
+        parent: Option<CollectionId>,
+    ) -> impl Future<Output = StoreResult<Vec<Collection>>> + Send;
+    /// Atomic PROPPATCH; bumps modified_at. NotFound if the collection is gone.
+    fn patch_collection(
+        &self,
+        id: CollectionId,
+        patch: CollectionPatch,
+    ) -> impl Future<Output = StoreResult<Collection>> + Send;
+    fn collection_dead_props(
+        &self,
+        id: CollectionId,
+    ) -> impl Future<Output = StoreResult<Vec<DeadProp>>> + Send;
+    /// Deletes the collection, its descendants and their objects.
+    fn delete_collection(&self, id: CollectionId) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait ObjectStore {
+    fn object_meta(
+        &self,
+        collection: CollectionId,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<ObjectMeta>>> + Send;
+    fn object(
+        &self,
+        collection: CollectionId,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredObject>>> + Send;
+    /// Objects by name, in one query (multiget); missing names are simply absent.
+    fn objects_by_names(
+        &self,
+        collection: CollectionId,
+        names: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    /// All members' metadata, ordered by name (Depth-1 PROPFIND).
+    fn list_objects(
+        &self,
+        collection: CollectionId,
+    ) -> impl Future<Output = StoreResult<Vec<ObjectMeta>>> + Send;
+    /// All members with data, ordered by name (calendar export).
+    fn list_objects_with_data(
+        &self,
+        collection: CollectionId,
+    ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    /// Calendar objects whose [first_start, last_end) may overlap [start, end) (NULL = unbounded),
+    /// optionally of one component kind. A candidate list from the index, not an exact answer.
+    fn objects_in_range(
+        &self,
+        collection: CollectionId,
+        component: Option<ComponentKind>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+    ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    /// Create or replace, checking `expect` and UID uniqueness inside the transaction; bumps the
+    /// collection's sync_seq and clears any tombstone for the name.
+    fn put_object(
+        &self,
+        collection: CollectionId,
+        object: NewObject,
+        expect: Expect,
+    ) -> impl Future<Output = StoreResult<PutOutcome>> + Send;
+    /// Delete, checking `expect`; leaves a tombstone. NotFound if absent.
+    fn delete_object(
+        &self,
+        collection: CollectionId,
+        name: &str,
+        expect: Expect,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Copy (keep_source) or move an object to `dest`/`dest_name` in one transaction.
+    /// `overwrite=false` and an existing target: PreconditionFailed. Returns whether the target
+    /// was created (vs replaced). UID conflicts in the target are checked as for put_object.
+    fn transfer_object(
+        &self,
+        source: CollectionId,
+        name: &str,
+        dest: CollectionId,
+        dest_name: &str,
+        overwrite: bool,
+        keep_source: bool,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn object_dead_props(
+        &self,
+        id: ObjectId,
+    ) -> impl Future<Output = StoreResult<Vec<DeadProp>>> + Send;
+    /// Atomic dead-property PROPPATCH on an object.
+    fn patch_object_props(
+        &self,
+        id: ObjectId,
+        set: Vec<DeadProp>,
+        remove: Vec<(String, String)>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait SyncStore {
+    /// RFC 6578: `since` None = initial sync (all members, no tombstones). `limit` caps the
+    /// number of entries (changed + removed); when hit, `truncated` is set and `seq` is the
+    /// seq of the last entry returned. InvalidSyncToken when `since` is below the retention
+    /// floor or above the collection's current seq.
+    fn changes_since(
+        &self,
+        collection: CollectionId,
+        since: Option<i64>,
+        limit: Option<usize>,
+    ) -> impl Future<Output = StoreResult<SyncDelta>> + Send;
+    /// Drops tombstones older than `before` and raises the collection's token floor to match.
+    fn prune_tombstones(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// The engine in use, chosen once in `app.rs`; handlers and services are not generic over it.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database named by `url`:
+    /// `sqlite://path` / `sqlite:path` or `postgres://…` / `postgresql://…`.
+    pub async fn open(url: &str) -> StoreResult<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(PgStore::open(url).await?))
+        } else {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Implements a store trait for `Store` by forwarding each method to the engine.
+macro_rules! delegate {
+    ($trait:ident { $(fn $m:ident(&self $(, $a:ident : $t:ty)*) -> $r:ty;)* }) => {
+        impl $trait for Store {
+            $(
+                async fn $m(&self $(, $a: $t)*) -> $r {
+                    match self {
+                        Store::Sqlite(s) => s.$m($($a),*).await,
+                        Store::Postgres(s) => s.$m($($a),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate!(UserStore {
+    fn create_user(&self, user: NewUser, home: Vec<NewCollection>) -> StoreResult<User>;
+    fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    fn list_users(&self) -> StoreResult<Vec<User>>;
+    fn count_users(&self) -> StoreResult<i64>;
+    fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()>;
+    fn delete_user(&self, name: &str) -> StoreResult<()>;
+    fn used_bytes(&self, owner: UserId) -> StoreResult<i64>;
+});
+
+delegate!(CollectionStore {
+    fn create_collection(&self, new: NewCollection) -> StoreResult<Collection>;
+    fn collection_by_path(&self, owner: UserId, path: &str) -> StoreResult<Option<Collection>>;
+    fn collection_by_id(&self, id: CollectionId) -> StoreResult<Option<Collection>>;
+    fn child_collections(&self, owner: UserId, parent: Option<CollectionId>) -> StoreResult<Vec<Collection>>;
+    fn patch_collection(&self, id: CollectionId, patch: CollectionPatch) -> StoreResult<Collection>;
+    fn collection_dead_props(&self, id: CollectionId) -> StoreResult<Vec<DeadProp>>;
+    fn delete_collection(&self, id: CollectionId) -> StoreResult<()>;
+});
+
+delegate!(ObjectStore {
+    fn object_meta(&self, collection: CollectionId, name: &str) -> StoreResult<Option<ObjectMeta>>;
+    fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>>;
+    fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<StoredObject>>;
+    fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>>;
+    fn list_objects_with_data(&self, collection: CollectionId) -> StoreResult<Vec<StoredObject>>;
+    fn objects_in_range(&self, collection: CollectionId, component: Option<ComponentKind>, start: Option<Timestamp>, end: Option<Timestamp>) -> StoreResult<Vec<StoredObject>>;
+    fn put_object(&self, collection: CollectionId, object: NewObject, expect: Expect) -> StoreResult<PutOutcome>;
+    fn delete_object(&self, collection: CollectionId, name: &str, expect: Expect) -> StoreResult<()>;
+    fn transfer_object(&self, source: CollectionId, name: &str, dest: CollectionId, dest_name: &str, overwrite: bool, keep_source: bool) -> StoreResult<bool>;
+    fn object_dead_props(&self, id: ObjectId) -> StoreResult<Vec<DeadProp>>;
+    fn patch_object_props(&self, id: ObjectId, set: Vec<DeadProp>, remove: Vec<(String, String)>) -> StoreResult<()>;
+});
+
+delegate!(SyncStore {
+    fn changes_since(&self, collection: CollectionId, since: Option<i64>, limit: Option<usize>) -> StoreResult<SyncDelta>;
+    fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64>;
+});
