@@ -1,10 +1,20 @@
 //! Kalends: a CalDAV/iCalendar server.
 //!
 //! Crate map (imports point inward: http → dav → service → calendar/store):
+//! - [`app`]: composition root — store choice, bootstrap, server start/stop.
+//! - [`config`]: typed configuration (TOML file + `KALENDS_*` environment).
+//! - [`http`]: the hyper edge — accept loop, Basic auth, body limits, request log.
+//! - [`dav`]: WebDAV/CalDAV wire format: XML, headers, properties, one file per method.
+//! - [`error`]: the one place errors become HTTP statuses and DAV:error bodies.
+//! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
-//! - [`dav`]: WebDAV/CalDAV wire format and methods.
 
+pub mod app;
 pub mod calendar;
+pub mod config;
 pub mod dav;
+pub mod error;
+pub mod http;
+pub mod service;
 pub mod store;

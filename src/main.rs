@@ -1,1 +1,140 @@
-fn main() {}
+//! The `kalends` binary: parses the command line and hands over to the library.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kalends::config::Config;
+use kalends::service::users;
+
+#[derive(Parser)]
+#[command(name = "kalends", version, about = "A CalDAV/iCalendar server")]
+struct Cli {
+    /// TOML configuration file (KALENDS_* environment variables override it).
+    #[arg(long, global = true, env = "KALENDS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with a default calendar and task list.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (otherwise a random one is printed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's password.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Delete a user and everything they own.
+    Delete { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kalends: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kalends: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kalends: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => kalends::app::run(config).await,
+        Command::Migrate => {
+            let store = kalends::app::open_store(&config).await?;
+            println!("database is up to date ({})", store.engine());
+            Ok(())
+        }
+        Command::User(cmd) => user_command(cmd, &config).await,
+    }
+}
+
+async fn user_command(cmd: UserCommand, config: &Config) -> anyhow::Result<()> {
+    let store = kalends::app::open_store(config).await?;
+    match cmd {
+        UserCommand::Add { name, email, password_stdin } => {
+            let password = if password_stdin { read_password()? } else { users::random_password() };
+            users::create(&store, &name, email.as_deref(), &password).await?;
+            if password_stdin {
+                println!("created user {name}");
+            } else {
+                println!("created user {name} with password: {password}");
+            }
+        }
+        UserCommand::Passwd { name, password_stdin } => {
+            let password = if password_stdin { read_password()? } else { users::random_password() };
+            users::set_password(&store, &name, &password).await?;
+            if password_stdin {
+                println!("password changed for {name}");
+            } else {
+                println!("new password for {name}: {password}");
+            }
+        }
+        UserCommand::List => {
+            for u in users::list(&store).await? {
+                println!("{}\t{}", u.name, u.email.unwrap_or_default());
+            }
+        }
+        UserCommand::Delete { name } => {
+            users::delete(&store, &name).await?;
+            println!("deleted user {name}");
+        }
+    }
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input.lines().next().unwrap_or("").to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}

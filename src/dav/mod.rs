@@ -1,5 +1,158 @@
 //! WebDAV + CalDAV wire protocol: XML in and out, DAV headers, properties, preconditions and one
-//! file per method. XML types stop here: services receive domain values.
+//! file per method. XML types stop here: services receive domain values. Hyper stays out: this
+//! layer speaks `http` types with whole-body `Bytes`.
 
+pub mod condition;
+pub mod header;
+pub mod method;
+pub mod property;
+pub mod props;
 pub mod request;
+pub mod resource;
 pub mod xml;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+pub use condition::Condition;
+use header::BadHeader;
+use resource::Paths;
+use xml::XmlError;
+
+use crate::service::ServiceError;
+use crate::store::Store;
+
+pub type DavResponse = http::Response<Bytes>;
+
+/// Limits the DAV layer enforces and advertises (RFC 4791 §5.2.5–§5.2.8).
+#[derive(Debug, Clone)]
+pub struct DavLimits {
+    pub max_resource_size: usize,
+    pub min_date_time: i64,
+    pub max_date_time: i64,
+    pub max_instances: u32,
+    pub quota_bytes: i64,
+}
+
+/// What every DAV handler needs; built once in `app.rs`.
+#[derive(Clone)]
+pub struct DavContext {
+    pub store: Store,
+    pub paths: Paths,
+    pub limits: DavLimits,
+}
+
+/// Why a DAV request was refused. `crate::error` turns it into a response, in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum DavError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("malformed XML: {0}")]
+    Xml(#[from] XmlError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    /// A DAV/CalDAV precondition or postcondition (RFC 4918 §16), with a human reason.
+    #[error("{condition:?}")]
+    Condition { status: StatusCode, condition: Condition, reason: Option<String> },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+}
+
+impl From<BadHeader> for DavError {
+    fn from(h: BadHeader) -> Self {
+        DavError::BadRequest(h.0)
+    }
+}
+
+impl DavError {
+    pub fn condition(status: StatusCode, condition: Condition) -> Self {
+        DavError::Condition { status, condition, reason: None }
+    }
+    pub fn forbidden(condition: Condition, reason: impl Into<String>) -> Self {
+        DavError::Condition { status: StatusCode::FORBIDDEN, condition, reason: Some(reason.into()) }
+    }
+}
+
+pub type DavResult<T> = Result<T, DavError>;
+
+pub mod locate;
+pub mod multistatus;
+
+/// The methods this server knows; anything else is `Other` and answered 405.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DavMethod {
+    Options,
+    Propfind,
+    Proppatch,
+    Mkcol,
+    Mkcalendar,
+    Get,
+    Head,
+    Put,
+    Delete,
+    Copy,
+    Move,
+    Report,
+    Other,
+}
+
+impl DavMethod {
+    pub fn parse(method: &http::Method) -> DavMethod {
+        match method.as_str() {
+            "OPTIONS" => DavMethod::Options,
+            "PROPFIND" => DavMethod::Propfind,
+            "PROPPATCH" => DavMethod::Proppatch,
+            "MKCOL" => DavMethod::Mkcol,
+            "MKCALENDAR" => DavMethod::Mkcalendar,
+            "GET" => DavMethod::Get,
+            "HEAD" => DavMethod::Head,
+            "PUT" => DavMethod::Put,
+            "DELETE" => DavMethod::Delete,
+            "COPY" => DavMethod::Copy,
+            "MOVE" => DavMethod::Move,
+            "REPORT" => DavMethod::Report,
+            _ => DavMethod::Other,
+        }
+    }
+}
+
+/// Runs one authenticated DAV request.
+pub async fn handle(
+    ctx: &DavContext,
+    user: &crate::service::Principal,
+    method: DavMethod,
+    path: &str,
+    headers: &http::HeaderMap,
+    body: Bytes,
+) -> DavResult<DavResponse> {
+    use method::*;
+    let target = ctx.paths.parse(path);
+    let headers = header::DavHeaders::parse(headers)?;
+    match method {
+        DavMethod::Options => Ok(options::handle()),
+        DavMethod::Propfind => propfind::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Proppatch => proppatch::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Mkcol => mkcol::handle(ctx, user, &target, &headers, &body, mkcol::Flavour::Mkcol).await,
+        DavMethod::Mkcalendar => {
+            mkcol::handle(ctx, user, &target, &headers, &body, mkcol::Flavour::Mkcalendar).await
+        }
+        DavMethod::Get => get::handle(ctx, user, &target, &headers, false).await,
+        DavMethod::Head => get::handle(ctx, user, &target, &headers, true).await,
+        DavMethod::Put => put::handle(ctx, user, &target, &headers, body).await,
+        DavMethod::Delete => delete::handle(ctx, user, &target, &headers).await,
+        DavMethod::Copy => copy_move::handle(ctx, user, &target, &headers, true).await,
+        DavMethod::Move => copy_move::handle(ctx, user, &target, &headers, false).await,
+        DavMethod::Report => report::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Other => Err(DavError::MethodNotAllowed { allow: options::ALLOW }),
+    }
+}

@@ -1,0 +1,139 @@
+//! Composition root: opens the store chosen by the database URL, bootstraps the first user,
+//! wires the DAV context and authenticator, and runs the HTTP server until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::dav::resource::Paths;
+use crate::dav::{DavContext, DavLimits};
+use crate::http::server::{HttpState, serve};
+use crate::service::auth::Authenticator;
+use crate::service::users::bootstrap_admin;
+use crate::store::Store;
+
+/// Opens and migrates the configured database (creating the data dir for SQLite).
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    if !url.starts_with("postgres") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    }
+    Store::open(&url).await.with_context(|| format!("cannot open database {}", redact(&url)))
+}
+
+/// A running server: its address, and a handle to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets open requests finish, and waits for the server task.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
+pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let dav = DavContext {
+        store: store.clone(),
+        paths: Paths::new(config.base_path()),
+        limits: DavLimits {
+            max_resource_size: config.limits.max_resource_size,
+            min_date_time: config.min_date_time(),
+            max_date_time: config.max_date_time(),
+            max_instances: config.limits.max_instances,
+            quota_bytes: config.limits.quota_bytes,
+        },
+    };
+    let state = Arc::new(HttpState {
+        dav,
+        auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.cache_ttl_secs)),
+        max_body: config.limits.max_request_body,
+        max_header_bytes: config.limits.max_header_bytes,
+    });
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        serve(listener, state, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await;
+    });
+    Ok(RunningServer { addr, store, stop, task })
+}
+
+/// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if let Some(password) = bootstrap_admin(&store).await? {
+        // Shown once: the database keeps only the argon2id hash.
+        println!("Created user 'admin' with password: {password}");
+        println!("Change it with: kalends user passwd admin --password-stdin");
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let server = start(&config, store.clone(), listener)?;
+    tracing::info!(addr = %server.addr, engine = store.engine(), "Kalends is serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,252 @@
+//! Typed configuration: defaults, then an optional TOML file (`--config FILE`), then `KALENDS_*`
+//! environment overrides. Unknown TOML keys are errors that name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {name}: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+/// The whole configuration. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (KALENDS_LISTEN).
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database lives (KALENDS_DATA_DIR).
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; default: `kalends.db` in `data_dir` (KALENDS_DATABASE_URL).
+    pub database_url: Option<String>,
+    /// Optional Redis for shared caches (KALENDS_REDIS_URL).
+    pub redis_url: Option<String>,
+    /// Absolute base URL clients see, when behind a proxy (KALENDS_PUBLIC_URL), e.g.
+    /// `https://cal.example.org/dav/`. Its path becomes the prefix of every href.
+    pub public_url: Option<String>,
+    /// tracing filter, e.g. `info` or `kalends=debug` (KALENDS_LOG).
+    pub log: String,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_request_body: usize,
+    /// RFC 4791 §5.2.5 max-resource-size, in bytes.
+    pub max_resource_size: usize,
+    /// Largest total size of request headers, in bytes (431 beyond).
+    pub max_header_bytes: usize,
+    /// RFC 4791 §5.2.6/§5.2.7, as RFC 5545 UTC date-times.
+    pub min_date_time: String,
+    pub max_date_time: String,
+    /// RFC 4791 §5.2.8 max-instances.
+    pub max_instances: u32,
+    /// Bytes of calendar data a user may store (quota-available-bytes).
+    pub quota_bytes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// How long a verified credential is trusted without running argon2 again.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5232)),
+            data_dir: PathBuf::from("./kalends-data"),
+            database_url: None,
+            redis_url: None,
+            public_url: None,
+            log: "info".into(),
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_body: 10 * 1024 * 1024,
+            max_resource_size: 2 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            min_date_time: "19000101T000000Z".into(),
+            max_date_time: "21001231T235959Z".into(),
+            max_instances: 10_000,
+            quota_bytes: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { cache_ttl_secs: 300 }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the environment given as (name, value) pairs.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            // toml's message names the unknown key and where it is; keep it on one line.
+            message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+        for (name, value) in env {
+            match name.as_str() {
+                "KALENDS_LISTEN" => {
+                    self.listen = value.parse().map_err(|e| ConfigError::Env {
+                        name: "KALENDS_LISTEN",
+                        message: format!("{value:?}: {e}"),
+                    })?;
+                }
+                "KALENDS_DATA_DIR" => self.data_dir = PathBuf::from(value),
+                "KALENDS_DATABASE_URL" => self.database_url = non_empty(value),
+                "KALENDS_REDIS_URL" => self.redis_url = non_empty(value),
+                "KALENDS_PUBLIC_URL" => self.public_url = non_empty(value),
+                "KALENDS_LOG" => self.log = value,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            public_base(url).map_err(|message| ConfigError::Env { name: "public_url", message })?;
+        }
+        for (name, value) in [
+            ("limits.min_date_time", &self.limits.min_date_time),
+            ("limits.max_date_time", &self.limits.max_date_time),
+        ] {
+            if parse_utc(value).is_none() {
+                return Err(ConfigError::Env {
+                    name,
+                    message: format!("{value:?} is not a UTC date-time like 19000101T000000Z"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in use: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("kalends.db").display()),
+        }
+    }
+
+    /// The href prefix (path of the public URL without trailing slash; "" when none).
+    pub fn base_path(&self) -> String {
+        self.public_url
+            .as_deref()
+            .and_then(|u| public_base(u).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn min_date_time(&self) -> i64 {
+        parse_utc(&self.limits.min_date_time).unwrap_or(i64::MIN)
+    }
+
+    pub fn max_date_time(&self) -> i64 {
+        parse_utc(&self.limits.max_date_time).unwrap_or(i64::MAX)
+    }
+}
+
+fn non_empty(value: String) -> Option<String> {
+    if value.is_empty() { None } else { Some(value) }
+}
+
+/// The path part of a public URL, without trailing slash.
+fn public_base(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    Ok(path.trim_end_matches('/').to_owned())
+}
+
+/// Parses an RFC 5545 UTC DATE-TIME (`YYYYMMDDTHHMMSSZ`) to Unix seconds.
+pub fn parse_utc(value: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|dt| dt.and_utc().timestamp())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_then_env() {
+        let c = Config::load(None, env(&[("KALENDS_LISTEN", "0.0.0.0:8080"), ("OTHER", "x")])).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.database_url(), "sqlite://./kalends-data/kalends.db");
+        let c = Config::load(None, env(&[("KALENDS_DATABASE_URL", "postgres://h/db")])).unwrap();
+        assert_eq!(c.database_url(), "postgres://h/db");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[limits]\nmax_bodyy = 3\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("max_bodyy"), "{err}");
+    }
+
+    #[test]
+    fn file_values_and_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\npublic_url = \"https://x.org/dav/\"\n").unwrap();
+        let c = Config::load(Some(&path), env(&[("KALENDS_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.base_path(), "/dav");
+    }
+
+    #[test]
+    fn bad_values_refused() {
+        assert!(Config::load(None, env(&[("KALENDS_LISTEN", "nope")])).is_err());
+        assert!(Config::load(None, env(&[("KALENDS_PUBLIC_URL", "ftp://x")])).is_err());
+        assert_eq!(parse_utc("19700101T000100Z"), Some(60));
+    }
+}

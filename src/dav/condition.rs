@@ -1,0 +1,53 @@
+//! The DAV:error precondition/postcondition elements Kalends reports (RFC 4918 §16, RFC 4791
+//! §5.3.2.1 and §7, RFC 6578 §3.2, RFC 5689 §3, RFC 4331 §6).
+
+use super::xml::{CALDAV, DAV};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    // DAV:
+    PropfindFiniteDepth,
+    CannotModifyProtectedProperty,
+    ResourceMustBeNull,
+    ValidSyncToken,
+    QuotaNotExceeded,
+    NumberOfMatchesWithinLimits,
+    ValidResourcetype,
+    // CALDAV:
+    ValidCalendarData,
+    ValidCalendarObjectResource,
+    SupportedCalendarData,
+    SupportedCalendarComponent,
+    /// Carries the href of the resource that already has the UID.
+    NoUidConflict(String),
+    MaxResourceSize,
+    MinDateTime,
+    MaxDateTime,
+    CalendarCollectionLocationOk,
+    SupportedReport,
+}
+
+impl Condition {
+    /// (namespace, local name) of the element.
+    pub fn name(&self) -> (&'static str, &'static str) {
+        match self {
+            Condition::PropfindFiniteDepth => (DAV, "propfind-finite-depth"),
+            Condition::CannotModifyProtectedProperty => (DAV, "cannot-modify-protected-property"),
+            Condition::ResourceMustBeNull => (DAV, "resource-must-be-null"),
+            Condition::ValidSyncToken => (DAV, "valid-sync-token"),
+            Condition::QuotaNotExceeded => (DAV, "quota-not-exceeded"),
+            Condition::NumberOfMatchesWithinLimits => (DAV, "number-of-matches-within-limits"),
+            Condition::ValidResourcetype => (DAV, "valid-resourcetype"),
+            Condition::SupportedReport => (DAV, "supported-report"),
+            Condition::ValidCalendarData => (CALDAV, "valid-calendar-data"),
+            Condition::ValidCalendarObjectResource => (CALDAV, "valid-calendar-object-resource"),
+            Condition::SupportedCalendarData => (CALDAV, "supported-calendar-data"),
+            Condition::SupportedCalendarComponent => (CALDAV, "supported-calendar-component"),
+            Condition::NoUidConflict(_) => (CALDAV, "no-uid-conflict"),
+            Condition::MaxResourceSize => (CALDAV, "max-resource-size"),
+            Condition::MinDateTime => (CALDAV, "min-date-time"),
+            Condition::MaxDateTime => (CALDAV, "max-date-time"),
+            Condition::CalendarCollectionLocationOk => (CALDAV, "calendar-collection-location-ok"),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! DAV request headers, parsed once into one struct (Depth, If-Match, If-None-Match, Overwrite,
+//! Destination, Content-Type, If-Modified-Since) and passed down to the method handlers.
+
+use http::HeaderMap;
+
+use crate::store::Expect;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Zero,
+    One,
+    Infinity,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DavHeaders {
+    /// As sent; each method applies its own default (RFC 4918 §10.2).
+    pub depth: Option<Depth>,
+    pub if_match: Option<EtagList>,
+    pub if_none_match: Option<EtagList>,
+    /// RFC 4918 §10.6: default T.
+    pub overwrite: bool,
+    pub destination: Option<String>,
+    /// Media type without parameters, lowercased.
+    pub content_type: Option<String>,
+    pub if_modified_since: Option<std::time::SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtagList {
+    Any,
+    /// Entity tags with their quotes; weak tags keep their `W/` (they never match strongly).
+    Tags(Vec<String>),
+}
+
+/// A header value the request cannot be served with; the message is shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadHeader(pub String);
+
+impl DavHeaders {
+    pub fn parse(headers: &HeaderMap) -> Result<DavHeaders, BadHeader> {
+        let text = |name: &str| -> Result<Option<&str>, BadHeader> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .to_str()
+                    .map(|s| Some(s.trim()))
+                    .map_err(|_| BadHeader(format!("{name} is not ASCII"))),
+            }
+        };
+        let depth = match text("depth")? {
+            None => None,
+            Some("0") => Some(Depth::Zero),
+            Some("1") => Some(Depth::One),
+            Some(v) if v.eq_ignore_ascii_case("infinity") => Some(Depth::Infinity),
+            Some(v) => return Err(BadHeader(format!("Depth must be 0, 1 or infinity, not {v:?}"))),
+        };
+        let overwrite = match text("overwrite")? {
+            None => true,
+            Some(v) if v.eq_ignore_ascii_case("T") => true,
+            Some(v) if v.eq_ignore_ascii_case("F") => false,
+            Some(v) => return Err(BadHeader(format!("Overwrite must be T or F, not {v:?}"))),
+        };
+        let content_type = text("content-type")?.map(|v| {
+            v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+        });
+        let if_modified_since = text("if-modified-since")?.and_then(|v| httpdate::parse_http_date(v).ok());
+        Ok(DavHeaders {
+            depth,
+            if_match: text("if-match")?.map(parse_etags),
+            if_none_match: text("if-none-match")?.map(parse_etags),
+            overwrite,
+            destination: text("destination")?.map(str::to_owned),
+            content_type,
+            if_modified_since,
+        })
+    }
+
+    /// The store condition for a write (RFC 7232 §3.1, §3.2).
+    pub fn write_expectation(&self) -> Expect {
+        match (&self.if_match, &self.if_none_match) {
+            (Some(EtagList::Any), _) => Expect::Present,
+            (Some(EtagList::Tags(tags)), _) => Expect::Etag(tags.clone()),
+            (None, Some(EtagList::Any)) => Expect::Absent,
+            (None, Some(EtagList::Tags(tags))) => Expect::NotEtag(tags.clone()),
+            (None, None) => Expect::Any,
+        }
+    }
+}
+
+fn parse_etags(value: &str) -> EtagList {
+    if value == "*" {
+        return EtagList::Any;
+    }
+    // Entity tags may contain commas inside quotes: split on commas outside quotes only.
+    let mut tags = Vec::new();
+    let (mut current, mut quoted) = (String::new(), false);
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => tags.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    tags.push(current);
+    EtagList::Tags(tags.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+}
+
+/// Does a stored strong ETag match a condition list? (Strong comparison, RFC 7232 §2.3.2.)
+pub fn etag_matches(list: &EtagList, etag: &str) -> bool {
+    match list {
+        EtagList::Any => true,
+        EtagList::Tags(tags) => tags.iter().any(|t| t == etag),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn parses_dav_headers() {
+        let h = DavHeaders::parse(&headers(&[
+            ("depth", "Infinity"),
+            ("if-match", "\"a,b\", \"c\""),
+            ("overwrite", "F"),
+            ("content-type", "Text/Calendar; charset=utf-8"),
+        ]))
+        .unwrap();
+        assert_eq!(h.depth, Some(Depth::Infinity));
+        assert_eq!(h.if_match, Some(EtagList::Tags(vec!["\"a,b\"".into(), "\"c\"".into()])));
+        assert!(!h.overwrite);
+        assert_eq!(h.content_type.as_deref(), Some("text/calendar"));
+        assert_eq!(h.write_expectation(), Expect::Etag(vec!["\"a,b\"".into(), "\"c\"".into()]));
+    }
+
+    #[test]
+    fn conditions() {
+        let h = DavHeaders::parse(&headers(&[("if-none-match", "*")])).unwrap();
+        assert_eq!(h.write_expectation(), Expect::Absent);
+        assert!(DavHeaders::parse(&headers(&[("depth", "2")])).is_err());
+        assert!(DavHeaders::parse(&headers(&[("overwrite", "maybe")])).is_err());
+        assert!(etag_matches(&EtagList::Tags(vec!["\"x\"".into()]), "\"x\""));
+        assert!(!etag_matches(&EtagList::Tags(vec!["W/\"x\"".into()]), "\"x\""));
+    }
+}

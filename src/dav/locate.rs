@@ -1,0 +1,74 @@
+//! Resolving a request path to the resource it names, with the one authorization rule of this
+//! version: a user reaches only their own principal, home and what is below it.
+
+use super::resource::Target;
+use super::{DavContext, DavError, DavResult};
+use crate::service::Principal;
+use crate::store::{Collection, CollectionStore, ObjectMeta, ObjectStore};
+
+/// What a path names, after looking in the store.
+#[derive(Debug, Clone)]
+pub enum Located {
+    Root,
+    PrincipalsRoot,
+    CalendarsRoot,
+    Principal,
+    Home,
+    Collection(Collection),
+    Object(Collection, ObjectMeta),
+    /// Nothing there yet; the parent exists (None = the home itself).
+    Missing { parent: Option<Collection>, name: String },
+    /// Nothing there and no parent either (RFC 4918 §9.3.1, §9.7.1: 409 for writes).
+    MissingParent,
+}
+
+impl Located {
+    pub fn exists(&self) -> bool {
+        !matches!(self, Located::Missing { .. } | Located::MissingParent)
+    }
+}
+
+/// Resolves `target` for `user`. Another user's space is Forbidden whether it exists or not,
+/// so existence of accounts does not leak.
+pub async fn locate(ctx: &DavContext, user: &Principal, target: &Target) -> DavResult<Located> {
+    match target {
+        Target::Root => Ok(Located::Root),
+        Target::PrincipalsRoot => Ok(Located::PrincipalsRoot),
+        Target::CalendarsRoot => Ok(Located::CalendarsRoot),
+        Target::Principal(name) => own(user, name).map(|()| Located::Principal),
+        Target::Home(name) => own(user, name).map(|()| Located::Home),
+        Target::InHome { owner, segments, .. } => {
+            own(user, owner)?;
+            in_home(ctx, user, segments).await
+        }
+        Target::WellKnownCaldav | Target::Unknown => Err(DavError::NotFound),
+    }
+}
+
+fn own(user: &Principal, name: &str) -> DavResult<()> {
+    if user.name == name { Ok(()) } else { Err(DavError::Forbidden) }
+}
+
+async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String]) -> DavResult<Located> {
+    let store = &ctx.store;
+    let full = segments.join("/");
+    if let Some(c) = store.collection_by_path(user.id, &full).await.map_err(service)? {
+        return Ok(Located::Collection(c));
+    }
+    let Some((name, parent_segments)) = segments.split_last() else { return Ok(Located::Home) };
+    if parent_segments.is_empty() {
+        return Ok(Located::Missing { parent: None, name: name.clone() });
+    }
+    let parent_path = parent_segments.join("/");
+    let Some(parent) = store.collection_by_path(user.id, &parent_path).await.map_err(service)? else {
+        return Ok(Located::MissingParent);
+    };
+    match store.object_meta(parent.id, name).await.map_err(service)? {
+        Some(meta) => Ok(Located::Object(parent, meta)),
+        None => Ok(Located::Missing { parent: Some(parent), name: name.clone() }),
+    }
+}
+
+fn service(e: crate::store::StoreError) -> DavError {
+    DavError::Service(e.into())
+}

@@ -1,0 +1,31 @@
+//! DELETE (RFC 4918 §9.6): an object (with If-Match) or a whole collection and its contents.
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::dav::header::{DavHeaders, etag_matches};
+use crate::dav::locate::{Located, locate};
+use crate::dav::resource::Target;
+use crate::dav::{DavContext, DavError, DavResponse, DavResult};
+use crate::service::{self, Principal};
+
+pub async fn handle(ctx: &DavContext, user: &Principal, target: &Target, headers: &DavHeaders) -> DavResult<DavResponse> {
+    match locate(ctx, user, target).await? {
+        Located::Object(c, meta) => {
+            service::objects::delete(&ctx.store, &c, &meta.name, headers.write_expectation()).await?;
+        }
+        Located::Collection(c) => {
+            // Collections have no ETag: If-Match can only be "*" here.
+            if headers.if_match.as_ref().is_some_and(|l| !etag_matches(l, "")) {
+                return Err(DavError::PreconditionFailed);
+            }
+            service::collections::delete(&ctx.store, &c).await?;
+        }
+        Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
+        // The home, principals and the fixed collections are not deletable.
+        _ => return Err(DavError::Forbidden),
+    }
+    let mut resp = http::Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}

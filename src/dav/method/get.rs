@@ -1,0 +1,94 @@
+//! GET and HEAD (RFC 4918 §9.4, RFC 4791 §5.3.4): an object's stored bytes with ETag and
+//! Last-Modified and conditional 304s; a calendar collection as one iCalendar file (export).
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::calendar::export::export_calendar;
+use crate::dav::header::{DavHeaders, etag_matches};
+use crate::dav::locate::{Located, locate};
+use crate::dav::method::propfind::store_err;
+use crate::dav::props::http_date;
+use crate::dav::resource::Target;
+use crate::dav::{DavContext, DavError, DavResponse, DavResult};
+use crate::service::Principal;
+use crate::store::{CollectionKind, ObjectStore};
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    headers: &DavHeaders,
+    head: bool,
+) -> DavResult<DavResponse> {
+    match locate(ctx, user, target).await? {
+        Located::Object(c, meta) => {
+            if not_modified(headers, &meta.etag, meta.modified_at) {
+                return Ok(with_validators(empty(StatusCode::NOT_MODIFIED), &meta.etag, meta.modified_at));
+            }
+            let body = if head {
+                Bytes::new()
+            } else {
+                let object = ctx.store.object(c.id, &meta.name).await.map_err(store_err)?.ok_or(DavError::NotFound)?;
+                Bytes::from(object.data)
+            };
+            let mut resp = with_validators(http::Response::new(body), &meta.etag, meta.modified_at);
+            set(&mut resp, header::CONTENT_TYPE, &meta.content_type);
+            if head {
+                set(&mut resp, header::CONTENT_LENGTH, &meta.size.to_string());
+            }
+            Ok(resp)
+        }
+        Located::Collection(c) if c.kind == CollectionKind::Calendar => {
+            let objects = ctx.store.list_objects_with_data(c.id).await.map_err(store_err)?;
+            let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
+            let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
+            let text = export_calendar(name, &datas);
+            let len = text.len();
+            let mut resp = http::Response::new(if head { Bytes::new() } else { Bytes::from(text) });
+            set(&mut resp, header::CONTENT_TYPE, "text/calendar; charset=utf-8");
+            if head {
+                set(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+            }
+            let file = format!("attachment; filename=\"{}.ics\"", c.path.replace(['"', '/', '\\'], "_"));
+            set(&mut resp, header::CONTENT_DISPOSITION, &file);
+            Ok(resp)
+        }
+        // Collections other than calendars have no body to show (RFC 4918 §9.4).
+        Located::Collection(_) | Located::Home | Located::Principal | Located::Root => {
+            let mut resp = empty(StatusCode::OK);
+            set(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
+            Ok(resp)
+        }
+        _ => Err(DavError::NotFound),
+    }
+}
+
+/// RFC 7232 §6: If-None-Match wins over If-Modified-Since.
+fn not_modified(headers: &DavHeaders, etag: &str, modified: i64) -> bool {
+    if let Some(list) = &headers.if_none_match {
+        return etag_matches(list, etag);
+    }
+    headers.if_modified_since.is_some_and(|since| {
+        let secs = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        i64::try_from(secs).is_ok_and(|s| modified <= s)
+    })
+}
+
+fn with_validators(mut resp: DavResponse, etag: &str, modified: i64) -> DavResponse {
+    set(&mut resp, header::ETAG, etag);
+    set(&mut resp, header::LAST_MODIFIED, &http_date(modified));
+    resp
+}
+
+fn empty(status: StatusCode) -> DavResponse {
+    let mut resp = http::Response::new(Bytes::new());
+    *resp.status_mut() = status;
+    resp
+}
+
+pub fn set(resp: &mut DavResponse, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}

@@ -1,0 +1,139 @@
+//! MKCALENDAR (RFC 4791 §5.3.1) and MKCOL, plain or extended (RFC 5689): create a collection
+//! with its initial properties in one transaction, or nothing at all.
+
+use http::StatusCode;
+
+use crate::dav::header::DavHeaders;
+use crate::dav::locate::{Located, locate};
+use crate::dav::method::proppatch::{SetOp, classify_set};
+use crate::dav::multistatus::{Multistatus, PropResult};
+use crate::dav::request::{parse_mkcalendar, parse_mkcol};
+use crate::dav::resource::Target;
+use crate::dav::xml::{CALDAV, DAV, Element, QName};
+use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::collections::{NewCollectionRequest, PropertyUpdate, check};
+use crate::service::{self, Principal, ServiceError};
+use crate::store::{CollectionKind, ComponentSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Mkcol,
+    Mkcalendar,
+}
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    headers: &DavHeaders,
+    body: &[u8],
+    flavour: Flavour,
+) -> DavResult<DavResponse> {
+    let props = match flavour {
+        Flavour::Mkcalendar => parse_mkcalendar(body)?,
+        Flavour::Mkcol if body.is_empty() => Vec::new(),
+        // RFC 4918 §9.3: a plain MKCOL body of another type is 415.
+        Flavour::Mkcol if headers.content_type.as_deref().is_some_and(|t| !t.contains("xml")) => {
+            return Err(DavError::UnsupportedMediaType("MKCOL bodies must be XML (RFC 5689)".into()));
+        }
+        Flavour::Mkcol => parse_mkcol(body)?,
+    };
+    let (parent, name) = match locate(ctx, user, target).await? {
+        Located::Missing { parent, name } => (parent, name),
+        Located::MissingParent => return Err(DavError::Conflict("the parent collection does not exist".into())),
+        _ if flavour == Flavour::Mkcalendar => {
+            return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::ResourceMustBeNull));
+        }
+        // RFC 4918 §9.3.1: MKCOL on an existing resource is 405.
+        _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+    };
+    let request = match build_request(&props, flavour) {
+        Ok(r) => r,
+        Err(refused) => return Ok(refusal_response(&props, &refused)),
+    };
+    let created = service::collections::create(&ctx.store, user, parent.as_ref(), &name, request).await;
+    match created {
+        Ok(c) => {
+            let mut resp = http::Response::new(bytes::Bytes::new());
+            *resp.status_mut() = StatusCode::CREATED;
+            let location = ctx.paths.collection(&user.name, &c.path);
+            if let Ok(v) = http::HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(http::header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        Err(ServiceError::Conflict(reason)) if flavour == Flavour::Mkcalendar => {
+            Err(DavError::forbidden(Condition::CalendarCollectionLocationOk, reason))
+        }
+        Err(ServiceError::AlreadyExists) => Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Properties that could not be set, by name, with their status.
+type Refused = Vec<(QName, StatusCode, Option<Condition>)>;
+
+fn build_request(props: &[Element], flavour: Flavour) -> Result<NewCollectionRequest, Refused> {
+    let mut kind = if flavour == Flavour::Mkcalendar { CollectionKind::Calendar } else { CollectionKind::Plain };
+    let mut components: Option<ComponentSet> = None;
+    let mut update = PropertyUpdate::default();
+    let mut refused: Refused = Vec::new();
+    for e in props {
+        match classify_set(e) {
+            SetOp::Live(change) => match check(&change) {
+                Ok(()) => update.live.push(change),
+                Err(_) if matches!(change, service::collections::LiveChange::Timezone(_)) => {
+                    refused.push((e.name.clone(), StatusCode::FORBIDDEN, Some(Condition::ValidCalendarData)));
+                }
+                Err(_) => refused.push((e.name.clone(), StatusCode::CONFLICT, None)),
+            },
+            SetOp::Components(set) if set.0 != 0 => components = Some(set),
+            SetOp::ResourceType(types) if flavour == Flavour::Mkcol => match resource_kind(&types) {
+                Some(k) => kind = k,
+                None => refused.push((e.name.clone(), StatusCode::FORBIDDEN, Some(Condition::ValidResourcetype))),
+            },
+            SetOp::ResourceType(_) => {}
+            SetOp::Dead(dead) => update.set_dead.push(dead),
+            SetOp::Components(_) | SetOp::Protected => {
+                refused.push((e.name.clone(), StatusCode::FORBIDDEN, Some(Condition::CannotModifyProtectedProperty)));
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    if kind == CollectionKind::Plain {
+        components = None;
+    }
+    Ok(NewCollectionRequest { kind, components, update })
+}
+
+/// RFC 5689 §3: DAV:collection alone = plain; with CALDAV:calendar = a calendar; anything else
+/// is not a type this server can create.
+fn resource_kind(types: &[QName]) -> Option<CollectionKind> {
+    let has = |ns, local| types.iter().any(|t| t.is(ns, local));
+    let known = types.iter().all(|t| t.is(DAV, "collection") || t.is(CALDAV, "calendar"));
+    match (known && has(DAV, "collection"), has(CALDAV, "calendar")) {
+        (true, true) => Some(CollectionKind::Calendar),
+        (true, false) => Some(CollectionKind::Plain),
+        _ => None,
+    }
+}
+
+/// RFC 5689 §3 / RFC 4791 §5.3.1: a failed MKCOL/MKCALENDAR reports per-property status in a
+/// mkcol-response (extended MKCOL) or multistatus-style body, with 403.
+fn refusal_response(props: &[Element], refused: &Refused) -> DavResponse {
+    let results: Vec<PropResult> = props
+        .iter()
+        .map(|e| match refused.iter().find(|(n, _, _)| *n == e.name) {
+            Some((n, status, cond)) => PropResult::Status(n.clone(), *status, cond.clone()),
+            None => PropResult::Status(e.name.clone(), StatusCode::FAILED_DEPENDENCY, None),
+        })
+        .collect();
+    let mut ms = Multistatus::new();
+    ms.props("", &results);
+    let mut resp = ms.finish();
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp
+}
+

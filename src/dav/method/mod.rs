@@ -1,0 +1,12 @@
+//! One file per method; each handler runs: resolve → authorize → preconditions → service →
+//! respond.
+
+pub mod copy_move;
+pub mod delete;
+pub mod get;
+pub mod mkcol;
+pub mod options;
+pub mod propfind;
+pub mod proppatch;
+pub mod put;
+pub mod report;

@@ -1,0 +1,255 @@
+//! PROPFIND (RFC 4918 §9.1): Depth 0 or 1; `prop`, `allprop` (+ include) and `propname`.
+//! The engine seeds each requested name as missing and asks the providers only for those.
+
+use http::StatusCode;
+
+use crate::dav::header::{DavHeaders, Depth};
+use crate::dav::locate::{Located, locate};
+use crate::dav::multistatus::{Multistatus, PropResult};
+use crate::dav::property::Live;
+use crate::dav::props::{PropCtx, Res, Value, value};
+use crate::dav::request::{PropSelection, parse_propfind};
+use crate::dav::resource::Target;
+use crate::dav::xml::{self, Element, QName};
+use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::Principal;
+use crate::store::{Collection, CollectionStore, DeadProp, ObjectMeta, ObjectStore, UserStore};
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    headers: &DavHeaders,
+    body: &[u8],
+) -> DavResult<DavResponse> {
+    // RFC 4918 §9.1: no Depth header means infinity, which this server does not do.
+    let depth = headers.depth.unwrap_or(Depth::Infinity);
+    if depth == Depth::Infinity {
+        return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::PropfindFiniteDepth));
+    }
+    let selection = parse_propfind(body)?;
+    let located = locate(ctx, user, target).await?;
+    if !located.exists() {
+        return Err(DavError::NotFound);
+    }
+    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, &selection).await? };
+    let mut ms = Multistatus::new();
+    let href = self_href(ctx, user, &located);
+    write_located(&pctx, &mut ms, &href, &located, &selection).await?;
+    if depth == Depth::One {
+        write_children(&pctx, &mut ms, &located, &selection).await?;
+    }
+    Ok(ms.finish())
+}
+
+/// The canonical href of a located resource (collections always with a trailing slash).
+pub fn self_href(ctx: &DavContext, user: &Principal, located: &Located) -> String {
+    let paths = &ctx.paths;
+    match located {
+        Located::Root => paths.root(),
+        Located::PrincipalsRoot => paths.principals(),
+        Located::CalendarsRoot => paths.calendars(),
+        Located::Principal => paths.principal(&user.name),
+        Located::Home => paths.home(&user.name),
+        Located::Collection(c) => paths.collection(&user.name, &c.path),
+        Located::Object(c, m) => paths.object(&user.name, &c.path, &m.name),
+        Located::Missing { .. } | Located::MissingParent => String::new(),
+    }
+}
+
+async fn write_located(
+    pctx: &PropCtx<'_>,
+    ms: &mut Multistatus,
+    href: &str,
+    located: &Located,
+    sel: &PropSelection,
+) -> DavResult<()> {
+    let res = match located {
+        Located::Root => Res::Root,
+        Located::PrincipalsRoot => Res::PrincipalsRoot,
+        Located::CalendarsRoot => Res::CalendarsRoot,
+        Located::Principal => Res::Principal(pctx.user),
+        Located::Home => Res::Home(pctx.user),
+        Located::Collection(c) => Res::Collection(c),
+        Located::Object(c, m) => Res::Object(c, m, None),
+        Located::Missing { .. } | Located::MissingParent => return Ok(()),
+    };
+    let dead = dead_props_if_asked(pctx.dav, located, sel).await?;
+    ms.props(href, &results_for(pctx, res, sel, &dead));
+    Ok(())
+}
+
+async fn write_children(
+    pctx: &PropCtx<'_>,
+    ms: &mut Multistatus,
+    located: &Located,
+    sel: &PropSelection,
+) -> DavResult<()> {
+    let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
+    match located {
+        Located::Root => {
+            write_located(pctx, ms, &paths.principals(), &Located::PrincipalsRoot, sel).await?;
+            write_located(pctx, ms, &paths.calendars(), &Located::CalendarsRoot, sel).await?;
+        }
+        Located::PrincipalsRoot => {
+            write_located(pctx, ms, &paths.principal(&user.name), &Located::Principal, sel).await?;
+        }
+        Located::CalendarsRoot => {
+            write_located(pctx, ms, &paths.home(&user.name), &Located::Home, sel).await?;
+        }
+        Located::Home => {
+            for c in store.child_collections(user.id, None).await.map_err(store_err)? {
+                let href = paths.collection(&user.name, &c.path);
+                write_located(pctx, ms, &href, &Located::Collection(c), sel).await?;
+            }
+        }
+        Located::Collection(parent) => {
+            for c in store.child_collections(user.id, Some(parent.id)).await.map_err(store_err)? {
+                let href = paths.collection(&user.name, &c.path);
+                write_located(pctx, ms, &href, &Located::Collection(c), sel).await?;
+            }
+            write_members(pctx, ms, parent, sel).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The members of a collection: the hot path of a Depth-1 listing, so no per-member query
+/// unless dead properties were asked for.
+async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collection, sel: &PropSelection) -> DavResult<()> {
+    let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
+    let members: Vec<ObjectMeta> = store.list_objects(parent.id).await.map_err(store_err)?;
+    let wants_dead = needs_dead(sel);
+    for meta in &members {
+        let dead = if wants_dead {
+            parse_dead(store.object_dead_props(meta.id).await.map_err(store_err)?)
+        } else {
+            Vec::new()
+        };
+        let href = paths.object(&user.name, &parent.path, &meta.name);
+        ms.props(&href, &results_for(pctx, Res::Object(parent, meta, None), sel, &dead));
+    }
+    Ok(())
+}
+
+/// The property results for one resource under a selection.
+pub fn results_for(pctx: &PropCtx<'_>, res: Res<'_>, sel: &PropSelection, dead: &[Element]) -> Vec<PropResult> {
+    match sel {
+        PropSelection::Prop(names) => names.iter().map(|name| one(pctx, res, name, dead)).collect(),
+        PropSelection::AllProp { include } => {
+            let mut out: Vec<PropResult> = Live::ALLPROP
+                .iter()
+                .filter_map(|live| value(pctx, res, *live).map(|v| PropResult::Found(live.name(), v)))
+                .collect();
+            out.extend(dead.iter().map(|e| PropResult::Found(e.name.clone(), Value::Dead(e.clone()))));
+            for name in include {
+                if !out.iter().any(|r| matches!(r, PropResult::Found(n, _) if n == name)) {
+                    out.push(one(pctx, res, name, dead));
+                }
+            }
+            out
+        }
+        PropSelection::PropName => {
+            let mut out: Vec<PropResult> = ALL_LIVE
+                .iter()
+                .filter(|live| **live != Live::CalendarData && value(pctx, res, **live).is_some())
+                .map(|live| PropResult::Name(live.name()))
+                .collect();
+            out.extend(dead.iter().map(|e| PropResult::Name(e.name.clone())));
+            out
+        }
+    }
+}
+
+fn one(pctx: &PropCtx<'_>, res: Res<'_>, name: &QName, dead: &[Element]) -> PropResult {
+    let found = match Live::from_name(name) {
+        Some(live) => value(pctx, res, live),
+        None => dead.iter().find(|e| &e.name == name).map(|e| Value::Dead(e.clone())),
+    };
+    match found {
+        Some(v) => PropResult::Found(name.clone(), v),
+        None => PropResult::Status(name.clone(), StatusCode::NOT_FOUND, None),
+    }
+}
+
+const ALL_LIVE: &[Live] = &[
+    Live::ResourceType,
+    Live::DisplayName,
+    Live::GetEtag,
+    Live::GetContentType,
+    Live::GetContentLength,
+    Live::GetLastModified,
+    Live::CreationDate,
+    Live::CurrentUserPrincipal,
+    Live::PrincipalUrl,
+    Live::Owner,
+    Live::PrincipalCollectionSet,
+    Live::CurrentUserPrivilegeSet,
+    Live::SupportedReportSet,
+    Live::CalendarHomeSet,
+    Live::CalendarUserAddressSet,
+    Live::CalendarDescription,
+    Live::CalendarTimezone,
+    Live::SupportedCalendarComponentSet,
+    Live::SupportedCalendarData,
+    Live::MaxResourceSize,
+    Live::MinDateTime,
+    Live::MaxDateTime,
+    Live::MaxInstances,
+    Live::SyncToken,
+    Live::GetCtag,
+    Live::CalendarColor,
+    Live::CalendarOrder,
+];
+
+fn needs_dead(sel: &PropSelection) -> bool {
+    match sel {
+        PropSelection::AllProp { .. } | PropSelection::PropName => true,
+        PropSelection::Prop(names) => names.iter().any(|n| Live::from_name(n).is_none()),
+    }
+}
+
+fn needs_quota(sel: &PropSelection) -> bool {
+    match sel {
+        PropSelection::Prop(names) | PropSelection::AllProp { include: names } => names
+            .iter()
+            .any(|n| matches!(Live::from_name(n), Some(Live::QuotaUsedBytes | Live::QuotaAvailableBytes))),
+        PropSelection::PropName => false,
+    }
+}
+
+pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {
+    if needs_quota(sel) { Ok(Some(ctx.store.used_bytes(user.id).await.map_err(store_err)?)) } else { Ok(None) }
+}
+
+async fn dead_props_if_asked(ctx: &DavContext, located: &Located, sel: &PropSelection) -> DavResult<Vec<Element>> {
+    if !needs_dead(sel) {
+        return Ok(Vec::new());
+    }
+    let stored = match located {
+        Located::Collection(c) => ctx.store.collection_dead_props(c.id).await.map_err(store_err)?,
+        Located::Object(_, m) => ctx.store.object_dead_props(m.id).await.map_err(store_err)?,
+        _ => Vec::new(),
+    };
+    Ok(parse_dead(stored))
+}
+
+/// Stored dead properties back into elements; one that no longer parses is skipped and logged
+/// rather than failing the whole listing.
+pub fn parse_dead(stored: Vec<DeadProp>) -> Vec<Element> {
+    stored
+        .into_iter()
+        .filter_map(|d| match xml::parse(d.xml.as_bytes()) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(namespace = %d.namespace, name = %d.name, error = %e, "unreadable dead property");
+                None
+            }
+        })
+        .collect()
+}
+
+pub fn store_err(e: crate::store::StoreError) -> DavError {
+    DavError::Service(e.into())
+}

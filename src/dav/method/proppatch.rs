@@ -1,0 +1,170 @@
+//! PROPPATCH (RFC 4918 §9.2): all instructions succeed or none do; a refused property gets its
+//! status (403 with cannot-modify-protected-property, 409 for a bad value) and every other one
+//! 424 Failed Dependency.
+
+use http::StatusCode;
+
+use crate::dav::header::DavHeaders;
+use crate::dav::locate::{Located, locate};
+use crate::dav::method::propfind::{self_href, store_err};
+use crate::dav::multistatus::{Multistatus, PropResult};
+use crate::dav::property::Live;
+use crate::dav::props::Value;
+use crate::dav::request::{PatchOp, parse_proppatch};
+use crate::dav::resource::Target;
+use crate::dav::xml::{CALDAV, Element, QName};
+use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::collections::{LiveChange, PropertyUpdate, check};
+use crate::service::{self, Principal};
+use crate::store::{ComponentSet, DeadProp, ObjectStore};
+
+/// What setting one property element means.
+#[derive(Debug)]
+pub enum SetOp {
+    Live(LiveChange),
+    /// Only at creation (MKCALENDAR / extended MKCOL).
+    Components(ComponentSet),
+    ResourceType(Vec<QName>),
+    Dead(DeadProp),
+    /// A live property clients may not set.
+    Protected,
+}
+
+/// Interprets a property element being set.
+pub fn classify_set(e: &Element) -> SetOp {
+    let text = || Some(e.text());
+    match Live::from_name(&e.name) {
+        Some(Live::DisplayName) => SetOp::Live(LiveChange::DisplayName(text())),
+        Some(Live::CalendarDescription) => SetOp::Live(LiveChange::Description(text())),
+        Some(Live::CalendarTimezone) => SetOp::Live(LiveChange::Timezone(text())),
+        Some(Live::CalendarColor) => SetOp::Live(LiveChange::Color(Some(e.text().trim().to_owned()))),
+        Some(Live::CalendarOrder) => SetOp::Live(LiveChange::Order(Some(e.text().trim().to_owned()))),
+        Some(Live::SupportedCalendarComponentSet) => {
+            let mut set = ComponentSet(0);
+            for comp in e.children().filter(|c| c.name.is(CALDAV, "comp")) {
+                let name = comp.attrs.iter().find(|(n, _)| n.ns.is_empty() && n.local == "name");
+                match name.and_then(|(_, v)| crate::store::ComponentKind::parse(v)) {
+                    Some(kind) => set.0 |= kind.bit(),
+                    None => return SetOp::Protected,
+                }
+            }
+            SetOp::Components(set)
+        }
+        Some(Live::ResourceType) => SetOp::ResourceType(e.children().map(|c| c.name.clone()).collect()),
+        Some(_) => SetOp::Protected,
+        None => SetOp::Dead(dead_prop(e)),
+    }
+}
+
+fn dead_prop(e: &Element) -> DeadProp {
+    DeadProp { namespace: e.name.ns.to_string(), name: e.name.local.to_string(), xml: e.to_xml() }
+}
+
+fn remove_live(live: Live) -> Option<LiveChange> {
+    match live {
+        Live::DisplayName => Some(LiveChange::DisplayName(None)),
+        Live::CalendarDescription => Some(LiveChange::Description(None)),
+        Live::CalendarTimezone => Some(LiveChange::Timezone(None)),
+        Live::CalendarColor => Some(LiveChange::Color(None)),
+        Live::CalendarOrder => Some(LiveChange::Order(None)),
+        _ => None,
+    }
+}
+
+/// Per-property outcome while checking, before anything is written.
+struct Checked {
+    name: QName,
+    refusal: Option<(StatusCode, Option<Condition>)>,
+}
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    _headers: &DavHeaders,
+    body: &[u8],
+) -> DavResult<DavResponse> {
+    let ops = parse_proppatch(body)?;
+    let located = locate(ctx, user, target).await?;
+    let (update, checked) = match &located {
+        Located::Collection(_) => check_ops(&ops, true),
+        Located::Object(..) => check_ops(&ops, false),
+        Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
+        // Principals, homes and the fixed collections keep no writable properties.
+        _ => check_ops(&ops, false),
+    };
+    let failed = checked.iter().any(|c| c.refusal.is_some());
+    if !failed {
+        match &located {
+            Located::Collection(c) => {
+                service::collections::patch(&ctx.store, c, update).await?;
+            }
+            Located::Object(_, meta) => {
+                ctx.store.patch_object_props(meta.id, update.set_dead, update.remove_dead).await.map_err(store_err)?;
+            }
+            _ => {}
+        }
+    }
+    let results: Vec<PropResult> = checked
+        .into_iter()
+        .map(|c| match (c.refusal, failed) {
+            (Some((status, condition)), _) => PropResult::Status(c.name, status, condition),
+            (None, true) => PropResult::Status(c.name, StatusCode::FAILED_DEPENDENCY, None),
+            (None, false) => PropResult::Found(c.name, Value::Empty),
+        })
+        .collect();
+    let mut ms = Multistatus::new();
+    ms.props(&self_href(ctx, user, &located), &results);
+    Ok(ms.finish())
+}
+
+/// Checks every instruction; `live_ok` says whether the target has writable live properties
+/// and dead properties (collections and objects keep dead ones; objects no live ones).
+fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
+    let mut update = PropertyUpdate::default();
+    let mut checked = Vec::new();
+    let protected = Some((StatusCode::FORBIDDEN, Some(Condition::CannotModifyProtectedProperty)));
+    for op in ops {
+        let (name, refusal) = match op {
+            PatchOp::Set(e) => {
+                let refusal = match classify_set(e) {
+                    SetOp::Live(change) if live_ok => match check(&change) {
+                        Ok(()) => {
+                            update.live.push(change);
+                            None
+                        }
+                        Err(reason) => {
+                            tracing::debug!(property = %e.name.local, %reason, "PROPPATCH value refused");
+                            Some((StatusCode::CONFLICT, None))
+                        }
+                    },
+                    SetOp::Dead(dead) => {
+                        update.set_dead.push(dead);
+                        None
+                    }
+                    _ => protected.clone(),
+                };
+                (e.name.clone(), refusal)
+            }
+            PatchOp::Remove(name) => {
+                let refusal = match Live::from_name(name) {
+                    Some(live) => match remove_live(live) {
+                        Some(change) if live_ok => {
+                            update.live.push(change);
+                            None
+                        }
+                        _ => protected.clone(),
+                    },
+                    None => {
+                        update.remove_dead.push((name.ns.to_string(), name.local.to_string()));
+                        None
+                    }
+                };
+                (name.clone(), refusal)
+            }
+        };
+        checked.push(Checked { name, refusal });
+    }
+    (update, checked)
+}
+

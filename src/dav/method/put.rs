@@ -1,0 +1,60 @@
+//! PUT (RFC 4918 §9.7, RFC 4791 §5.3.2): store a calendar object resource (or, in a plain
+//! collection, any file) exactly as sent, after the CalDAV preconditions.
+
+use bytes::Bytes;
+use http::{StatusCode, header};
+
+use crate::dav::header::DavHeaders;
+use crate::dav::locate::{Located, locate};
+use crate::dav::method::get::set;
+use crate::dav::resource::Target;
+use crate::dav::{DavContext, DavError, DavResponse, DavResult};
+use crate::service::objects::{WriteLimits, put};
+use crate::service::Principal;
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    headers: &DavHeaders,
+    body: Bytes,
+) -> DavResult<DavResponse> {
+    let (collection, name) = match locate(ctx, user, target).await? {
+        Located::Object(c, meta) => (c, meta.name),
+        Located::Missing { parent: Some(c), name } => (c, name),
+        // RFC 4918 §9.7.1: no parent collection → 409.
+        Located::Missing { parent: None, .. } | Located::MissingParent => {
+            return Err(DavError::Conflict("PUT needs an existing collection as parent".into()));
+        }
+        _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+    };
+    let limits = write_limits(ctx);
+    let outcome = put(
+        &ctx.store,
+        user,
+        &collection,
+        &name,
+        body.to_vec(),
+        headers.content_type.as_deref(),
+        headers.write_expectation(),
+        &limits,
+    )
+    .await?;
+    let mut resp = http::Response::new(Bytes::new());
+    *resp.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+    // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 4791 §5.3.4).
+    set(&mut resp, header::ETAG, &outcome.meta.etag);
+    if outcome.created {
+        set(&mut resp, header::LOCATION, &ctx.paths.object(&user.name, &collection.path, &name));
+    }
+    Ok(resp)
+}
+
+pub fn write_limits(ctx: &DavContext) -> WriteLimits {
+    WriteLimits {
+        max_resource_size: ctx.limits.max_resource_size,
+        min_date_time: ctx.limits.min_date_time,
+        max_date_time: ctx.limits.max_date_time,
+        quota_bytes: ctx.limits.quota_bytes,
+    }
+}

@@ -1,0 +1,132 @@
+//! REPORT: calendar-multiget (RFC 4791 §7.9) and sync-collection (RFC 6578 §3). Unsupported
+//! reports answer 403 with DAV:supported-report (RFC 3253 §3.6).
+
+use http::StatusCode;
+
+use crate::dav::header::DavHeaders;
+use crate::dav::locate::{Located, locate};
+use crate::dav::method::propfind::{results_for, store_err, used_bytes_if_asked};
+use crate::dav::multistatus::Multistatus;
+use crate::dav::property::Live;
+use crate::dav::props::{PropCtx, Res, parse_sync_token, sync_token};
+use crate::dav::request::{PropSelection, ReportBody, parse_report};
+use crate::dav::resource::Target;
+use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::Principal;
+use crate::store::{Collection, ObjectStore, StoreError, StoredObject, SyncStore};
+
+pub async fn handle(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    _headers: &DavHeaders,
+    body: &[u8],
+) -> DavResult<DavResponse> {
+    let report = parse_report(body)?;
+    let located = locate(ctx, user, target).await?;
+    let collection = match located {
+        Located::Collection(c) => c,
+        Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
+        _ => return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
+    };
+    match report {
+        ReportBody::CalendarMultiget { props, hrefs } => multiget(ctx, user, &collection, &props, &hrefs).await,
+        ReportBody::SyncCollection { token, limit, props, .. } => {
+            sync_collection(ctx, user, &collection, token.as_deref(), limit, &props).await
+        }
+        _ => Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
+    }
+}
+
+async fn multiget(
+    ctx: &DavContext,
+    user: &Principal,
+    collection: &Collection,
+    props: &PropSelection,
+    hrefs: &[String],
+) -> DavResult<DavResponse> {
+    // Hrefs naming members of this collection are fetched in one query; any other href is
+    // answered 404 (RFC 4791 §7.9: each missing href gets its own response).
+    let mut names = Vec::with_capacity(hrefs.len());
+    for href in hrefs {
+        if let Some(name) = member_name(ctx, user, collection, href) {
+            names.push(name);
+        }
+    }
+    let objects = ctx.store.objects_by_names(collection.id, &names).await.map_err(store_err)?;
+    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let mut ms = Multistatus::new();
+    for href in hrefs {
+        let found = member_name(ctx, user, collection, href)
+            .and_then(|name| objects.iter().find(|o| o.meta.name == name));
+        match found {
+            Some(o) => write_object(&pctx, &mut ms, collection, o, props),
+            None => ms.status(href, StatusCode::NOT_FOUND),
+        }
+    }
+    Ok(ms.finish())
+}
+
+/// The member name an href points at, when it is directly inside `collection`.
+fn member_name(ctx: &DavContext, user: &Principal, collection: &Collection, href: &str) -> Option<String> {
+    match ctx.paths.parse(href) {
+        Target::InHome { owner, mut segments, trailing_slash: false } if owner == user.name => {
+            let name = segments.pop()?;
+            (segments.join("/") == collection.path).then_some(name)
+        }
+        _ => None,
+    }
+}
+
+fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: &StoredObject, props: &PropSelection) {
+    let href = pctx.dav.paths.object(&pctx.user.name, &c.path, &o.meta.name);
+    let res = Res::Object(c, &o.meta, Some(&o.data));
+    ms.props(&href, &results_for(pctx, res, props, &[]));
+}
+
+async fn sync_collection(
+    ctx: &DavContext,
+    user: &Principal,
+    collection: &Collection,
+    token: Option<&str>,
+    limit: Option<u32>,
+    props: &PropSelection,
+) -> DavResult<DavResponse> {
+    let invalid = || DavError::condition(StatusCode::FORBIDDEN, Condition::ValidSyncToken);
+    let since = match token {
+        None => None,
+        Some(t) => Some(parse_sync_token(collection, t).ok_or_else(invalid)?),
+    };
+    let limit = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let delta = match ctx.store.changes_since(collection.id, since, limit).await {
+        Ok(d) => d,
+        Err(StoreError::InvalidSyncToken) => return Err(invalid()),
+        Err(e) => return Err(store_err(e)),
+    };
+    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let mut ms = Multistatus::new();
+    if wants_data(props) {
+        let names: Vec<String> = delta.changed.iter().map(|m| m.name.clone()).collect();
+        for o in ctx.store.objects_by_names(collection.id, &names).await.map_err(store_err)? {
+            write_object(&pctx, &mut ms, collection, &o, props);
+        }
+    } else {
+        for meta in &delta.changed {
+            let href = ctx.paths.object(&user.name, &collection.path, &meta.name);
+            ms.props(&href, &results_for(&pctx, Res::Object(collection, meta, None), props, &[]));
+        }
+    }
+    for name in &delta.removed {
+        ms.status(&ctx.paths.object(&user.name, &collection.path, name), StatusCode::NOT_FOUND);
+    }
+    if delta.truncated {
+        // RFC 6578 §3.6: 507 on the request-URI; the token lets the client continue.
+        ms.status(&ctx.paths.collection(&user.name, &collection.path), StatusCode::INSUFFICIENT_STORAGE);
+    }
+    ms.sync_token(&sync_token(collection, delta.seq));
+    Ok(ms.finish())
+}
+
+fn wants_data(props: &PropSelection) -> bool {
+    matches!(props, PropSelection::Prop(names) if names.iter().any(|n| Live::from_name(n) == Some(Live::CalendarData)))
+}

@@ -1,0 +1,114 @@
+//! Building 207 Multi-Status bodies (RFC 4918 §13): one `<response>` per resource, properties
+//! grouped into `<propstat>` by status.
+
+use bytes::Bytes;
+use http::{StatusCode, header};
+
+use super::{Condition, DavResponse};
+use super::props::{Value, write_value};
+use super::xml::{DAV, QName, XmlWriter};
+
+pub struct Multistatus {
+    w: XmlWriter,
+}
+
+/// One property's outcome in a response.
+pub enum PropResult {
+    Found(QName, Value),
+    /// Name only (PROPFIND propname).
+    Name(QName),
+    /// Refused or missing, with the RFC 4918 §14.22 error element when there is a condition.
+    Status(QName, StatusCode, Option<Condition>),
+}
+
+impl Default for Multistatus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Multistatus {
+    pub fn new() -> Self {
+        let mut w = XmlWriter::new();
+        w.start(&QName::fixed(DAV, "multistatus"));
+        Multistatus { w }
+    }
+
+    /// A response that is a bare status (e.g. a missing href in a multiget, a sync tombstone).
+    pub fn status(&mut self, href: &str, status: StatusCode) {
+        let w = &mut self.w;
+        w.start(&QName::fixed(DAV, "response"));
+        w.text_element(&QName::fixed(DAV, "href"), href);
+        w.text_element(&QName::fixed(DAV, "status"), &status_line(status));
+        w.end();
+    }
+
+    /// A response with properties, grouped by status (200 first) and condition, in the order
+    /// given within a group.
+    pub fn props(&mut self, href: &str, results: &[PropResult]) {
+        let w = &mut self.w;
+        w.start(&QName::fixed(DAV, "response"));
+        w.text_element(&QName::fixed(DAV, "href"), href);
+        let found: Vec<&PropResult> =
+            results.iter().filter(|r| matches!(r, PropResult::Found(..) | PropResult::Name(_))).collect();
+        if !found.is_empty() || results.is_empty() {
+            write_propstat(w, StatusCode::OK, None, &found);
+        }
+        let mut groups: Vec<(StatusCode, Option<&Condition>)> = results
+            .iter()
+            .filter_map(|r| if let PropResult::Status(_, s, c) = r { Some((*s, c.as_ref())) } else { None })
+            .collect();
+        groups.sort_by_key(|(s, c)| (*s, c.map(Condition::name)));
+        groups.dedup();
+        for (status, condition) in groups {
+            let group: Vec<&PropResult> = results
+                .iter()
+                .filter(|r| matches!(r, PropResult::Status(_, s, c) if *s == status && c.as_ref() == condition))
+                .collect();
+            write_propstat(w, status, condition, &group);
+        }
+        w.end();
+    }
+
+    /// RFC 6578 §6.4: the new token, after the responses.
+    pub fn sync_token(&mut self, token: &str) {
+        self.w.text_element(&QName::fixed(DAV, "sync-token"), token);
+    }
+
+    pub fn finish(mut self) -> DavResponse {
+        self.w.end();
+        xml_response(StatusCode::MULTI_STATUS, self.w.finish())
+    }
+}
+
+fn write_propstat(w: &mut XmlWriter, status: StatusCode, condition: Option<&Condition>, group: &[&PropResult]) {
+    w.start(&QName::fixed(DAV, "propstat"));
+    w.start(&QName::fixed(DAV, "prop"));
+    for r in group {
+        match r {
+            PropResult::Found(name, value) => write_value(w, name, value),
+            PropResult::Name(name) | PropResult::Status(name, ..) => w.empty(name),
+        }
+    }
+    w.end();
+    w.text_element(&QName::fixed(DAV, "status"), &status_line(status));
+    if let Some(condition) = condition {
+        let (ns, local) = condition.name();
+        w.start(&QName::fixed(DAV, "error"));
+        w.empty(&QName::fixed(ns, local));
+        w.end();
+    }
+    w.end();
+}
+
+pub fn status_line(status: StatusCode) -> String {
+    format!("HTTP/1.1 {} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+}
+
+pub fn xml_response(status: StatusCode, body: Vec<u8>) -> DavResponse {
+    let mut resp = http::Response::new(Bytes::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml; charset=utf-8"));
+    resp
+}

@@ -1,0 +1,261 @@
+//! Property providers: for each kind of resource, the value of a live property, computed only
+//! when asked (the PROPFIND engine seeds every requested name as missing and asks here).
+
+use chrono::{DateTime, Utc};
+
+use super::DavContext;
+use super::property::Live;
+use super::xml::{CALDAV, DAV, Element, QName, XmlWriter};
+use crate::calendar::ComponentSet;
+use crate::service::Principal;
+use crate::store::{Collection, CollectionKind, ObjectMeta};
+
+/// A resource as the property providers see it.
+#[derive(Debug, Clone, Copy)]
+pub enum Res<'a> {
+    Root,
+    PrincipalsRoot,
+    CalendarsRoot,
+    Principal(&'a Principal),
+    Home(&'a Principal),
+    Collection(&'a Collection),
+    /// An object, with its data when the caller loaded it (REPORT calendar-data).
+    Object(&'a Collection, &'a ObjectMeta, Option<&'a [u8]>),
+}
+
+/// Request-wide facts the providers may need, fetched once per request and only when asked.
+pub struct PropCtx<'a> {
+    pub dav: &'a DavContext,
+    /// The authenticated user (who is also the owner of every resource they can reach).
+    pub user: &'a Principal,
+    /// Bytes the user stores, when quota properties were requested.
+    pub used_bytes: Option<i64>,
+}
+
+/// A computed property value; `write` emits it inside the property element.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Empty,
+    Text(String),
+    Href(String),
+    Hrefs(Vec<String>),
+    ResourceType(Vec<QName>),
+    Reports(&'static [(&'static str, &'static str)]),
+    Privileges(&'static [(&'static str, &'static str)]),
+    Components(ComponentSet),
+    CalendarDataTypes,
+    /// A dead property: the stored element itself (written whole, name included).
+    Dead(Element),
+}
+
+const READ_PRIVS: &[(&str, &str)] = &[(DAV, "read"), (DAV, "read-current-user-privilege-set")];
+const OWNER_PRIVS: &[(&str, &str)] = &[
+    (DAV, "all"),
+    (DAV, "read"),
+    (DAV, "write"),
+    (DAV, "write-properties"),
+    (DAV, "write-content"),
+    (DAV, "bind"),
+    (DAV, "unbind"),
+    (DAV, "read-acl"),
+    (DAV, "read-current-user-privilege-set"),
+    (CALDAV, "read-free-busy"),
+];
+const CALENDAR_REPORTS: &[(&str, &str)] =
+    &[(CALDAV, "calendar-query"), (CALDAV, "calendar-multiget"), (DAV, "sync-collection")];
+const PLAIN_REPORTS: &[(&str, &str)] = &[(DAV, "sync-collection")];
+
+/// The value of `live` on `res`, or None when the resource does not have that property.
+pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
+    let paths = &ctx.dav.paths;
+    let limits = &ctx.dav.limits;
+    let user = ctx.user;
+    match live {
+        Live::CurrentUserPrincipal => Some(Value::Href(paths.principal(&user.name))),
+        Live::PrincipalCollectionSet => Some(Value::Href(paths.principals())),
+        Live::ResourceType => Some(Value::ResourceType(resource_type(res))),
+        Live::CurrentUserPrivilegeSet => Some(Value::Privileges(match res {
+            Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => READ_PRIVS,
+            _ => OWNER_PRIVS,
+        })),
+        Live::Owner => match res {
+            Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => None,
+            _ => Some(Value::Href(paths.principal(&user.name))),
+        },
+        Live::SupportedReportSet => match res {
+            Res::Collection(c) if c.kind == CollectionKind::Calendar => Some(Value::Reports(CALENDAR_REPORTS)),
+            Res::Collection(_) => Some(Value::Reports(PLAIN_REPORTS)),
+            _ => Some(Value::Reports(&[])),
+        },
+        Live::QuotaUsedBytes => quota_target(res).then_some(()).and(ctx.used_bytes).map(|u| Value::Text(u.to_string())),
+        Live::QuotaAvailableBytes => quota_target(res)
+            .then_some(())
+            .and(ctx.used_bytes)
+            .map(|u| Value::Text((limits.quota_bytes - u).max(0).to_string())),
+        _ => match res {
+            Res::Principal(p) => principal_value(ctx, p, live),
+            Res::Home(_) => None,
+            Res::Collection(c) => collection_value(ctx, c, live),
+            Res::Object(_, meta, data) => object_value(meta, data, live),
+            Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => None,
+        },
+    }
+}
+
+fn quota_target(res: Res<'_>) -> bool {
+    matches!(res, Res::Home(_) | Res::Collection(_))
+}
+
+fn resource_type(res: Res<'_>) -> Vec<QName> {
+    let collection = QName::fixed(DAV, "collection");
+    match res {
+        Res::Principal(_) => vec![collection, QName::fixed(DAV, "principal")],
+        Res::Collection(c) if c.kind == CollectionKind::Calendar => vec![collection, QName::fixed(CALDAV, "calendar")],
+        Res::Object(..) => vec![],
+        _ => vec![collection],
+    }
+}
+
+fn principal_value(ctx: &PropCtx<'_>, p: &Principal, live: Live) -> Option<Value> {
+    let paths = &ctx.dav.paths;
+    match live {
+        Live::DisplayName => Some(Value::Text(p.name.clone())),
+        Live::PrincipalUrl => Some(Value::Href(paths.principal(&p.name))),
+        // Apple Calendar accepts exactly one home (clients.md): never more than this one href.
+        Live::CalendarHomeSet => Some(Value::Href(paths.home(&p.name))),
+        Live::CalendarUserAddressSet => {
+            let mut hrefs = Vec::new();
+            if let Some(email) = &p.email {
+                hrefs.push(format!("mailto:{email}"));
+            }
+            hrefs.push(paths.principal(&p.name));
+            Some(Value::Hrefs(hrefs))
+        }
+        _ => None,
+    }
+}
+
+fn collection_value(ctx: &PropCtx<'_>, c: &Collection, live: Live) -> Option<Value> {
+    let limits = &ctx.dav.limits;
+    let calendar = c.kind == CollectionKind::Calendar;
+    let text = |s: &Option<String>| s.clone().map(Value::Text);
+    match live {
+        Live::DisplayName => text(&c.props.displayname),
+        Live::GetLastModified => Some(Value::Text(http_date(c.modified_at))),
+        Live::CreationDate => Some(Value::Text(rfc3339(c.created_at))),
+        Live::SyncToken => Some(Value::Text(sync_token(c, c.sync_seq))),
+        Live::GetCtag => Some(Value::Text(format!("{}-{}", c.id.0, c.sync_seq))),
+        _ if !calendar => None,
+        Live::CalendarDescription => text(&c.props.description),
+        Live::CalendarTimezone => text(&c.props.timezone),
+        Live::CalendarColor => text(&c.props.color),
+        Live::CalendarOrder => text(&c.props.order),
+        Live::SupportedCalendarComponentSet => Some(Value::Components(c.props.components)),
+        Live::SupportedCalendarData => Some(Value::CalendarDataTypes),
+        Live::MaxResourceSize => Some(Value::Text(limits.max_resource_size.to_string())),
+        Live::MinDateTime => Some(Value::Text(utc_datetime(limits.min_date_time))),
+        Live::MaxDateTime => Some(Value::Text(utc_datetime(limits.max_date_time))),
+        Live::MaxInstances => Some(Value::Text(limits.max_instances.to_string())),
+        _ => None,
+    }
+}
+
+fn object_value(meta: &ObjectMeta, data: Option<&[u8]>, live: Live) -> Option<Value> {
+    match live {
+        Live::GetEtag => Some(Value::Text(meta.etag.clone())),
+        Live::GetContentType => Some(Value::Text(meta.content_type.clone())),
+        Live::GetContentLength => Some(Value::Text(meta.size.to_string())),
+        Live::GetLastModified => Some(Value::Text(http_date(meta.modified_at))),
+        Live::CreationDate => Some(Value::Text(rfc3339(meta.created_at))),
+        Live::CalendarData if meta.calendar.is_some() => {
+            data.map(|d| Value::Text(String::from_utf8_lossy(d).into_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// RFC 6578 §3.2: tokens are URIs. The collection id makes a token from another collection (or
+/// from a deleted and re-created one) invalid rather than silently wrong.
+pub fn sync_token(c: &Collection, seq: i64) -> String {
+    format!("urn:x-kalends:sync:{}:{}", c.id.0, seq)
+}
+
+/// Parses a token of `c`; None when it belongs elsewhere or is not ours.
+pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
+    let rest = token.strip_prefix("urn:x-kalends:sync:")?;
+    let (id, seq) = rest.split_once(':')?;
+    if id.parse::<i64>().ok()? != c.id.0 {
+        return None;
+    }
+    seq.parse().ok()
+}
+
+pub fn http_date(ts: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0).unsigned_abs());
+    httpdate::fmt_http_date(t)
+}
+
+fn rfc3339(ts: i64) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
+}
+
+fn utc_datetime(ts: i64) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format("%Y%m%dT%H%M%SZ").to_string()).unwrap_or_default()
+}
+
+/// Writes `<name>value</name>` (or the dead element itself).
+pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
+    if let Value::Dead(element) = value {
+        w.element(element);
+        return;
+    }
+    w.start(name);
+    match value {
+        Value::Empty | Value::Dead(_) => {}
+        Value::Text(s) => w.text(s),
+        Value::Href(h) => w.text_element(&QName::fixed(DAV, "href"), h),
+        Value::Hrefs(hs) => {
+            for h in hs {
+                w.text_element(&QName::fixed(DAV, "href"), h);
+            }
+        }
+        Value::ResourceType(types) => types.iter().for_each(|t| w.empty(t)),
+        Value::Reports(reports) => {
+            for (ns, local) in *reports {
+                w.start(&QName::fixed(DAV, "supported-report"));
+                w.start(&QName::fixed(DAV, "report"));
+                w.empty(&QName::fixed(ns, local));
+                w.end();
+                w.end();
+            }
+        }
+        Value::Privileges(privs) => {
+            for (ns, local) in *privs {
+                w.start(&QName::fixed(DAV, "privilege"));
+                w.empty(&QName::fixed(ns, local));
+                w.end();
+            }
+        }
+        Value::Components(set) => {
+            for (bit, comp) in [
+                (ComponentSet::VEVENT, "VEVENT"),
+                (ComponentSet::VTODO, "VTODO"),
+                (ComponentSet::VJOURNAL, "VJOURNAL"),
+                (ComponentSet::VFREEBUSY, "VFREEBUSY"),
+            ] {
+                if set.contains(bit) {
+                    w.start_with_attrs(&QName::fixed(CALDAV, "comp"), &[("name", comp)]);
+                    w.end();
+                }
+            }
+        }
+        Value::CalendarDataTypes => {
+            w.start_with_attrs(
+                &QName::fixed(CALDAV, "calendar-data"),
+                &[("content-type", "text/calendar"), ("version", "2.0")],
+            );
+            w.end();
+        }
+    }
+    w.end();
+}

@@ -1,0 +1,109 @@
+//! The one place errors become HTTP: a status, and for DAV preconditions a `DAV:error` body
+//! naming the condition with a one-line reason. Internal errors are logged, never echoed.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::calendar::InvalidObject;
+use crate::dav::resource::Paths;
+use crate::dav::xml::{CALDAV, DAV};
+use crate::dav::{Condition, DavError, DavResponse};
+use crate::service::ServiceError;
+
+/// Namespace of the human-readable reason element inside DAV:error.
+pub const KALENDS_NS: &str = "https://kalends.org/ns/";
+
+pub fn to_response(err: DavError, paths: &Paths) -> DavResponse {
+    match err {
+        DavError::Service(e) => service_response(e, paths),
+        DavError::Xml(e) => text(StatusCode::BAD_REQUEST, &format!("malformed XML: {e}")),
+        DavError::BadRequest(reason) => text(StatusCode::BAD_REQUEST, &reason),
+        DavError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
+        DavError::Forbidden => text(StatusCode::FORBIDDEN, "forbidden"),
+        DavError::MethodNotAllowed { allow } => {
+            let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here");
+            resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            resp
+        }
+        DavError::Condition { status, condition, reason } => condition_response(status, &condition, reason.as_deref()),
+        DavError::PreconditionFailed => text(StatusCode::PRECONDITION_FAILED, "precondition failed"),
+        DavError::Conflict(reason) => text(StatusCode::CONFLICT, &reason),
+        DavError::UnsupportedMediaType(reason) => text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &reason),
+    }
+}
+
+fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
+    let forbidden = |c: Condition, reason: String| condition_response(StatusCode::FORBIDDEN, &c, Some(&reason));
+    match err {
+        ServiceError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
+        ServiceError::Forbidden => text(StatusCode::FORBIDDEN, "forbidden"),
+        ServiceError::AlreadyExists => text(StatusCode::CONFLICT, "a resource with that name exists already"),
+        ServiceError::MissingParent => text(StatusCode::CONFLICT, "the parent collection does not exist"),
+        ServiceError::PreconditionFailed => text(StatusCode::PRECONDITION_FAILED, "precondition failed"),
+        ServiceError::InvalidObject(e) => {
+            let reason = e.to_string();
+            match e {
+                InvalidObject::Data(_) => forbidden(Condition::ValidCalendarData, reason),
+                InvalidObject::Resource(_) => forbidden(Condition::ValidCalendarObjectResource, reason),
+                InvalidObject::BeforeMin(_) => forbidden(Condition::MinDateTime, reason),
+                InvalidObject::AfterMax(_) => forbidden(Condition::MaxDateTime, reason),
+            }
+        }
+        e @ ServiceError::UnsupportedComponent(_) => forbidden(Condition::SupportedCalendarComponent, e.to_string()),
+        e @ ServiceError::UnsupportedMediaType => forbidden(Condition::SupportedCalendarData, e.to_string()),
+        e @ ServiceError::TooLarge { .. } => forbidden(Condition::MaxResourceSize, e.to_string()),
+        // RFC 4331 §6: 507 with DAV:quota-not-exceeded.
+        ServiceError::QuotaExceeded => {
+            condition_response(StatusCode::INSUFFICIENT_STORAGE, &Condition::QuotaNotExceeded, Some("quota exceeded"))
+        }
+        ServiceError::UidConflict { collection_path, owner, name } => {
+            let href = paths.object(&owner, &collection_path, &name);
+            let reason = format!("the UID is already used by {href}");
+            forbidden(Condition::NoUidConflict(href), reason)
+        }
+        ServiceError::InvalidSyncToken => {
+            condition_response(StatusCode::FORBIDDEN, &Condition::ValidSyncToken, Some("unknown or expired sync token"))
+        }
+        ServiceError::Conflict(reason) => text(StatusCode::CONFLICT, &reason),
+        ServiceError::BadRequest(reason) => text(StatusCode::BAD_REQUEST, &reason),
+        ServiceError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
+    }
+}
+
+/// `<D:error><C:cond/><K:reason>…</K:reason></D:error>` (RFC 4918 §16).
+pub fn condition_response(status: StatusCode, condition: &Condition, reason: Option<&str>) -> DavResponse {
+    let (ns, local) = condition.name();
+    let prefix = if ns == DAV { "D" } else { "C" };
+    let inner = match condition {
+        Condition::NoUidConflict(href) => format!("<D:href>{}</D:href>", escape(href)),
+        _ => String::new(),
+    };
+    let cond = if inner.is_empty() {
+        format!("<{prefix}:{local}/>")
+    } else {
+        format!("<{prefix}:{local}>{inner}</{prefix}:{local}>")
+    };
+    let reason = reason.map(|r| format!("<K:reason>{}</K:reason>", escape(r))).unwrap_or_default();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"{DAV}\" xmlns:C=\"{CALDAV}\" xmlns:K=\"{KALENDS_NS}\">{cond}{reason}</D:error>\n"
+    );
+    let mut resp = http::Response::new(Bytes::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
+    resp
+}
+
+pub fn text(status: StatusCode, message: &str) -> DavResponse {
+    let mut resp = http::Response::new(Bytes::from(format!("{message}\n")));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}

@@ -1,0 +1,5 @@
+//! The hyper edge: accepting connections, authentication, body limits, request logging.
+//! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
+
+pub mod auth;
+pub mod server;

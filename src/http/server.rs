@@ -1,0 +1,142 @@
+//! Accept loop and per-request pipeline: well-known redirect → OPTIONS → authenticate →
+//! read the body within limits → DAV → one log line (method, path, principal, status, ms).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use super::auth::{basic_credentials, challenge};
+use crate::dav::resource::Target;
+use crate::dav::{DavContext, DavMethod, DavResponse, method::options};
+use crate::error::{text, to_response};
+use crate::service::auth::Authenticator;
+
+/// Shared by every connection.
+pub struct HttpState {
+    pub dav: DavContext,
+    pub auth: Authenticator,
+    /// Largest request body accepted (413 beyond).
+    pub max_body: usize,
+    /// Largest request head (hyper answers 431 beyond).
+    pub max_header_bytes: usize,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and waits (bounded) for open
+/// connections to finish their requests.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(state.max_header_bytes.max(8192)).timer(hyper_util::rt::TokioTimer::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // e.g. EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(&state, req, remote).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+}
+
+async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: SocketAddr) -> hyper::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let (principal, resp) = respond(state, req, remote).await;
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, ms = format!("{ms:.1}"));
+    resp.map(Full::new)
+}
+
+async fn respond(
+    state: &HttpState,
+    req: hyper::Request<Incoming>,
+    remote: SocketAddr,
+) -> (Option<String>, DavResponse) {
+    let method = DavMethod::parse(req.method());
+    let paths = &state.dav.paths;
+    // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
+    if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
+        let mut resp = text(StatusCode::MOVED_PERMANENTLY, "see the context path");
+        if let Ok(v) = HeaderValue::from_str(&paths.root()) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        return (None, resp);
+    }
+    if method == DavMethod::Options {
+        return (None, options::handle());
+    }
+    let Some(creds) = basic_credentials(req.headers()) else { return (None, challenge()) };
+    let user = match state.auth.authenticate(&creds.user, &creds.password, remote.ip()).await {
+        Ok(user) => user,
+        Err(failure) => {
+            tokio::time::sleep(failure.delay).await;
+            return (None, challenge());
+        }
+    };
+    let name = Some(user.name.clone());
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, &parts.headers, state.max_body).await {
+        Ok(b) => b,
+        Err(resp) => return (name, resp),
+    };
+    let result = crate::dav::handle(&state.dav, &user, method, parts.uri.path(), &parts.headers, body).await;
+    let resp = result.unwrap_or_else(|e| to_response(e, paths));
+    (name, resp)
+}
+
+/// Reads the whole body, refusing (413) beyond `max` before reading it when Content-Length
+/// says so, and while reading otherwise.
+async fn read_body(body: Incoming, headers: &http::HeaderMap, max: usize) -> Result<Bytes, DavResponse> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || text(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body larger than {max} bytes"));
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(text(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}"))),
+    }
+}

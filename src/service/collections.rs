@@ -1,0 +1,147 @@
+//! Collections: creating calendars and plain collections, and changing their properties —
+//! every change validated first, then applied in one store transaction (RFC 4918 §9.2
+//! all-or-nothing PROPPATCH).
+
+use super::{Principal, ServiceError, ServiceResult};
+use crate::calendar::ComponentSet;
+use crate::calendar::tz::parse_calendar_timezone;
+use crate::store::{
+    Collection, CollectionKind, CollectionPatch, CollectionProps, CollectionStore, DeadProp, NewCollection, Store,
+};
+
+/// A change to one writable live property (None = remove it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveChange {
+    DisplayName(Option<String>),
+    Description(Option<String>),
+    /// RFC 4791 §5.2.2: a VCALENDAR with exactly one VTIMEZONE.
+    Timezone(Option<String>),
+    Color(Option<String>),
+    Order(Option<String>),
+}
+
+/// Checks one change on its own; the reason is shown to the client.
+pub fn check(change: &LiveChange) -> Result<(), String> {
+    match change {
+        LiveChange::Timezone(Some(text)) => parse_calendar_timezone(text).map(|_| ()),
+        LiveChange::Order(Some(order)) if order.trim().parse::<i64>().is_err() => {
+            Err(format!("calendar-order must be an integer, not {order:?}"))
+        }
+        LiveChange::Color(Some(color)) if color.len() > 64 => Err("calendar-color is too long".into()),
+        LiveChange::DisplayName(Some(s)) | LiveChange::Description(Some(s)) if s.len() > 4096 => {
+            Err("value is too long (4096 bytes at most)".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn apply(props: &mut CollectionProps, change: LiveChange) {
+    match change {
+        LiveChange::DisplayName(v) => props.displayname = v,
+        LiveChange::Description(v) => props.description = v,
+        LiveChange::Timezone(v) => props.timezone = v,
+        LiveChange::Color(v) => props.color = v,
+        LiveChange::Order(v) => props.order = v.map(|s| s.trim().to_owned()),
+    }
+}
+
+/// A whole PROPPATCH, already checked change by change.
+#[derive(Debug, Clone, Default)]
+pub struct PropertyUpdate {
+    pub live: Vec<LiveChange>,
+    pub set_dead: Vec<DeadProp>,
+    pub remove_dead: Vec<(String, String)>,
+}
+
+pub async fn patch(store: &Store, collection: &Collection, update: PropertyUpdate) -> ServiceResult<Collection> {
+    for change in &update.live {
+        check(change).map_err(ServiceError::BadRequest)?;
+    }
+    let props = if update.live.is_empty() {
+        None
+    } else {
+        let mut props = collection.props.clone();
+        update.live.into_iter().for_each(|c| apply(&mut props, c));
+        Some(props)
+    };
+    let patch = CollectionPatch { props, set_dead: update.set_dead, remove_dead: update.remove_dead };
+    Ok(store.patch_collection(collection.id, patch).await?)
+}
+
+/// What MKCALENDAR / extended MKCOL asks for.
+#[derive(Debug, Clone)]
+pub struct NewCollectionRequest {
+    pub kind: CollectionKind,
+    /// RFC 4791 §5.2.3; None = the default (VEVENT, VTODO, VJOURNAL).
+    pub components: Option<ComponentSet>,
+    pub update: PropertyUpdate,
+}
+
+/// Creates a collection named `name` in `parent` (None = the home). RFC 4791 §5.3.1: calendar
+/// collections may not contain collections (calendar-collection-location-ok is the caller's
+/// to report: this returns Conflict).
+pub async fn create(
+    store: &Store,
+    owner: &Principal,
+    parent: Option<&Collection>,
+    name: &str,
+    request: NewCollectionRequest,
+) -> ServiceResult<Collection> {
+    if let Some(p) = parent
+        && p.kind == CollectionKind::Calendar
+    {
+        return Err(ServiceError::Conflict("a calendar collection cannot contain collections".into()));
+    }
+    if request.components.is_some_and(|c| c.0 == 0) {
+        return Err(ServiceError::BadRequest("supported-calendar-component-set is empty".into()));
+    }
+    for change in &request.update.live {
+        check(change).map_err(ServiceError::BadRequest)?;
+    }
+    let mut props = CollectionProps {
+        components: request.components.unwrap_or(ComponentSet(
+            ComponentSet::VEVENT | ComponentSet::VTODO | ComponentSet::VJOURNAL,
+        )),
+        ..CollectionProps::default()
+    };
+    request.update.live.into_iter().for_each(|c| apply(&mut props, c));
+    let path = match parent {
+        Some(p) => format!("{}/{name}", p.path),
+        None => name.to_owned(),
+    };
+    let new = NewCollection {
+        owner: owner.id,
+        parent: parent.map(|p| p.id),
+        path,
+        kind: request.kind,
+        props,
+        dead_props: request.update.set_dead,
+    };
+    Ok(store.create_collection(new).await?)
+}
+
+pub async fn delete(store: &Store, collection: &Collection) -> ServiceResult<()> {
+    Ok(store.delete_collection(collection.id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_values() {
+        assert!(check(&LiveChange::Order(Some("12".into()))).is_ok());
+        assert!(check(&LiveChange::Order(Some("first".into()))).is_err());
+        assert!(check(&LiveChange::DisplayName(None)).is_ok());
+        assert!(check(&LiveChange::Color(Some("#".repeat(65)))).is_err());
+    }
+
+    #[test]
+    fn applies_changes() {
+        let mut p = CollectionProps { displayname: Some("a".into()), ..CollectionProps::default() };
+        apply(&mut p, LiveChange::DisplayName(None));
+        apply(&mut p, LiveChange::Order(Some(" 3 ".into())));
+        assert_eq!(p.displayname, None);
+        assert_eq!(p.order.as_deref(), Some("3"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Use-cases: what a request or CLI command does, independent of HTTP and XML. Services call the
+//! calendar domain for facts and the store for persistence; each write is one store transaction.
+
+pub mod auth;
+pub mod collections;
+pub mod objects;
+pub mod users;
+
+use crate::calendar::{ComponentKind, InvalidObject};
+use crate::store::StoreError;
+
+/// The authenticated user a request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: crate::store::UserId,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// Why a use-case refused or failed. `error.rs` maps these to HTTP exactly once.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("a parent collection does not exist")]
+    MissingParent,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("{0}")]
+    InvalidObject(#[from] InvalidObject),
+    #[error("this calendar does not accept {} components", .0.as_str())]
+    UnsupportedComponent(ComponentKind),
+    #[error("only text/calendar data is accepted in a calendar collection")]
+    UnsupportedMediaType,
+    #[error("resource is larger than {max} bytes")]
+    TooLarge { max: usize },
+    #[error("quota exceeded")]
+    QuotaExceeded,
+    /// RFC 4791 §5.3.2.1 no-uid-conflict: the other resource's collection and name.
+    #[error("UID already used by {name}")]
+    UidConflict { collection_path: String, owner: String, name: String },
+    #[error("invalid sync token")]
+    InvalidSyncToken,
+    /// A request that makes no sense for the target (e.g. a calendar inside a calendar).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::AlreadyExists => ServiceError::AlreadyExists,
+            StoreError::PreconditionFailed => ServiceError::PreconditionFailed,
+            StoreError::InvalidSyncToken => ServiceError::InvalidSyncToken,
+            // Callers that know the collection rewrite this into ServiceError::UidConflict.
+            StoreError::UidConflict { existing_name } => {
+                ServiceError::Conflict(format!("UID already used by {existing_name}"))
+            }
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

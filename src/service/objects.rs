@@ -1,0 +1,162 @@
+//! Resources inside collections: PUT (validate, index, store in one transaction), DELETE and
+//! COPY/MOVE. Calendar collections take only calendar object resources (RFC 4791 §4.1).
+
+use sha2::{Digest, Sha256};
+
+use super::{Principal, ServiceError, ServiceResult};
+use crate::calendar::{ValidateOptions, parse_object};
+use crate::store::{
+    Collection, CollectionKind, Expect, NewObject, ObjectStore, PutOutcome, Store, StoreError, UserStore,
+};
+
+/// Limits a write must respect (from configuration).
+#[derive(Debug, Clone)]
+pub struct WriteLimits {
+    pub max_resource_size: usize,
+    pub min_date_time: i64,
+    pub max_date_time: i64,
+    pub quota_bytes: i64,
+}
+
+/// A strong ETag from the content: equal bytes, equal tag; any change, a new one.
+pub fn etag_of(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Checks that `name` can be a resource name (one path segment).
+pub fn validate_name(name: &str) -> ServiceResult<()> {
+    if name.is_empty() || name.len() > 255 || name.contains('/') || name == "." || name == ".." {
+        return Err(ServiceError::BadRequest(format!("invalid resource name {name:?}")));
+    }
+    Ok(())
+}
+
+/// Creates or replaces `name` in `collection` with exactly `data`.
+pub async fn put(
+    store: &Store,
+    owner: &Principal,
+    collection: &Collection,
+    name: &str,
+    data: Vec<u8>,
+    content_type: Option<&str>,
+    expect: Expect,
+    limits: &WriteLimits,
+) -> ServiceResult<PutOutcome> {
+    validate_name(name)?;
+    let object = prepare(collection, name, data, content_type, limits)?;
+    check_quota(store, owner, object.data.len(), limits).await?;
+    store.put_object(collection.id, object, expect).await.map_err(|e| uid_conflict(e, owner, collection))
+}
+
+/// Validates and indexes the body; nothing is stored.
+fn prepare(
+    collection: &Collection,
+    name: &str,
+    data: Vec<u8>,
+    content_type: Option<&str>,
+    limits: &WriteLimits,
+) -> ServiceResult<NewObject> {
+    if data.len() > limits.max_resource_size {
+        return Err(ServiceError::TooLarge { max: limits.max_resource_size });
+    }
+    let etag = etag_of(&data);
+    if collection.kind == CollectionKind::Plain {
+        let content_type = content_type.unwrap_or("application/octet-stream").to_owned();
+        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None });
+    }
+    // RFC 4791 §5.3.2.1 supported-calendar-data: a stated media type must be text/calendar.
+    if content_type.is_some_and(|t| t != "text/calendar") {
+        return Err(ServiceError::UnsupportedMediaType);
+    }
+    let opts = ValidateOptions { min_date_time: limits.min_date_time, max_date_time: limits.max_date_time };
+    let index = parse_object(&data, &opts)?;
+    if !collection.props.components.contains(index.component.bit()) {
+        return Err(ServiceError::UnsupportedComponent(index.component));
+    }
+    Ok(NewObject {
+        name: name.to_owned(),
+        data,
+        content_type: "text/calendar; charset=utf-8".to_owned(),
+        etag,
+        calendar: Some(index),
+    })
+}
+
+async fn check_quota(store: &Store, owner: &Principal, size: usize, limits: &WriteLimits) -> ServiceResult<()> {
+    let used = store.used_bytes(owner.id).await?;
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    if used.saturating_add(size) > limits.quota_bytes {
+        return Err(ServiceError::QuotaExceeded);
+    }
+    Ok(())
+}
+
+fn uid_conflict(e: StoreError, owner: &Principal, collection: &Collection) -> ServiceError {
+    match e {
+        StoreError::UidConflict { existing_name } => ServiceError::UidConflict {
+            collection_path: collection.path.clone(),
+            owner: owner.name.clone(),
+            name: existing_name,
+        },
+        other => other.into(),
+    }
+}
+
+pub async fn delete(store: &Store, collection: &Collection, name: &str, expect: Expect) -> ServiceResult<()> {
+    Ok(store.delete_object(collection.id, name, expect).await?)
+}
+
+/// COPY (keep_source) or MOVE of one object. Returns whether the target was newly created.
+/// The target collection's rules apply: a plain file cannot land in a calendar.
+#[allow(clippy::too_many_arguments)]
+pub async fn transfer(
+    store: &Store,
+    owner: &Principal,
+    source: &Collection,
+    name: &str,
+    dest: &Collection,
+    dest_name: &str,
+    overwrite: bool,
+    keep_source: bool,
+    limits: &WriteLimits,
+) -> ServiceResult<bool> {
+    validate_name(dest_name)?;
+    if source.id != dest.id || source.kind != dest.kind {
+        // Re-validate against the destination's rules (component set, media type).
+        let object = store.object(source.id, name).await?.ok_or(ServiceError::NotFound)?;
+        // For a calendar target the stored media type is not a statement: validate the bytes.
+        let content_type = (dest.kind == CollectionKind::Plain).then_some(object.meta.content_type.as_str());
+        prepare(dest, dest_name, object.data, content_type, limits)?;
+    }
+    if keep_source {
+        let size = store.object_meta(source.id, name).await?.map_or(0, |m| m.size);
+        check_quota(store, owner, usize::try_from(size).unwrap_or(usize::MAX), limits).await?;
+    }
+    store
+        .transfer_object(source.id, name, dest.id, dest_name, overwrite, keep_source)
+        .await
+        .map_err(|e| uid_conflict(e, owner, dest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_follow_content() {
+        assert_eq!(etag_of(b"a"), etag_of(b"a"));
+        assert_ne!(etag_of(b"a"), etag_of(b"b"));
+        assert!(etag_of(b"").starts_with('"') && etag_of(b"").ends_with('"'));
+        assert_eq!(etag_of(b"x").len(), 34);
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("a b.ics").is_ok());
+        for bad in ["", ".", "..", "a/b", &"x".repeat(256)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}
