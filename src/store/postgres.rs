@@ -1,109 +1,55 @@
-//! PostgreSQL engine (placeholder until the store lands).
-#![allow(unused_variables)]
+//! PostgreSQL engine, for production and multi-node deployments: one pool. The queries and
+//! method bodies live in `shared.rs`.
 
-use super::*;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::StoreResult;
+
+type Db = Postgres;
+type Engine = PgStore;
+
+// Deliberately compiled once per engine; see the top of shared.rs.
+#[allow(clippy::duplicate_mod)]
+#[path = "shared.rs"]
+mod shared;
+
+const MAX_CONNECTIONS: u32 = 16;
 
 #[derive(Clone)]
-pub struct PgStore;
+pub struct PgStore {
+    /// Reads and writes alike: PostgreSQL's row locks serialise writers per collection (see
+    /// shared.rs), so there is nothing to gain from a separate write pool.
+    pool: PgPool,
+}
 
 impl PgStore {
+    /// Connects to `postgres://…` / `postgresql://…` and migrates. sqlx takes an advisory lock
+    /// while migrating, so several nodes may start at once.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        todo!()
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
     }
-}
 
-impl UserStore for PgStore {
-    async fn create_user(&self, user: NewUser, home: Vec<NewCollection>) -> StoreResult<User> {
-        todo!()
+    fn reader(&self) -> &PgPool {
+        &self.pool
     }
-    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
-        todo!()
-    }
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        todo!()
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        todo!()
-    }
-    async fn count_users(&self) -> StoreResult<i64> {
-        todo!()
-    }
-    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()> {
-        todo!()
-    }
-    async fn delete_user(&self, name: &str) -> StoreResult<()> {
-        todo!()
-    }
-    async fn used_bytes(&self, owner: UserId) -> StoreResult<i64> {
-        todo!()
-    }
-}
 
-impl CollectionStore for PgStore {
-    async fn create_collection(&self, new: NewCollection) -> StoreResult<Collection> {
-        todo!()
+    /// READ COMMITTED on purpose: every write first locks its collection row, and under READ
+    /// COMMITTED each later statement sees what the previous lock holder committed. REPEATABLE
+    /// READ would instead abort the second of two concurrent writers with a serialization error.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
+        self.pool.begin().await
     }
-    async fn collection_by_path(&self, owner: UserId, path: &str) -> StoreResult<Option<Collection>> {
-        todo!()
-    }
-    async fn collection_by_id(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
-        todo!()
-    }
-    async fn child_collections(&self, owner: UserId, parent: Option<CollectionId>) -> StoreResult<Vec<Collection>> {
-        todo!()
-    }
-    async fn patch_collection(&self, id: CollectionId, patch: CollectionPatch) -> StoreResult<Collection> {
-        todo!()
-    }
-    async fn collection_dead_props(&self, id: CollectionId) -> StoreResult<Vec<DeadProp>> {
-        todo!()
-    }
-    async fn delete_collection(&self, id: CollectionId) -> StoreResult<()> {
-        todo!()
-    }
-}
 
-impl ObjectStore for PgStore {
-    async fn object_meta(&self, collection: CollectionId, name: &str) -> StoreResult<Option<ObjectMeta>> {
-        todo!()
-    }
-    async fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>> {
-        todo!()
-    }
-    async fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<StoredObject>> {
-        todo!()
-    }
-    async fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>> {
-        todo!()
-    }
-    async fn list_objects_with_data(&self, collection: CollectionId) -> StoreResult<Vec<StoredObject>> {
-        todo!()
-    }
-    async fn objects_in_range(&self, collection: CollectionId, component: Option<ComponentKind>, start: Option<Timestamp>, end: Option<Timestamp>) -> StoreResult<Vec<StoredObject>> {
-        todo!()
-    }
-    async fn put_object(&self, collection: CollectionId, object: NewObject, expect: Expect) -> StoreResult<PutOutcome> {
-        todo!()
-    }
-    async fn delete_object(&self, collection: CollectionId, name: &str, expect: Expect) -> StoreResult<()> {
-        todo!()
-    }
-    async fn transfer_object(&self, source: CollectionId, name: &str, dest: CollectionId, dest_name: &str, overwrite: bool, keep_source: bool) -> StoreResult<bool> {
-        todo!()
-    }
-    async fn object_dead_props(&self, id: ObjectId) -> StoreResult<Vec<DeadProp>> {
-        todo!()
-    }
-    async fn patch_object_props(&self, id: ObjectId, set: Vec<DeadProp>, remove: Vec<(String, String)>) -> StoreResult<()> {
-        todo!()
-    }
-}
-
-impl SyncStore for PgStore {
-    async fn changes_since(&self, collection: CollectionId, since: Option<i64>, limit: Option<usize>) -> StoreResult<SyncDelta> {
-        todo!()
-    }
-    async fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64> {
-        todo!()
+    /// One snapshot for a multi-statement read (a sync delta must not mix two moments).
+    async fn begin_snapshot(&self) -> sqlx::Result<Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
     }
 }
