@@ -203,6 +203,10 @@ fn utc_datetime(ts: i64) -> String {
     DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format("%Y%m%dT%H%M%SZ").to_string()).unwrap_or_default()
 }
 
+const ATTR_NAME: QName = QName::fixed("", "name");
+const ATTR_CONTENT_TYPE: QName = QName::fixed("", "content-type");
+const ATTR_VERSION: QName = QName::fixed("", "version");
+
 /// Writes `<name>value</name>` (or the dead element itself).
 pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
     if let Value::Dead(element) = value {
@@ -244,17 +248,15 @@ pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
                 (ComponentSet::VFREEBUSY, "VFREEBUSY"),
             ] {
                 if set.contains(bit) {
-                    w.start_with_attrs(&QName::fixed(CALDAV, "comp"), &[("name", comp)]);
-                    w.end();
+                    w.empty_with_attrs(&QName::fixed(CALDAV, "comp"), [(&ATTR_NAME, comp)]);
                 }
             }
         }
         Value::CalendarDataTypes => {
-            w.start_with_attrs(
+            w.empty_with_attrs(
                 &QName::fixed(CALDAV, "calendar-data"),
-                &[("content-type", "text/calendar"), ("version", "2.0")],
+                [(&ATTR_CONTENT_TYPE, "text/calendar"), (&ATTR_VERSION, "2.0")],
             );
-            w.end();
         }
     }
     w.end();

@@ -30,7 +30,7 @@ pub async fn handle(
         _ => return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     };
     match report {
-        ReportBody::CalendarMultiget { props, hrefs } => multiget(ctx, user, &collection, &props, &hrefs).await,
+        ReportBody::CalendarMultiget { props, hrefs, .. } => multiget(ctx, user, &collection, &props, &hrefs).await,
         ReportBody::SyncCollection { token, limit, props, .. } => {
             sync_collection(ctx, user, &collection, token.as_deref(), limit, &props).await
         }

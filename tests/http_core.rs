@@ -1,0 +1,403 @@
+//! Black-box tests of the core WebDAV/CalDAV surface, over HTTP, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod support;
+
+use harness::*;
+
+const PROPFIND_DISCOVERY: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:current-user-principal/><c:calendar-home-set/><d:resourcetype/><d:displayname/></d:prop></d:propfind>"#;
+
+async fn discovery_from_base_url(engine: Engine) {
+    let s = start_server(engine).await;
+    let r = send(s.anon("GET", "/.well-known/caldav")).await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location").as_deref(), Some("/"));
+
+    let r = s.propfind("/", "0", PROPFIND_DISCOVERY).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    let root = r.response_for("/");
+    let cup = prop(&root, DAV, "current-user-principal").unwrap();
+    assert_eq!(cup.1.child(DAV, "href").unwrap().text(), "/principals/alice/");
+
+    let r = s.propfind("/principals/alice/", "0", PROPFIND_DISCOVERY).await;
+    let p = r.response_for("/principals/alice/");
+    let home = prop(&p, CALDAV, "calendar-home-set").unwrap().1;
+    let hrefs: Vec<String> = home.children().map(|h| h.text()).collect();
+    assert_eq!(hrefs, vec!["/calendars/alice/"], "exactly one home (Apple)");
+
+    let r = s.propfind("/calendars/alice/", "1", PROPFIND_DISCOVERY).await;
+    let hrefs = r.hrefs();
+    assert_eq!(hrefs, vec!["/calendars/alice/", "/calendars/alice/calendar/", "/calendars/alice/tasks/"]);
+    let cal = r.response_for("/calendars/alice/calendar/");
+    let rt = prop(&cal, DAV, "resourcetype").unwrap().1;
+    assert!(rt.child(CALDAV, "calendar").is_some() && rt.child(DAV, "collection").is_some());
+    assert_eq!(prop_text(&cal, DAV, "displayname"), "Calendar");
+    s.stop().await;
+}
+
+async fn authentication(engine: Engine) {
+    let s = start_server(engine).await;
+    let r = send(s.anon("PROPFIND", "/calendars/alice/").header("Depth", "0")).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().starts_with("Basic realm=\"Kalends\""));
+    let r = send(s.req_as("alice", "wrong", "PROPFIND", "/").header("Depth", "0")).await;
+    assert_eq!(r.status, 401);
+    // Bob cannot see alice's home or objects, whatever exists there.
+    s.put_ics("/calendars/alice/calendar/a.ics", &event("a", "private")).await;
+    for path in ["/calendars/alice/", "/calendars/alice/calendar/a.ics", "/principals/alice/", "/calendars/nobody/"] {
+        let r = send(s.req_as("bob", BOB_PW, "GET", path)).await;
+        assert_eq!(r.status, 403, "{path}");
+        assert!(!r.body.contains("private"));
+    }
+    let r = send(s.req_as("bob", BOB_PW, "PUT", "/calendars/alice/calendar/b.ics").body(event("b", "x"))).await;
+    assert_eq!(r.status, 403);
+    s.stop().await;
+}
+
+async fn options_and_unknown_methods(engine: Engine) {
+    let s = start_server(engine).await;
+    let r = send(s.anon("OPTIONS", "/calendars/alice/calendar/")).await;
+    assert_eq!(r.status, 200);
+    let dav = r.header("dav").unwrap();
+    assert!(dav.contains("calendar-access") && dav.contains("extended-mkcol") && dav.starts_with("1"));
+    assert!(r.header("allow").unwrap().contains("MKCALENDAR"));
+    let r = send(s.req("BREW", "/calendars/alice/")).await;
+    assert_eq!(r.status, 405);
+    assert!(r.header("allow").unwrap().contains("PROPFIND"));
+    s.stop().await;
+}
+
+async fn put_get_etags_and_conditions(engine: Engine) {
+    let s = start_server(engine).await;
+    let path = "/calendars/alice/calendar/ev%201.ics";
+    let body = event("uid-1", "Zürich café");
+    let r = send(s.req("PUT", path).header("Content-Type", "text/calendar").header("If-None-Match", "*").body(body.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let etag = r.header("etag").unwrap();
+
+    let r = send(s.req("GET", path)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, body, "bytes served back unchanged");
+    assert_eq!(r.header("etag").unwrap(), etag);
+    assert!(r.header("content-type").unwrap().starts_with("text/calendar"));
+    assert!(r.header("last-modified").is_some());
+
+    let r = send(s.req("GET", path).header("If-None-Match", etag.as_str())).await;
+    assert_eq!(r.status, 304);
+    let r = send(s.req("HEAD", path)).await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, ""));
+    assert_eq!(r.header("content-length").unwrap(), body.len().to_string());
+
+    // If-None-Match: * on an existing resource, stale If-Match: 412, nothing changed.
+    let r = send(s.req("PUT", path).header("If-None-Match", "*").body(event("uid-1", "other"))).await;
+    assert_eq!(r.status, 412);
+    let r = send(s.req("PUT", path).header("If-Match", "\"stale\"").body(event("uid-1", "other"))).await;
+    assert_eq!(r.status, 412);
+    assert_eq!(send(s.req("GET", path)).await.body, body);
+
+    let r = send(s.req("PUT", path).header("If-Match", etag.as_str()).body(event("uid-1", "edited"))).await;
+    assert_eq!(r.status, 204);
+    let new_etag = r.header("etag").unwrap();
+    assert_ne!(new_etag, etag);
+    assert!(send(s.req("GET", path)).await.body.contains("SUMMARY:edited"));
+    s.stop().await;
+}
+
+async fn invalid_calendar_data_is_refused_and_nothing_stored(engine: Engine) {
+    let s = start_server(engine).await;
+    let ctag = |r: &Response| prop_text(&r.response_for("/calendars/alice/calendar/"), "http://calendarserver.org/ns/", "getctag");
+    let ctag_body = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><cs:getctag/></d:prop></d:propfind>"#;
+    let before = ctag(&s.propfind("/calendars/alice/calendar/", "0", ctag_body).await);
+    let path = "/calendars/alice/calendar/bad.ics";
+    let r = s.put_ics(path, "BEGIN:VCALENDAR\r\nthis is not icalendar\r\n").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.condition(), (CALDAV.into(), "valid-calendar-data".into()));
+    // Two UIDs in one resource: valid iCalendar, invalid calendar object resource.
+    let two = event("a", "x").replace("END:VCALENDAR\r\n", "") + "BEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s.put_ics(path, &two).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.condition(), (CALDAV.into(), "valid-calendar-object-resource".into()));
+    // A task into the events-only calendar.
+    let r = s.put_ics(path, &todo("t", "task")).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "supported-calendar-component".into()));
+    // Wrong media type.
+    let r = send(s.req("PUT", path).header("Content-Type", "text/plain").body(event("p", "x"))).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "supported-calendar-data".into()));
+    assert_eq!(send(s.req("GET", path)).await.status, 404);
+    assert_eq!(ctag(&s.propfind("/calendars/alice/calendar/", "0", ctag_body).await), before);
+    s.stop().await;
+}
+
+async fn uid_conflict_names_the_existing_href(engine: Engine) {
+    let s = start_server(engine).await;
+    assert_eq!(s.put_ics("/calendars/alice/calendar/one.ics", &event("same", "1")).await.status, 201);
+    let r = s.put_ics("/calendars/alice/calendar/two.ics", &event("same", "2")).await;
+    assert_eq!(r.status, 403);
+    let root = r.xml();
+    let c = root.child(CALDAV, "no-uid-conflict").unwrap();
+    assert_eq!(c.child(DAV, "href").unwrap().text(), "/calendars/alice/calendar/one.ics");
+    assert_eq!(send(s.req("GET", "/calendars/alice/calendar/two.ics")).await.status, 404);
+    s.stop().await;
+}
+
+async fn limits_and_bad_requests(engine: Engine) {
+    let s = start_with(engine, |c| {
+        c.limits.max_request_body = 64 * 1024;
+        c.limits.max_resource_size = 2048;
+    })
+    .await;
+    let r = s.propfind("/calendars/alice/", "0", "<d:propfind xmlns:d=\"DAV:\"><d:prop>").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body.lines().count(), 1, "one-line reason: {}", r.body);
+    let r = s.propfind("/calendars/alice/", "infinity", PROPFIND_DISCOVERY).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.condition(), (DAV.into(), "propfind-finite-depth".into()));
+    let big = event("big", &"x".repeat(70 * 1024));
+    let r = s.put_ics("/calendars/alice/calendar/big.ics", &big).await;
+    assert_eq!(r.status, 413);
+    let medium = event("medium", &"x".repeat(4000));
+    let r = s.put_ics("/calendars/alice/calendar/medium.ics", &medium).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "max-resource-size".into()));
+    let r = send(s.req("PROPFIND", "/calendars/alice/").header("Depth", "2")).await;
+    assert_eq!(r.status, 400);
+    // An XML bomb is refused, not expanded.
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]><d:propfind xmlns:d="DAV:"><d:prop>&a;</d:prop></d:propfind>"#;
+    assert_eq!(s.propfind("/", "0", bomb).await.status, 400);
+    s.stop().await;
+}
+
+async fn mkcalendar_with_properties(engine: Engine) {
+    let s = start_server(engine).await;
+    let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/">
+  <D:set><D:prop>
+    <D:displayname>Work ✓</D:displayname>
+    <C:calendar-description>Meetings</C:calendar-description>
+    <C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="VTODO"/></C:supported-calendar-component-set>
+    <A:calendar-color>#FF2968FF</A:calendar-color>
+    <A:calendar-order>3</A:calendar-order>
+    <X:custom xmlns:X="urn:example:x">kept <X:b>as is</X:b></X:custom>
+  </D:prop></D:set>
+</C:mkcalendar>"#;
+    let r = send(s.req("MKCALENDAR", "/calendars/alice/work/").body(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let q = r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:a="http://apple.com/ns/ical/" xmlns:x="urn:example:x"><d:prop><d:displayname/><c:calendar-description/><a:calendar-color/><a:calendar-order/><c:supported-calendar-component-set/><x:custom/><d:getetag/></d:prop></d:propfind>"#;
+    let r = s.propfind("/calendars/alice/work/", "0", q).await;
+    let w = r.response_for("/calendars/alice/work/");
+    assert_eq!(prop_text(&w, DAV, "displayname"), "Work ✓");
+    assert_eq!(prop_text(&w, CALDAV, "calendar-description"), "Meetings");
+    assert_eq!(prop_text(&w, "http://apple.com/ns/ical/", "calendar-color"), "#FF2968FF");
+    assert_eq!(prop_text(&w, "http://apple.com/ns/ical/", "calendar-order"), "3");
+    let comps = prop(&w, CALDAV, "supported-calendar-component-set").unwrap().1;
+    let names: Vec<String> = comps.children().map(|c| c.attr("", "name").unwrap().to_owned()).collect();
+    assert_eq!(names, vec!["VEVENT", "VTODO"]);
+    let custom = prop(&w, "urn:example:x", "custom").unwrap().1;
+    assert_eq!(custom.child("urn:example:x", "b").unwrap().text(), "as is");
+    assert_eq!(prop(&w, DAV, "getetag").unwrap().0, 404);
+    // Again: the resource exists.
+    let r = send(s.req("MKCALENDAR", "/calendars/alice/work/")).await;
+    assert_eq!(r.condition(), (DAV.into(), "resource-must-be-null".into()));
+    // Not inside another calendar.
+    let r = send(s.req("MKCALENDAR", "/calendars/alice/work/inner/")).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "calendar-collection-location-ok".into()));
+    s.stop().await;
+}
+
+async fn extended_mkcol(engine: Engine) {
+    let s = start_server(engine).await;
+    let cal = r#"<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:resourcetype><D:collection/><C:calendar/></D:resourcetype><D:displayname>Via MKCOL</D:displayname></D:prop></D:set></D:mkcol>"#;
+    let r = send(s.req("MKCOL", "/calendars/alice/viamkcol/").header("Content-Type", "application/xml").body(cal)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s.propfind("/calendars/alice/viamkcol/", "0", PROPFIND_DISCOVERY).await;
+    let rt = prop(&r.response_for("/calendars/alice/viamkcol/"), DAV, "resourcetype").unwrap().1;
+    assert!(rt.child(CALDAV, "calendar").is_some());
+    // A plain collection, then a file in it.
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 201);
+    let r = send(s.req("PUT", "/calendars/alice/files/note.txt").header("Content-Type", "text/plain").body("hello")).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(send(s.req("GET", "/calendars/alice/files/note.txt")).await.body, "hello");
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 405);
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/none/sub/")).await.status, 409);
+    let bad = r#"<D:mkcol xmlns:D="DAV:"><D:set><D:prop><D:resourcetype><D:collection/><D:weird/></D:resourcetype></D:prop></D:set></D:mkcol>"#;
+    let r = send(s.req("MKCOL", "/calendars/alice/weird/").body(bad)).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(send(s.req("PROPFIND", "/calendars/alice/weird/").header("Depth", "0")).await.status, 404);
+    s.stop().await;
+}
+
+async fn proppatch_is_atomic(engine: Engine) {
+    let s = start_server(engine).await;
+    let path = "/calendars/alice/calendar/";
+    let body = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Renamed</d:displayname><d:getetag>"x"</d:getetag></d:prop></d:set></d:propertyupdate>"#;
+    let r = send(s.req("PROPPATCH", path).body(body)).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    let resp = r.response_for(path);
+    assert_eq!(prop(&resp, DAV, "displayname").unwrap().0, 424);
+    assert_eq!(prop(&resp, DAV, "getetag").unwrap().0, 403);
+    assert!(r.body.contains("cannot-modify-protected-property"));
+    let r = s.propfind(path, "0", PROPFIND_DISCOVERY).await;
+    assert_eq!(prop_text(&r.response_for(path), DAV, "displayname"), "Calendar", "nothing applied");
+
+    let tz = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    let body = format!(
+        r#"<d:propertyupdate xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:z="urn:z"><d:set><d:prop><d:displayname>Renamed</d:displayname><c:calendar-timezone>{tz}</c:calendar-timezone><z:note>dead</z:note></d:prop></d:set><d:remove><d:prop><c:calendar-description/></d:prop></d:remove></d:propertyupdate>"#
+    );
+    let r = send(s.req("PROPPATCH", path).body(body)).await;
+    let resp = r.response_for(path);
+    for (ns, local) in [(DAV, "displayname"), (CALDAV, "calendar-timezone"), ("urn:z", "note"), (CALDAV, "calendar-description")] {
+        assert_eq!(prop(&resp, ns, local).unwrap().0, 200, "{local}: {}", r.body);
+    }
+    let q = r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:z="urn:z"><d:prop><d:displayname/><c:calendar-timezone/><z:note/></d:prop></d:propfind>"#;
+    let r = s.propfind(path, "0", q).await;
+    let resp = r.response_for(path);
+    assert_eq!(prop_text(&resp, DAV, "displayname"), "Renamed");
+    assert!(prop_text(&resp, CALDAV, "calendar-timezone").contains("TZID:Europe/Berlin"));
+    assert_eq!(prop_text(&resp, "urn:z", "note"), "dead");
+    // An invalid time zone is refused and the rest not applied.
+    let body = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Again</d:displayname><c:calendar-timezone>nonsense</c:calendar-timezone></d:prop></d:set></d:propertyupdate>"#;
+    let r = send(s.req("PROPPATCH", path).body(body)).await;
+    let resp = r.response_for(path);
+    assert_eq!(prop(&resp, CALDAV, "calendar-timezone").unwrap().0, 409);
+    assert_eq!(prop(&resp, DAV, "displayname").unwrap().0, 424);
+    s.stop().await;
+}
+
+async fn delete_objects_and_calendars(engine: Engine) {
+    let s = start_server(engine).await;
+    let path = "/calendars/alice/calendar/d.ics";
+    let etag = s.put_ics(path, &event("d", "x")).await.header("etag").unwrap();
+    assert_eq!(send(s.req("DELETE", path).header("If-Match", "\"nope\"")).await.status, 412);
+    assert_eq!(send(s.req("DELETE", path).header("If-Match", etag.as_str())).await.status, 204);
+    assert_eq!(send(s.req("GET", path)).await.status, 404);
+    assert_eq!(send(s.req("DELETE", path)).await.status, 404);
+    s.put_ics("/calendars/alice/calendar/e.ics", &event("e", "x")).await;
+    assert_eq!(send(s.req("DELETE", "/calendars/alice/calendar/")).await.status, 204);
+    assert_eq!(send(s.req("GET", "/calendars/alice/calendar/e.ics")).await.status, 404);
+    assert_eq!(send(s.req("DELETE", "/calendars/alice/")).await.status, 403);
+    s.stop().await;
+}
+
+async fn copy_and_move(engine: Engine) {
+    let s = start_server(engine).await;
+    send(s.req("MKCALENDAR", "/calendars/alice/other/")).await;
+    let src = "/calendars/alice/calendar/c.ics";
+    s.put_ics(src, &event("c", "copy me")).await;
+    let dest = format!("{}/calendars/alice/other/c2.ics", s.base);
+    let r = send(s.req("COPY", src).header("Destination", dest.as_str())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(send(s.req("GET", "/calendars/alice/other/c2.ics")).await.body, event("c", "copy me"));
+    // Overwrite: F onto an existing target.
+    let r = send(s.req("COPY", src).header("Destination", dest.as_str()).header("Overwrite", "F")).await;
+    assert_eq!(r.status, 412);
+    let r = send(s.req("MOVE", src).header("Destination", "/calendars/alice/other/moved.ics")).await;
+    assert_eq!(r.status, 403, "same UID already in target: {}", r.body);
+    send(s.req("DELETE", "/calendars/alice/other/c2.ics")).await;
+    let r = send(s.req("MOVE", src).header("Destination", "/calendars/alice/other/moved.ics")).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(send(s.req("GET", src)).await.status, 404);
+    assert_eq!(send(s.req("GET", "/calendars/alice/other/moved.ics")).await.status, 200);
+    // A task cannot move into an events-only calendar.
+    s.put_ics("/calendars/alice/tasks/t.ics", &todo("t", "x")).await;
+    let r = send(s.req("MOVE", "/calendars/alice/tasks/t.ics").header("Destination", "/calendars/alice/calendar/t.ics")).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "supported-calendar-component".into()));
+    s.stop().await;
+}
+
+async fn export_calendar_collection(engine: Engine) {
+    let s = start_server(engine).await;
+    s.put_ics("/calendars/alice/calendar/1.ics", &event("u1", "First")).await;
+    s.put_ics("/calendars/alice/calendar/2.ics", &event("u2", "Second")).await;
+    let r = send(s.req("GET", "/calendars/alice/calendar/")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/calendar"));
+    assert_eq!(r.body.matches("BEGIN:VCALENDAR").count(), 1);
+    assert_eq!(r.body.matches("BEGIN:VEVENT").count(), 2);
+    assert!(r.body.contains("SUMMARY:First") && r.body.contains("SUMMARY:Second"));
+    s.stop().await;
+}
+
+async fn properties_on_demand(engine: Engine) {
+    let s = start_server(engine).await;
+    s.put_ics("/calendars/alice/calendar/p.ics", &event("p", "x")).await;
+    let q = r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/"><d:prop>
+      <d:getetag/><d:getcontenttype/><d:getcontentlength/><d:getlastmodified/><d:creationdate/><d:owner/><d:sync-token/><cs:getctag/>
+      <d:supported-report-set/><d:current-user-privilege-set/><c:supported-calendar-data/><c:max-resource-size/><c:min-date-time/>
+      <c:max-date-time/><c:max-instances/><d:quota-used-bytes/><d:quota-available-bytes/><d:principal-collection-set/><d:no-such-prop/>
+    </d:prop></d:propfind>"#;
+    let r = s.propfind("/calendars/alice/calendar/", "1", q).await;
+    let c = r.response_for("/calendars/alice/calendar/");
+    assert!(prop_text(&c, DAV, "sync-token").starts_with("urn:"));
+    let used: i64 = prop_text(&c, DAV, "quota-used-bytes").parse().unwrap();
+    assert_eq!(used, event("p", "x").len() as i64);
+    assert_eq!(prop(&c, DAV, "no-such-prop").unwrap().0, 404);
+    assert_eq!(prop_text(&c, CALDAV, "min-date-time"), "19000101T000000Z");
+    let reports = prop(&c, DAV, "supported-report-set").unwrap().1;
+    assert!(reports.children().any(|sr| sr.child(DAV, "report").and_then(|r| r.child(CALDAV, "calendar-multiget")).is_some()));
+    let o = r.response_for("/calendars/alice/calendar/p.ics");
+    assert!(prop_text(&o, DAV, "getetag").starts_with('"'));
+    assert_eq!(prop_text(&o, DAV, "getcontentlength"), event("p", "x").len().to_string());
+    assert!(prop_text(&o, DAV, "getcontenttype").starts_with("text/calendar"));
+    let q = r#"<d:propfind xmlns:d="DAV:"><d:propname/></d:propfind>"#;
+    let r = s.propfind("/calendars/alice/calendar/p.ics", "0", q).await;
+    assert!(prop(&r.response_for("/calendars/alice/calendar/p.ics"), DAV, "getetag").is_some());
+    let r = s.propfind("/calendars/alice/calendar/p.ics", "0", "").await; // allprop
+    let o = r.response_for("/calendars/alice/calendar/p.ics");
+    assert!(prop(&o, DAV, "getetag").is_some() && prop(&o, CALDAV, "max-instances").is_none());
+    s.stop().await;
+}
+
+async fn multiget_and_sync_collection(engine: Engine) {
+    let s = start_server(engine).await;
+    let coll = "/calendars/alice/calendar/";
+    for i in 0..3 {
+        s.put_ics(&format!("{coll}{i}.ics"), &event(&format!("u{i}"), "x")).await;
+    }
+    let mg = r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><d:href>/calendars/alice/calendar/0.ics</d:href><d:href>/calendars/alice/calendar/missing.ics</d:href></c:calendar-multiget>"#;
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(mg)).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert!(prop_text(&r.response_for("/calendars/alice/calendar/0.ics"), CALDAV, "calendar-data").contains("UID:u0"));
+    let missing = r.response_for("/calendars/alice/calendar/missing.ics");
+    assert!(missing.child(DAV, "status").unwrap().text().contains("404"));
+
+    let sync = |token: &str| {
+        format!(r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#)
+    };
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync(""))).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.hrefs().len(), 3);
+    let token = r.xml().child(DAV, "sync-token").unwrap().text();
+    // Nothing changed: empty delta, same token.
+    let r = send(s.req("REPORT", coll).header("Depth", "0").body(sync(&token))).await;
+    assert_eq!(r.hrefs().len(), 0);
+    assert_eq!(r.xml().child(DAV, "sync-token").unwrap().text(), token);
+    send(s.req("DELETE", &format!("{coll}1.ics"))).await;
+    s.put_ics(&format!("{coll}2.ics"), &event("u2", "changed")).await;
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync(&token))).await;
+    assert_eq!(r.hrefs(), vec!["/calendars/alice/calendar/2.ics", "/calendars/alice/calendar/1.ics"]);
+    assert!(r.response_for("/calendars/alice/calendar/1.ics").child(DAV, "status").unwrap().text().contains("404"));
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync("urn:x-kalends:sync:999:1"))).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.condition(), (DAV.into(), "valid-sync-token".into()));
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync("garbage"))).await;
+    assert_eq!(r.condition(), (DAV.into(), "valid-sync-token".into()));
+    s.stop().await;
+}
+
+on_both_engines!(
+    discovery_from_base_url,
+    authentication,
+    options_and_unknown_methods,
+    put_get_etags_and_conditions,
+    invalid_calendar_data_is_refused_and_nothing_stored,
+    uid_conflict_names_the_existing_href,
+    limits_and_bad_requests,
+    mkcalendar_with_properties,
+    extended_mkcol,
+    proppatch_is_atomic,
+    delete_objects_and_calendars,
+    copy_and_move,
+    export_calendar_collection,
+    properties_on_demand,
+    multiget_and_sync_collection,
+);
