@@ -130,7 +130,12 @@ async fn read_body(body: Incoming, headers: &http::HeaderMap, max: usize) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || text(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body larger than {max} bytes"));
+    let too_large = || {
+        let mut resp = text(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body larger than {max} bytes"));
+        // The rest of the body is unread: this connection cannot carry another request.
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    };
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
