@@ -1,0 +1,83 @@
+"""Helpers shared by the test modules (imported by conftest.py and the tests)."""
+
+import uuid
+from dataclasses import dataclass
+
+import caldav
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    user: str
+    password: str
+    layout: str
+
+
+def new_client(server: Server, *, url=None, username=None, password=None) -> caldav.DAVClient:
+    """A fresh client, so nothing is served from a previous client's cache."""
+    return caldav.DAVClient(
+        url=url or server.url,
+        username=server.user if username is None else username,
+        password=server.password if password is None else password,
+        features={},
+        timeout=30,
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def reopen(server: Server, collection) -> caldav.Calendar:
+    """The same calendar, seen through a brand-new client connection."""
+    return caldav.Calendar(client=new_client(server), url=collection.url)
+
+
+def unfold(raw: bytes) -> list[bytes]:
+    """iCalendar content lines of raw bytes, unfolded (RFC 5545 3.1), without CRLF."""
+    text = raw.replace(b"\r\n", b"\n")
+    text = text.replace(b"\n ", b"").replace(b"\n\t", b"")
+    return [line for line in text.split(b"\n") if line]
+
+
+def lines_named(raw: bytes, name: bytes) -> list[bytes]:
+    """The unfolded content lines whose property name is `name` (params included)."""
+    out = []
+    for line in unfold(raw):
+        head = line.split(b":", 1)[0]
+        if head.split(b";", 1)[0].upper() == name.upper():
+            out.append(line)
+    return out
+
+
+def event_ics(uid: str, summary: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\n"
+        "VERSION:2.0\r\n"
+        "PRODID:-//Kalends conformance//EN\r\n"
+        "BEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\n"
+        "DTSTAMP:20250101T120000Z\r\n"
+        "DTSTART:20250310T090000Z\r\n"
+        "DTEND:20250310T100000Z\r\n"
+        f"SUMMARY:{summary}\r\n"
+        "END:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+
+
+def todo_ics(uid: str, summary: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\n"
+        "VERSION:2.0\r\n"
+        "PRODID:-//Kalends conformance//EN\r\n"
+        "BEGIN:VTODO\r\n"
+        f"UID:{uid}\r\n"
+        "DTSTAMP:20250101T120000Z\r\n"
+        "DUE:20250320T170000Z\r\n"
+        "STATUS:NEEDS-ACTION\r\n"
+        f"SUMMARY:{summary}\r\n"
+        "END:VTODO\r\n"
+        "END:VCALENDAR\r\n"
+    )
