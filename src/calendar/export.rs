@@ -47,10 +47,10 @@ fn component_blocks(text: &str) -> Vec<Block> {
             continue;
         }
         let upper = line.to_ascii_uppercase();
-        if upper.starts_with("BEGIN:") {
+        if let Some(component) = upper.strip_prefix("BEGIN:") {
             depth += 1;
             if depth == 2 {
-                current = Some(Block { name: upper[6..].trim().to_owned(), tzid: String::new(), text: String::new() });
+                current = Some(Block { name: component.trim().to_owned(), tzid: String::new(), text: String::new() });
             }
         }
         if let Some(b) = current.as_mut() {

@@ -33,21 +33,23 @@ pub fn validate_name(name: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Creates or replaces `name` in `collection` with exactly `data`.
-pub async fn put(
-    store: &Store,
-    owner: &Principal,
-    collection: &Collection,
-    name: &str,
-    data: Vec<u8>,
-    content_type: Option<&str>,
-    expect: Expect,
-    limits: &WriteLimits,
-) -> ServiceResult<PutOutcome> {
-    validate_name(name)?;
-    let object = prepare(collection, name, data, content_type, limits)?;
+/// A PUT: `data` becomes resource `name` in `collection`, exactly as sent.
+#[derive(Debug)]
+pub struct PutRequest<'a> {
+    pub collection: &'a Collection,
+    pub name: &'a str,
+    pub data: Vec<u8>,
+    /// The media type the client stated, if any (lowercase, without parameters).
+    pub content_type: Option<&'a str>,
+    pub expect: Expect,
+}
+
+/// Creates or replaces the resource, after validation, in one store transaction.
+pub async fn put(store: &Store, owner: &Principal, req: PutRequest<'_>, limits: &WriteLimits) -> ServiceResult<PutOutcome> {
+    validate_name(req.name)?;
+    let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
     check_quota(store, owner, object.data.len(), limits).await?;
-    store.put_object(collection.id, object, expect).await.map_err(|e| uid_conflict(e, owner, collection))
+    store.put_object(req.collection.id, object, req.expect).await.map_err(|e| uid_conflict(e, owner, req.collection))
 }
 
 /// Validates and indexes the body; nothing is stored.
@@ -108,20 +110,23 @@ pub async fn delete(store: &Store, collection: &Collection, name: &str, expect: 
     Ok(store.delete_object(collection.id, name, expect).await?)
 }
 
-/// COPY (keep_source) or MOVE of one object. Returns whether the target was newly created.
-/// The target collection's rules apply: a plain file cannot land in a calendar.
-#[allow(clippy::too_many_arguments)]
-pub async fn transfer(
-    store: &Store,
-    owner: &Principal,
-    source: &Collection,
-    name: &str,
-    dest: &Collection,
-    dest_name: &str,
-    overwrite: bool,
-    keep_source: bool,
-    limits: &WriteLimits,
-) -> ServiceResult<bool> {
+/// COPY or MOVE of one object (RFC 4918 §9.8, §9.9).
+#[derive(Debug)]
+pub struct Transfer<'a> {
+    pub source: &'a Collection,
+    pub name: &'a str,
+    pub dest: &'a Collection,
+    pub dest_name: &'a str,
+    /// Overwrite: T (replace an existing target) or F (412 if it exists).
+    pub overwrite: bool,
+    /// COPY keeps the source; MOVE removes it.
+    pub keep_source: bool,
+}
+
+/// Returns whether the target was newly created. The target collection's rules apply: a plain
+/// file cannot land in a calendar, a task not in an events-only calendar.
+pub async fn transfer(store: &Store, owner: &Principal, t: Transfer<'_>, limits: &WriteLimits) -> ServiceResult<bool> {
+    let Transfer { source, name, dest, dest_name, overwrite, keep_source } = t;
     validate_name(dest_name)?;
     if source.id != dest.id || source.kind != dest.kind {
         // Re-validate against the destination's rules (component set, media type).

@@ -46,8 +46,7 @@ pub async fn start_with(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Test
     };
     users::create(&store, "alice", Some("alice@example.org"), ALICE_PW).await.unwrap();
     users::create(&store, "bob", None, BOB_PW).await.unwrap();
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = start(&config, store.clone(), listener).unwrap();

@@ -10,6 +10,7 @@ use crate::dav::locate::{Located, locate};
 use crate::dav::method::put::write_limits;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
+use crate::service::objects::Transfer;
 use crate::service::{self, Principal, ServiceError};
 
 pub async fn handle(
@@ -48,18 +49,15 @@ pub async fn handle(
         return Err(DavError::Forbidden);
     }
     let limits = write_limits(ctx);
-    let created = service::objects::transfer(
-        &ctx.store,
-        user,
-        &source,
-        &name,
-        &dest,
-        &dest_name,
-        headers.overwrite,
+    let transfer = Transfer {
+        source: &source,
+        name: &name,
+        dest: &dest,
+        dest_name: &dest_name,
+        overwrite: headers.overwrite,
         keep_source,
-        &limits,
-    )
-    .await?;
+    };
+    let created = service::objects::transfer(&ctx.store, user, transfer, &limits).await?;
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     Ok(resp)

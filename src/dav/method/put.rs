@@ -9,7 +9,7 @@ use crate::dav::locate::{Located, locate};
 use crate::dav::method::get::set;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
-use crate::service::objects::{WriteLimits, put};
+use crate::service::objects::{PutRequest, WriteLimits, put};
 use crate::service::Principal;
 
 pub async fn handle(
@@ -29,17 +29,14 @@ pub async fn handle(
         _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
     };
     let limits = write_limits(ctx);
-    let outcome = put(
-        &ctx.store,
-        user,
-        &collection,
-        &name,
-        body.to_vec(),
-        headers.content_type.as_deref(),
-        headers.write_expectation(),
-        &limits,
-    )
-    .await?;
+    let request = PutRequest {
+        collection: &collection,
+        name: &name,
+        data: body.to_vec(),
+        content_type: headers.content_type.as_deref(),
+        expect: headers.write_expectation(),
+    };
+    let outcome = put(&ctx.store, user, request, &limits).await?;
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 4791 §5.3.4).
