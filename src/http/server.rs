@@ -2,12 +2,14 @@
 //! read the body within limits → DAV → one log line (method, path, principal, status, ms).
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -92,6 +94,7 @@ async fn respond(
     remote: SocketAddr,
 ) -> (Option<String>, DavResponse) {
     let method = DavMethod::parse(req.method());
+    let method_name = req.method().clone();
     let paths = &state.dav.paths;
     // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
     if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
@@ -118,8 +121,17 @@ async fn respond(
         Ok(b) => b,
         Err(resp) => return (name, resp),
     };
-    let result = crate::dav::handle(&state.dav, &user, method, parts.uri.path(), &parts.headers, body).await;
-    let resp = result.unwrap_or_else(|e| to_response(e, paths));
+    // A bug in one handler must cost one 500, not the connection (and a silent client error).
+    let handled = AssertUnwindSafe(crate::dav::handle(&state.dav, &user, method, parts.uri.path(), &parts.headers, body))
+        .catch_unwind()
+        .await;
+    let resp = match handled {
+        Ok(result) => result.unwrap_or_else(|e| to_response(e, paths)),
+        Err(_) => {
+            tracing::error!(%method_name, path = parts.uri.path(), "request handler panicked");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
+    };
     (name, resp)
 }
 
