@@ -1,7 +1,7 @@
 """Helpers shared by the test modules (imported by conftest.py and the tests)."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import caldav
 
@@ -10,8 +10,8 @@ import caldav
 class Server:
     url: str
     user: str
-    password: str
-    layout: str
+    password: str = field(repr=False)
+    layout: str = "kalends"
 
 
 def new_client(server: Server, *, url=None, username=None, password=None) -> caldav.DAVClient:
