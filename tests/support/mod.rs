@@ -1,0 +1,128 @@
+//! Test provisioning shared by integration tests (`mod support;`): a throw-away SQLite file or
+//! PostgreSQL database per test, removed afterwards.
+//!
+//! PostgreSQL comes from the server named by `KALENDS_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets its own database
+//! `kalends_test_<random>` there. An unreachable server fails the test loudly: a suite that
+//! silently skips one engine would pass without testing it.
+#![allow(dead_code)] // Each test crate uses its own subset of these helpers.
+
+use std::thread;
+
+use kalends::store::Store;
+use sqlx::{Connection, PgConnection};
+use tempfile::TempDir;
+
+pub const PG_URL_VAR: &str = "KALENDS_TEST_PG_URL";
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A migrated SQLite store in a fresh temporary directory; keep the `TempDir` alive as long as
+/// the store.
+pub async fn sqlite_store() -> (Store, TempDir) {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("kalends.db").display());
+    let store = Store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("open SQLite store at {url}: {e}"));
+    (store, dir)
+}
+
+/// A migrated PostgreSQL store in a fresh throw-away database, dropped with the guard.
+pub async fn postgres_store() -> (Store, PgGuard) {
+    let guard = throwaway_postgres_url();
+    let store = Store::open(guard.url())
+        .await
+        .unwrap_or_else(|e| panic!("open PostgreSQL store at {}: {e}", guard.url()));
+    (store, guard)
+}
+
+/// An empty throw-away database; its URL is [`PgGuard::url`]. Callable from sync code and from
+/// inside a runtime alike (the admin work runs on a short-lived thread with its own runtime).
+pub fn throwaway_postgres_url() -> PgGuard {
+    let admin_url = std::env::var(PG_URL_VAR).unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
+    let name = format!("kalends_test_{:016x}", rand::random::<u64>());
+    let statement = format!("CREATE DATABASE \"{name}\"");
+    if let Err(e) = admin(&admin_url, statement) {
+        panic!(
+            "\n\nPostgreSQL for the store tests is unreachable or refused CREATE DATABASE: {e}\n\
+             Server: {admin_url} (set {PG_URL_VAR} to a superuser URL of a running server).\n\
+             These tests never skip an engine; start PostgreSQL or point {PG_URL_VAR} at one.\n"
+        );
+    }
+    PgGuard {
+        url: with_database(&admin_url, &name),
+        admin_url,
+        name,
+    }
+}
+
+/// Owns a throw-away database and drops it (WITH (FORCE), so open pools do not block it) when
+/// dropped itself.
+pub struct PgGuard {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgGuard {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn database(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for PgGuard {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Err(e) = admin(&self.admin_url, statement) {
+            // Never panic in Drop (it may run during a panic); a leftover database is harmless.
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Runs one statement on the admin database, on a fresh thread with its own runtime, so it
+/// works from Drop and from inside an async test without blocking that test's runtime on
+/// itself.
+fn admin(admin_url: &str, statement: String) -> Result<(), String> {
+    let admin_url = admin_url.to_owned();
+    thread::spawn(move || -> Result<(), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut conn = PgConnection::connect(&admin_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            conn.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "admin thread panicked".to_owned())?
+}
+
+/// `url` with its database name replaced: `postgres://u@h:5432/postgres?x=y` →
+/// `postgres://u@h:5432/<database>?x=y`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
