@@ -1,14 +1,16 @@
 -- Kalends schema v1, PostgreSQL flavour.
 -- Keep in step with migrations/sqlite/0001_init.sql: same tables, columns, constraints and
--- indexes; only type spellings differ (BIGINT/BYTEA here, INTEGER/BLOB there). Timestamps are
--- unix seconds in plain BIGINTs on both engines, so no engine-specific time type leaks into the
--- shared SQL. Every row is owned by a user directly (users, collections.owner_id) or through its
--- collection, and ON DELETE CASCADE removes everything below a deleted user or collection.
--- Every foreign key's referencing columns lead some index, so cascades never scan a table.
+-- indexes. Only type spellings differ (BIGINT/BYTEA here, INTEGER/BLOB there), plus the
+-- byte-order collation below. Timestamps are unix seconds in plain BIGINTs on both engines, so
+-- no engine-specific time type leaks into the shared SQL. Every row is owned by a user directly
+-- (users, collections.owner_id) or through its collection, and ON DELETE CASCADE removes
+-- everything below a deleted user or collection. Every foreign key's referencing columns lead
+-- some index, so cascades never scan a table. Names and paths use COLLATE "C": listings then
+-- sort by bytes exactly as SQLite's BINARY does, whatever locale the database was created with.
 
 CREATE TABLE users (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name          TEXT   NOT NULL UNIQUE,
+    name          TEXT   COLLATE "C" NOT NULL UNIQUE,
     email         TEXT,
     password_hash TEXT   NOT NULL,
     created_at    BIGINT NOT NULL
@@ -20,7 +22,7 @@ CREATE TABLE collections (
     -- NULL for a collection directly in the owner's home.
     parent_id      BIGINT REFERENCES collections (id) ON DELETE CASCADE,
     -- Below the owner's home, segments joined by '/', e.g. 'default' or 'litmus/sub'.
-    path           TEXT   NOT NULL,
+    path           TEXT   COLLATE "C" NOT NULL,
     kind           TEXT   NOT NULL CHECK (kind IN ('calendar', 'plain')),
     displayname    TEXT,
     description    TEXT,
@@ -44,8 +46,8 @@ CREATE INDEX collections_parent ON collections (parent_id);
 
 CREATE TABLE collection_props (
     collection_id BIGINT NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
-    namespace     TEXT   NOT NULL,
-    name          TEXT   NOT NULL,
+    namespace     TEXT   COLLATE "C" NOT NULL,
+    name          TEXT   COLLATE "C" NOT NULL,
     -- The whole property element as self-contained XML.
     xml           TEXT   NOT NULL,
     PRIMARY KEY (collection_id, namespace, name)
@@ -54,7 +56,7 @@ CREATE TABLE collection_props (
 CREATE TABLE objects (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     collection_id BIGINT NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
-    name          TEXT   NOT NULL,
+    name          TEXT   COLLATE "C" NOT NULL,
     -- Exactly the bytes the client sent.
     data          BYTEA  NOT NULL,
     etag          TEXT   NOT NULL,
@@ -90,8 +92,8 @@ CREATE INDEX objects_sync ON objects (collection_id, sync_seq);
 
 CREATE TABLE object_props (
     object_id BIGINT NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
-    namespace TEXT   NOT NULL,
-    name      TEXT   NOT NULL,
+    namespace TEXT   COLLATE "C" NOT NULL,
+    name      TEXT   COLLATE "C" NOT NULL,
     xml       TEXT   NOT NULL,
     PRIMARY KEY (object_id, namespace, name)
 );
@@ -99,7 +101,7 @@ CREATE TABLE object_props (
 -- One row per deleted member name (the latest deletion), so sync-collection can report removals.
 CREATE TABLE tombstones (
     collection_id BIGINT NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
-    name          TEXT   NOT NULL,
+    name          TEXT   COLLATE "C" NOT NULL,
     sync_seq      BIGINT NOT NULL,
     deleted_at    BIGINT NOT NULL,
     PRIMARY KEY (collection_id, name)

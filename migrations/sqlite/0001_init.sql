@@ -1,10 +1,12 @@
 -- Kalends schema v1, SQLite flavour.
 -- Keep in step with migrations/postgres/0001_init.sql: same tables, columns, constraints and
--- indexes; only type spellings differ (INTEGER/BLOB here, BIGINT/BYTEA there). Timestamps are
--- unix seconds in plain integers on both engines, so no engine-specific time type leaks into the
--- shared SQL. Tables are STRICT so a value bound with the wrong type fails loudly, as it would on
--- PostgreSQL. Every row is owned by a user directly (users, collections.owner_id) or through its
--- collection, and ON DELETE CASCADE removes everything below a deleted user or collection.
+-- indexes. Only type spellings differ (INTEGER/BLOB here, BIGINT/BYTEA there), plus the
+-- COLLATE "C" PostgreSQL needs to sort names by bytes as SQLite's default BINARY does.
+-- Timestamps are unix seconds in plain integers on both engines, so no engine-specific time
+-- type leaks into the shared SQL. Tables are STRICT so a value bound with the wrong type fails
+-- loudly, as it would on PostgreSQL. Every row is owned by a user directly (users,
+-- collections.owner_id) or through its collection, and ON DELETE CASCADE removes everything
+-- below a deleted user or collection.
 
 CREATE TABLE users (
     -- AUTOINCREMENT: ids are never reused, like PostgreSQL identities, so a stale id held by a

@@ -9,7 +9,7 @@
 //! migrations keep the schemas equivalent, so one query runs unchanged on either. Compiling a
 //! module per engine keeps the code ordinary Rust (rustfmt, real error spans) where a generic
 //! version would need a wall of sqlx trait bounds on every function and a `macro_rules!` version
-//! would hide 700 lines inside a macro body.
+//! would hide several hundred lines inside a macro body.
 //!
 //! Write transactions follow one pattern: lock the collection row first by bumping its sync_seq
 //! (`UPDATE … RETURNING`), then check preconditions and UID uniqueness, then write. Taking the row
@@ -17,8 +17,6 @@
 //! statement sees whatever the previous lock holder committed) and makes the seqs of concurrent
 //! writers distinct and monotonic, also across server nodes. A refused write returns early and the
 //! dropped transaction rolls back, bump included, so nothing changes.
-
-use std::collections::HashMap;
 
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -214,8 +212,13 @@ pub(super) mod sql {
     );
     pub const REMOVED_SINCE: &str = "SELECT name, sync_seq FROM tombstones \
          WHERE collection_id = $1 AND sync_seq > $2 ORDER BY sync_seq LIMIT $3";
-    pub const PRUNE_TOMBSTONES: &str =
-        "DELETE FROM tombstones WHERE deleted_at < $1 RETURNING collection_id, sync_seq";
+    pub const COLLECTIONS_TO_PRUNE: &str = "SELECT DISTINCT collection_id FROM tombstones \
+         WHERE deleted_at < $1 ORDER BY collection_id";
+    /// Takes a collection's row lock without changing it.
+    pub const LOCK_COLLECTION: &str =
+        "UPDATE collections SET token_floor = token_floor WHERE id = $1";
+    pub const PRUNE_TOMBSTONES: &str = "DELETE FROM tombstones \
+         WHERE collection_id = $1 AND deleted_at < $2 RETURNING sync_seq";
     pub const RAISE_FLOOR: &str =
         "UPDATE collections SET token_floor = $2 WHERE id = $1 AND token_floor < $2";
 }
@@ -417,12 +420,6 @@ struct SyncStateRow {
 #[derive(FromRow)]
 struct TombstoneRow {
     name: String,
-    sync_seq: i64,
-}
-
-#[derive(FromRow)]
-struct PrunedRow {
-    collection_id: i64,
     sync_seq: i64,
 }
 
@@ -955,7 +952,10 @@ impl ObjectStore for Engine {
                 sql::OBJECTS_BY_NAMES_PREFIX,
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query_as::<_, ObjectRow>(AssertSqlSafe(text)).bind(collection.0);
+            // Not kept prepared: every list length is a different statement.
+            let mut query = sqlx::query_as::<_, ObjectRow>(AssertSqlSafe(text))
+                .persistent(false)
+                .bind(collection.0);
             for name in chunk {
                 query = query.bind(name);
             }
@@ -1141,14 +1141,16 @@ impl ObjectStore for Engine {
             check_uid_free(&mut tx, dest, uid, itself).await?;
         }
         if keep_source {
+            // The source is not locked by a COPY: gone meanwhile, it is simply not found.
             let copy: i64 = sqlx::query_scalar(sql::COPY_OBJECT)
                 .bind(src.id)
                 .bind(dest.0)
                 .bind(dest_name)
                 .bind(now)
                 .bind(dest_bump.sync_seq)
-                .fetch_one(&mut *tx)
-                .await?;
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
             sqlx::query(sql::COPY_OBJECT_PROPS)
                 .bind(src.id)
                 .bind(copy)
@@ -1296,29 +1298,36 @@ impl SyncStore for Engine {
 
     async fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
-        // The floors are raised from exactly the rows deleted, so no concurrent delete can slip
-        // between "find the max" and "delete" unaccounted.
-        let pruned: Vec<PrunedRow> = sqlx::query_as(sql::PRUNE_TOMBSTONES)
+        let collections: Vec<i64> = sqlx::query_scalar(sql::COLLECTIONS_TO_PRUNE)
             .bind(before)
             .fetch_all(&mut *tx)
             .await?;
-        let mut floors: HashMap<i64, i64> = HashMap::new();
-        for row in &pruned {
-            let floor = floors.entry(row.collection_id).or_insert(row.sync_seq);
-            *floor = (*floor).max(row.sync_seq);
-        }
-        // In id order, like every other multi-collection write, to avoid lock-order deadlocks.
-        let mut floors: Vec<(i64, i64)> = floors.into_iter().collect();
-        floors.sort_unstable();
-        for (collection, floor) in floors {
-            sqlx::query(sql::RAISE_FLOOR)
+        let mut pruned: u64 = 0;
+        // Collection lock first, in id order, as every writer does: a PUT holds its collection
+        // while it clears a tombstone, so deleting tombstones before locking could deadlock
+        // with it. Under the lock no tombstone of the collection can appear unaccounted, and
+        // the floor is raised from exactly the rows deleted.
+        for collection in collections {
+            sqlx::query(sql::LOCK_COLLECTION)
                 .bind(collection)
-                .bind(floor)
                 .execute(&mut *tx)
                 .await?;
+            let seqs: Vec<i64> = sqlx::query_scalar(sql::PRUNE_TOMBSTONES)
+                .bind(collection)
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(floor) = seqs.iter().max() {
+                sqlx::query(sql::RAISE_FLOOR)
+                    .bind(collection)
+                    .bind(floor)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            pruned += u64::try_from(seqs.len()).unwrap_or(u64::MAX);
         }
         tx.commit().await?;
-        Ok(u64::try_from(pruned.len()).unwrap_or(u64::MAX))
+        Ok(pruned)
     }
 }
 
