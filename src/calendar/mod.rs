@@ -2,6 +2,7 @@
 //! zones). It never sees HTTP, XML or SQL; `service/` feeds it bytes and stores what it returns.
 
 pub mod export;
+pub mod filter;
 pub mod ical;
 pub mod tz;
 pub mod validate;

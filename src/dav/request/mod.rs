@@ -8,6 +8,7 @@
 mod mkcol;
 mod propfind;
 mod proppatch;
+pub mod query;
 mod report;
 
 #[cfg(test)]

@@ -1,0 +1,240 @@
+//! The calendar-query filter (RFC 4791 §9.7) as a domain AST, and its exact evaluation over a
+//! parsed object. Time ranges are decided by the caller's oracle, which knows recurrence and
+//! time zones (RFC 4791 §9.9); everything else is decided here.
+
+use super::ical::{Component, Line};
+
+/// RFC 4791 §9.7.1: the filter's root is a comp-filter on VCALENDAR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompFilter {
+    /// Upper-case component name (VCALENDAR, VEVENT, VALARM, …).
+    pub name: String,
+    pub is_not_defined: bool,
+    pub time_range: Option<TimeRange>,
+    pub props: Vec<PropFilter>,
+    pub comps: Vec<CompFilter>,
+}
+
+/// RFC 4791 §9.7.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropFilter {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub time_range: Option<TimeRange>,
+    pub text_match: Option<TextMatch>,
+    pub params: Vec<ParamFilter>,
+}
+
+/// RFC 4791 §9.7.3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text_match: Option<TextMatch>,
+}
+
+/// RFC 4791 §9.7.5: substring match under a collation, possibly negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMatch {
+    pub text: String,
+    pub collation: Collation,
+    pub negate: bool,
+}
+
+/// RFC 4790 collations; RFC 4791 §7.5.1 requires the first two, RFC 5051 defines the third.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collation {
+    AsciiCasemap,
+    Octet,
+    UnicodeCasemap,
+}
+
+impl Collation {
+    pub fn parse(name: &str) -> Option<Collation> {
+        match name {
+            "i;ascii-casemap" => Some(Collation::AsciiCasemap),
+            "i;octet" => Some(Collation::Octet),
+            "i;unicode-casemap" => Some(Collation::UnicodeCasemap),
+            _ => None,
+        }
+    }
+}
+
+/// RFC 4791 §9.9: [start, end) in UTC seconds; a missing side is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// Decides time ranges: `component` matches when any of its instances overlaps (§9.9), and a
+/// property's value when it falls inside (§9.9, DATE/DATE-TIME properties).
+pub trait TimeOracle {
+    fn component_overlaps(&self, parent: &Component, component: &Component, range: &TimeRange) -> bool;
+    fn property_in_range(&self, property: &Line, range: &TimeRange) -> bool;
+}
+
+/// Does the VCALENDAR `root` satisfy `filter`?
+pub fn matches(filter: &CompFilter, root: &Component, oracle: &dyn TimeOracle) -> bool {
+    if filter.name != root.name {
+        return filter.is_not_defined;
+    }
+    if filter.is_not_defined {
+        return false;
+    }
+    comp_body_matches(filter, None, root, oracle)
+}
+
+/// §9.7.1: a comp-filter on children named `filter.name` of `parent`.
+fn comp_filter_matches(filter: &CompFilter, parent: &Component, oracle: &dyn TimeOracle) -> bool {
+    let mut candidates = parent.children.iter().filter(|c| c.name == filter.name).peekable();
+    if filter.is_not_defined {
+        return candidates.peek().is_none();
+    }
+    candidates.any(|c| comp_body_matches(filter, Some(parent), c, oracle))
+}
+
+fn comp_body_matches(filter: &CompFilter, parent: Option<&Component>, c: &Component, oracle: &dyn TimeOracle) -> bool {
+    if let (Some(range), Some(parent)) = (&filter.time_range, parent)
+        && !oracle.component_overlaps(parent, c, range)
+    {
+        return false;
+    }
+    filter.props.iter().all(|p| prop_filter_matches(p, c, oracle))
+        && filter.comps.iter().all(|f| comp_filter_matches(f, c, oracle))
+}
+
+/// §9.7.2: true when some property of that name passes every test (or, with is-not-defined,
+/// when there is none).
+fn prop_filter_matches(filter: &PropFilter, c: &Component, oracle: &dyn TimeOracle) -> bool {
+    let mut props = c.props.iter().filter(|p| p.name == filter.name).peekable();
+    if filter.is_not_defined {
+        return props.peek().is_none();
+    }
+    props.any(|p| {
+        filter.time_range.as_ref().is_none_or(|r| oracle.property_in_range(p, r))
+            && filter.text_match.as_ref().is_none_or(|m| text_matches(m, &unescape(&p.value)))
+            && filter.params.iter().all(|f| param_filter_matches(f, p))
+    })
+}
+
+/// §9.7.3.
+fn param_filter_matches(filter: &ParamFilter, p: &Line) -> bool {
+    let mut values = p.params.iter().filter(|(n, _)| *n == filter.name).map(|(_, v)| v).peekable();
+    if filter.is_not_defined {
+        return values.peek().is_none();
+    }
+    values.any(|v| filter.text_match.as_ref().is_none_or(|m| text_matches(m, v)))
+}
+
+/// §9.7.5: substring match under the collation, then negation.
+pub fn text_matches(m: &TextMatch, value: &str) -> bool {
+    let found = match m.collation {
+        Collation::Octet => value.contains(&m.text),
+        Collation::AsciiCasemap => value.to_ascii_lowercase().contains(&m.text.to_ascii_lowercase()),
+        // RFC 5051 titlecase folding approximated by full Unicode lowercase folding.
+        Collation::UnicodeCasemap => value.to_lowercase().contains(&m.text.to_lowercase()),
+    };
+    found != m.negate
+}
+
+/// RFC 5545 §3.3.11 TEXT unescaping, so that a search for "a,b" finds `a\,b`.
+fn unescape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::ical;
+    use super::*;
+
+    struct NoTime;
+    impl TimeOracle for NoTime {
+        fn component_overlaps(&self, _: &Component, _: &Component, _: &TimeRange) -> bool {
+            false
+        }
+        fn property_in_range(&self, _: &Line, _: &TimeRange) -> bool {
+            false
+        }
+    }
+
+    fn root() -> Component {
+        let t = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:abc-1\r\nSUMMARY:Caf\u{e9}\\, Z\u{fc}rich\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:a@b\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        ical::parse(t).unwrap().remove(0)
+    }
+
+    fn comp(name: &str, props: Vec<PropFilter>, comps: Vec<CompFilter>) -> CompFilter {
+        CompFilter { name: name.into(), is_not_defined: false, time_range: None, props, comps }
+    }
+
+    fn text(name: &str, t: &str, collation: Collation, negate: bool) -> PropFilter {
+        PropFilter {
+            name: name.into(),
+            is_not_defined: false,
+            time_range: None,
+            text_match: Some(TextMatch { text: t.into(), collation, negate }),
+            params: vec![],
+        }
+    }
+
+    fn q(props: Vec<PropFilter>) -> CompFilter {
+        comp("VCALENDAR", vec![], vec![comp("VEVENT", props, vec![])])
+    }
+
+    #[test]
+    fn component_and_text_filters() {
+        let r = root();
+        assert!(matches(&q(vec![]), &r, &NoTime));
+        assert!(!matches(&comp("VCALENDAR", vec![], vec![comp("VTODO", vec![], vec![])]), &r, &NoTime));
+        assert!(matches(&q(vec![text("UID", "abc-1", Collation::Octet, false)]), &r, &NoTime));
+        assert!(!matches(&q(vec![text("UID", "ABC-1", Collation::Octet, false)]), &r, &NoTime));
+        assert!(matches(&q(vec![text("UID", "ABC", Collation::AsciiCasemap, false)]), &r, &NoTime));
+        assert!(matches(&q(vec![text("SUMMARY", "café, zü", Collation::UnicodeCasemap, false)]), &r, &NoTime));
+        assert!(!matches(&q(vec![text("SUMMARY", "CAFÉ", Collation::AsciiCasemap, false)]), &r, &NoTime), "É is not ASCII-folded");
+        assert!(matches(&q(vec![text("SUMMARY", "CAFÉ", Collation::UnicodeCasemap, false)]), &r, &NoTime));
+        assert!(!matches(&q(vec![text("UID", "abc", Collation::Octet, true)]), &r, &NoTime));
+        assert!(matches(&q(vec![text("UID", "zzz", Collation::Octet, true)]), &r, &NoTime));
+    }
+
+    #[test]
+    fn is_not_defined_and_params() {
+        let r = root();
+        let undefined = |name: &str| PropFilter { name: name.into(), is_not_defined: true, time_range: None, text_match: None, params: vec![] };
+        assert!(matches(&q(vec![undefined("COMPLETED")]), &r, &NoTime));
+        assert!(!matches(&q(vec![undefined("UID")]), &r, &NoTime));
+        let param = |t: &str| PropFilter {
+            name: "ATTENDEE".into(),
+            is_not_defined: false,
+            time_range: None,
+            text_match: None,
+            params: vec![ParamFilter { name: "PARTSTAT".into(), is_not_defined: false, text_match: Some(TextMatch { text: t.into(), collation: Collation::AsciiCasemap, negate: false }) }],
+        };
+        assert!(matches(&q(vec![param("accepted")]), &r, &NoTime));
+        assert!(!matches(&q(vec![param("DECLINED")]), &r, &NoTime));
+        let alarm = comp("VCALENDAR", vec![], vec![comp("VEVENT", vec![], vec![comp("VALARM", vec![], vec![])])]);
+        assert!(matches(&alarm, &r, &NoTime));
+        let no_alarm = CompFilter { is_not_defined: true, ..comp("VALARM", vec![], vec![]) };
+        assert!(!matches(&comp("VCALENDAR", vec![], vec![comp("VEVENT", vec![], vec![no_alarm])]), &r, &NoTime));
+    }
+
+    #[test]
+    fn time_range_goes_to_the_oracle() {
+        let r = root();
+        let ranged = CompFilter { time_range: Some(TimeRange { start: Some(0), end: Some(1) }), ..comp("VEVENT", vec![], vec![]) };
+        assert!(!matches(&comp("VCALENDAR", vec![], vec![ranged]), &r, &NoTime));
+    }
+}
