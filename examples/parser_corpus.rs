@@ -1,5 +1,6 @@
 //! Measures calcard 0.3 against icalendar 0.17 on a directory of .ics files: how many files each
-//! parses and how fast. It produced the numbers in docs/decisions/0001-icalendar-parser.md:
+//! parses and how fast, and what Kalends' whole write-time path (`parse_object`) costs on top.
+//! It produced the numbers in docs/decisions/0001-icalendar-parser.md:
 //!
 //! `CARGO_TARGET_DIR=/work/main/target cargo run --example parser_corpus -- ../shared/ics-corpus 200`
 
@@ -17,8 +18,15 @@ fn main() {
     let dir = args.next().map_or_else(default_dir, PathBuf::from);
     let rounds: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(200);
     let samples = load(&dir);
-    let bytes: usize = samples.iter().filter_map(|s| s.text.as_ref()).map(String::len).sum();
-    println!("{} files, {bytes} bytes of UTF-8, {rounds} rounds\n", samples.len());
+    let bytes: usize = samples
+        .iter()
+        .filter_map(|s| s.text.as_ref())
+        .map(String::len)
+        .sum();
+    println!(
+        "{} files, {bytes} bytes of UTF-8, {rounds} rounds\n",
+        samples.len()
+    );
     println!("{:<6} {:<6} file", "calcard", "icalendar");
     for sample in &samples {
         let text = sample.text.as_deref();
@@ -31,7 +39,20 @@ fn main() {
         );
     }
     report("calcard 0.3.14", &samples, rounds, bytes, parses_calcard);
-    report("icalendar 0.17 (parser::read_calendar)", &samples, rounds, bytes, parses_icalendar);
+    report(
+        "kalends parse_object (calcard + validation + index)",
+        &samples,
+        rounds,
+        bytes,
+        validates,
+    );
+    report(
+        "icalendar 0.17 (parser::read_calendar)",
+        &samples,
+        rounds,
+        bytes,
+        parses_icalendar,
+    );
 }
 
 fn default_dir() -> PathBuf {
@@ -47,15 +68,32 @@ fn load(dir: &Path) -> Vec<Sample> {
     paths
         .into_iter()
         .map(|path| Sample {
-            name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            text: std::fs::read(&path).ok().and_then(|b| String::from_utf8(b).ok()),
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            text: std::fs::read(&path)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok()),
         })
         .collect()
 }
 
 /// calcard succeeds when the first entry of the stream is an iCalendar object.
 fn parses_calcard(text: &str) -> bool {
-    matches!(calcard::Parser::new(text).entry(), calcard::Entry::ICalendar(_))
+    matches!(
+        calcard::Parser::new(text).entry(),
+        calcard::Entry::ICalendar(_)
+    )
+}
+
+/// The whole write-time path of a PUT: syntax check, calcard, RFC 4791 rules, index facts.
+fn validates(text: &str) -> bool {
+    let opts = kalends::calendar::ValidateOptions {
+        min_date_time: i64::MIN,
+        max_date_time: i64::MAX,
+    };
+    kalends::calendar::parse_object(text.as_bytes(), &opts).is_ok()
 }
 
 /// icalendar's raw parser needs unfolded input (its own `unfold`).
