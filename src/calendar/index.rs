@@ -768,6 +768,28 @@ BEGIN:VEVENT\nUID:e\nRECURRENCE-ID;RANGE=THISANDFUTURE:20240103T100000Z\nDTSTART
     }
 
     #[test]
+    fn extreme_values_neither_panic_nor_shrink_the_range() {
+        let extremes = [
+            "DTSTART;TZID=America/New_York:99991231T230000\nDURATION:P4294967295W",
+            "DTSTART;TZID=America/New_York:00010101T000000\nDURATION:-P4294967295W",
+            "DTSTART:99991231T235959Z\nRRULE:FREQ=SECONDLY;COUNT=100",
+            "DTSTART:20240101T000000Z\nBEGIN:VALARM\nTRIGGER:-P4294967295W\nREPEAT:4294967295\nDURATION:P4294967295W\nEND:VALARM",
+            "DTSTART;TZID=America/New_York:20240101T000000\nRDATE;VALUE=PERIOD:20240101T000000Z/P4294967295W",
+        ];
+        for props in extremes {
+            let (first, last) = range(&event(props));
+            let (first, last) = (first.unwrap(), last.unwrap());
+            assert!(first <= last, "{props}: {first} > {last}");
+        }
+        // Samoa skipped 2011-12-30: 10:00 that day means 10:00 on the 31st (+14), 20:00Z.
+        let samoa = event("DTSTART;TZID=Pacific/Apia:20111230T100000");
+        assert_eq!(
+            range(&samoa),
+            span(ts("20111230T200000"), ts("20111230T200000"))
+        );
+    }
+
+    #[test]
     fn dtstart_in_a_dst_gap_is_normalised() {
         // 02:30 does not exist in New York on 2007-03-11: it means 03:30 EDT (07:30Z).
         let text = event(

@@ -211,6 +211,28 @@ impl CalTime {
     }
 }
 
+/// The value as iCalendar writes it, zone included, for messages: `20240101`, `20240101T100000`,
+/// `20240101T100000Z`, `20240101T100000+0100`, `TZID=Europe/Paris:20240101T100000`.
+impl std::fmt::Display for CalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_date {
+            return write!(f, "{}", self.local.format("%Y%m%d"));
+        }
+        let wall = self.local.format("%Y%m%dT%H%M%S");
+        match self.zone {
+            Zone::Utc => write!(f, "{wall}Z"),
+            Zone::Fixed(offset) => {
+                let secs = offset.local_minus_utc();
+                let sign = if secs < 0 { '-' } else { '+' };
+                let (h, m) = (secs.abs() / 3600, secs.abs() % 3600 / 60);
+                write!(f, "{wall}{sign}{h:02}{m:02}")
+            }
+            Zone::Iana(tz) => write!(f, "TZID={}:{wall}", tz.name()),
+            Zone::Floating => write!(f, "{wall}"),
+        }
+    }
+}
+
 /// RFC 5545 §3.3.5: a local time that occurs twice means the first occurrence; one that does not
 /// occur (inside a DST gap) is read with the offset in force before the gap, i.e. it lands after
 /// the gap, shifted by the gap's length (America/New_York 02:30 on a spring-forward day is 03:30
@@ -371,6 +393,42 @@ mod tests {
         assert_eq!(until.wall_clock_in(&floating), local("20060107T070000"));
         let date = CalTime::date(NaiveDate::from_ymd_opt(2006, 1, 6).unwrap());
         assert_eq!(date.wall_clock_in(&floating), local("20060106T235959"));
+    }
+
+    #[test]
+    fn displays_values_as_written() {
+        let at = local("20240101T100000");
+        let fixed = chrono::FixedOffset::west_opt(5 * 3600 + 30 * 60).unwrap();
+        let shown: Vec<String> = [
+            CalTime::date(at.date()),
+            CalTime {
+                local: at,
+                zone: Zone::Floating,
+                is_date: false,
+            },
+            CalTime {
+                local: at,
+                zone: Zone::Utc,
+                is_date: false,
+            },
+            CalTime {
+                local: at,
+                zone: Zone::Fixed(fixed),
+                is_date: false,
+            },
+            ny("20240101T100000"),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let expected = [
+            "20240101",
+            "20240101T100000",
+            "20240101T100000Z",
+            "20240101T100000-0530",
+            "TZID=America/New_York:20240101T100000",
+        ];
+        assert_eq!(shown, expected);
     }
 
     #[test]

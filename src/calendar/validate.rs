@@ -221,10 +221,9 @@ fn check_overrides(kind: ComponentKind, timings: &[Timing<'_>]) -> Result<(), In
     }
     let rids: Vec<CalTime> = timings.iter().filter_map(|t| t.recurrence_id).collect();
     for (i, rid) in rids.iter().enumerate() {
-        if rids[i + 1..].iter().any(|other| other.same_instant(rid)) {
+        if let Some(twin) = rids[i + 1..].iter().find(|other| other.same_instant(rid)) {
             return Err(InvalidObject::Resource(format!(
-                "two overrides have RECURRENCE-ID {}; each instance is overridden once (RFC 5545 §3.8.4.4)",
-                rid.local.format("%Y%m%dT%H%M%S")
+                "two overrides name the same instance ({rid} and {twin}); each is overridden once (RFC 5545 §3.8.4.4)"
             )));
         }
     }
@@ -261,9 +260,7 @@ fn check_event(t: &Timing<'_>) -> Result<(), InvalidObject> {
     }
     if definitely_before(&end, &start) {
         return Err(InvalidObject::Resource(format!(
-            "DTEND {} is before DTSTART {} (RFC 5545 §3.8.2.2)",
-            end.local.format("%Y%m%dT%H%M%S"),
-            start.local.format("%Y%m%dT%H%M%S")
+            "DTEND {end} is before DTSTART {start} (RFC 5545 §3.8.2.2)"
         )));
     }
     Ok(())
@@ -537,7 +534,7 @@ BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;TZID=America/New_York:20240102T120000\nDTSTAR
         );
         assert_eq!(
             resource(&dup),
-            "two overrides have RECURRENCE-ID 20240102T170000; each instance is overridden once (RFC 5545 §3.8.4.4)"
+            "two overrides name the same instance (20240102T170000Z and TZID=America/New_York:20240102T120000); each is overridden once (RFC 5545 §3.8.4.4)"
         );
     }
 
@@ -571,7 +568,7 @@ BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;TZID=America/New_York:20240102T120000\nDTSTAR
         let before = event("DTSTART:20240101T100000Z\nDTEND:20240101T090000Z");
         assert_eq!(
             resource(&before),
-            "DTEND 20240101T090000 is before DTSTART 20240101T100000 (RFC 5545 §3.8.2.2)"
+            "DTEND 20240101T090000Z is before DTSTART 20240101T100000Z (RFC 5545 §3.8.2.2)"
         );
         // Compared in UTC: 10:00 in Paris is 09:00Z, after 08:30Z.
         let zoned = event("DTSTART:20240101T083000Z\nDTEND;TZID=Europe/Paris:20240101T100000");
