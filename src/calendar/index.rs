@@ -3,7 +3,7 @@
 //! exact evaluation filters the candidates later, so every doubt widens it.
 
 use super::model::{Alarm, Timing, Trigger};
-use super::recur::{Occurrence, RecurrenceSet, Rule, Window};
+use super::recur::{Limits, Occurrence, RecurrenceSet, Rule, Window};
 use super::time::{CalTime, Length, MAX_OFFSET_EAST, MAX_OFFSET_WEST};
 use super::validate::InvalidObject;
 use super::{ComponentKind, Timestamp};
@@ -266,7 +266,7 @@ fn recurrence_set(
 /// unbounded anyway and DTSTART (the earliest rule instance) and the RDATEs give its start.
 fn expanded(set: &RecurrenceSet) -> Group {
     let cap = if set.is_finite() { INDEX_SCAN_CAP } else { 0 };
-    let expansion = set.expand(Window::ALL, cap);
+    let expansion = set.expand(Window::ALL, Limits::scan(cap));
     let occurrences = expansion.occurrences;
     let mut coverage = spread_of(&occurrences);
     if !expansion.complete {

@@ -63,13 +63,33 @@ impl Window {
     }
 }
 
+/// How much an expansion may do: rule instances generated (the CPU bound, since instances are
+/// generated from DTSTART on even for a far window) and instances returned (the response bound,
+/// e.g. RFC 4791 §5.2.8 max-instances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_scanned: usize,
+    pub max_instances: usize,
+}
+
+impl Limits {
+    /// Scan at most `max_scanned` rule instances; return whatever that finds.
+    pub fn scan(max_scanned: usize) -> Limits {
+        Limits {
+            max_scanned,
+            max_instances: usize::MAX,
+        }
+    }
+}
+
 /// The instances found in a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expansion {
     /// Sorted by start; EXDATEs removed; duplicates merged.
     pub occurrences: Vec<Occurrence>,
-    /// False when the cap was hit or a rule could not be followed to its end: instances in the
-    /// window may be missing, and callers must fall back to a conservative answer.
+    /// False when a limit was hit or a rule could not be followed to its end: instances in the
+    /// window may be missing (or, past `max_instances`, cut off), and callers must fall back
+    /// to a conservative answer.
     pub complete: bool,
 }
 
@@ -194,13 +214,12 @@ impl RecurrenceSet {
         }))
     }
 
-    /// The instances that may overlap `window`, scanning at most `cap` rule-generated instances.
-    /// DTSTART always counts as the first instance (RFC 5545 §3.8.5.3), whether or not the rule
-    /// matches it.
-    pub fn expand(&self, window: Window, cap: usize) -> Expansion {
+    /// The instances that may overlap `window`, within `limits`. DTSTART always counts as the
+    /// first instance (RFC 5545 §3.8.5.3), whether or not the rule matches it.
+    pub fn expand(&self, window: Window, limits: Limits) -> Expansion {
         let mut occurrences = vec![self.occurrence_at(self.start)];
         occurrences.extend(self.rdates.iter().copied());
-        let mut budget = cap;
+        let mut budget = limits.max_scanned;
         let mut complete = true;
         for rule in &self.rules {
             complete &= self.expand_rule(rule, window, &mut budget, &mut occurrences);
@@ -210,6 +229,10 @@ impl RecurrenceSet {
         });
         occurrences.sort_by_key(|o| (o.start.face(), o.end.face()));
         occurrences.dedup_by(|a, b| a.start.same_instant(&b.start) && a.end.same_instant(&b.end));
+        if occurrences.len() > limits.max_instances {
+            occurrences.truncate(limits.max_instances);
+            complete = false;
+        }
         Expansion {
             occurrences,
             complete,
@@ -423,7 +446,8 @@ mod tests {
 
     #[test]
     fn weekly_rule_keeps_local_time_across_dst() {
-        let e = set(at("20070304T090000", NY), "FREQ=WEEKLY;COUNT=3").expand(Window::ALL, 100);
+        let e = set(at("20070304T090000", NY), "FREQ=WEEKLY;COUNT=3")
+            .expand(Window::ALL, Limits::scan(100));
         assert!(e.complete);
         assert_eq!(
             starts(&e),
@@ -437,7 +461,8 @@ mod tests {
     #[test]
     fn dtstart_inside_dst_gap_is_normalised_not_rejected() {
         // 02:30 on 2007-03-11 does not exist: that instance is 03:30 EDT, the others stay 02:30.
-        let e = set(at("20070311T023000", NY), "FREQ=DAILY;COUNT=2").expand(Window::ALL, 100);
+        let e = set(at("20070311T023000", NY), "FREQ=DAILY;COUNT=2")
+            .expand(Window::ALL, Limits::scan(100));
         assert!(e.complete);
         assert_eq!(e.occurrences[0].start.utc(), Some(1_173_598_200));
         assert_eq!(e.occurrences[1].start.utc(), Some(1_173_681_000)); // 2007-03-12 02:30 EDT
@@ -450,7 +475,7 @@ mod tests {
             at("20060102T120000", NY),
             "FREQ=DAILY;UNTIL=20060104T170000Z",
         )
-        .expand(Window::ALL, 100);
+        .expand(Window::ALL, Limits::scan(100));
         assert!(e.complete);
         assert_eq!(
             starts(&e),
@@ -465,7 +490,7 @@ mod tests {
         let s = set(start, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
             .with_rdate(rdate, Some(at("20231225T120000", Zone::Utc)))
             .with_exdate(at("20240102T100000", Zone::Utc));
-        let e = s.expand(Window::ALL, 100);
+        let e = s.expand(Window::ALL, Limits::scan(100));
         assert_eq!(
             starts(&e),
             ["20231225T0800", "20240101T1000", "20240109T1000"]
@@ -479,7 +504,7 @@ mod tests {
             at("20240101T000000", Zone::Utc),
             "FREQ=SECONDLY;UNTIL=20340101T000000Z",
         );
-        let e = s.expand(Window::ALL, 50);
+        let e = s.expand(Window::ALL, Limits::scan(50));
         assert!(!e.complete);
         assert_eq!(e.occurrences.len(), 50);
         let bound = s.until_bound().unwrap();
@@ -491,8 +516,23 @@ mod tests {
             at("20240101T000000", Zone::Utc),
             "FREQ=DAILY;COUNT=4000000000",
         );
-        assert!(!huge_count.expand(Window::ALL, 50).complete);
+        assert!(!huge_count.expand(Window::ALL, Limits::scan(50)).complete);
         assert_eq!(huge_count.until_bound(), None);
+    }
+
+    #[test]
+    fn instance_limit_truncates_and_marks_incomplete() {
+        let s = set(at("20240101T000000", Zone::Utc), "FREQ=DAILY;COUNT=10");
+        let limits = Limits {
+            max_scanned: 100,
+            max_instances: 3,
+        };
+        let e = s.expand(Window::ALL, limits);
+        assert!(!e.complete);
+        assert_eq!(
+            starts(&e),
+            ["20240101T0000", "20240102T0000", "20240103T0000"]
+        );
     }
 
     #[test]
@@ -502,7 +542,7 @@ mod tests {
             start: Some(1_704_326_400),
             end: Some(1_704_499_200),
         }; // Jan 4 – Jan 6
-        let e = s.expand(window, 1000);
+        let e = s.expand(window, Limits::scan(1000));
         assert!(e.complete);
         assert_eq!(
             starts(&e),
@@ -518,7 +558,7 @@ mod tests {
             at("20240701T000000", Zone::Utc),
             "FREQ=MINUTELY;BYMONTH=6;UNTIL=20250630T000000Z",
         );
-        assert!(!s.expand(Window::ALL, 10_000).complete);
+        assert!(!s.expand(Window::ALL, Limits::scan(10_000)).complete);
     }
 
     #[test]
@@ -529,7 +569,7 @@ mod tests {
             .unwrap();
         let e = RecurrenceSet::new(date, Length::ONE_DAY)
             .with_rule(rule)
-            .expand(Window::ALL, 10);
+            .expand(Window::ALL, Limits::scan(10));
         assert_eq!(starts(&e), ["20240101T0000", "20240102T0000"]);
         assert!(
             Rule::new(
@@ -565,7 +605,7 @@ mod tests {
             .unwrap();
         let e = RecurrenceSet::new(start, Length::ZERO)
             .with_rule(rule)
-            .expand(Window::ALL, 10);
+            .expand(Window::ALL, Limits::scan(10));
         assert!(!e.complete);
         assert_eq!(e.occurrences.len(), 1);
     }

@@ -128,6 +128,13 @@ impl CalTime {
         }
     }
 
+    /// The UTC instant once the calendar's zone is known (RFC 4791 §7.3): floating times and
+    /// DATEs are read in `calendar_zone`, per RFC 5545 §3.3.5; other values are unaffected.
+    pub fn utc_in(&self, calendar_zone: chrono_tz::Tz) -> Timestamp {
+        self.utc()
+            .unwrap_or_else(|| resolve_local(calendar_zone, self.local).timestamp())
+    }
+
     /// The wall-clock reading as if it were UTC; also what min/max-date-time compare a floating
     /// value with, since that comparison must not depend on a zone chosen later.
     pub fn wall_seconds(&self) -> Timestamp {
@@ -335,6 +342,23 @@ mod tests {
         let date = CalTime::date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
         assert_eq!(date.span(), floating.span());
         assert_eq!(date.face(), 1_704_067_200);
+    }
+
+    #[test]
+    fn floating_values_resolve_in_the_calendar_zone_at_query_time() {
+        let floating = CalTime {
+            local: local("20240701T100000"),
+            zone: Zone::Floating,
+            is_date: false,
+        };
+        assert_eq!(floating.utc_in(chrono_tz::Europe::Paris), 1_719_820_800); // 08:00Z
+        assert_eq!(floating.utc_in(New_York), 1_719_842_400); // 14:00Z
+        let date = CalTime::date(NaiveDate::from_ymd_opt(2024, 7, 1).unwrap());
+        assert_eq!(date.utc_in(New_York), 1_719_806_400); // 04:00Z
+        assert_eq!(
+            ny("20240701T100000").utc_in(chrono_tz::Europe::Paris),
+            1_719_842_400
+        );
     }
 
     #[test]
