@@ -284,3 +284,51 @@ pub fn length(d: &ICalendarDuration) -> Length {
 fn bad_value(entry: &ICalendarEntry, expected: &str) -> InvalidObject {
     InvalidObject::Data(format!("{} value is not {expected}", entry.name.as_str()))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_split_into_nominal_days_and_exact_seconds() {
+        let d = ICalendarDuration {
+            neg: false,
+            weeks: 1,
+            days: 2,
+            hours: 3,
+            minutes: 4,
+            seconds: 5,
+        };
+        assert_eq!(
+            length(&d),
+            Length {
+                days: 9,
+                seconds: 3 * 3600 + 4 * 60 + 5
+            }
+        );
+        let back = ICalendarDuration {
+            neg: true,
+            minutes: 15,
+            ..Default::default()
+        };
+        assert_eq!(
+            length(&back),
+            Length {
+                days: 0,
+                seconds: -900
+            }
+        );
+    }
+
+    #[test]
+    fn triggers_written_without_value_date_time_are_read_as_date_times() {
+        let utc = lenient_date_time("19980403T120000Z").unwrap();
+        assert_eq!((utc.zone, utc.face()), (Zone::Utc, 891_604_800));
+        assert_eq!(
+            lenient_date_time("19980403T120000").unwrap().zone,
+            Zone::Floating
+        );
+        assert_eq!(lenient_date_time("-PT15M"), None);
+    }
+}
