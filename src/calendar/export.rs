@@ -1,96 +1,158 @@
-//! Export of a whole calendar collection as one iCalendar stream (GET on a calendar collection):
-//! every object's components copied verbatim at text level, each VTIMEZONE once per TZID.
+//! Export of a whole calendar collection as one iCalendar stream (GET on a calendar collection),
+//! and its inverse, splitting a multi-object file by UID. Components are copied as the client
+//! sent them (only line endings become CRLF); nothing is re-serialized.
 
-use super::ical::unfold;
+use std::collections::HashSet;
+
+use super::raw::{self, RawComponent};
+
+const PRODID: &str = "-//Kalends//Kalends//EN";
 
 /// Merges the stored objects (each a VCALENDAR) into one VCALENDAR named `name`.
+///
+/// VTIMEZONEs come first (some clients do not look ahead for them), once per TZID; every other
+/// component follows in the order given.
 pub fn export_calendar(name: Option<&str>, objects: &[&[u8]]) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\n");
-    if let Some(name) = name {
-        out.push_str(&format!("X-WR-CALNAME:{}\r\n", escape_text(name)));
-    }
+    let texts: Vec<_> = objects.iter().map(|o| String::from_utf8_lossy(o)).collect();
+    let mut seen = HashSet::new();
     let mut timezones = Vec::new();
-    let mut body = String::new();
-    for data in objects {
-        let Ok(text) = std::str::from_utf8(data) else { continue };
-        for block in component_blocks(text) {
-            if block.name == "VTIMEZONE" {
-                if !timezones.contains(&block.tzid) {
-                    timezones.push(block.tzid.clone());
-                    out.push_str(&block.text);
-                }
-            } else {
-                body.push_str(&block.text);
+    let mut components = Vec::new();
+    for component in texts.iter().flat_map(|t| raw::components(t)) {
+        match (component.name.as_str(), &component.tzid) {
+            ("VTIMEZONE", Some(tzid)) if seen.insert(tzid.clone()) => {
+                timezones.push(component.text)
             }
+            ("VTIMEZONE", _) => {}
+            _ => components.push(component.text),
         }
     }
-    out.push_str(&body);
+    let mut out = header(name);
+    for text in timezones.into_iter().chain(components) {
+        raw::with_crlf(text, &mut out);
+    }
     out.push_str("END:VCALENDAR\r\n");
     out
 }
 
-struct Block {
-    name: String,
-    tzid: String,
-    /// The raw (still folded) lines, CRLF-terminated.
-    text: String,
+fn header(name: Option<&str>) -> String {
+    let mut out = format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n");
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        raw::push_folded(
+            &format!("X-WR-CALNAME:{}", raw::escape_text(name)),
+            &mut out,
+        );
+    }
+    out
 }
 
-/// The components directly inside the VCALENDAR, as raw text.
-fn component_blocks(text: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut depth = 0usize;
-    let mut current: Option<Block> = None;
-    for raw in text.split('\n') {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.is_empty() {
-            continue;
-        }
-        let upper = line.to_ascii_uppercase();
-        if let Some(component) = upper.strip_prefix("BEGIN:") {
-            depth += 1;
-            if depth == 2 {
-                current = Some(Block { name: component.trim().to_owned(), tzid: String::new(), text: String::new() });
-            }
-        }
-        if let Some(b) = current.as_mut() {
-            b.text.push_str(line);
-            b.text.push_str("\r\n");
-            if depth == 2 && upper.starts_with("TZID") {
-                b.tzid = unfold(line).first().and_then(|l| l.split_once(':')).map(|(_, v)| v.to_owned()).unwrap_or_default();
-            }
-        }
-        if upper.starts_with("END:") {
-            if depth == 2
-                && let Some(b) = current.take()
-            {
-                blocks.push(b);
-            }
-            depth = depth.saturating_sub(1);
+/// The objects of one UID, cut from a file that holds several (a subscribed or imported
+/// calendar). RFC 4791 §4.1 wants one resource per UID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidObject {
+    /// `None` for components without a UID (such an object will not validate).
+    pub uid: Option<String>,
+    /// A VCALENDAR with every VTIMEZONE of the source and the components of that UID, verbatim.
+    pub data: String,
+}
+
+/// Splits a VCALENDAR into one object per UID, in order of first appearance.
+pub fn split_by_uid(text: &str) -> Vec<UidObject> {
+    let components = raw::components(text);
+    let timezones: Vec<&RawComponent<'_>> = components
+        .iter()
+        .filter(|c| c.name == "VTIMEZONE")
+        .collect();
+    let mut groups: Vec<(Option<String>, Vec<&str>)> = Vec::new();
+    for component in components.iter().filter(|c| c.name != "VTIMEZONE") {
+        match groups.iter_mut().find(|(uid, _)| *uid == component.uid) {
+            Some((_, texts)) => texts.push(component.text),
+            None => groups.push((component.uid.clone(), vec![component.text])),
         }
     }
-    blocks
-}
-
-fn escape_text(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n")
+    groups
+        .into_iter()
+        .map(|(uid, texts)| {
+            let mut data = header(None);
+            for text in timezones.iter().map(|c| c.text).chain(texts) {
+                raw::with_crlf(text, &mut data);
+            }
+            data.push_str("END:VCALENDAR\r\n");
+            UidObject { uid, data }
+        })
+        .collect()
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    const PARIS: &str = "BEGIN:VTIMEZONE\nTZID:Europe/Paris\nBEGIN:STANDARD\nDTSTART:19701025T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\nEND:STANDARD\nEND:VTIMEZONE";
+
+    fn object(body: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Client//EN\nCALSCALE:GREGORIAN\n{body}\nEND:VCALENDAR\n"
+        )
+    }
+
     #[test]
-    fn merges_and_dedups_timezones() {
-        let tz = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
-        let a = format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{tz}BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:long\r\n  folded\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
-        let b = format!("BEGIN:VCALENDAR\nVERSION:2.0\n{}BEGIN:VEVENT\nUID:b\nEND:VEVENT\nEND:VCALENDAR\n", tz.replace("\r\n", "\n"));
-        let out = export_calendar(Some("Work, home"), &[a.as_bytes(), b.as_bytes()]);
-        assert_eq!(out.matches("BEGIN:VTIMEZONE").count(), 1);
-        assert_eq!(out.matches("BEGIN:VEVENT").count(), 2);
-        assert!(out.contains("SUMMARY:long\r\n  folded\r\n"));
-        assert!(out.contains("X-WR-CALNAME:Work\\, home\r\n"));
-        assert!(out.starts_with("BEGIN:VCALENDAR\r\n") && out.ends_with("END:VCALENDAR\r\n"));
-        assert!(!out.contains("\n\n") && out.matches('\n').count() == out.matches("\r\n").count());
+    fn merges_objects_verbatim_with_crlf_and_one_vtimezone_per_tzid() {
+        let a = object(&format!(
+            "{PARIS}\nBEGIN:VEVENT\nUID:a\nDTSTART;TZID=Europe/Paris:20240101T100000\nSUMMARY:Long\n  folded\nEND:VEVENT"
+        ));
+        let b = object(&format!(
+            "{PARIS}\nBEGIN:VTODO\nUID:b\nX-CUSTOM;X-P=\"q;v\":keep me\nEND:VTODO"
+        ));
+        let out = export_calendar(Some("Work"), &[a.as_bytes(), b.as_bytes()]);
+        let expected = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nX-WR-CALNAME:Work\r\n{}\r\n\
+BEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Europe/Paris:20240101T100000\r\nSUMMARY:Long\r\n  folded\r\nEND:VEVENT\r\n\
+BEGIN:VTODO\r\nUID:b\r\nX-CUSTOM;X-P=\"q;v\":keep me\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+            PARIS.replace('\n', "\r\n")
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn unnamed_export_has_no_calname_and_escapes_names() {
+        let empty = export_calendar(None, &[]);
+        assert_eq!(
+            empty,
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nEND:VCALENDAR\r\n"
+        );
+        let named = export_calendar(Some("Team, Ops; 2024"), &[]);
+        assert!(
+            named.contains("X-WR-CALNAME:Team\\, Ops\\; 2024\r\n"),
+            "{named}"
+        );
+    }
+
+    #[test]
+    fn export_output_is_one_valid_vcalendar() {
+        let a = object("BEGIN:VEVENT\nUID:a\nDTSTART:20240101T100000Z\nEND:VEVENT");
+        let b = object("BEGIN:VEVENT\nUID:b\nDTSTART:20240102T100000Z\nEND:VEVENT");
+        let out = export_calendar(Some("x"), &[a.as_bytes(), b.as_bytes()]);
+        let ical = crate::calendar::validate::parse_vcalendar(&out).unwrap();
+        assert_eq!(
+            ical.components
+                .iter()
+                .filter(|c| c.component_type.as_str() == "VEVENT")
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn splits_a_multi_uid_file_keeping_timezones_and_overrides_together() {
+        let text = object(&format!(
+            "{PARIS}\nBEGIN:VEVENT\nUID:a\nDTSTART:20240101T100000Z\nEND:VEVENT\nBEGIN:VEVENT\nUID:b\nDTSTART:20240101T100000Z\nEND:VEVENT\nBEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20240102T100000Z\nDTSTART:20240102T110000Z\nEND:VEVENT"
+        ));
+        let parts = split_by_uid(&text);
+        assert_eq!(
+            parts.iter().map(|p| p.uid.as_deref()).collect::<Vec<_>>(),
+            [Some("a"), Some("b")]
+        );
+        assert_eq!(parts[0].data.matches("BEGIN:VEVENT").count(), 2);
+        assert_eq!(parts[1].data.matches("BEGIN:VTIMEZONE").count(), 1);
     }
 }

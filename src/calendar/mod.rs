@@ -1,12 +1,23 @@
 //! The calendar domain: pure, synchronous iCalendar logic (validation, indexing, export, time
 //! zones). It never sees HTTP, XML or SQL; `service/` feeds it bytes and stores what it returns.
+//!
+//! calcard parses (docs/decisions/0001-icalendar-parser.md); the client's bytes are what is
+//! stored and served back, never a re-serialization.
 
 pub mod export;
 pub mod filter;
 pub mod ical;
+mod index;
+pub mod model;
+pub mod raw;
+pub mod recur;
+pub mod time;
 pub mod tz;
 pub mod validate;
 
+pub use export::{UidObject, export_calendar, split_by_uid};
+pub use index::INDEX_SCAN_CAP;
+pub use tz::{CalendarTimezone, parse_calendar_timezone};
 pub use validate::{InvalidObject, ValidateOptions, parse_object};
 
 /// Seconds since the Unix epoch, UTC.
@@ -28,7 +39,6 @@ impl ComponentSet {
     }
 }
 
-/// A dead property (RFC 4918 §4.2): stored verbatim as the serialized XML element.
 /// The component kind of a calendar object resource (RFC 4791 §4.1: one kind per resource).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentKind {
@@ -77,4 +87,24 @@ pub struct CalendarIndex {
     pub first_start: Option<Timestamp>,
     /// Latest instant any instance covers, UTC seconds; None = unbounded (infinite recurrence).
     pub last_end: Option<Timestamp>,
+}
+
+impl CalendarIndex {
+    /// Whether the object is a candidate for a time range [start, end) (`None` = unbounded).
+    ///
+    /// The comparisons are closed on purpose: RFC 4791 §9.9 matches a zero-length event or a
+    /// DUE-only task at the range start (`start <= DTSTART`, `end >= DUE`), and such an object
+    /// has `first_start == last_end`. SQL must mirror this: `(first_start IS NULL OR
+    /// first_start <= :end) AND (last_end IS NULL OR last_end >= :start)`.
+    pub fn may_overlap(&self, start: Option<Timestamp>, end: Option<Timestamp>) -> bool {
+        let starts_in_time = self
+            .first_start
+            .zip(end)
+            .is_none_or(|(first, end)| first <= end);
+        let ends_in_time = self
+            .last_end
+            .zip(start)
+            .is_none_or(|(last, start)| last >= start);
+        starts_in_time && ends_in_time
+    }
 }

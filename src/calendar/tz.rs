@@ -1,6 +1,12 @@
 //! Time zones: the calendar-timezone property (RFC 4791 §5.2.2) and TZID resolution.
 
-use super::ical;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use calcard::common::timezone::Tz as CalcardTz;
+use calcard::icalendar::{ICalendar, ICalendarComponentType};
+
+use super::time::Zone;
 
 /// A validated calendar-timezone value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,21 +18,87 @@ pub struct CalendarTimezone {
 
 /// Validates a calendar-timezone property value: an iCalendar object with exactly one VTIMEZONE.
 pub fn parse_calendar_timezone(text: &str) -> Result<CalendarTimezone, String> {
-    let top = ical::parse(text.trim())?;
-    let [vcal] = top.as_slice() else { return Err("expected one VCALENDAR".into()) };
-    if vcal.name != "VCALENDAR" {
-        return Err(format!("expected VCALENDAR, found {}", vcal.name));
-    }
-    let zones: Vec<_> = vcal.children.iter().filter(|c| c.name == "VTIMEZONE").collect();
-    let [zone] = zones.as_slice() else {
-        return Err(format!("expected exactly one VTIMEZONE, found {} (RFC 4791 §5.2.2)", zones.len()));
+    let ical = super::validate::parse_vcalendar(text).map_err(|e| e.to_string())?;
+    let mut timezones = ical.timezones();
+    let (Some(vtimezone), None) = (timezones.next(), timezones.next()) else {
+        return Err(
+            "a calendar-timezone value must contain exactly one VTIMEZONE (RFC 4791 §5.2.2)".into(),
+        );
     };
-    if vcal.children.len() != 1 {
-        return Err("calendar-timezone may contain only the VTIMEZONE".into());
+    if let Some(other) = ical
+        .components
+        .iter()
+        .skip(1)
+        .find(|c| is_calendar_component(&c.component_type))
+    {
+        return Err(format!(
+            "a calendar-timezone value holds only a VTIMEZONE, not a {} (RFC 4791 §5.2.2)",
+            other.component_type.as_str()
+        ));
     }
-    let tzid = zone.prop("TZID").map(|l| l.value.clone()).filter(|v| !v.is_empty()).ok_or("VTIMEZONE without TZID")?;
-    let zone = tzid.parse::<chrono_tz::Tz>().ok();
-    Ok(CalendarTimezone { tzid, zone })
+    let tzid = vtimezone
+        .property(&calcard::icalendar::ICalendarProperty::Tzid)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+        .filter(|id| !id.trim().is_empty())
+        .ok_or("the VTIMEZONE has no TZID (RFC 5545 §3.6.5)")?;
+    let zone = match vtimezone.timezone().map(|(_, tz)| tz) {
+        Some(CalcardTz::Tz(tz)) => Some(tz),
+        _ => None,
+    };
+    Ok(CalendarTimezone {
+        tzid: tzid.to_string(),
+        zone,
+    })
+}
+
+fn is_calendar_component(kind: &ICalendarComponentType) -> bool {
+    matches!(
+        kind,
+        ICalendarComponentType::VEvent
+            | ICalendarComponentType::VTodo
+            | ICalendarComponentType::VJournal
+            | ICalendarComponentType::VFreebusy
+    )
+}
+
+/// Resolves the TZIDs of one object: its own VTIMEZONEs first (by TZID, X-LIC-LOCATION or
+/// Outlook's X-MICROSOFT-CDO-TZID), then any IANA, Windows or other name calcard knows.
+///
+/// A VTIMEZONE is trusted by its name, not by its rules (CalConnect's advice, which calcard
+/// follows): clients copy the rules of the zone they name, and IANA's are more current.
+pub struct Zones {
+    by_tzid: HashMap<String, CalcardTz>,
+}
+
+impl Zones {
+    pub fn of(ical: &ICalendar) -> Self {
+        let by_tzid = ical
+            .timezones()
+            .filter_map(|c| c.timezone())
+            .map(|(id, tz)| (id.to_string(), tz))
+            .collect();
+        Zones { by_tzid }
+    }
+
+    /// The zone a TZID names. Unresolvable names read as floating: the object is kept (an
+    /// over-strict server is a top complaint) and the index widens the time to every offset.
+    pub fn resolve(&self, tzid: &str) -> Zone {
+        self.by_tzid
+            .get(tzid)
+            .copied()
+            .or_else(|| CalcardTz::from_str(tzid).ok())
+            .map_or(Zone::Floating, zone_of)
+    }
+}
+
+fn zone_of(tz: CalcardTz) -> Zone {
+    match tz {
+        CalcardTz::Floating => Zone::Floating,
+        CalcardTz::Fixed(offset) if offset.local_minus_utc() == 0 => Zone::Utc,
+        CalcardTz::Fixed(offset) => Zone::Fixed(offset),
+        CalcardTz::Tz(tz) => Zone::Iana(tz),
+    }
 }
 
 #[cfg(test)]
@@ -34,14 +106,90 @@ pub fn parse_calendar_timezone(text: &str) -> Result<CalendarTimezone, String> {
 mod tests {
     use super::*;
 
+    const NY_VTIMEZONE: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n\
+BEGIN:VTIMEZONE\r\nTZID:US-Eastern\r\nX-LIC-LOCATION:America/New_York\r\n\
+BEGIN:STANDARD\r\nDTSTART:19671029T020000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\n\
+END:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+
     #[test]
-    fn one_vtimezone() {
-        let ok = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
-        let tz = parse_calendar_timezone(ok).unwrap();
-        assert_eq!((tz.tzid.as_str(), tz.zone), ("Europe/Berlin", Some(chrono_tz::Europe::Berlin)));
-        assert!(parse_calendar_timezone("nonsense").is_err());
-        assert!(parse_calendar_timezone("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_err());
-        let two = ok.replace("END:VCALENDAR", "BEGIN:VTIMEZONE\r\nTZID:X\r\nEND:VTIMEZONE\r\nEND:VCALENDAR");
-        assert!(parse_calendar_timezone(&two).is_err());
+    fn calendar_timezone_returns_tzid_and_iana_zone() {
+        let tz = parse_calendar_timezone(NY_VTIMEZONE).unwrap();
+        assert_eq!(
+            tz,
+            CalendarTimezone {
+                tzid: "US-Eastern".into(),
+                zone: Some(chrono_tz::America::New_York)
+            }
+        );
+    }
+
+    #[test]
+    fn calendar_timezone_with_unknown_zone_keeps_tzid_only() {
+        let text = NY_VTIMEZONE
+            .replace("X-LIC-LOCATION:America/New_York\r\n", "")
+            .replace("US-Eastern", "My Zone");
+        let tz = parse_calendar_timezone(&text).unwrap();
+        assert_eq!(
+            tz,
+            CalendarTimezone {
+                tzid: "My Zone".into(),
+                zone: None
+            }
+        );
+    }
+
+    #[test]
+    fn calendar_timezone_refuses_zero_or_two_vtimezones() {
+        let none = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nEND:VCALENDAR\r\n";
+        let err = parse_calendar_timezone(none).unwrap_err();
+        assert!(err.contains("exactly one VTIMEZONE"), "{err}");
+        let vtz = "BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nEND:VTIMEZONE\r\n";
+        let two = NY_VTIMEZONE.replace("END:VCALENDAR", &format!("{vtz}END:VCALENDAR"));
+        assert!(
+            parse_calendar_timezone(&two)
+                .unwrap_err()
+                .contains("exactly one VTIMEZONE")
+        );
+    }
+
+    #[test]
+    fn calendar_timezone_refuses_events_and_garbage() {
+        let event = "BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T000000Z\r\nEND:VEVENT\r\n";
+        let with_event = NY_VTIMEZONE.replace("END:VCALENDAR", &format!("{event}END:VCALENDAR"));
+        assert!(
+            parse_calendar_timezone(&with_event)
+                .unwrap_err()
+                .contains("not a VEVENT")
+        );
+        assert!(
+            parse_calendar_timezone("hello")
+                .unwrap_err()
+                .contains("invalid iCalendar data")
+        );
+        let no_tzid = NY_VTIMEZONE.replace("TZID:US-Eastern\r\n", "");
+        assert!(
+            parse_calendar_timezone(&no_tzid)
+                .unwrap_err()
+                .contains("no TZID")
+        );
+    }
+
+    #[test]
+    fn tzids_resolve_through_vtimezone_iana_and_windows_names() {
+        let ical = super::super::validate::parse_vcalendar(NY_VTIMEZONE).unwrap();
+        let zones = Zones::of(&ical);
+        assert_eq!(
+            zones.resolve("US-Eastern"),
+            Zone::Iana(chrono_tz::America::New_York)
+        );
+        assert_eq!(
+            zones.resolve("Europe/Berlin"),
+            Zone::Iana(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(
+            zones.resolve("W. Europe Standard Time"),
+            Zone::Iana(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(zones.resolve("Mars/Olympus_Mons"), Zone::Floating);
     }
 }

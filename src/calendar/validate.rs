@@ -1,15 +1,17 @@
 //! Parsing and validation of calendar object resources (RFC 4791 §4.1, §5.3.2; RFC 5545), and
 //! the index facts (UID, kind, first/last instant) computed from them at write time.
 //!
-//! The index is a SUPERSET: it selects candidates that exact evaluation filters later. Local
-//! (TZID) and floating times are widened by the extreme UTC offsets instead of being resolved,
-//! because the calendar's zone can change after the write; a recurrence whose end cannot be
-//! bounded cheaply and safely is open-ended.
+//! Liberal where RFC 5545 allows it (missing VERSION/PRODID/DTSTAMP, unknown TZIDs, DATE vs
+//! DATE-TIME mixes in RDATE/EXDATE/RECURRENCE-ID, UNTIL before DTSTART), strict where it does
+//! not; every refusal carries a one-line reason naming the rule.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use calcard::Entry;
+use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty};
 
-use super::ical::{self, Component, Line};
-use super::{CalendarIndex, ComponentKind, Timestamp};
+use super::model::{self, Timing};
+use super::time::{CalTime, naive};
+use super::tz::Zones;
+use super::{CalendarIndex, ComponentKind, Timestamp, index, raw};
 
 /// What the collection imposes on a PUT.
 #[derive(Debug, Clone)]
@@ -37,368 +39,287 @@ pub enum InvalidObject {
     AfterMax(String),
 }
 
-/// UTC offsets range from −12:00 to +14:00: a local time is within this of its UTC instant.
-const WIDEN: i64 = 14 * 3600;
-const DAY: i64 = 86_400;
-
 /// Parses and validates one calendar object resource and computes its index facts.
 pub fn parse_object(data: &[u8], opts: &ValidateOptions) -> Result<CalendarIndex, InvalidObject> {
-    let text = std::str::from_utf8(data).map_err(|e| InvalidObject::Data(format!("not UTF-8 ({e})")))?;
-    let top = ical::parse(text).map_err(InvalidObject::Data)?;
-    let [vcalendar] = top.as_slice() else {
-        return Err(InvalidObject::Data(format!("expected exactly one VCALENDAR, found {} top-level components", top.len())));
-    };
-    if vcalendar.name != "VCALENDAR" {
-        return Err(InvalidObject::Data(format!("the top-level component is {}, not VCALENDAR", vcalendar.name)));
+    let text = std::str::from_utf8(data).map_err(|e| {
+        InvalidObject::Data(format!(
+            "the body is not UTF-8 (bad byte at offset {}, RFC 5545 §3.1.4)",
+            e.valid_up_to()
+        ))
+    })?;
+    let ical = parse_vcalendar(text)?;
+    check_calendar_properties(&ical)?;
+    let (kind, ids) = calendar_components(&ical)?;
+    let zones = Zones::of(&ical);
+    let timings = ids
+        .iter()
+        .map(|&id| model::read(&ical, id, &zones))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uid = single_uid(kind, &timings)?;
+    check_overrides(kind, &timings)?;
+    for timing in &timings {
+        check_component(kind, timing)?;
     }
-    // RFC 4791 §4.1: no METHOD in stored calendar object resources.
-    if vcalendar.prop("METHOD").is_some() {
-        return Err(InvalidObject::Resource("METHOD is not allowed in a calendar object resource (RFC 4791 §4.1)".into()));
-    }
-    let comps: Vec<&Component> = vcalendar.children.iter().filter(|c| c.name != "VTIMEZONE").collect();
-    let kind = single_kind(&comps)?;
-    let uid = single_uid(&comps)?;
-    check_instances(&comps)?;
-    let mut span = Span::default();
-    for c in &comps {
-        let s = component_span(kind, c)?;
-        span.merge(s);
-    }
-    check_range(&comps, opts)?;
-    Ok(CalendarIndex { uid, component: kind, first_start: span.first, last_end: span.last })
-}
-
-fn single_kind(comps: &[&Component]) -> Result<ComponentKind, InvalidObject> {
-    let first = comps.first().ok_or_else(|| InvalidObject::Resource("no VEVENT, VTODO, VJOURNAL or VFREEBUSY".into()))?;
-    let kind = ComponentKind::parse(&first.name)
-        .ok_or_else(|| InvalidObject::Resource(format!("unsupported component {}", first.name)))?;
-    if let Some(other) = comps.iter().find(|c| c.name != first.name) {
-        return Err(InvalidObject::Resource(format!(
-            "mixes {} and {} (RFC 4791 §4.1: one component type per resource)",
-            first.name, other.name
-        )));
-    }
-    Ok(kind)
-}
-
-fn single_uid(comps: &[&Component]) -> Result<String, InvalidObject> {
-    let mut uid: Option<&str> = None;
-    for c in comps {
-        let this = c.prop("UID").map(|l| l.value.as_str()).filter(|v| !v.is_empty());
-        let this = this.ok_or_else(|| InvalidObject::Resource(format!("{} without UID", c.name)))?;
-        match uid {
-            Some(u) if u != this => {
-                return Err(InvalidObject::Resource(format!(
-                    "components with different UIDs ({u:?} and {this:?}); RFC 4791 §4.1 allows one UID per resource"
-                )));
-            }
-            _ => uid = Some(this),
-        }
-    }
-    uid.map(str::to_owned).ok_or_else(|| InvalidObject::Resource("no UID".into()))
-}
-
-/// At most one master, and distinct RECURRENCE-IDs (RFC 5545 §3.8.4.4).
-fn check_instances(comps: &[&Component]) -> Result<(), InvalidObject> {
-    let masters = comps.iter().filter(|c| c.prop("RECURRENCE-ID").is_none()).count();
-    if masters > 1 {
-        return Err(InvalidObject::Resource(format!("{masters} components without RECURRENCE-ID share one UID")));
-    }
-    let mut ids: Vec<&str> = comps.iter().filter_map(|c| c.prop("RECURRENCE-ID")).map(|l| l.value.as_str()).collect();
-    ids.sort_unstable();
-    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(InvalidObject::Resource(format!("RECURRENCE-ID {} appears twice", w[0])));
-    }
-    Ok(())
-}
-
-/// A date or date-time value as the index sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Instant {
-    /// UTC seconds for Z values; the naive local time read as UTC otherwise.
-    pub secs: i64,
-    pub is_date: bool,
-    /// Local (TZID) or floating: the true instant is within ±WIDEN of `secs`.
-    pub local: bool,
-}
-
-/// Parses a DATE or DATE-TIME value (RFC 5545 §3.3.4, §3.3.5).
-pub fn parse_instant(line: &Line) -> Result<Instant, InvalidObject> {
-    let v = line.value.trim();
-    let bad = || InvalidObject::Resource(format!("{} has an invalid date or date-time {v:?}", line.name));
-    if v.len() == 8 || line.param("VALUE").is_some_and(|t| t.eq_ignore_ascii_case("DATE")) {
-        let d = NaiveDate::parse_from_str(v, "%Y%m%d").map_err(|_| bad())?;
-        let secs = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc().timestamp();
-        return Ok(Instant { secs, is_date: true, local: true });
-    }
-    let (body, utc) = match v.strip_suffix('Z') {
-        Some(b) => (b, true),
-        None => (v, false),
-    };
-    let dt = NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").map_err(|_| bad())?;
-    Ok(Instant { secs: dt.and_utc().timestamp(), is_date: false, local: !utc })
-}
-
-/// RFC 5545 §3.3.6 duration in seconds (weeks, days, hours, minutes, seconds; signed).
-pub fn parse_duration(v: &str) -> Option<i64> {
-    let v = v.trim();
-    let (sign, rest) = match v.as_bytes().first()? {
-        b'-' => (-1, &v[1..]),
-        b'+' => (1, &v[1..]),
-        _ => (1, v),
-    };
-    let rest = rest.strip_prefix('P')?;
-    let (mut total, mut num, mut in_time, mut any) = (0i64, String::new(), false, false);
-    for c in rest.chars() {
-        match c {
-            '0'..='9' => num.push(c),
-            'T' if num.is_empty() => in_time = true,
-            'W' | 'D' | 'H' | 'M' | 'S' => {
-                let n: i64 = num.parse().ok()?;
-                num.clear();
-                any = true;
-                total += n * match (c, in_time) {
-                    ('W', false) => 7 * DAY,
-                    ('D', false) => DAY,
-                    ('H', true) => 3600,
-                    ('M', true) => 60,
-                    ('S', true) => 1,
-                    _ => return None,
-                };
-            }
-            _ => return None,
-        }
-    }
-    (any && num.is_empty()).then_some(sign * total)
-}
-
-/// Earliest start and latest end of what a component covers (None = unbounded).
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    /// Set once a side is known to be unbounded, so later merges keep it open.
-    open_first: bool,
-    open_last: bool,
-    seen: bool,
-}
-
-impl Span {
-    fn unbounded() -> Span {
-        Span { first: None, last: None, open_first: true, open_last: true, seen: true }
-    }
-    fn of(first: i64, last: i64) -> Span {
-        Span { first: Some(first), last: Some(last.max(first)), open_first: false, open_last: false, seen: true }
-    }
-    fn merge(&mut self, other: Span) {
-        if !other.seen {
-            return;
-        }
-        if !self.seen {
-            *self = other;
-            return;
-        }
-        self.open_first |= other.open_first;
-        self.open_last |= other.open_last;
-        self.first = if self.open_first { None } else { min_opt(self.first, other.first) };
-        self.last = if self.open_last { None } else { max_opt(self.last, other.last) };
-    }
-}
-
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn lo(i: Instant) -> i64 {
-    if i.local { i.secs - WIDEN } else { i.secs }
-}
-fn hi(i: Instant) -> i64 {
-    if i.local { i.secs + WIDEN } else { i.secs }
-}
-
-fn component_span(kind: ComponentKind, c: &Component) -> Result<Span, InvalidObject> {
-    let get = |name: &str| c.prop(name).map(parse_instant).transpose();
-    let start = get("DTSTART")?;
-    let end = get("DTEND")?;
-    let duration = match c.prop("DURATION") {
-        Some(l) => Some(parse_duration(&l.value).ok_or_else(|| InvalidObject::Resource(format!("invalid DURATION {:?}", l.value)))?),
-        None => None,
-    };
-    if end.is_some() && duration.is_some() {
-        return Err(InvalidObject::Resource(format!("{} has both DTEND and DURATION (RFC 5545 §3.6.1)", c.name)));
-    }
-    let mut span = match kind {
-        ComponentKind::Event => event_span(c, start, end, duration)?,
-        ComponentKind::Todo => todo_span(c, start, duration)?,
-        ComponentKind::Journal => start.map_or_else(Span::unbounded, |s| Span::of(lo(s), hi(s) + if s.is_date { DAY } else { 0 })),
-        ComponentKind::FreeBusy => match (start, end) {
-            (Some(s), Some(e)) => Span::of(lo(s), hi(e)),
-            _ => Span::unbounded(),
-        },
-    };
-    if span.seen && !span.open_first {
-        widen_for_recurrence(c, start, &mut span)?;
-    }
-    widen_for_alarms(c, &mut span)?;
-    Ok(span)
-}
-
-fn event_span(c: &Component, start: Option<Instant>, end: Option<Instant>, duration: Option<i64>) -> Result<Span, InvalidObject> {
-    let s = start.ok_or_else(|| InvalidObject::Resource("VEVENT without DTSTART".into()))?;
-    let end_secs = match (end, duration) {
-        (Some(e), _) => {
-            if e.is_date != s.is_date {
-                return Err(InvalidObject::Resource("DTEND and DTSTART must both be DATE or both DATE-TIME".into()));
-            }
-            if e.secs < s.secs && e.local == s.local {
-                return Err(InvalidObject::Resource("DTEND is before DTSTART".into()));
-            }
-            hi(e)
-        }
-        (None, Some(d)) => hi(s) + d.max(0),
-        // RFC 5545 §3.6.1: a DATE start without end lasts one day; a DATE-TIME start, no time.
-        (None, None) => hi(s) + if s.is_date { DAY } else { 0 },
-    };
-    let _ = c;
-    Ok(Span::of(lo(s), end_secs))
-}
-
-/// RFC 4791 §9.9: a VTODO covers DTSTART(+DURATION)/DUE, else COMPLETED/CREATED, else all time.
-fn todo_span(c: &Component, start: Option<Instant>, duration: Option<i64>) -> Result<Span, InvalidObject> {
-    let due = c.prop("DUE").map(parse_instant).transpose()?;
-    let completed = c.prop("COMPLETED").map(parse_instant).transpose()?;
-    let created = c.prop("CREATED").map(parse_instant).transpose()?;
-    Ok(match (start, due) {
-        (Some(s), Some(d)) => Span::of(lo(s).min(lo(d)), hi(d).max(hi(s))),
-        (Some(s), None) => Span::of(lo(s), hi(s) + duration.unwrap_or(0).max(0)),
-        (None, Some(d)) => Span::of(lo(d), hi(d)),
-        (None, None) => match (completed, created) {
-            (Some(a), Some(b)) => Span::of(lo(a).min(lo(b)), hi(a).max(hi(b))),
-            (Some(a), None) | (None, Some(a)) => Span::of(lo(a), hi(a)),
-            (None, None) => Span::unbounded(),
-        },
+    let facts = index::compute(kind, &timings)?;
+    check_limits(facts.face, opts)?;
+    Ok(CalendarIndex {
+        uid,
+        component: kind,
+        first_start: facts.range.lo,
+        last_end: facts.range.hi,
     })
 }
 
-/// Extends the span over RRULE / RDATE instances (conservatively) and keeps it open-ended when
-/// the rule has no bound that can be proven cheaply.
-fn widen_for_recurrence(c: &Component, start: Option<Instant>, span: &mut Span) -> Result<(), InvalidObject> {
-    let length = span.last.zip(span.first).map_or(0, |(l, f)| l - f);
-    for rdate in c.props_named("RDATE") {
-        for value in rdate.value.split(',').filter(|v| !v.trim().is_empty()) {
-            // PERIOD values: start/end or start/duration.
-            let (first, second) = value.split_once('/').unwrap_or((value, ""));
-            let line = Line { name: "RDATE".into(), params: rdate.params.clone(), value: first.to_owned() };
-            let s = parse_instant(&line)?;
-            let end = if second.is_empty() {
-                hi(s) + length
-            } else if let Some(d) = parse_duration(second) {
-                hi(s) + d
-            } else {
-                let e = Line { name: "RDATE".into(), params: rdate.params.clone(), value: second.to_owned() };
-                hi(parse_instant(&e)?)
-            };
-            span.merge(Span::of(lo(s), end));
-        }
+/// Parses exactly one VCALENDAR, after checking the content-line syntax calcard forgives.
+pub(crate) fn parse_vcalendar(text: &str) -> Result<ICalendar, InvalidObject> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    raw::check_syntax(text).map_err(InvalidObject::Data)?;
+    let mut parser = calcard::Parser::new(text);
+    let ical = match parser.entry() {
+        Entry::ICalendar(ical) => ical,
+        other => return Err(InvalidObject::Data(unparsed(other))),
+    };
+    if let Some(root) = ical
+        .components
+        .first()
+        .filter(|c| c.component_type != ICalendarComponentType::VCalendar)
+    {
+        let name = root.component_type.as_str();
+        return Err(InvalidObject::Data(format!(
+            "the body is a bare {name}, not wrapped in a VCALENDAR (RFC 5545 §3.4)"
+        )));
     }
-    let Some(rule) = c.prop("RRULE") else { return Ok(()) };
-    let parts: Vec<(String, String)> = rule
-        .value
-        .split(';')
-        .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_ascii_uppercase(), v.to_owned())))
-        .collect();
-    let get = |k: &str| parts.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let freq = get("FREQ").ok_or_else(|| InvalidObject::Resource(format!("RRULE without FREQ: {:?}", rule.value)))?;
-    let period = match freq {
-        "SECONDLY" => 1,
-        "MINUTELY" => 60,
-        "HOURLY" => 3600,
-        "DAILY" => DAY,
-        "WEEKLY" => 7 * DAY,
-        "MONTHLY" => 31 * DAY,
-        "YEARLY" => 366 * DAY,
-        other => return Err(InvalidObject::Resource(format!("RRULE has an unknown FREQ {other:?}"))),
-    };
-    let interval: i64 = match get("INTERVAL") {
-        Some(i) => i.parse().ok().filter(|n| *n > 0).ok_or_else(|| InvalidObject::Resource(format!("invalid INTERVAL {i:?}")))?,
-        None => 1,
-    };
-    let has_by = parts.iter().any(|(k, _)| k.starts_with("BY"));
-    let bound = if let Some(until) = get("UNTIL") {
-        let line = Line { name: "UNTIL".into(), params: Vec::new(), value: until.to_owned() };
-        Some(hi(parse_instant(&line)?) + length + WIDEN)
-    } else if let (Some(count), false) = (get("COUNT"), has_by) {
-        let n: i64 = count.parse().map_err(|_| InvalidObject::Resource(format!("invalid COUNT {count:?}")))?;
-        // Without BY* parts every period holds one instance, except months and years that lack the
-        // start's day (RFC 5545 §3.3.10 skips them): those stay open-ended.
-        let s = start.map_or(0, |s| s.secs);
-        let day = chrono::DateTime::from_timestamp(s, 0).map_or(1, |d| chrono::Datelike::day(&d));
-        let skips = matches!(freq, "MONTHLY" | "YEARLY") && day > 28;
-        (!skips).then(|| span.last.unwrap_or(s).saturating_add(n.saturating_mul(period).saturating_mul(interval)))
-    } else {
-        None
-    };
-    match bound {
-        Some(b) => span.merge(Span::of(span.first.unwrap_or(b), b)),
-        None => {
-            span.open_last = true;
-            span.last = None;
-        }
+    match parser.entry() {
+        Entry::Eof => Ok(ical),
+        Entry::ICalendar(_) => Err(InvalidObject::Data(
+            "the body holds more than one VCALENDAR (RFC 4791 §4.1)".into(),
+        )),
+        other => Err(InvalidObject::Data(format!(
+            "content after END:VCALENDAR: {}",
+            unparsed(other)
+        ))),
     }
-    Ok(())
 }
 
-/// VALARM triggers relative to the start or end, with REPEAT/DURATION, or absolute (RFC 5545
-/// §3.8.6.3): the index covers them so alarm time-ranges find their objects.
-fn widen_for_alarms(c: &Component, span: &mut Span) -> Result<(), InvalidObject> {
-    for alarm in c.children.iter().filter(|a| a.name == "VALARM") {
-        let Some(trigger) = alarm.prop("TRIGGER") else { continue };
-        let repeat: i64 = alarm.prop("REPEAT").and_then(|r| r.value.trim().parse().ok()).unwrap_or(0);
-        let every = alarm.prop("DURATION").and_then(|d| parse_duration(&d.value)).unwrap_or(0);
-        let tail = repeat.max(0) * every.max(0);
-        if trigger.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME")) {
-            let t = parse_instant(trigger)?;
-            span.merge(Span::of(lo(t), hi(t) + tail));
+fn unparsed(entry: Entry) -> String {
+    match entry {
+        Entry::Eof => "the body holds no VCALENDAR (RFC 5545 §3.4)".into(),
+        Entry::VCard(_) => "the body is a vCard, not iCalendar".into(),
+        Entry::InvalidLine(line) => {
+            format!("unexpected line {line:?} outside any component (RFC 5545 §3.4)")
+        }
+        Entry::UnexpectedComponentEnd { expected, found } => {
+            format!(
+                "END:{} where END:{} was expected (RFC 5545 §3.4)",
+                found.as_str(),
+                expected.as_str()
+            )
+        }
+        Entry::UnterminatedComponent(name) => {
+            format!("BEGIN:{name} is never ended (RFC 5545 §3.4)")
+        }
+        Entry::TooManyComponents => "too many nested components".into(),
+        _ => "not parseable as iCalendar (RFC 5545 §3.4)".into(),
+    }
+}
+
+/// RFC 4791 §4.1: no METHOD in stored objects. A VERSION other than 2.0 is vCalendar or
+/// unknown; a missing one is tolerated (common, and harmless).
+fn check_calendar_properties(ical: &ICalendar) -> Result<(), InvalidObject> {
+    let Some(root) = ical.components.first() else {
+        return Ok(());
+    };
+    if let Some(method) = root.property(&ICalendarProperty::Method) {
+        let value = method
+            .values
+            .first()
+            .and_then(|v| v.as_text())
+            .unwrap_or_default();
+        return Err(InvalidObject::Resource(format!(
+            "METHOD:{value} marks an iTIP message; a stored calendar object must not have METHOD (RFC 4791 §4.1)"
+        )));
+    }
+    let version = root
+        .property(&ICalendarProperty::Version)
+        .and_then(|v| v.values.first())
+        .and_then(|v| v.as_text());
+    match version {
+        Some(v) if v.trim() != "2.0" => Err(InvalidObject::Data(format!(
+            "VERSION:{v} is not iCalendar 2.0 (RFC 5545 §3.7.4)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The one component kind of the object and the ids of its components (RFC 4791 §4.1);
+/// VTIMEZONEs and unknown (X-) components are set aside.
+fn calendar_components(ical: &ICalendar) -> Result<(ComponentKind, Vec<u32>), InvalidObject> {
+    let children = ical
+        .components
+        .first()
+        .map(|root| root.component_ids.as_slice())
+        .unwrap_or_default();
+    let mut kind: Option<ComponentKind> = None;
+    let mut ids = Vec::new();
+    for &id in children {
+        let Some(this) = ical
+            .component_by_id(id)
+            .and_then(|c| ComponentKind::parse(c.component_type.as_str()))
+        else {
             continue;
-        }
-        let Some(offset) = parse_duration(&trigger.value) else {
-            return Err(InvalidObject::Resource(format!("invalid TRIGGER {:?}", trigger.value)));
         };
-        if let Some(first) = span.first.filter(|_| !span.open_first) {
-            span.first = Some(first.min(first + offset));
+        if let Some(first) = kind.filter(|k| *k != this) {
+            return Err(InvalidObject::Resource(format!(
+                "the object mixes {} and {}; a calendar object resource holds one component type (RFC 4791 §4.1)",
+                first.as_str(),
+                this.as_str()
+            )));
         }
-        if let Some(last) = span.last.filter(|_| !span.open_last) {
-            span.last = Some(last.max(last + offset + tail));
+        kind = Some(this);
+        ids.push(id);
+    }
+    let kind = kind.ok_or_else(|| {
+        InvalidObject::Resource(
+            "the object has no VEVENT, VTODO, VJOURNAL or VFREEBUSY (RFC 4791 §4.1)".into(),
+        )
+    })?;
+    Ok((kind, ids))
+}
+
+/// RFC 4791 §4.1: every component has the same UID (RFC 5545 §3.8.4.7 makes it required).
+fn single_uid(kind: ComponentKind, timings: &[Timing<'_>]) -> Result<String, InvalidObject> {
+    let mut uid: Option<&str> = None;
+    for timing in timings {
+        let this = timing
+            .uid
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                InvalidObject::Resource(format!(
+                    "a {} has no UID (RFC 5545 §3.8.4.7)",
+                    kind.as_str()
+                ))
+            })?;
+        if let Some(first) = uid.filter(|u| *u != this) {
+            return Err(InvalidObject::Resource(format!(
+                "the components have different UIDs ({first:?}, {this:?}); each UID is its own resource (RFC 4791 §4.1)"
+            )));
+        }
+        uid = Some(this);
+    }
+    Ok(uid.unwrap_or_default().to_string())
+}
+
+/// RFC 4791 §4.1: at most one master (a component without RECURRENCE-ID), and each override
+/// names a different instance (RFC 5545 §3.8.4.4). Overrides without a master are allowed.
+fn check_overrides(kind: ComponentKind, timings: &[Timing<'_>]) -> Result<(), InvalidObject> {
+    if timings.iter().filter(|t| t.recurrence_id.is_none()).count() > 1 {
+        return Err(InvalidObject::Resource(format!(
+            "more than one {} without RECURRENCE-ID; only one master is allowed (RFC 4791 §4.1)",
+            kind.as_str()
+        )));
+    }
+    let rids: Vec<CalTime> = timings.iter().filter_map(|t| t.recurrence_id).collect();
+    for (i, rid) in rids.iter().enumerate() {
+        if let Some(twin) = rids[i + 1..].iter().find(|other| other.same_instant(rid)) {
+            return Err(InvalidObject::Resource(format!(
+                "two overrides name the same instance ({rid} and {twin}); each is overridden once (RFC 5545 §3.8.4.4)"
+            )));
         }
     }
     Ok(())
 }
 
-/// RFC 4791 §5.2.6/§5.2.7 on the start of every component.
-fn check_range(comps: &[&Component], opts: &ValidateOptions) -> Result<(), InvalidObject> {
-    for c in comps {
-        for name in ["DTSTART", "DUE", "DTEND"] {
-            if let Some(line) = c.prop(name) {
-                let i = parse_instant(line)?;
-                if hi(i) < opts.min_date_time {
-                    return Err(InvalidObject::BeforeMin(format!("{name} {}", line.value)));
-                }
-                if lo(i) > opts.max_date_time {
-                    return Err(InvalidObject::AfterMax(format!("{name} {}", line.value)));
-                }
-            }
-        }
+fn check_component(kind: ComponentKind, t: &Timing<'_>) -> Result<(), InvalidObject> {
+    match kind {
+        ComponentKind::Event => check_event(t),
+        ComponentKind::Todo => check_todo(t),
+        ComponentKind::Journal | ComponentKind::FreeBusy => Ok(()),
+    }
+}
+
+/// RFC 5545 §3.6.1 and §3.8.2.2.
+fn check_event(t: &Timing<'_>) -> Result<(), InvalidObject> {
+    let resource = |why: &str| Err(InvalidObject::Resource(why.to_string()));
+    let Some(start) = t.dtstart else {
+        return resource("a VEVENT has no DTSTART (required without METHOD, RFC 5545 §3.6.1)");
+    };
+    if t.dtend.is_some() && t.duration.is_some() {
+        return resource(
+            "a VEVENT has both DTEND and DURATION; only one may be given (RFC 5545 §3.6.1)",
+        );
+    }
+    let Some(end) = t.dtend else {
+        return Ok(());
+    };
+    if end.is_date != start.is_date {
+        let (s, e) = (value_type(&start), value_type(&end));
+        return Err(InvalidObject::Resource(format!(
+            "DTSTART is a {s} but DTEND a {e}; they must have the same value type (RFC 5545 §3.8.2.2)"
+        )));
+    }
+    if definitely_before(&end, &start) {
+        return Err(InvalidObject::Resource(format!(
+            "DTEND {end} is before DTSTART {start} (RFC 5545 §3.8.2.2)"
+        )));
     }
     Ok(())
+}
+
+/// RFC 5545 §3.6.2: DUE and DURATION exclude each other, and DURATION needs DTSTART. DUE's value
+/// type and order against DTSTART are left to clients: tasks apps disagree on them and RFC 4791
+/// §9.9 evaluates every combination.
+fn check_todo(t: &Timing<'_>) -> Result<(), InvalidObject> {
+    let resource = |why: &str| Err(InvalidObject::Resource(why.to_string()));
+    match (t.dtstart, t.due, t.duration) {
+        (_, Some(_), Some(_)) => {
+            resource("a VTODO has both DUE and DURATION; only one may be given (RFC 5545 §3.6.2)")
+        }
+        (None, _, Some(_)) => resource("a VTODO has DURATION but no DTSTART (RFC 5545 §3.6.2)"),
+        _ => Ok(()),
+    }
+}
+
+fn value_type(t: &CalTime) -> &'static str {
+    if t.is_date { "DATE" } else { "DATE-TIME" }
+}
+
+/// Before in every reading: compared as stated when both float or both are fixed, and only
+/// when no zone could reorder them otherwise.
+fn definitely_before(a: &CalTime, b: &CalTime) -> bool {
+    if a.is_floating() == b.is_floating() {
+        a.face() < b.face()
+    } else {
+        a.span().latest < b.span().earliest
+    }
+}
+
+/// RFC 4791 §5.2.6 / §5.2.7 against the instances as stated. An unbounded recurrence is not
+/// refused for max-date-time: that would refuse every birthday, and queries expand it only
+/// inside their window.
+fn check_limits(face: Option<index::Range>, opts: &ValidateOptions) -> Result<(), InvalidObject> {
+    let Some(face) = face else {
+        return Ok(());
+    };
+    if let Some(lo) = face.lo.filter(|lo| *lo < opts.min_date_time) {
+        return Err(InvalidObject::BeforeMin(format!(
+            "an instance at {} is before min-date-time {} (RFC 4791 §5.2.6)",
+            iso(lo),
+            iso(opts.min_date_time)
+        )));
+    }
+    if let Some(hi) = face.hi.filter(|hi| *hi > opts.max_date_time) {
+        return Err(InvalidObject::AfterMax(format!(
+            "an instance at {} is after max-date-time {} (RFC 4791 §5.2.7)",
+            iso(hi),
+            iso(opts.max_date_time)
+        )));
+    }
+    Ok(())
+}
+
+fn iso(ts: Timestamp) -> String {
+    naive(ts).format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -406,92 +327,336 @@ fn check_range(comps: &[&Component], opts: &ValidateOptions) -> Result<(), Inval
 mod tests {
     use super::*;
 
-    const OPTS: ValidateOptions = ValidateOptions { min_date_time: -2_208_988_800, max_date_time: 4_133_980_799 };
+    const ANY_TIME: ValidateOptions = ValidateOptions {
+        min_date_time: i64::MIN,
+        max_date_time: i64::MAX,
+    };
 
-    fn cal(body: &str) -> Vec<u8> {
-        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}END:VCALENDAR\r\n").into_bytes()
-    }
-    fn ev(extra: &str) -> Vec<u8> {
-        cal(&format!("BEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20260101T000000Z\r\n{extra}END:VEVENT\r\n"))
-    }
-    fn ts(s: &str) -> i64 {
-        NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").unwrap().and_utc().timestamp()
-    }
-
-    #[test]
-    fn utc_event_is_exact() {
-        let i = parse_object(&ev("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\n"), &OPTS).unwrap();
-        assert_eq!((i.uid.as_str(), i.component), ("u", ComponentKind::Event));
-        assert_eq!((i.first_start, i.last_end), (Some(ts("20260105T100000")), Some(ts("20260105T110000"))));
-    }
-
-    #[test]
-    fn local_and_all_day_are_widened() {
-        let i = parse_object(&ev("DTSTART;TZID=Europe/Berlin:20260105T100000\r\nDURATION:PT1H\r\n"), &OPTS).unwrap();
-        assert_eq!(i.first_start, Some(ts("20260105T100000") - WIDEN));
-        assert_eq!(i.last_end, Some(ts("20260105T110000") + WIDEN));
-        let i = parse_object(&ev("DTSTART;VALUE=DATE:20260105\r\n"), &OPTS).unwrap();
-        assert_eq!(i.last_end, Some(ts("20260106T000000") + WIDEN));
-    }
-
-    #[test]
-    fn recurrence_bounds() {
-        let infinite = parse_object(&ev("DTSTART:20260105T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\n"), &OPTS).unwrap();
-        assert_eq!((infinite.first_start.is_some(), infinite.last_end), (true, None));
-        let until = parse_object(&ev("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY;UNTIL=20260110T100000Z\r\n"), &OPTS).unwrap();
-        assert_eq!(until.last_end, Some(ts("20260110T110000") + WIDEN));
-        let count = parse_object(&ev("DTSTART:20260105T100000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n"), &OPTS).unwrap();
-        assert!(count.last_end.unwrap() >= ts("20260107T100000"));
-        let override_moved = parse_object(
-            &cal("BEGIN:VEVENT\r\nUID:r\r\nDTSTART:20260105T100000Z\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID:20260106T100000Z\r\nDTSTART:20270101T100000Z\r\nEND:VEVENT\r\n"),
-            &OPTS,
+    fn cal(body: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n{}\r\nEND:VCALENDAR\r\n",
+            body.replace('\n', "\r\n")
         )
-        .unwrap();
-        assert_eq!(override_moved.last_end, Some(ts("20270101T100000")));
-        let rdate = parse_object(&ev("DTSTART:20260105T100000Z\r\nRDATE:20260301T100000Z,20250101T100000Z\r\n"), &OPTS).unwrap();
-        assert_eq!((rdate.first_start, rdate.last_end), (Some(ts("20250101T100000")), Some(ts("20260301T100000"))));
+    }
+
+    fn event(props: &str) -> String {
+        cal(&format!(
+            "BEGIN:VEVENT\nUID:u1\nDTSTAMP:20240101T000000Z\n{props}\nEND:VEVENT"
+        ))
+    }
+
+    fn parse(text: &str) -> Result<CalendarIndex, InvalidObject> {
+        parse_object(text.as_bytes(), &ANY_TIME)
+    }
+
+    fn data(text: &str) -> String {
+        match parse(text) {
+            Err(InvalidObject::Data(why)) => why,
+            other => panic!("expected Data, got {other:?}"),
+        }
+    }
+
+    fn resource(text: &str) -> String {
+        match parse(text) {
+            Err(InvalidObject::Resource(why)) => why,
+            other => panic!("expected Resource, got {other:?}"),
+        }
     }
 
     #[test]
-    fn alarms_widen() {
-        let i = parse_object(
-            &ev("DTSTART:20260105T100000Z\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-P1D\r\nEND:VALARM\r\n"),
-            &OPTS,
-        )
-        .unwrap();
-        assert_eq!(i.first_start, Some(ts("20260104T100000")));
+    fn accepts_a_plain_event() {
+        let index = parse(&event("DTSTART:20240101T100000Z\nDTEND:20240101T110000Z")).unwrap();
+        let expected = CalendarIndex {
+            uid: "u1".into(),
+            component: ComponentKind::Event,
+            first_start: Some(1_704_103_200),
+            last_end: Some(1_704_106_800),
+        };
+        assert_eq!(index, expected);
     }
 
     #[test]
-    fn todos_per_rfc4791_9_9() {
-        let t = |body: &str| parse_object(&cal(&format!("BEGIN:VTODO\r\nUID:t\r\n{body}END:VTODO\r\n")), &OPTS).unwrap();
-        assert_eq!((t("").first_start, t("").last_end), (None, None));
-        assert_eq!(t("DUE:20260105T100000Z\r\n").last_end, Some(ts("20260105T100000")));
+    fn not_utf8_is_invalid_data() {
+        assert_eq!(
+            parse_object(b"BEG\xffIN:VCALENDAR", &ANY_TIME),
+            Err(InvalidObject::Data(
+                "the body is not UTF-8 (bad byte at offset 3, RFC 5545 §3.1.4)".into()
+            ))
+        );
     }
 
     #[test]
-    fn refusals() {
-        let res = |b: &[u8]| parse_object(b, &OPTS).unwrap_err();
-        assert!(matches!(res(b"\xff\xfe"), InvalidObject::Data(_)));
-        assert!(matches!(res(b"hello"), InvalidObject::Data(_)));
-        assert!(matches!(res(&cal("METHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\n")), InvalidObject::Resource(_)));
-        assert!(matches!(res(&cal("")), InvalidObject::Resource(_)));
-        assert!(matches!(res(&ev("")), InvalidObject::Resource(_)), "VEVENT without DTSTART");
-        assert!(matches!(res(&ev("DTSTART:20260105T100000Z\r\nDTEND:20260104T100000Z\r\n")), InvalidObject::Resource(_)));
-        assert!(matches!(res(&ev("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nDURATION:PT1H\r\n")), InvalidObject::Resource(_)));
-        assert!(matches!(res(&ev("DTSTART;VALUE=DATE:20260105\r\nDTEND:20260106T000000Z\r\n")), InvalidObject::Resource(_)));
-        assert!(matches!(res(&ev("DTSTART:18000105T100000Z\r\n")), InvalidObject::BeforeMin(_)));
-        assert!(matches!(res(&ev("DTSTART:22000105T100000Z\r\n")), InvalidObject::AfterMax(_)));
-        let mixed = cal("BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:a\r\nEND:VTODO\r\n");
-        assert!(matches!(res(&mixed), InvalidObject::Resource(_)));
+    fn unparseable_bodies_are_invalid_data() {
+        assert_eq!(data(""), "the body holds no VCALENDAR (RFC 5545 §3.4)");
+        assert_eq!(
+            data("hello world"),
+            "line 1: no ':' between the property name and its value (RFC 5545 §3.1)"
+        );
+        assert_eq!(
+            data("hello world: x"),
+            "line 1: property name \"hello world\" contains ' ' (RFC 5545 §3.1)"
+        );
+        assert_eq!(
+            data("SUMMARY:hi"),
+            "unexpected line \"SUMMARY:hi\" outside any component (RFC 5545 §3.4)"
+        );
+        assert_eq!(
+            data("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n"),
+            "line 3: END:VCALENDAR closes BEGIN:VEVENT (RFC 5545 §3.6)"
+        );
+        assert_eq!(
+            data("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"),
+            "BEGIN:VCALENDAR is never ended (RFC 5545 §3.6)"
+        );
+        assert_eq!(
+            data(&event("DTSTART;;VALUE=DATE-TIME:20140409T093000")),
+            "line 7: empty parameter name (RFC 5545 §3.1)"
+        );
+        assert_eq!(
+            data(&event("DTSTART:20240101T100000Z\nX")),
+            "line 8: no ':' between the property name and its value (RFC 5545 §3.1)"
+        );
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("PT1H30M"), Some(5400));
-        assert_eq!(parse_duration("-P1W"), Some(-7 * DAY));
-        assert_eq!(parse_duration("P1DT2H"), Some(DAY + 7200));
-        assert_eq!(parse_duration("P"), None);
-        assert_eq!(parse_duration("PT1D"), None);
+    fn exactly_one_vcalendar() {
+        let one = event("DTSTART:20240101T100000Z");
+        assert_eq!(
+            data(&format!("{one}{one}")),
+            "the body holds more than one VCALENDAR (RFC 4791 §4.1)"
+        );
+        assert_eq!(
+            data("BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\nEND:VEVENT\r\n"),
+            "the body is a bare VEVENT, not wrapped in a VCALENDAR (RFC 5545 §3.4)"
+        );
+        assert_eq!(
+            data("BEGIN:VCARD\r\nFN:x\r\nEND:VCARD\r\n"),
+            "the body is a vCard, not iCalendar"
+        );
+    }
+
+    #[test]
+    fn malformed_values_are_invalid_data() {
+        assert_eq!(
+            data(&event("DTSTART:tomorrow")),
+            "DTSTART value is not a DATE or DATE-TIME (RFC 5545 §3.3.4, §3.3.5)"
+        );
+        assert_eq!(
+            data(&event("DTSTART:20240230T100000Z")),
+            "DTSTART value is not a DATE or DATE-TIME (RFC 5545 §3.3.4, §3.3.5)"
+        );
+        assert_eq!(
+            data(&event("DTSTART:20240101T100000Z\nDURATION:1 hour")),
+            "DURATION value is not a DURATION (RFC 5545 §3.3.6)"
+        );
+        assert_eq!(
+            data(&event("DTSTART:20240101T100000Z\nEXDATE:soon")),
+            "EXDATE value is not a list of DATE, DATE-TIME or PERIOD values (RFC 5545 §3.8.5.2)"
+        );
+    }
+
+    #[test]
+    fn version_other_than_2_is_invalid_data_but_missing_version_is_fine() {
+        let v1 = event("DTSTART:20240101T100000Z").replace("VERSION:2.0", "VERSION:1.0");
+        assert_eq!(
+            data(&v1),
+            "VERSION:1.0 is not iCalendar 2.0 (RFC 5545 §3.7.4)"
+        );
+        let bare =
+            event("DTSTART:20240101T100000Z").replace("VERSION:2.0\r\nPRODID:-//Test//EN\r\n", "");
+        assert_eq!(parse(&bare).unwrap().first_start, Some(1_704_103_200));
+    }
+
+    #[test]
+    fn method_is_refused() {
+        let text = event("DTSTART:20240101T100000Z")
+            .replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:REQUEST");
+        assert_eq!(
+            resource(&text),
+            "METHOD:REQUEST marks an iTIP message; a stored calendar object must not have METHOD (RFC 4791 §4.1)"
+        );
+    }
+
+    #[test]
+    fn needs_a_calendar_component() {
+        let why = "the object has no VEVENT, VTODO, VJOURNAL or VFREEBUSY (RFC 4791 §4.1)";
+        assert_eq!(resource(&cal("X-NOTHING:here")), why);
+        assert_eq!(
+            resource(&cal("BEGIN:VTIMEZONE\nTZID:Europe/Paris\nEND:VTIMEZONE")),
+            why
+        );
+    }
+
+    #[test]
+    fn mixed_kinds_are_refused_but_vtimezone_and_x_components_are_not() {
+        let mixed = cal(
+            "BEGIN:VEVENT\nUID:a\nDTSTART:20240101T100000Z\nEND:VEVENT\nBEGIN:VTODO\nUID:a\nEND:VTODO",
+        );
+        assert_eq!(
+            resource(&mixed),
+            "the object mixes VEVENT and VTODO; a calendar object resource holds one component type (RFC 4791 §4.1)"
+        );
+        let fine = cal(
+            "BEGIN:VTIMEZONE\nTZID:Europe/Paris\nEND:VTIMEZONE\nBEGIN:X-THING\nUID:z\nEND:X-THING\nBEGIN:VEVENT\nUID:a\nDTSTART;TZID=Europe/Paris:20240101T100000\nEND:VEVENT",
+        );
+        assert_eq!(parse(&fine).unwrap().first_start, Some(1_704_099_600));
+    }
+
+    #[test]
+    fn uids_are_required_and_equal() {
+        assert_eq!(
+            resource(&cal("BEGIN:VEVENT\nDTSTART:20240101T100000Z\nEND:VEVENT")),
+            "a VEVENT has no UID (RFC 5545 §3.8.4.7)"
+        );
+        let two = cal(
+            "BEGIN:VTODO\nUID:a\nEND:VTODO\nBEGIN:VTODO\nUID:b\nRECURRENCE-ID:20240101T000000Z\nEND:VTODO",
+        );
+        assert_eq!(
+            resource(&two),
+            "the components have different UIDs (\"a\", \"b\"); each UID is its own resource (RFC 4791 §4.1)"
+        );
+    }
+
+    #[test]
+    fn one_master_and_distinct_recurrence_ids() {
+        let two_masters = cal(
+            "BEGIN:VEVENT\nUID:a\nDTSTART:20240101T100000Z\nEND:VEVENT\nBEGIN:VEVENT\nUID:a\nDTSTART:20240102T100000Z\nEND:VEVENT",
+        );
+        assert_eq!(
+            resource(&two_masters),
+            "more than one VEVENT without RECURRENCE-ID; only one master is allowed (RFC 4791 §4.1)"
+        );
+        // The same instance named twice, once in UTC and once in New York time.
+        let dup = cal(
+            "BEGIN:VEVENT\nUID:a\nDTSTART:20240101T170000Z\nRRULE:FREQ=DAILY;COUNT=3\nEND:VEVENT\n\
+BEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20240102T170000Z\nDTSTART:20240102T180000Z\nEND:VEVENT\n\
+BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;TZID=America/New_York:20240102T120000\nDTSTART:20240102T190000Z\nEND:VEVENT",
+        );
+        assert_eq!(
+            resource(&dup),
+            "two overrides name the same instance (20240102T170000Z and TZID=America/New_York:20240102T120000); each is overridden once (RFC 5545 §3.8.4.4)"
+        );
+    }
+
+    #[test]
+    fn overrides_without_master_are_accepted() {
+        let only = cal(
+            "BEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20240102T170000Z\nDTSTART:20240102T180000Z\nEND:VEVENT",
+        );
+        assert_eq!(parse(&only).unwrap().first_start, Some(1_704_218_400));
+    }
+
+    #[test]
+    fn vevent_needs_dtstart() {
+        assert_eq!(
+            resource(&event("SUMMARY:when?")),
+            "a VEVENT has no DTSTART (required without METHOD, RFC 5545 §3.6.1)"
+        );
+    }
+
+    #[test]
+    fn dtend_and_duration_exclude_each_other() {
+        let both = event("DTSTART:20240101T100000Z\nDTEND:20240101T110000Z\nDURATION:PT1H");
+        assert_eq!(
+            resource(&both),
+            "a VEVENT has both DTEND and DURATION; only one may be given (RFC 5545 §3.6.1)"
+        );
+    }
+
+    #[test]
+    fn dtend_before_dtstart_is_refused_but_equal_is_not() {
+        let before = event("DTSTART:20240101T100000Z\nDTEND:20240101T090000Z");
+        assert_eq!(
+            resource(&before),
+            "DTEND 20240101T090000Z is before DTSTART 20240101T100000Z (RFC 5545 §3.8.2.2)"
+        );
+        // Compared in UTC: 10:00 in Paris is 09:00Z, after 08:30Z.
+        let zoned = event("DTSTART:20240101T083000Z\nDTEND;TZID=Europe/Paris:20240101T100000");
+        assert_eq!(parse(&zoned).unwrap().last_end, Some(1_704_099_600));
+        let equal = event("DTSTART:20240101T100000Z\nDTEND:20240101T100000Z");
+        assert_eq!(parse(&equal).unwrap().last_end, Some(1_704_103_200));
+    }
+
+    #[test]
+    fn dtend_value_type_must_match_dtstart() {
+        let mixed = event("DTSTART;VALUE=DATE:20240101\nDTEND:20240102T000000Z");
+        assert_eq!(
+            resource(&mixed),
+            "DTSTART is a DATE but DTEND a DATE-TIME; they must have the same value type (RFC 5545 §3.8.2.2)"
+        );
+    }
+
+    #[test]
+    fn vtodo_due_and_duration_rules() {
+        let todo = |props: &str| cal(&format!("BEGIN:VTODO\nUID:t\n{props}\nEND:VTODO"));
+        assert_eq!(
+            resource(&todo(
+                "DTSTART:20240101T100000Z\nDUE:20240102T100000Z\nDURATION:PT1H"
+            )),
+            "a VTODO has both DUE and DURATION; only one may be given (RFC 5545 §3.6.2)"
+        );
+        assert_eq!(
+            resource(&todo("DURATION:PT1H")),
+            "a VTODO has DURATION but no DTSTART (RFC 5545 §3.6.2)"
+        );
+        // Left to clients: DUE before DTSTART, and DUE of another value type.
+        assert!(parse(&todo("DTSTART:20240102T100000Z\nDUE;VALUE=DATE:20240101")).is_ok());
+    }
+
+    #[test]
+    fn invalid_rrules_are_refused() {
+        assert_eq!(
+            resource(&event("DTSTART:20240101T100000Z\nRRULE:FREQ=FORTNIGHTLY")),
+            "RRULE \"FREQ=FORTNIGHTLY\" is not a valid recurrence rule (RFC 5545 §3.3.10)"
+        );
+        let why = resource(&event(
+            "DTSTART:20240101T100000Z\nRRULE:FREQ=WEEKLY;BYMONTHDAY=1",
+        ));
+        assert!(
+            why.starts_with("invalid RRULE: ")
+                && why.contains("BYMONTHDAY")
+                && why.ends_with("(RFC 5545 §3.3.10)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn instants_outside_min_and_max_date_time_are_refused() {
+        let opts = ValidateOptions {
+            min_date_time: 1_704_067_200,
+            max_date_time: 1_735_689_600,
+        }; // 2024
+        let early = event("DTSTART:20231231T230000Z\nDTEND:20240101T010000Z");
+        assert_eq!(
+            parse_object(early.as_bytes(), &opts),
+            Err(InvalidObject::BeforeMin("an instance at 20231231T230000Z is before min-date-time 20240101T000000Z (RFC 4791 §5.2.6)".into()))
+        );
+        // The last instance of a finite rule counts, not only DTSTART.
+        let late = event("DTSTART:20241230T100000Z\nRRULE:FREQ=DAILY;COUNT=3");
+        assert_eq!(
+            parse_object(late.as_bytes(), &opts),
+            Err(InvalidObject::AfterMax("an instance at 20250101T100000Z is after max-date-time 20250101T000000Z (RFC 4791 §5.2.7)".into()))
+        );
+        let infinite = event("DTSTART:20241230T100000Z\nRRULE:FREQ=YEARLY");
+        assert!(parse_object(infinite.as_bytes(), &opts).is_ok());
+        // A floating time is compared as stated, not widened.
+        let floating = event("DTSTART:20240101T000000");
+        assert!(parse_object(floating.as_bytes(), &opts).is_ok());
+    }
+
+    #[test]
+    fn liberal_where_rfc_5545_allows() {
+        // Byte-order mark, LF line endings, no VERSION/PRODID/DTSTAMP, unknown TZID, DATE EXDATE
+        // against DATE-TIME instances, UNTIL before DTSTART, empty RDATE.
+        let text = "\u{feff}BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART;TZID=Mars/Olympus:20240101T100000\n\
+RRULE:FREQ=DAILY;UNTIL=20231201T000000Z\nEXDATE;VALUE=DATE:20240101\nRDATE:\nEND:VEVENT\nEND:VCALENDAR\n";
+        let index = parse(text).unwrap();
+        assert_eq!(
+            (index.first_start, index.last_end),
+            (
+                Some(1_704_103_200 - 14 * 3600),
+                Some(1_704_103_200 + 12 * 3600)
+            )
+        );
     }
 }
