@@ -384,7 +384,37 @@ async fn multiget_and_sync_collection(engine: Engine) {
     s.stop().await;
 }
 
+async fn calendar_query_without_time_range(engine: Engine) {
+    let s = start_server(engine).await;
+    let coll = "/calendars/alice/calendar/";
+    s.put_ics(&format!("{coll}a.ics"), &event("uid-a", "Alpha")).await;
+    s.put_ics(&format!("{coll}b.ics"), &event("uid-b", "Beta")).await;
+    let query = |inner: &str| {
+        format!(r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR">{inner}</C:comp-filter></C:filter></C:calendar-query>"#)
+    };
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(query(r#"<C:comp-filter name="VEVENT"/>"#))).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    let mut hrefs = r.hrefs();
+    hrefs.sort();
+    assert_eq!(hrefs, vec!["/calendars/alice/calendar/a.ics", "/calendars/alice/calendar/b.ics"]);
+    let by_uid = r#"<C:comp-filter name="VEVENT"><C:prop-filter name="UID"><C:text-match collation="i;octet">uid-b</C:text-match></C:prop-filter></C:comp-filter>"#;
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(query(by_uid))).await;
+    assert_eq!(r.hrefs(), vec!["/calendars/alice/calendar/b.ics"]);
+    assert!(prop_text(&r.response_for("/calendars/alice/calendar/b.ics"), CALDAV, "calendar-data").contains("SUMMARY:Beta"));
+    let summary = r#"<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match>ALPH</C:text-match></C:prop-filter></C:comp-filter>"#;
+    assert_eq!(send(s.req("REPORT", coll).header("Depth", "1").body(query(summary))).await.hrefs(), vec!["/calendars/alice/calendar/a.ics"]);
+    let todos = r#"<C:comp-filter name="VTODO"/>"#;
+    assert!(send(s.req("REPORT", coll).header("Depth", "1").body(query(todos))).await.hrefs().is_empty());
+    let klingon = r#"<C:comp-filter name="VEVENT"><C:prop-filter name="UID"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:comp-filter>"#;
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(query(klingon))).await;
+    assert_eq!((r.status.as_u16(), r.condition()), (403, (CALDAV.into(), "supported-collation".into())));
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(query(r#"<C:comp-filter/>"#))).await;
+    assert_eq!(r.condition(), (CALDAV.into(), "valid-filter".into()));
+    s.stop().await;
+}
+
 on_both_engines!(
+    calendar_query_without_time_range,
     discovery_from_base_url,
     authentication,
     options_and_unknown_methods,

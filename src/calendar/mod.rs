@@ -6,6 +6,7 @@
 
 pub mod export;
 pub mod filter;
+pub mod query;
 pub mod ical;
 mod index;
 pub mod model;

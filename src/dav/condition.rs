@@ -25,6 +25,10 @@ pub enum Condition {
     MaxDateTime,
     CalendarCollectionLocationOk,
     SupportedReport,
+    SupportedCollation,
+    ValidFilter,
+    SupportedFilter,
+    MaxInstances,
 }
 
 impl Condition {
@@ -48,6 +52,10 @@ impl Condition {
             Condition::MinDateTime => (CALDAV, "min-date-time"),
             Condition::MaxDateTime => (CALDAV, "max-date-time"),
             Condition::CalendarCollectionLocationOk => (CALDAV, "calendar-collection-location-ok"),
+            Condition::SupportedCollation => (CALDAV, "supported-collation"),
+            Condition::ValidFilter => (CALDAV, "valid-filter"),
+            Condition::SupportedFilter => (CALDAV, "supported-filter"),
+            Condition::MaxInstances => (CALDAV, "max-instances"),
         }
     }
 }

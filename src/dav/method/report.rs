@@ -1,4 +1,5 @@
-//! REPORT: calendar-multiget (RFC 4791 §7.9) and sync-collection (RFC 6578 §3). Unsupported
+//! REPORT: calendar-query (RFC 4791 §7.8), calendar-multiget (§7.9) and sync-collection
+//! (RFC 6578 §3). Unsupported
 //! reports answer 403 with DAV:supported-report (RFC 3253 §3.6).
 
 use http::StatusCode;
@@ -13,7 +14,12 @@ use crate::dav::request::{PropSelection, ReportBody, parse_report};
 use crate::dav::resource::Target;
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::Principal;
-use crate::store::{Collection, ObjectStore, StoreError, StoredObject, SyncStore};
+use crate::calendar::filter::{CompFilter, TimeRange};
+use crate::calendar::parse_calendar_timezone;
+use crate::calendar::query::{QueryContext, QueryError, object_matches};
+use crate::dav::request::query::{FilterError, parse_filter};
+use crate::dav::xml::Element;
+use crate::store::{Collection, ComponentKind, ObjectStore, StoreError, StoredObject, SyncStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -33,6 +39,9 @@ pub async fn handle(
         ReportBody::CalendarMultiget { props, hrefs, .. } => multiget(ctx, user, &collection, &props, &hrefs).await,
         ReportBody::SyncCollection { token, limit, props, .. } => {
             sync_collection(ctx, user, &collection, token.as_deref(), limit, &props).await
+        }
+        ReportBody::CalendarQuery { props, filter, timezone, .. } => {
+            calendar_query(ctx, user, &collection, &props, &filter, timezone.as_deref()).await
         }
         _ => Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     }
@@ -125,6 +134,68 @@ async fn sync_collection(
     }
     ms.sync_token(&sync_token(collection, delta.seq));
     Ok(ms.finish())
+}
+
+/// RFC 4791 §7.8: candidates come from the index (time range and component of the filter),
+/// then each is evaluated exactly.
+async fn calendar_query(
+    ctx: &DavContext,
+    user: &Principal,
+    collection: &Collection,
+    props: &PropSelection,
+    filter: &Element,
+    timezone: Option<&str>,
+) -> DavResult<DavResponse> {
+    let filter = parse_filter(filter).map_err(|e| match e {
+        FilterError::UnsupportedCollation(c) => {
+            DavError::forbidden(Condition::SupportedCollation, format!("unsupported collation {c:?}"))
+        }
+        FilterError::Invalid(reason) => DavError::forbidden(Condition::ValidFilter, reason),
+    })?;
+    let zone = query_zone(collection, timezone)?;
+    let qctx = QueryContext { zone, max_instances: usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX) };
+    let (component, range) = candidate_bounds(&filter);
+    let candidates = ctx
+        .store
+        .objects_in_range(collection.id, component, range.and_then(|r| r.start), range.and_then(|r| r.end))
+        .await
+        .map_err(store_err)?;
+    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let mut ms = Multistatus::new();
+    for object in &candidates {
+        match object_matches(&object.data, &filter, qctx) {
+            Ok(true) => write_object(&pctx, &mut ms, collection, object, props),
+            Ok(false) => {}
+            Err(QueryError::TooManyInstances) => {
+                return Err(DavError::forbidden(Condition::MaxInstances, "the query needs more instances than max-instances"));
+            }
+            Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
+            Err(QueryError::Unreadable(reason)) => {
+                tracing::warn!(object = %object.meta.name, %reason, "stored object skipped by calendar-query");
+            }
+        }
+    }
+    Ok(ms.finish())
+}
+
+/// RFC 4791 §7.3: floating times in the query's CALDAV:timezone, else the collection's
+/// calendar-timezone, else UTC.
+fn query_zone(collection: &Collection, timezone: Option<&str>) -> DavResult<chrono_tz::Tz> {
+    if let Some(text) = timezone {
+        let tz = parse_calendar_timezone(text).map_err(|reason| DavError::forbidden(Condition::ValidCalendarData, reason))?;
+        return Ok(tz.zone.unwrap_or(chrono_tz::UTC));
+    }
+    let stored = collection.props.timezone.as_deref().and_then(|t| parse_calendar_timezone(t).ok());
+    Ok(stored.and_then(|tz| tz.zone).unwrap_or(chrono_tz::UTC))
+}
+
+/// The component kind and time range the index can narrow by: those of the single comp-filter
+/// under VCALENDAR, when there is exactly one and it is not negated.
+fn candidate_bounds(filter: &CompFilter) -> (Option<ComponentKind>, Option<TimeRange>) {
+    match filter.comps.as_slice() {
+        [only] if !only.is_not_defined => (ComponentKind::parse(&only.name), only.time_range),
+        _ => (None, None),
+    }
 }
 
 fn wants_data(props: &PropSelection) -> bool {
