@@ -69,7 +69,8 @@ async fn multiget(
         let found = member_name(ctx, user, collection, href)
             .and_then(|name| objects.iter().find(|o| o.meta.name == name));
         match found {
-            Some(o) => write_object(&pctx, &mut ms, collection, o, props),
+            // The href exactly as sent: clients match responses to their requests by it.
+            Some(o) => write_object_at(&pctx, &mut ms, href, collection, o, props),
             None => ms.status(href, StatusCode::NOT_FOUND),
         }
     }
@@ -89,8 +90,19 @@ fn member_name(ctx: &DavContext, user: &Principal, collection: &Collection, href
 
 fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: &StoredObject, props: &PropSelection) {
     let href = pctx.dav.paths.object(&pctx.user.name, &c.path, &o.meta.name);
+    write_object_at(pctx, ms, &href, c, o, props);
+}
+
+fn write_object_at(
+    pctx: &PropCtx<'_>,
+    ms: &mut Multistatus,
+    href: &str,
+    c: &Collection,
+    o: &StoredObject,
+    props: &PropSelection,
+) {
     let res = Res::Object(c, &o.meta, Some(&o.data));
-    ms.props(&href, &results_for(pctx, res, props, &[]));
+    ms.props(href, &results_for(pctx, res, props, &[]));
 }
 
 async fn sync_collection(
