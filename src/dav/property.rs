@@ -96,6 +96,11 @@ impl Live {
             .unwrap_or_else(|| QName::fixed(DAV, "unknown"))
     }
 
+    /// Every live property, in table order (PROPFIND propname lists those a resource has).
+    pub fn all() -> impl Iterator<Item = Live> {
+        TABLE.iter().map(|(live, _, _)| *live)
+    }
+
     /// Properties a client may set with PROPPATCH (on collections); all others are protected.
     pub fn is_writable_on_collection(self) -> bool {
         matches!(

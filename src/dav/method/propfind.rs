@@ -151,9 +151,8 @@ pub fn results_for(pctx: &PropCtx<'_>, res: Res<'_>, sel: &PropSelection, dead: 
             out
         }
         PropSelection::PropName => {
-            let mut out: Vec<PropResult> = ALL_LIVE
-                .iter()
-                .filter(|live| **live != Live::CalendarData && value(pctx, res, **live).is_some())
+            let mut out: Vec<PropResult> = Live::all()
+                .filter(|live| *live != Live::CalendarData && value(pctx, res, *live).is_some())
                 .map(|live| PropResult::Name(live.name()))
                 .collect();
             out.extend(dead.iter().map(|e| PropResult::Name(e.name.clone())));
@@ -173,35 +172,6 @@ fn one(pctx: &PropCtx<'_>, res: Res<'_>, name: &QName, dead: &[Element]) -> Prop
     }
 }
 
-const ALL_LIVE: &[Live] = &[
-    Live::ResourceType,
-    Live::DisplayName,
-    Live::GetEtag,
-    Live::GetContentType,
-    Live::GetContentLength,
-    Live::GetLastModified,
-    Live::CreationDate,
-    Live::CurrentUserPrincipal,
-    Live::PrincipalUrl,
-    Live::Owner,
-    Live::PrincipalCollectionSet,
-    Live::CurrentUserPrivilegeSet,
-    Live::SupportedReportSet,
-    Live::CalendarHomeSet,
-    Live::CalendarUserAddressSet,
-    Live::CalendarDescription,
-    Live::CalendarTimezone,
-    Live::SupportedCalendarComponentSet,
-    Live::SupportedCalendarData,
-    Live::MaxResourceSize,
-    Live::MinDateTime,
-    Live::MaxDateTime,
-    Live::MaxInstances,
-    Live::SyncToken,
-    Live::GetCtag,
-    Live::CalendarColor,
-    Live::CalendarOrder,
-];
 
 fn needs_dead(sel: &PropSelection) -> bool {
     match sel {
