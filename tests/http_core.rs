@@ -413,7 +413,58 @@ async fn calendar_query_without_time_range(engine: Engine) {
     s.stop().await;
 }
 
+async fn calendar_query_time_range(engine: Engine) {
+    let s = start_server(engine).await;
+    let coll = "/calendars/alice/calendar/";
+    // Every other Monday at 09:00 Berlin time; the Jan 19 instance moves to Wednesday Jan 14.
+    let recurring = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n\
+BEGIN:VEVENT\r\nUID:biweekly\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\nSUMMARY:Sync\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:biweekly\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260114T150000\r\nDURATION:PT1H\r\nSUMMARY:Sync (moved)\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    let single = |uid: &str, day: &str| {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{day}T100000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    };
+    for (name, body) in [("r.ics", recurring.to_owned()), ("in.ics", single("in", "20260113")), ("march.ics", single("march", "20260302"))] {
+        let r = s.put_ics(&format!("{coll}{name}"), &body).await;
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+    }
+    let week = |start: &str, end: &str| {
+        format!(r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#)
+    };
+    let hrefs = |r: Response| {
+        assert_eq!(r.status, 207, "{}", r.body);
+        let mut h = r.hrefs();
+        h.sort();
+        h
+    };
+    let query = |body: String| send(s.req("REPORT", coll).header("Depth", "1").body(body));
+    let r = query(week("20260112T000000Z", "20260119T000000Z")).await;
+    assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/in.ics", "/calendars/alice/calendar/r.ics"], "the moved instance came in");
+    let r = query(week("20260119T000000Z", "20260126T000000Z")).await;
+    assert!(hrefs(r).is_empty(), "the Jan 19 instance moved out");
+    let r = query(week("20260202T000000Z", "20260209T000000Z")).await;
+    assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/r.ics"]);
+
+    // RFC 4791 §7.8.1 verbatim, over the RFC's own objects: abcd2 (recurring, one instance on
+    // Jan 4 overridden) and abcd3 match, abcd1 (Jan 2) does not.
+    for i in 1..=3 {
+        let body = match i {
+            1 => include_str!("../fixtures/ical/rfc4791/abcd1.ics"),
+            2 => include_str!("../fixtures/ical/rfc4791/abcd2.ics"),
+            _ => include_str!("../fixtures/ical/rfc4791/abcd3.ics"),
+        };
+        let r = s.put_ics(&format!("{coll}abcd{i}.ics"), body).await;
+        assert_eq!(r.status, 201, "abcd{i}: {}", r.body);
+    }
+    let rfc = include_str!("../fixtures/dav/requests/rfc/rfc4791-7.8.1-calendar-query.xml");
+    let r = query(rfc.to_owned()).await;
+    assert!(r.body.contains("00959BC664CA650E933C892C@example.com"), "calendar-data of abcd2: {}", r.body);
+    assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/abcd2.ics", "/calendars/alice/calendar/abcd3.ics"]);
+    s.stop().await;
+}
+
 on_both_engines!(
+    calendar_query_time_range,
     calendar_query_without_time_range,
     discovery_from_base_url,
     authentication,

@@ -69,6 +69,12 @@ pub struct TimeRange {
 
 /// Decides time ranges: `component` matches when any of its instances overlaps (§9.9), and a
 /// property's value when it falls inside (§9.9, DATE/DATE-TIME properties).
+///
+/// Evaluation is monotone in the oracle's answers: a time test is only ever combined by "and"
+/// and "any" (is-not-defined never consults it, negate-condition applies to text only), so an
+/// answer turned from false to true can only turn the result from false to true. An oracle may
+/// therefore answer false for a test it cannot decide and report that only when the result is
+/// false. Keep it so.
 pub trait TimeOracle {
     fn component_overlaps(&self, parent: &Component, component: &Component, range: &TimeRange) -> bool;
     fn property_in_range(&self, property: &Line, range: &TimeRange) -> bool;

@@ -197,7 +197,7 @@ fn group(kind: ComponentKind, t: &Timing<'_>, exclude: &[CalTime]) -> Result<Gro
 }
 
 /// RFC 5545 §3.6.1: DTEND, else DURATION, else one day for a DATE and zero for a DATE-TIME.
-fn event_length(t: &Timing<'_>, start: &CalTime) -> Length {
+pub(crate) fn event_length(t: &Timing<'_>, start: &CalTime) -> Length {
     match (t.dtend, t.duration) {
         (Some(end), _) => between(start, &end),
         (None, Some(duration)) => duration,
@@ -206,7 +206,7 @@ fn event_length(t: &Timing<'_>, start: &CalTime) -> Length {
 }
 
 /// RFC 4791 §9.9: DTSTART with DURATION or DUE, else DTSTART alone.
-fn todo_length(t: &Timing<'_>, start: &CalTime) -> Length {
+pub(crate) fn todo_length(t: &Timing<'_>, start: &CalTime) -> Length {
     match (t.duration, t.due) {
         (Some(duration), _) => duration,
         (None, Some(due)) => between(start, &due),
@@ -214,7 +214,7 @@ fn todo_length(t: &Timing<'_>, start: &CalTime) -> Length {
     }
 }
 
-fn default_length(start: &CalTime) -> Length {
+pub(crate) fn default_length(start: &CalTime) -> Length {
     if start.is_date {
         Length::ONE_DAY
     } else {
@@ -238,7 +238,7 @@ fn between(start: &CalTime, end: &CalTime) -> Length {
     }
 }
 
-fn recurrence_set(
+pub(crate) fn recurrence_set(
     t: &Timing<'_>,
     start: CalTime,
     length: Length,

@@ -194,7 +194,10 @@ fn dates_or_periods(
     Ok(out)
 }
 
-fn read_alarm(alarm: &ICalendarComponent, zones: &Zones) -> Result<Option<Alarm>, InvalidObject> {
+pub(crate) fn read_alarm(
+    alarm: &ICalendarComponent,
+    zones: &Zones,
+) -> Result<Option<Alarm>, InvalidObject> {
     let mut trigger = None;
     let mut repeat = 0u32;
     let mut interval = Length::ZERO;
@@ -240,7 +243,7 @@ fn read_trigger(entry: &ICalendarEntry, zones: &Zones) -> Result<Trigger, Invali
     trigger.ok_or_else(|| bad_value(entry, "a DURATION or DATE-TIME (RFC 5545 §3.8.6.3)"))
 }
 
-fn lenient_date_time(text: &str) -> Option<CalTime> {
+pub(crate) fn lenient_date_time(text: &str) -> Option<CalTime> {
     let text = text.trim();
     let (digits, zone) = match text.strip_suffix(['Z', 'z']) {
         Some(digits) => (digits, Zone::Utc),

@@ -200,6 +200,14 @@ impl RecurrenceSet {
         self.rules.iter().all(Rule::is_bounded)
     }
 
+    /// Whether every rule can be expanded: an incomplete expansion of a set that cannot (RFC 7529
+    /// RSCALE, SKIP, leap months) is not a matter of limits, and no limit would complete it.
+    pub(crate) fn is_expandable(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|r| matches!(r.kind, RuleKind::Expand(_)))
+    }
+
     /// The latest instance the rules' UNTILs allow, when every rule has an UNTIL: the
     /// conservative answer when an expansion is incomplete (RDATEs are always expanded).
     pub fn until_bound(&self) -> Option<Occurrence> {
@@ -446,8 +454,9 @@ mod tests {
 
     #[test]
     fn weekly_rule_keeps_local_time_across_dst() {
-        let e = set(at("20070304T090000", NY), "FREQ=WEEKLY;COUNT=3")
-            .expand(Window::ALL, Limits::scan(100));
+        let weekly = set(at("20070304T090000", NY), "FREQ=WEEKLY;COUNT=3");
+        assert!(weekly.is_expandable());
+        let e = weekly.expand(Window::ALL, Limits::scan(100));
         assert!(e.complete);
         assert_eq!(
             starts(&e),
@@ -603,9 +612,9 @@ mod tests {
         let rule = Rule::new(&parse_rule("RSCALE=CHINESE;FREQ=YEARLY;COUNT=3"), &start)
             .unwrap()
             .unwrap();
-        let e = RecurrenceSet::new(start, Length::ZERO)
-            .with_rule(rule)
-            .expand(Window::ALL, Limits::scan(10));
+        let set = RecurrenceSet::new(start, Length::ZERO).with_rule(rule);
+        assert!(!set.is_expandable());
+        let e = set.expand(Window::ALL, Limits::scan(10));
         assert!(!e.complete);
         assert_eq!(e.occurrences.len(), 1);
     }
