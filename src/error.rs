@@ -6,7 +6,8 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::calendar::InvalidObject;
 use crate::dav::resource::Paths;
-use crate::dav::xml::{CALDAV, DAV};
+use crate::dav::multistatus::xml_response;
+use crate::dav::xml::{DAV, QName, XmlWriter};
 use crate::dav::{Condition, DavError, DavResponse};
 use crate::service::ServiceError;
 
@@ -76,25 +77,21 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
 /// `<D:error><C:cond/><K:reason>…</K:reason></D:error>` (RFC 4918 §16).
 pub fn condition_response(status: StatusCode, condition: &Condition, reason: Option<&str>) -> DavResponse {
     let (ns, local) = condition.name();
-    let prefix = if ns == DAV { "D" } else { "C" };
-    let inner = match condition {
-        Condition::NoUidConflict(href) => format!("<D:href>{}</D:href>", escape(href)),
-        _ => String::new(),
-    };
-    let cond = if inner.is_empty() {
-        format!("<{prefix}:{local}/>")
-    } else {
-        format!("<{prefix}:{local}>{inner}</{prefix}:{local}>")
-    };
-    let reason = reason.map(|r| format!("<K:reason>{}</K:reason>", escape(r))).unwrap_or_default();
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"{DAV}\" xmlns:C=\"{CALDAV}\" xmlns:K=\"{KALENDS_NS}\">{cond}{reason}</D:error>\n"
-    );
-    let mut resp = http::Response::new(Bytes::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
-    resp
+    let mut w = XmlWriter::new();
+    w.start(&QName::fixed(DAV, "error"));
+    match condition {
+        Condition::NoUidConflict(href) => {
+            w.start(&QName::fixed(ns, local));
+            w.text_element(&QName::fixed(DAV, "href"), href);
+            w.end();
+        }
+        _ => w.empty(&QName::fixed(ns, local)),
+    }
+    if let Some(reason) = reason {
+        w.text_element(&QName::fixed(KALENDS_NS, "reason"), reason);
+    }
+    w.end();
+    xml_response(status, w.finish())
 }
 
 pub fn text(status: StatusCode, message: &str) -> DavResponse {
@@ -102,8 +99,4 @@ pub fn text(status: StatusCode, message: &str) -> DavResponse {
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
-}
-
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
 }

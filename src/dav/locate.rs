@@ -52,7 +52,7 @@ fn own(user: &Principal, name: &str) -> DavResult<()> {
 async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String]) -> DavResult<Located> {
     let store = &ctx.store;
     let full = segments.join("/");
-    if let Some(c) = store.collection_by_path(user.id, &full).await.map_err(service)? {
+    if let Some(c) = store.collection_by_path(user.id, &full).await? {
         return Ok(Located::Collection(c));
     }
     let Some((name, parent_segments)) = segments.split_last() else { return Ok(Located::Home) };
@@ -60,15 +60,11 @@ async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String]) -> Dav
         return Ok(Located::Missing { parent: None, name: name.clone() });
     }
     let parent_path = parent_segments.join("/");
-    let Some(parent) = store.collection_by_path(user.id, &parent_path).await.map_err(service)? else {
+    let Some(parent) = store.collection_by_path(user.id, &parent_path).await? else {
         return Ok(Located::MissingParent);
     };
-    match store.object_meta(parent.id, name).await.map_err(service)? {
+    match store.object_meta(parent.id, name).await? {
         Some(meta) => Ok(Located::Object(parent, meta)),
         None => Ok(Located::Missing { parent: Some(parent), name: name.clone() }),
     }
-}
-
-fn service(e: crate::store::StoreError) -> DavError {
-    DavError::Service(e.into())
 }

@@ -68,6 +68,12 @@ pub enum DavError {
     UnsupportedMediaType(String),
 }
 
+impl From<crate::store::StoreError> for DavError {
+    fn from(e: crate::store::StoreError) -> Self {
+        DavError::Service(e.into())
+    }
+}
+
 impl From<BadHeader> for DavError {
     fn from(h: BadHeader) -> Self {
         DavError::BadRequest(h.0)

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::{ValidateOptions, parse_object};
 use crate::store::{
-    Collection, CollectionKind, Expect, NewObject, ObjectStore, PutOutcome, Store, StoreError, UserStore,
+    Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
 };
 
 /// Limits a write must respect (from configuration).
@@ -114,7 +114,8 @@ pub async fn delete(store: &Store, collection: &Collection, name: &str, expect: 
 #[derive(Debug)]
 pub struct Transfer<'a> {
     pub source: &'a Collection,
-    pub name: &'a str,
+    /// The source object, as the caller located it.
+    pub object: &'a ObjectMeta,
     pub dest: &'a Collection,
     pub dest_name: &'a str,
     /// Overwrite: T (replace an existing target) or F (412 if it exists).
@@ -126,18 +127,18 @@ pub struct Transfer<'a> {
 /// Returns whether the target was newly created. The target collection's rules apply: a plain
 /// file cannot land in a calendar, a task not in an events-only calendar.
 pub async fn transfer(store: &Store, owner: &Principal, t: Transfer<'_>, limits: &WriteLimits) -> ServiceResult<bool> {
-    let Transfer { source, name, dest, dest_name, overwrite, keep_source } = t;
+    let Transfer { source, object, dest, dest_name, overwrite, keep_source } = t;
+    let name = object.name.as_str();
     validate_name(dest_name)?;
     if source.id != dest.id || source.kind != dest.kind {
         // Re-validate against the destination's rules (component set, media type).
-        let object = store.object(source.id, name).await?.ok_or(ServiceError::NotFound)?;
+        let stored = store.object(source.id, name).await?.ok_or(ServiceError::NotFound)?;
         // For a calendar target the stored media type is not a statement: validate the bytes.
-        let content_type = (dest.kind == CollectionKind::Plain).then_some(object.meta.content_type.as_str());
-        prepare(dest, dest_name, object.data, content_type, limits)?;
+        let content_type = (dest.kind == CollectionKind::Plain).then_some(object.content_type.as_str());
+        prepare(dest, dest_name, stored.data, content_type, limits)?;
     }
     if keep_source {
-        let size = store.object_meta(source.id, name).await?.map_or(0, |m| m.size);
-        check_quota(store, owner, usize::try_from(size).unwrap_or(usize::MAX), limits).await?;
+        check_quota(store, owner, usize::try_from(object.size).unwrap_or(usize::MAX), limits).await?;
     }
     store
         .transfer_object(source.id, name, dest.id, dest_name, overwrite, keep_source)

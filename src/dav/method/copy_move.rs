@@ -24,8 +24,8 @@ pub async fn handle(
         .destination
         .as_deref()
         .ok_or_else(|| DavError::BadRequest("COPY and MOVE need a Destination header".into()))?;
-    let (source, name) = match locate(ctx, user, target).await? {
-        Located::Object(c, meta) => (c, meta.name),
+    let (source, object) = match locate(ctx, user, target).await? {
+        Located::Object(c, meta) => (c, meta),
         Located::Collection(_) => {
             return Err(DavError::Conflict("copying or moving whole collections is not supported".into()));
         }
@@ -45,13 +45,13 @@ pub async fn handle(
         }
         _ => return Err(DavError::Forbidden),
     };
-    if dest.id == source.id && dest_name == name {
+    if dest.id == source.id && dest_name == object.name {
         return Err(DavError::Forbidden);
     }
     let limits = write_limits(ctx);
     let transfer = Transfer {
         source: &source,
-        name: &name,
+        object: &object,
         dest: &dest,
         dest_name: &dest_name,
         overwrite: headers.overwrite,

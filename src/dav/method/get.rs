@@ -7,7 +7,6 @@ use http::{HeaderValue, StatusCode, header};
 use crate::calendar::export::export_calendar;
 use crate::dav::header::{DavHeaders, etag_matches};
 use crate::dav::locate::{Located, locate};
-use crate::dav::method::propfind::store_err;
 use crate::dav::props::http_date;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
@@ -29,7 +28,7 @@ pub async fn handle(
             let body = if head {
                 Bytes::new()
             } else {
-                let object = ctx.store.object(c.id, &meta.name).await.map_err(store_err)?.ok_or(DavError::NotFound)?;
+                let object = ctx.store.object(c.id, &meta.name).await?.ok_or(DavError::NotFound)?;
                 Bytes::from(object.data)
             };
             let mut resp = with_validators(http::Response::new(body), &meta.etag, meta.modified_at);
@@ -40,7 +39,7 @@ pub async fn handle(
             Ok(resp)
         }
         Located::Collection(c) if c.kind == CollectionKind::Calendar => {
-            let objects = ctx.store.list_objects_with_data(c.id).await.map_err(store_err)?;
+            let objects = ctx.store.list_objects_with_data(c.id).await?;
             let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
             let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
             let text = export_calendar(name, &datas);

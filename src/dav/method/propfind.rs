@@ -98,13 +98,13 @@ async fn write_children(
             write_located(pctx, ms, &paths.home(&user.name), &Located::Home, sel).await?;
         }
         Located::Home => {
-            for c in store.child_collections(user.id, None).await.map_err(store_err)? {
+            for c in store.child_collections(user.id, None).await? {
                 let href = paths.collection(&user.name, &c.path);
                 write_located(pctx, ms, &href, &Located::Collection(c), sel).await?;
             }
         }
         Located::Collection(parent) => {
-            for c in store.child_collections(user.id, Some(parent.id)).await.map_err(store_err)? {
+            for c in store.child_collections(user.id, Some(parent.id)).await? {
                 let href = paths.collection(&user.name, &c.path);
                 write_located(pctx, ms, &href, &Located::Collection(c), sel).await?;
             }
@@ -119,11 +119,11 @@ async fn write_children(
 /// unless dead properties were asked for.
 async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collection, sel: &PropSelection) -> DavResult<()> {
     let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
-    let members: Vec<ObjectMeta> = store.list_objects(parent.id).await.map_err(store_err)?;
+    let members: Vec<ObjectMeta> = store.list_objects(parent.id).await?;
     let wants_dead = needs_dead(sel);
     for meta in &members {
         let dead = if wants_dead {
-            parse_dead(store.object_dead_props(meta.id).await.map_err(store_err)?)
+            parse_dead(store.object_dead_props(meta.id).await?)
         } else {
             Vec::new()
         };
@@ -190,7 +190,7 @@ fn needs_quota(sel: &PropSelection) -> bool {
 }
 
 pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {
-    if needs_quota(sel) { Ok(Some(ctx.store.used_bytes(user.id).await.map_err(store_err)?)) } else { Ok(None) }
+    if needs_quota(sel) { Ok(Some(ctx.store.used_bytes(user.id).await?)) } else { Ok(None) }
 }
 
 async fn dead_props_if_asked(ctx: &DavContext, located: &Located, sel: &PropSelection) -> DavResult<Vec<Element>> {
@@ -198,8 +198,8 @@ async fn dead_props_if_asked(ctx: &DavContext, located: &Located, sel: &PropSele
         return Ok(Vec::new());
     }
     let stored = match located {
-        Located::Collection(c) => ctx.store.collection_dead_props(c.id).await.map_err(store_err)?,
-        Located::Object(_, m) => ctx.store.object_dead_props(m.id).await.map_err(store_err)?,
+        Located::Collection(c) => ctx.store.collection_dead_props(c.id).await?,
+        Located::Object(_, m) => ctx.store.object_dead_props(m.id).await?,
         _ => Vec::new(),
     };
     Ok(parse_dead(stored))
@@ -218,8 +218,4 @@ pub fn parse_dead(stored: Vec<DeadProp>) -> Vec<Element> {
             }
         })
         .collect()
-}
-
-pub fn store_err(e: crate::store::StoreError) -> DavError {
-    DavError::Service(e.into())
 }

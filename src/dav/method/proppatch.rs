@@ -6,7 +6,7 @@ use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
 use crate::dav::locate::{Located, locate};
-use crate::dav::method::propfind::{self_href, store_err};
+use crate::dav::method::propfind::self_href;
 use crate::dav::multistatus::{Multistatus, PropResult};
 use crate::dav::property::Live;
 use crate::dav::props::Value;
@@ -100,7 +100,7 @@ pub async fn handle(
                 service::collections::patch(&ctx.store, c, update).await?;
             }
             Located::Object(_, meta) => {
-                ctx.store.patch_object_props(meta.id, update.set_dead, update.remove_dead).await.map_err(store_err)?;
+                ctx.store.patch_object_props(meta.id, update.set_dead, update.remove_dead).await?;
             }
             _ => {}
         }

@@ -6,7 +6,7 @@ use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
 use crate::dav::locate::{Located, locate};
-use crate::dav::method::propfind::{results_for, store_err, used_bytes_if_asked};
+use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
 use crate::dav::multistatus::Multistatus;
 use crate::dav::property::Live;
 use crate::dav::props::{PropCtx, Res, parse_sync_token, sync_token};
@@ -56,18 +56,13 @@ async fn multiget(
 ) -> DavResult<DavResponse> {
     // Hrefs naming members of this collection are fetched in one query; any other href is
     // answered 404 (RFC 4791 §7.9: each missing href gets its own response).
-    let mut names = Vec::with_capacity(hrefs.len());
-    for href in hrefs {
-        if let Some(name) = member_name(ctx, user, collection, href) {
-            names.push(name);
-        }
-    }
-    let objects = ctx.store.objects_by_names(collection.id, &names).await.map_err(store_err)?;
+    let members: Vec<Option<String>> = hrefs.iter().map(|h| member_name(ctx, user, collection, h)).collect();
+    let names: Vec<String> = members.iter().flatten().cloned().collect();
+    let objects = ctx.store.objects_by_names(collection.id, &names).await?;
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
     let mut ms = Multistatus::new();
-    for href in hrefs {
-        let found = member_name(ctx, user, collection, href)
-            .and_then(|name| objects.iter().find(|o| o.meta.name == name));
+    for (href, member) in hrefs.iter().zip(&members) {
+        let found = member.as_ref().and_then(|name| objects.iter().find(|o| &o.meta.name == name));
         match found {
             // The href exactly as sent: clients match responses to their requests by it.
             Some(o) => write_object_at(&pctx, &mut ms, href, collection, o, props),
@@ -122,13 +117,13 @@ async fn sync_collection(
     let delta = match ctx.store.changes_since(collection.id, since, limit).await {
         Ok(d) => d,
         Err(StoreError::InvalidSyncToken) => return Err(invalid()),
-        Err(e) => return Err(store_err(e)),
+        Err(e) => return Err(e.into()),
     };
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
     let mut ms = Multistatus::new();
     if wants_data(props) {
         let names: Vec<String> = delta.changed.iter().map(|m| m.name.clone()).collect();
-        for o in ctx.store.objects_by_names(collection.id, &names).await.map_err(store_err)? {
+        for o in ctx.store.objects_by_names(collection.id, &names).await? {
             write_object(&pctx, &mut ms, collection, &o, props);
         }
     } else {
@@ -171,7 +166,7 @@ async fn calendar_query(
         .store
         .objects_in_range(collection.id, component, range.and_then(|r| r.start), range.and_then(|r| r.end))
         .await
-        .map_err(store_err)?;
+        ?;
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
     let mut ms = Multistatus::new();
     for object in &candidates {
