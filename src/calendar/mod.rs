@@ -8,6 +8,7 @@ pub mod export;
 pub mod filter;
 pub mod query;
 pub mod ical;
+pub mod instances;
 mod index;
 pub mod model;
 pub mod raw;
