@@ -256,6 +256,31 @@ impl<'a> ExactTimes<'a> {
         self.members.get(index).and_then(Option::as_ref).map(|m| (m.kind, &m.timing))
     }
 
+    /// How many children the VCALENDAR has (members or not).
+    pub(crate) fn member_slots(&self) -> usize {
+        self.members.len()
+    }
+
+    /// RFC 4791 §9.6.6: whether override `index` impacts `range`, by its own time or by the
+    /// time the instance it overrides would have had.
+    pub(crate) fn override_impacts(&self, index: usize, range: &TimeRange) -> Result<bool, QueryError> {
+        if self.member_overlaps(index, range)? {
+            return Ok(true);
+        }
+        let o = self.member(index)?;
+        let (Some(rid), Some(master)) = (o.timing.recurrence_id, self.master_of(o)) else {
+            return Ok(false);
+        };
+        let original = Occurrence { start: rid, end: rid.plus(self.length(master, &rid)) };
+        let test = test_for(master.kind, &master.timing);
+        Ok(passes(test, range, self.utc(&original.start), self.utc(&original.end)))
+    }
+
+    /// The DATE or DATE-TIME a property line states, its TZID resolved.
+    pub(crate) fn literal_time(&self, line: &Line) -> Option<CalTime> {
+        literal_time(line, &self.zones)
+    }
+
     /// The UTC instant of `t`, floating values read in the query's zone.
     pub(crate) fn instant(&self, t: &CalTime) -> Timestamp {
         self.utc(t)
@@ -642,6 +667,11 @@ fn first_index(last: i64, pred: impl Fn(i64) -> bool) -> Option<i64> {
         if pred(mid) { hi = mid } else { lo = mid + 1 }
     }
     (lo <= last).then_some(lo)
+}
+
+/// A UTC DATE-TIME as written in a FREEBUSY period or a time-range (`YYYYMMDDTHHMMSSZ`).
+pub(crate) fn utc_literal(text: &str) -> Option<Timestamp> {
+    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc().timestamp())
 }
 
 /// A DATE or DATE-TIME property value as written: `YYYYMMDD`, `YYYYMMDDTHHMMSS` with `Z`, a
