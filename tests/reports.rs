@@ -181,6 +181,44 @@ END:VCALENDAR
     s.stop().await;
 }
 
+async fn free_busy_is_cached_in_redis_and_survives_an_outage(engine: Engine) {
+    let keys = support::redis::unique_prefix();
+    let redis_url = keys.url().to_owned();
+    let prefix = keys.prefix().to_owned();
+    let s = start_with(engine, |c| {
+        c.redis_url = Some(redis_url);
+        c.cache.redis_prefix = prefix;
+    })
+    .await;
+    s.put_ics(&format!("{COLL}weekly.ics"), WEEKLY).await;
+    let body = freebusy_query("20260101T000000Z", "20260201T000000Z");
+    let first = send(s.req("REPORT", COLL).header("Depth", "1").body(body.clone())).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let stored = keys.keys().unwrap();
+    assert_eq!(stored.len(), 1, "one free/busy entry under the test prefix: {stored:?}");
+    assert!(stored[0].contains(":fb:v1:"), "{stored:?}");
+    let cached = send(s.req("REPORT", COLL).header("Depth", "1").body(body.clone())).await;
+    assert_eq!(busy_lines(&cached.body), busy_lines(&first.body));
+    // A write makes a new key: the old answer is never served again.
+    send(s.req("DELETE", &format!("{COLL}weekly.ics"))).await;
+    let after = send(s.req("REPORT", COLL).header("Depth", "1").body(body.clone())).await;
+    assert!(busy_lines(&after.body).is_empty(), "{}", after.body);
+    assert_eq!(keys.keys().unwrap().len(), 2);
+    s.stop().await;
+    keys.delete_keys().unwrap();
+
+    // Redis unreachable: the answer is computed, not an error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let s = start_with(engine, |c| c.redis_url = Some(format!("redis://{closed}"))).await;
+    s.put_ics(&format!("{COLL}weekly.ics"), WEEKLY).await;
+    for _ in 0..3 {
+        let r = send(s.req("REPORT", COLL).header("Depth", "1").body(body.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(busy_lines(&r.body), busy_lines(&first.body));
+    }
+    s.stop().await;
+}
+
 fn sync_body(token: &str) -> String {
     format!(r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"#)
 }
@@ -218,6 +256,7 @@ async fn sync_tokens_and_tombstone_retention(engine: Engine) {
 }
 
 on_both_engines!(
+    free_busy_is_cached_in_redis_and_survives_an_outage,
     sync_tokens_and_tombstone_retention,
     expand_returns_each_instance_in_utc,
     limit_recurrence_set_and_selection,
