@@ -9,8 +9,10 @@
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
+//! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
 
 pub mod app;
+pub mod cache;
 pub mod calendar;
 pub mod config;
 pub mod dav;
