@@ -66,6 +66,7 @@ pub struct RunningServer {
     pub cache: Cache,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    purge: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -73,6 +74,7 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.purge.await;
     }
 }
 
@@ -99,13 +101,15 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         max_header_bytes: config.limits.max_header_bytes,
     });
     let (stop, mut stopped) = watch::channel(false);
+    let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
+    let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
     });
-    Ok(RunningServer { addr, store, cache, stop, task })
+    Ok(RunningServer { addr, store, cache, stop, task, purge })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.

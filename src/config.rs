@@ -56,6 +56,9 @@ pub struct Limits {
     pub max_instances: u32,
     /// Bytes of calendar data a user may store (quota-available-bytes).
     pub quota_bytes: i64,
+    /// How long a deletion stays reportable to sync-collection (RFC 6578 §3.6). A client
+    /// offline for longer gets DAV:valid-sync-token and resyncs in full.
+    pub tombstone_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +115,7 @@ impl Default for Limits {
             max_date_time: "21001231T235959Z".into(),
             max_instances: 10_000,
             quota_bytes: 1024 * 1024 * 1024,
+            tombstone_retention_days: 180,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
+//! - [`worker`]: background loops beside the server (sync tombstone pruning).
 
 pub mod app;
 pub mod cache;
@@ -20,3 +21,4 @@ pub mod error;
 pub mod http;
 pub mod service;
 pub mod store;
+pub mod worker;

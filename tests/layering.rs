@@ -11,6 +11,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("cache", &["hyper", "http::", "quick_xml", "sqlx", "xml", "crate::dav", "crate::http", "crate::service", "crate::store", "crate::calendar", "crate::app", "crate::config"]),
     ("service", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http"]),
     ("dav", &["hyper", "sqlx", "crate::http", "crate::app"]),
+    // Background loops call the store and services; they speak no wire format.
+    ("worker", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
