@@ -11,19 +11,39 @@ whether the server can expand.
 
 So these tests take the server-side path explicitly, server_expand=True, as
 the library's own tests do (testRecurringDateSearch, r4;
-testRecurringDateWithExceptionSearch, rs):
+testRecurringDateWithExceptionSearch, rs), in three ways:
 
-- search(start, end, event=True, server_expand=True): the library's default
-  for it. It widens the expand range by one day each side and cuts the result
-  to the range client-side (post_filter, see test_search.py); with the default
-  split_expanded=True every VEVENT becomes its own object.
-- the same with post_filter=False: the range goes to the server as given, and
-  nothing is cut, so every instance comes from the server's expansion.
-- the same with split_expanded=False as well: one object per resource whose
+- search(start, end, event=True, server_expand=True, post_filter=False): the
+  range goes to the server as given and nothing is cut client-side, so every
+  instance is the server's. With the default split_expanded=True each VEVENT
+  the server sent becomes its own object.
+- the same with split_expanded=False: one object per resource whose
   raw_data is the calendar-data text as the server sent it. It must have no
   RRULE/RDATE/EXDATE/EXRULE, no VTIMEZONE and no TZID, a RECURRENCE-ID on
   every instance of a recurring event, and every DATE-TIME in UTC (RFC 4791
   9.6.5). DATE values stay DATEs (Kalends' reading, docs/decisions/0007).
+- what an application writes: server_expand=True alone, and
+  expand=True together with server_expand=True (the combination the
+  comment in Calendar.search() names for server-side expansion). Both send
+  <C:expand> with the range widened by one day on each side
+  (_TIME_RANGE_MARGIN, as for any time-range search, see test_search.py)
+  and cut the answer to the range client-side. With expand=True the
+  library would also expand a master the server left unexpanded, so this
+  variant alone proves nothing about the server; the two above do.
+
+Library artefact (caldav 3.6.0 with icalendar-searcher 1.3.0), shown by
+the strict xfail below: with server_expand=True but expand not set, the
+client-side cut does not remove the instances that fall only in the widened
+margin. caldav/search.py _filter_search_results calls
+searcher.check_component(obj, expand_only=False); with searcher.expand
+false, icalendar_searcher/searcher.py check_component returns the whole
+orig_recurrence_set once any one component matches ("if next(recurrence_set,
+None): return orig_recurrence_set"), and _filter_search_results then splits
+all of them into objects. For 10-16 March the library asks the server to
+expand 9-18 March; Kalends rightly returns the weekly instances of 10 and 17
+March, and the one of 17 March 08:30Z (after the window's end, 17 March
+00:00Z) reaches the caller. With post_filter=False (the server expands
+exactly 10-17 March) and with expand=True added, the answer is right.
 
 A last test checks that the library's client-side expand=True gives the same
 instances, so an application gets one answer whichever path it takes.
@@ -137,14 +157,31 @@ def expected(window):
     return sorted(WINDOWS[window][2], key=sort_key)
 
 
-@WINDOW_PARAMS
-@pytest.mark.parametrize("post_filter", [None, False], ids=["default", "post_filter=False"])
-def test_server_expand_one_object_per_instance(server, events, window, post_filter):
+MARGIN_ARTEFACT = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="caldav 3.6.0 library artefact: with server_expand=True and the default post_filter, "
+    "the instance of 17 March 08:30Z that the library itself asked for (expand range widened "
+    "by a day) is not cut by check_component, see the module docstring",
+)
+
+SEARCH_VARIANTS = [
+    pytest.param(window, variant, id=f"{name}-{window}",
+                 marks=[MARGIN_ARTEFACT] if name == "server_expand" and window == "10-to-16-march" else [])
+    for window in sorted(WINDOWS)
+    for name, variant in [
+        ("post_filter=False", {"server_expand": True, "post_filter": False}),
+        ("server_expand", {"server_expand": True}),
+        ("expand+server_expand", {"expand": True, "server_expand": True}),
+    ]
+]
+
+
+@pytest.mark.parametrize("window,variant", SEARCH_VARIANTS)
+def test_server_expand_one_object_per_instance(server, events, window, variant):
     cal, items = events
     start, end, _ = WINDOWS[window]
-    found = reopen(server, cal).search(
-        start=start, end=end, event=True, server_expand=True, post_filter=post_filter
-    )
+    found = reopen(server, cal).search(start=start, end=end, event=True, **variant)
     got = sorted((instance_of(items, o) for o in found), key=sort_key)
     assert got == expected(window)
 
@@ -196,25 +233,34 @@ def test_server_expand_raw_data(server, events, window):
 
 @WINDOW_PARAMS
 def test_client_expand_agrees_with_server(server, events, window):
-    """expand=True (client-side in caldav 3.x) on the unexpanded data gives the same instances."""
+    """expand=True without server_expand: caldav 3.x expands client-side, with the same result.
+
+    With split_expanded=False the objects keep the server's text as raw_data:
+    the weekly master comes back with its RRULE, which shows that the library
+    did not ask the server to expand on this path.
+    """
     cal, items = events
     start, end, _ = WINDOWS[window]
+    unsplit = reopen(server, cal).search(start=start, end=end, event=True, expand=True, split_expanded=False)
+    weekly = [o for o in unsplit if items["weekly"].uid.encode() in (o.raw_data or b"")]
+    assert len(weekly) == 1
+    # (The VTIMEZONE's own RRULEs come along too: the stored object, unexpanded.)
+    assert b"RRULE:FREQ=WEEKLY;COUNT=8" in lines_named(weekly[0].raw_data, b"RRULE")
+
     found = reopen(server, cal).search(start=start, end=end, event=True, expand=True)
+    key_of = {item.uid: k for k, item in items.items()}
+
+    def norm(v):
+        return v.astimezone(timezone.utc) if isinstance(v, datetime) else v
+
     got = []
     for o in found:
-        comp = [c for c in o.icalendar_instance.subcomponents if c.name == "VEVENT"]
-        assert len(comp) == 1
-        c = comp[0]
-        key = {item.uid: k for k, item in items.items()}[str(c["UID"])]
-
-        def norm(v):
-            return v.astimezone(timezone.utc) if isinstance(v, datetime) else v
-
-        rid = value(c, "RECURRENCE-ID")
-        got.append((key, norm(rid), norm(value(c, "DTSTART")), norm(value(c, "DTEND")), str(c["SUMMARY"])))
-    # The client-side expansion may give non-recurring events a RECURRENCE-ID or
-    # leave it out; compare the instances by everything else.
-    def without_rid(insts):
-        return sorted(((k, s, e, t) for k, _r, s, e, t in insts), key=lambda i: (i[0], str(i[1])))
-
-    assert without_rid(got) == without_rid(expected(window))
+        comps = [c for c in o.icalendar_instance.subcomponents if c.name == "VEVENT"]
+        assert len(comps) == 1
+        c = comps[0]
+        got.append((key_of[str(c["UID"])], norm(value(c, "DTSTART")), norm(value(c, "DTEND")),
+                    str(c["SUMMARY"])))
+    # Compared without RECURRENCE-ID: the client-side expansion may add one to
+    # non-recurring events or write it in the event's own zone.
+    want = [(k, s_, e_, t) for k, _r, s_, e_, t in expected(window)]
+    assert sorted(got, key=str) == sorted(want, key=str)
