@@ -65,6 +65,10 @@ struct Args {
     redis_url: Option<String>,
     #[arg(long, default_value_t = 20_261_201)]
     seed: u64,
+    /// Record a `perf` profile of the server (call graphs) during each operation at the
+    /// highest concurrency, into DIR/<server>-<operation>.data.
+    #[arg(long)]
+    perf: Option<PathBuf>,
     /// Also write the report (Markdown) here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -268,11 +272,45 @@ async fn measure(
     concurrency: usize,
     duration: Duration,
 ) -> Measured {
+    let profile = match &plan.args.perf {
+        Some(dir) if Some(&concurrency) == plan.args.levels.iter().max() => start_perf(dir, server, op),
+        _ => None,
+    };
     let before = cpu_snapshot(server).await;
     let mut m = run_load(&loaded.endpoint, concurrency, duration, ops::unit(op, loaded)).await;
     m.server_cpu = Some(cpu_since(server, &before).await);
-    let _ = plan;
+    if let Some(mut perf) = profile {
+        let _ = std::process::Command::new("kill").arg("-INT").arg(perf.id().to_string()).status();
+        let _ = perf.wait();
+    }
     m
+}
+
+/// `perf record -g` attached to the server process for the length of one measurement.
+fn start_perf(dir: &Path, server: &Server, op: Op) -> Option<std::process::Child> {
+    let _ = std::fs::create_dir_all(dir);
+    let name: String = format!("{}-{}", server.label, op.label())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let out = dir.join(format!("{name}.data"));
+    let child = std::process::Command::new("perf")
+        .args(["record", "-q", "-F", "499", "-g", "-p", &server.pid().to_string(), "-o"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(c) => {
+            // perf needs a moment to attach before the load starts.
+            std::thread::sleep(Duration::from_millis(300));
+            Some(c)
+        }
+        Err(e) => {
+            eprintln!("kalends-bench: perf: {e}");
+            None
+        }
+    }
 }
 
 async fn measure_target(plan: &mut Plan, target: &str, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<(), String> {
