@@ -49,6 +49,18 @@ struct Args {
     /// Only these operations (labels' first word, e.g. query,get); all when empty.
     #[arg(long, value_delimiter = ',')]
     ops: Vec<String>,
+    /// Another Kalends binary (e.g. a build of an older commit) for the `base-…` targets
+    /// (base-sqlite, base-pg, …), measured in the same run for before/after figures.
+    #[arg(long)]
+    base_bin: Option<PathBuf>,
+    /// What the report calls the `base-…` targets.
+    #[arg(long, default_value = "baseline")]
+    base_label: String,
+    /// Start every target at once and measure them in alternating rounds (half the time each,
+    /// twice), so the machine's noise hits all alike: for before/after comparisons. No
+    /// reference or scaling rows in this mode.
+    #[arg(long)]
+    alternate: bool,
     /// Load an already running CalDAV server instead (its CPU is then not measured).
     #[arg(long)]
     url: Option<String>,
@@ -203,6 +215,11 @@ async fn run(args: Args) -> i32 {
             Ok(()) => {}
             Err(e) => failures.push(format!("{url}: {e}")),
         }
+    } else if plan.args.alternate {
+        if let Err(e) = alternate(&plan, &mut rows, &mut notes).await {
+            eprintln!("kalends-bench: {e}");
+            failures.push(e);
+        }
     } else {
         for target in plan.args.targets.clone() {
             eprintln!("kalends-bench: {target}");
@@ -243,11 +260,18 @@ async fn start(plan: &Plan, target: &str, events: usize) -> Result<Server, Strin
         let python = servers::radicale_venv(Path::new(env!("CARGO_MANIFEST_DIR")))?;
         return servers::start_radicale(&python).await;
     }
-    let (name, storage, redis) = label(target).ok_or_else(|| format!("unknown target {target:?}"))?;
+    let (bin, engine, suffix) = match target.strip_prefix("base-") {
+        Some(engine) => {
+            let bin = plan.args.base_bin.as_ref().ok_or("a base- target needs --base-bin")?;
+            (bin, engine, format!(" [{}]", plan.args.base_label))
+        }
+        None => (&plan.bin, target, String::new()),
+    };
+    let (name, storage, redis) = label(engine).ok_or_else(|| format!("unknown target {target:?}"))?;
     let storage = storage.unwrap_or_else(|| Storage::Postgres(plan.pg_url.clone()));
     let redis = redis.then_some(plan.redis_url.as_str());
-    let label = if events == plan.args.events { name.to_owned() } else { format!("{name} ({events} events)") };
-    servers::start_kalends(&plan.bin, &label, &storage, redis).await
+    let label = if events == plan.args.events { format!("{name}{suffix}") } else { format!("{name}{suffix} ({events} events)") };
+    servers::start_kalends(bin, &label, &storage, redis).await
 }
 
 fn selected(plan: &Plan, op: Op) -> bool {
@@ -343,11 +367,12 @@ async fn measure_loaded(plan: &Plan, target: &str, server: &mut Server, rows: &m
     let endpoint = Arc::new(Endpoint::new(server.addr, servers::USER, servers::PASSWORD));
     let loaded = Arc::new(ops::load(endpoint, &server.base_path, plan.corpus.clone(), 8).await?);
     notes.push(format!(
-        "{}: {} events uploaded by PUT (8 connections) in {:.1} s ({:.0}/s)",
+        "{}: {} events uploaded by PUT (8 connections) in {:.1} s ({:.0}/s); RSS then {}",
         server.label,
         plan.corpus.events.len(),
         loaded.upload.as_secs_f64(),
-        plan.corpus.events.len() as f64 / loaded.upload.as_secs_f64().max(1e-9)
+        plan.corpus.events.len() as f64 / loaded.upload.as_secs_f64().max(1e-9),
+        rss_text(server.pid())
     ));
     // The scaling rows come before PUT, which adds objects to the calendar they compare.
     for op in Op::SERVER_OPS {
@@ -377,8 +402,8 @@ async fn measure_loaded(plan: &Plan, target: &str, server: &mut Server, rows: &m
 }
 
 /// The scaling rows: a server with `scale_events` (the same recent events plus history) beside
-/// the loaded one, the 1-week query and the first sync measured on both in alternation, so a
-/// noisy moment hits both alike.
+/// the loaded one, the 1-week query, the first sync and PUT measured on both in alternation, so
+/// a noisy moment hits both alike.
 async fn scaling(
     plan: &Plan,
     target: &str,
@@ -397,16 +422,18 @@ async fn scaling(
         let endpoint = Arc::new(Endpoint::new(big.addr, servers::USER, servers::PASSWORD));
         let loaded = Arc::new(ops::load(endpoint, &big.base_path, big_corpus.clone(), 8).await?);
         notes.push(format!(
-            "{}: {} events uploaded by PUT (8 connections) in {:.1} s ({:.0}/s)",
+            "{}: {} events uploaded by PUT (8 connections) in {:.1} s ({:.0}/s); RSS then {}",
             big.label,
             big_corpus.events.len(),
             loaded.upload.as_secs_f64(),
-            big_corpus.events.len() as f64 / loaded.upload.as_secs_f64().max(1e-9)
+            big_corpus.events.len() as f64 / loaded.upload.as_secs_f64().max(1e-9),
+            rss_text(big.pid())
         ));
         if loaded.week_a != small_loaded.week_a {
             return Err(format!("the scaled corpus changes the week's answer ({} vs {})", loaded.week_a, small_loaded.week_a));
         }
-        for op in [Op::Query, Op::FirstSync] {
+        // PUT last: it adds objects to both.
+        for op in [Op::Query, Op::FirstSync, Op::Put] {
             for &c in plan.args.levels.iter().filter(|&&c| c <= 8) {
                 // Two alternating rounds of half the time each, summed.
                 let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -443,6 +470,69 @@ async fn scaling(
         eprintln!("{}", big.log_tail());
     }
     big.stop().await;
+    result
+}
+
+/// `--alternate`: all targets up and loaded, then each operation and concurrency measured on
+/// each in turn, twice.
+async fn alternate(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<(), String> {
+    let duration = Duration::from_secs_f64(plan.args.seconds);
+    let mut servers = Vec::new();
+    let mut result = Ok(());
+    for target in plan.args.targets.iter().filter(|t| *t != "ref") {
+        match start(plan, target, plan.args.events).await {
+            Ok(server) => servers.push(server),
+            Err(e) => {
+                result = Err(format!("{target}: {e}"));
+                break;
+            }
+        }
+    }
+    let mut loaded = Vec::new();
+    if result.is_ok() {
+        for server in &servers {
+            let endpoint = Arc::new(Endpoint::new(server.addr, servers::USER, servers::PASSWORD));
+            match ops::load(endpoint, &server.base_path, plan.corpus.clone(), 8).await {
+                Ok(l) => {
+                    notes.push(format!("{}: {} events uploaded in {:.1} s", server.label, plan.corpus.events.len(), l.upload.as_secs_f64()));
+                    loaded.push(Arc::new(l));
+                }
+                Err(e) => {
+                    result = Err(format!("{}: {e}", server.label));
+                    break;
+                }
+            }
+        }
+    }
+    if result.is_ok() {
+        for op in Op::SERVER_OPS.into_iter().filter(|&op| selected(plan, op)) {
+            for &c in &plan.args.levels {
+                let mut parts: Vec<Vec<Measured>> = vec![Vec::new(); servers.len()];
+                for _ in 0..2 {
+                    for (k, server) in servers.iter_mut().enumerate() {
+                        parts[k].push(measure(plan, server, &loaded[k], op, c, duration / 2).await);
+                    }
+                }
+                for (k, p) in parts.into_iter().enumerate() {
+                    let m = merge(p);
+                    eprintln!("  {:<32} {:<28} c={c:<3} {:>9.1} req/s", servers[k].label, op.label(), m.rate());
+                    rows.push(Row { server: servers[k].label.clone(), events: plan.corpus.events.len(), op, concurrency: c, m, expected: ops::expected(op, &loaded[k]), note: None });
+                }
+            }
+        }
+        for (k, l) in loaded.iter().enumerate() {
+            if let Err(e) = ops::verify_puts(l).await {
+                notes.push(format!("{}: {e}", servers[k].label));
+                result = Err(e);
+            }
+            if let Some((rss, _)) = memory_kb(servers[k].pid()) {
+                notes.push(format!("{}: RSS {:.1} MB after the run", servers[k].label, rss as f64 / 1024.0));
+            }
+        }
+    }
+    for server in servers {
+        server.stop().await;
+    }
     result
 }
 
@@ -505,6 +595,10 @@ async fn external(plan: &Plan, url: &str, rows: &mut Vec<Row>) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+fn rss_text(pid: u32) -> String {
+    memory_kb(pid).map_or("unknown".into(), |(rss, _)| format!("{:.1} MB", rss as f64 / 1024.0))
 }
 
 fn fmt_ms(d: Duration) -> String {
