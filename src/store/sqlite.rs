@@ -122,4 +122,24 @@ mod tests {
             "plan: {detail:?}"
         );
     }
+
+    /// PROPFIND Depth 1 lists members without their data; the listing must come from the
+    /// covering index alone, not from rows that carry the client's bytes.
+    #[tokio::test]
+    async fn list_objects_reads_only_the_covering_index() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            shared::sql::LIST_OBJECTS
+        )))
+        .bind(1_i64)
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            detail.iter().any(|d| d.contains("USING COVERING INDEX objects_listing")),
+            "plan: {detail:?}"
+        );
+    }
 }
