@@ -121,8 +121,8 @@ fn close(
             propstat.push((prop.to_owned(), value));
         }
         (_, "propstat") => {
-            if propstat_status.contains(" 200") {
-                if let Some(r) = current.as_mut() {
+            if propstat_status.contains(" 200")
+                && let Some(r) = current.as_mut() {
                     for (k, v) in propstat.drain(..) {
                         if k == "resourcetype" {
                             r.resourcetype = v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
@@ -130,7 +130,6 @@ fn close(
                         r.props.push((k, v));
                     }
                 }
-            }
             propstat.clear();
             propstat_status.clear();
             types.clear();

@@ -200,8 +200,11 @@ fn members<'a>(ms: &'a dav::Multistatus, collection: &'a str) -> impl Iterator<I
     ms.responses.iter().filter(move |r| !same_path(&dav::decode_href(&r.href), collection))
 }
 
+/// What one unit's future gives back: the connection, for the next unit, and the outcome.
+pub type UnitFuture = std::pin::Pin<Box<dyn Future<Output = (Conn, Outcome)> + Send>>;
+
 /// One unit of `op` against `l`: a closure for [`crate::client::run_load`].
-pub fn unit(op: Op, l: &Arc<Loaded>) -> impl Fn(Conn, usize, u64, Instant) -> std::pin::Pin<Box<dyn Future<Output = (Conn, Outcome)> + Send>> + Send + Sync + Clone + 'static {
+pub fn unit(op: Op, l: &Arc<Loaded>) -> impl Fn(Conn, usize, u64, Instant) -> UnitFuture + Send + Sync + Clone + 'static {
     let l = l.clone();
     let week = dav::calendar_query(&corpus::utc_stamp(WEEK.0), &corpus::utc_stamp(WEEK.1));
     let fb = dav::free_busy(&corpus::utc_stamp(MONTH.0), &corpus::utc_stamp(MONTH.1));
@@ -242,7 +245,7 @@ async fn unit_inner(
     seq: u64,
     deadline: Instant,
 ) -> Result<Outcome, String> {
-    let full = seq % FULL_PARSE_EVERY == 0;
+    let full = seq.is_multiple_of(FULL_PARSE_EVERY);
     let cal = l.calendars[0].as_str();
     let pick = (worker * 7919 + seq as usize * 104_729) % l.hrefs_a.len().max(1);
     Ok(match op {

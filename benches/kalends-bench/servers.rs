@@ -94,11 +94,10 @@ impl Server {
                 eprintln!("kalends-bench: could not drop database {name}: {e}");
             }
         }
-        if let Some((url, prefix)) = self.redis.take() {
-            if let Err(e) = delete_redis_keys(&url, &prefix) {
+        if let Some((url, prefix)) = self.redis.take()
+            && let Err(e) = delete_redis_keys(&url, &prefix) {
                 eprintln!("kalends-bench: could not delete Redis keys {prefix}*: {e}");
             }
-        }
         drop(self.dir);
     }
 }
