@@ -324,7 +324,7 @@ fn freebusy_occurrences(t: &Timing<'_>) -> Vec<Occurrence> {
         }),
         (None, None) => None,
     };
-    let periods = t.freebusy.iter().map(|(start, end)| Occurrence {
+    let periods = t.freebusy.iter().map(|(start, end, _)| Occurrence {
         start: *start,
         end: end.from(*start),
     });

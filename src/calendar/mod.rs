@@ -4,10 +4,12 @@
 //! calcard parses (docs/decisions/0001-icalendar-parser.md); the client's bytes are what is
 //! stored and served back, never a re-serialization.
 
+pub mod data;
 pub mod export;
 pub mod filter;
 pub mod query;
 pub mod ical;
+pub mod instances;
 mod index;
 pub mod model;
 pub mod raw;

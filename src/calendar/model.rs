@@ -6,7 +6,8 @@ use calcard::common::PartialDateTime;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarDuration, ICalendarEntry, ICalendarParameterName,
     ICalendarParameterValue, ICalendarPeriod, ICalendarProperty, ICalendarRecurrenceRule,
-    ICalendarRelated, ICalendarValue,
+    ICalendarFreeBusyType, ICalendarRelated, ICalendarStatus, ICalendarTransparency,
+    ICalendarValue,
 };
 use chrono::NaiveDateTime;
 
@@ -50,6 +51,27 @@ pub struct Alarm {
     pub interval: Length,
 }
 
+/// RFC 5545 §3.2.9 FBTYPE: what a FREEBUSY period says about the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BusyKind {
+    Free,
+    BusyTentative,
+    BusyUnavailable,
+    /// The default FBTYPE.
+    Busy,
+}
+
+impl BusyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusyKind::Free => "FREE",
+            BusyKind::Busy => "BUSY",
+            BusyKind::BusyTentative => "BUSY-TENTATIVE",
+            BusyKind::BusyUnavailable => "BUSY-UNAVAILABLE",
+        }
+    }
+}
+
 /// What one VEVENT, VTODO, VJOURNAL or VFREEBUSY says about time.
 #[derive(Debug, Clone, Default)]
 pub struct Timing<'a> {
@@ -66,8 +88,16 @@ pub struct Timing<'a> {
     pub rrules: Vec<&'a ICalendarRecurrenceRule>,
     pub rdates: Vec<(CalTime, Option<PeriodEnd>)>,
     pub exdates: Vec<CalTime>,
-    pub freebusy: Vec<(CalTime, PeriodEnd)>,
+    /// FREEBUSY periods with their FBTYPE (§3.8.2.6, §3.2.9).
+    pub freebusy: Vec<(CalTime, PeriodEnd, BusyKind)>,
     pub alarms: Vec<Alarm>,
+    /// STATUS:CANCELLED (§3.8.1.11): the component still exists, but takes no time (RFC 4791
+    /// §7.10 leaves it out of free/busy).
+    pub cancelled: bool,
+    /// STATUS:TENTATIVE: busy-tentative in free/busy (RFC 4791 §7.10).
+    pub tentative: bool,
+    /// TRANSP:TRANSPARENT (§3.8.2.7): never busy.
+    pub transparent: bool,
 }
 
 /// Reads the component at `index` of `ical`; malformed values are invalid data.
@@ -115,14 +145,41 @@ fn read_entry<'a>(
             .exdates
             .extend(dates_or_periods(entry, zones)?.into_iter().map(|(d, _)| d)),
         ICalendarProperty::Freebusy => {
+            let kind = busy_kind(entry);
             for (start, end) in dates_or_periods(entry, zones)? {
                 let end = end.ok_or_else(|| bad_value(entry, "a PERIOD (RFC 5545 §3.3.9)"))?;
-                t.freebusy.push((start, end));
+                t.freebusy.push((start, end, kind));
             }
+        }
+        ICalendarProperty::Status => match entry.values.first() {
+            Some(ICalendarValue::Status(ICalendarStatus::Cancelled)) => t.cancelled = true,
+            Some(ICalendarValue::Status(ICalendarStatus::Tentative)) => t.tentative = true,
+            _ => {}
+        },
+        ICalendarProperty::Transp => {
+            t.transparent |= matches!(
+                entry.values.first(),
+                Some(ICalendarValue::Transparency(ICalendarTransparency::Transparent))
+            );
         }
         _ => {}
     }
     Ok(())
+}
+
+/// FBTYPE of a FREEBUSY property; BUSY when absent (RFC 5545 §3.2.9). An unknown x-name or
+/// iana-token type is treated as BUSY, as §3.2.9 requires.
+fn busy_kind(entry: &ICalendarEntry) -> BusyKind {
+    let fbtype = entry.params.iter().find_map(|p| match (&p.name, &p.value) {
+        (ICalendarParameterName::Fbtype, ICalendarParameterValue::Fbtype(t)) => Some(t),
+        _ => None,
+    });
+    match fbtype {
+        Some(ICalendarFreeBusyType::Free) => BusyKind::Free,
+        Some(ICalendarFreeBusyType::BusyTentative) => BusyKind::BusyTentative,
+        Some(ICalendarFreeBusyType::BusyUnavailable) => BusyKind::BusyUnavailable,
+        Some(ICalendarFreeBusyType::Busy) | None => BusyKind::Busy,
+    }
 }
 
 /// RFC 5545 lets most of these properties occur once; the first one wins.

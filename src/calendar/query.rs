@@ -62,6 +62,24 @@ pub fn object_matches(data: &[u8], filter: &CompFilter, ctx: QueryContext) -> Re
     oracle.verdict(found)
 }
 
+/// Parses a stored object once for exact time evaluation and hands `f` its component tree
+/// and the §9.9 oracle over it.
+pub(crate) fn with_times<R>(
+    data: &[u8],
+    ctx: QueryContext,
+    f: impl FnOnce(&Component, &ExactTimes<'_>) -> Result<R, QueryError>,
+) -> Result<R, QueryError> {
+    let text = std::str::from_utf8(data).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    let mut top = ical::parse(text).map_err(QueryError::Unreadable)?;
+    if top.len() != 1 {
+        return Err(QueryError::Unreadable(format!("{} top-level components", top.len())));
+    }
+    let root = top.remove(0);
+    let parsed = validate::parse_vcalendar(text).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    let oracle = ExactTimes::new(&root, &parsed, ctx)?;
+    f(&root, &oracle)
+}
+
 /// Whether any comp-filter or prop-filter in the tree has a time-range.
 pub fn uses_time_range(f: &CompFilter) -> bool {
     f.time_range.is_some() || f.props.iter().any(|p| p.time_range.is_some()) || f.comps.iter().any(uses_time_range)
@@ -96,16 +114,30 @@ impl Member<'_> {
     }
 }
 
+/// One instance found: its times, and the start it has in the recurrence set before any
+/// override moved it (its RECURRENCE-ID, RFC 5545 §3.8.4.4).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit {
+    pub occurrence: Occurrence,
+    pub original: CalTime,
+}
+
+impl Hit {
+    fn unmoved(occurrence: Occurrence) -> Hit {
+        Hit { occurrence, original: occurrence.start }
+    }
+}
+
 /// Instances found in a window, and why some may be missing.
 #[derive(Default)]
-struct Instances {
-    list: Vec<Occurrence>,
-    missing: Option<QueryError>,
+pub(crate) struct Instances {
+    pub list: Vec<Hit>,
+    pub missing: Option<QueryError>,
 }
 
 impl Instances {
     fn of(list: Vec<Occurrence>) -> Self {
-        Instances { list, missing: None }
+        Instances { list: list.into_iter().map(Hit::unmoved).collect(), missing: None }
     }
 
     fn join(&mut self, other: Instances) {
@@ -116,11 +148,22 @@ impl Instances {
     /// §9.9: a recurring component matches when any instance does. An instance that passes is
     /// real even when the list is incomplete, so only a negative answer needs every instance.
     fn any(self, pass: impl Fn(&Occurrence) -> bool) -> Result<bool, QueryError> {
-        if self.list.iter().any(pass) {
+        if self.list.iter().any(|hit| pass(&hit.occurrence)) {
             return Ok(true);
         }
         self.missing.map_or(Ok(false), Err)
     }
+}
+
+/// One instance in a listing (see `ExactTimes::listing`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listed {
+    /// Position of the component among the VCALENDAR's children that describes the instance.
+    pub member: usize,
+    /// The instance's RECURRENCE-ID, when the component belongs to a recurrence set.
+    pub original: Option<CalTime>,
+    /// Its times; `None` for a to-do without DTSTART, which has no instance times.
+    pub occurrence: Option<Occurrence>,
 }
 
 /// Which §9.9 condition an instance of a component with DTSTART is tested with.
@@ -142,7 +185,7 @@ enum Test {
 /// lists a component's children in document order, as `ical::parse` does; `new` checks that
 /// the two agree) and the filter's references to positions by identity, since both come from
 /// the one tree `object_matches` owns.
-struct ExactTimes<'a> {
+pub(crate) struct ExactTimes<'a> {
     root: &'a Component,
     ical: &'a ICalendar,
     /// calcard's ids of `root.children`, position for position.
@@ -156,7 +199,7 @@ struct ExactTimes<'a> {
 }
 
 impl<'a> ExactTimes<'a> {
-    fn new(root: &'a Component, ical: &'a ICalendar, ctx: QueryContext) -> Result<Self, QueryError> {
+    pub(crate) fn new(root: &'a Component, ical: &'a ICalendar, ctx: QueryContext) -> Result<Self, QueryError> {
         let ids = ical.components.first().map(|c| c.component_ids.as_slice()).unwrap_or_default();
         let zones = Zones::of(ical);
         if ids.len() != root.children.len() {
@@ -168,6 +211,88 @@ impl<'a> ExactTimes<'a> {
             members.push(member(ical, id, component, &zones)?);
         }
         Ok(ExactTimes { root, ical, ids, members, zones, ctx, undecided: RefCell::new(None) })
+    }
+
+    /// Every instance of every member that `range` selects by the RFC 4791 §9.9 test of its
+    /// component type, sorted by member then start: what §9.6.5 expand returns and free/busy
+    /// sums. Unlike a filter, a listing needs every instance, so an incomplete expansion is
+    /// an error here.
+    pub(crate) fn listing(&self, range: &TimeRange) -> Result<Vec<Listed>, QueryError> {
+        let mut out = Vec::new();
+        for (index, member) in self.members.iter().enumerate() {
+            let Some(m) = member else { continue };
+            if m.timing.dtstart.is_none() {
+                if self.member_overlaps(index, range)? {
+                    out.push(Listed { member: index, original: m.timing.recurrence_id, occurrence: None });
+                }
+                continue;
+            }
+            let test = test_for(m.kind, &m.timing);
+            let found = self.instances(index, window(range))?;
+            if let Some(why) = found.missing {
+                return Err(why);
+            }
+            let recurring = self.is_recurring(m);
+            let mut hits: Vec<Hit> = found
+                .list
+                .into_iter()
+                .filter(|h| passes(test, range, self.utc(&h.occurrence.start), self.utc(&h.occurrence.end)))
+                .collect();
+            hits.sort_by_key(|h| (self.utc(&h.occurrence.start), self.utc(&h.original)));
+            out.extend(hits.into_iter().map(|h| Listed {
+                member: index,
+                original: recurring.then_some(h.original),
+                occurrence: Some(h.occurrence),
+            }));
+        }
+        if out.len() > self.ctx.max_instances {
+            return Err(QueryError::TooManyInstances);
+        }
+        Ok(out)
+    }
+
+    /// The member's kind and time facts, for callers of `listing`.
+    pub(crate) fn member_facts(&self, index: usize) -> Option<(ComponentKind, &Timing<'a>)> {
+        self.members.get(index).and_then(Option::as_ref).map(|m| (m.kind, &m.timing))
+    }
+
+    /// How many children the VCALENDAR has (members or not).
+    pub(crate) fn member_slots(&self) -> usize {
+        self.members.len()
+    }
+
+    /// RFC 4791 §9.6.6: whether override `index` impacts `range`, by its own time or by the
+    /// time the instance it overrides would have had.
+    pub(crate) fn override_impacts(&self, index: usize, range: &TimeRange) -> Result<bool, QueryError> {
+        if self.member_overlaps(index, range)? {
+            return Ok(true);
+        }
+        let o = self.member(index)?;
+        let (Some(rid), Some(master)) = (o.timing.recurrence_id, self.master_of(o)) else {
+            return Ok(false);
+        };
+        let original = Occurrence { start: rid, end: rid.plus(self.length(master, &rid)) };
+        let test = test_for(master.kind, &master.timing);
+        Ok(passes(test, range, self.utc(&original.start), self.utc(&original.end)))
+    }
+
+    /// The DATE or DATE-TIME a property line states, its TZID resolved.
+    pub(crate) fn literal_time(&self, line: &Line) -> Option<CalTime> {
+        literal_time(line, &self.zones)
+    }
+
+    /// The UTC instant of `t`, floating values read in the query's zone.
+    pub(crate) fn instant(&self, t: &CalTime) -> Timestamp {
+        self.utc(t)
+    }
+
+    /// Whether the member belongs to a recurrence set (RFC 5545 §3.8.5): it repeats, is an
+    /// override, or has overrides. Its instances then carry RECURRENCE-IDs.
+    fn is_recurring(&self, m: &Member<'_>) -> bool {
+        !m.is_master()
+            || !m.timing.rrules.is_empty()
+            || !m.timing.rdates.is_empty()
+            || self.members.iter().flatten().any(|o| !o.is_master() && o.is_sibling_of(m))
     }
 
     /// The filter's answer, unless it depended on a test that could not be decided. Evaluation
@@ -237,7 +362,7 @@ impl<'a> ExactTimes<'a> {
         if let (Some(start), Some(end)) = (t.dtstart, t.dtend) {
             return start_le(r, self.utc(&end)) && end_gt(r, self.utc(&start));
         }
-        t.freebusy.iter().any(|(start, end)| {
+        t.freebusy.iter().any(|(start, end, _)| {
             start_lt(r, self.utc(&end.from(*start))) && end_gt(r, self.utc(start))
         })
     }
@@ -269,9 +394,14 @@ impl<'a> ExactTimes<'a> {
         let mut found = self.expand(&set, window);
         if m.is_master() {
             let moved = self.this_and_future_ids(m);
-            found.list.retain(|o| !moved.iter().any(|rid| self.utc(&o.start) >= self.utc(rid)));
-        } else if m.timing.this_and_future {
-            found.join(self.moved_instances(m, window)?);
+            found.list.retain(|h| !moved.iter().any(|rid| self.utc(&h.original) >= self.utc(rid)));
+        } else {
+            if let Some(rid) = m.timing.recurrence_id {
+                found.list.iter_mut().for_each(|h| h.original = rid);
+            }
+            if m.timing.this_and_future {
+                found.join(self.moved_instances(m, window)?);
+            }
         }
         Ok(found)
     }
@@ -305,13 +435,13 @@ impl<'a> ExactTimes<'a> {
         let reach = shift.saturating_abs().saturating_add(length.approx_seconds().saturating_abs()).saturating_add(NOMINAL_SLACK);
         let mut found = self.expand(&set, widen(window, reach, reach));
         let later: Vec<CalTime> = self.this_and_future_ids(master).into_iter().filter(|r| self.utc(r) > self.utc(&rid)).collect();
-        found.list.retain(|m| {
-            let at = self.utc(&m.start);
+        found.list.retain(|h| {
+            let at = self.utc(&h.original);
             at > self.utc(&rid) && !later.iter().any(|r| at >= self.utc(r))
         });
-        for occurrence in &mut found.list {
-            let moved = occurrence.start.plus(Length::exact(shift));
-            *occurrence = Occurrence { start: moved, end: moved.plus(length) };
+        for hit in &mut found.list {
+            let moved = hit.original.plus(Length::exact(shift));
+            hit.occurrence = Occurrence { start: moved, end: moved.plus(length) };
         }
         Ok(found)
     }
@@ -370,7 +500,7 @@ impl<'a> ExactTimes<'a> {
                 )
             }
         });
-        Instances { list: expansion.occurrences, missing }
+        Instances { list: expansion.occurrences.into_iter().map(Hit::unmoved).collect(), missing }
     }
 
     /// RFC 4791 §9.9 VALARM: `start <= trigger AND end > trigger` for any trigger, REPEATs
@@ -537,6 +667,11 @@ fn first_index(last: i64, pred: impl Fn(i64) -> bool) -> Option<i64> {
         if pred(mid) { hi = mid } else { lo = mid + 1 }
     }
     (lo <= last).then_some(lo)
+}
+
+/// A UTC DATE-TIME as written in a FREEBUSY period or a time-range (`YYYYMMDDTHHMMSSZ`).
+pub(crate) fn utc_literal(text: &str) -> Option<Timestamp> {
+    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc().timestamp())
 }
 
 /// A DATE or DATE-TIME property value as written: `YYYYMMDD`, `YYYYMMDDTHHMMSS` with `Z`, a
