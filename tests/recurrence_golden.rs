@@ -61,9 +61,15 @@ impl fmt::Display for Row {
 
 fn load_cases() -> Vec<Case> {
     let path = fixtures().join("cases.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let manifest: toml::Table = text.parse().unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
-    let cases = manifest.get("case").and_then(|c| c.as_array()).expect("cases.toml has [[case]] tables");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let manifest: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    let cases = manifest
+        .get("case")
+        .and_then(|c| c.as_array())
+        .expect("cases.toml has [[case]] tables");
     cases
         .iter()
         .map(|c| {
@@ -90,34 +96,58 @@ fn timestamp(text: &str) -> i64 {
 }
 
 fn utc(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map_or_else(|| format!("out of range ({ts})"), |t| t.format(UTC_FORMAT).to_string())
+    chrono::DateTime::from_timestamp(ts, 0).map_or_else(
+        || format!("out of range ({ts})"),
+        |t| t.format(UTC_FORMAT).to_string(),
+    )
 }
 
 /// Kalends' instances of one case as rows. STATUS is read from the component the instance
 /// names (`Instance::component`), so a wrong component index shows up as a wrong status; the
 /// `cancelled` flag must agree with it.
 fn actual(case: &Case, data: &[u8]) -> Result<Vec<Row>, String> {
-    let zone: chrono_tz::Tz = case.zone.parse().map_err(|e| format!("zone {}: {e}", case.zone))?;
-    let window = Window { start: Some(timestamp(&case.start)), end: Some(timestamp(&case.end)) };
-    let instances = expand_object(data, window, zone, MAX_INSTANCES).map_err(|e| format!("expand_object failed: {e:?}"))?;
+    let zone: chrono_tz::Tz = case
+        .zone
+        .parse()
+        .map_err(|e| format!("zone {}: {e}", case.zone))?;
+    let window = Window {
+        start: Some(timestamp(&case.start)),
+        end: Some(timestamp(&case.end)),
+    };
+    let instances = expand_object(data, window, zone, MAX_INSTANCES)
+        .map_err(|e| format!("expand_object failed: {e:?}"))?;
     let text = std::str::from_utf8(data).map_err(|e| e.to_string())?;
-    let root = ical::parse(text)?.into_iter().next().ok_or("no VCALENDAR")?;
+    let root = ical::parse(text)?
+        .into_iter()
+        .next()
+        .ok_or("no VCALENDAR")?;
     let mut problems = Vec::new();
     let rows = instances
         .iter()
         .map(|i| {
             let row = row_of(i, &root);
             if i.cancelled != (row.status.as_deref() == Some("CANCELLED")) {
-                problems.push(format!("cancelled={} but STATUS is {:?}: {row}", i.cancelled, row.status));
+                problems.push(format!(
+                    "cancelled={} but STATUS is {:?}: {row}",
+                    i.cancelled, row.status
+                ));
             }
             row
         })
         .collect();
-    if problems.is_empty() { Ok(rows) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 fn row_of(i: &Instance, root: &ical::Component) -> Row {
-    let status = root.children.get(i.component).and_then(|c| c.prop("STATUS")).map(|l| l.value.trim().to_ascii_uppercase());
+    let status = root
+        .children
+        .get(i.component)
+        .and_then(|c| c.prop("STATUS"))
+        .map(|l| l.value.trim().to_ascii_uppercase());
     Row {
         uid: i.uid.clone(),
         recurrence_id: i.recurrence_id.map(utc),
@@ -129,23 +159,42 @@ fn row_of(i: &Instance, root: &ical::Component) -> Row {
 }
 
 fn expected(case: &Case) -> Vec<Row> {
-    let path = fixtures().join("expected").join(format!("{}.json", case.name));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e} (run conformance/recurrence/generate.py --write)", path.display()));
+    let path = fixtures()
+        .join("expected")
+        .join(format!("{}.json", case.name));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (run conformance/recurrence/generate.py --write)",
+            path.display()
+        )
+    });
     let golden = json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(golden.get("case").and_then(json::Value::as_str), Some(case.name.as_str()), "{}", path.display());
-    let instances = golden.get("instances").and_then(json::Value::as_array).unwrap_or_else(|| panic!("{}: no instances", path.display()));
+    assert_eq!(
+        golden.get("case").and_then(json::Value::as_str),
+        Some(case.name.as_str()),
+        "{}",
+        path.display()
+    );
+    let instances = golden
+        .get("instances")
+        .and_then(json::Value::as_array)
+        .unwrap_or_else(|| panic!("{}: no instances", path.display()));
     instances
         .iter()
         .map(|v| {
             let text = |key: &str| v.get(key).and_then(json::Value::as_str).map(str::to_owned);
-            let need = |key: &str| text(key).unwrap_or_else(|| panic!("{}: an instance has no {key}", path.display()));
+            let need = |key: &str| {
+                text(key).unwrap_or_else(|| panic!("{}: an instance has no {key}", path.display()))
+            };
             Row {
                 uid: need("uid"),
                 recurrence_id: text("recurrence_id"),
                 start: need("start"),
                 end: need("end"),
-                all_day: v.get("all_day").and_then(json::Value::as_bool).unwrap_or_else(|| panic!("{}: all_day", path.display())),
+                all_day: v
+                    .get("all_day")
+                    .and_then(json::Value::as_bool)
+                    .unwrap_or_else(|| panic!("{}: all_day", path.display())),
                 status: text("status"),
             }
         })
@@ -174,11 +223,24 @@ fn diff(want: &[Row], got: &[Row]) -> String {
 fn kalends_expansion_matches_every_golden_case() {
     let cases = load_cases();
     let names: BTreeSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names.len(), cases.len(), "case names in cases.toml must be unique");
-    for entry in std::fs::read_dir(fixtures().join("expected")).expect("read fixtures/recurrence/expected") {
+    assert_eq!(
+        names.len(),
+        cases.len(),
+        "case names in cases.toml must be unique"
+    );
+    for entry in
+        std::fs::read_dir(fixtures().join("expected")).expect("read fixtures/recurrence/expected")
+    {
         let path = entry.expect("list expected/").path();
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        assert!(names.contains(stem), "{} belongs to no case in cases.toml", path.display());
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        assert!(
+            names.contains(stem),
+            "{} belongs to no case in cases.toml",
+            path.display()
+        );
     }
 
     let mut failed = Vec::new();
@@ -202,8 +264,18 @@ fn kalends_expansion_matches_every_golden_case() {
             failed.push(case.name.as_str());
         }
     }
-    println!("recurrence golden: {} passed, {} failed", cases.len() - failed.len(), failed.len());
-    assert!(failed.is_empty(), "{} of {} golden cases differ: {}", failed.len(), cases.len(), failed.join(", "));
+    println!(
+        "recurrence golden: {} passed, {} failed",
+        cases.len() - failed.len(),
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {} golden cases differ: {}",
+        failed.len(),
+        cases.len(),
+        failed.join(", ")
+    );
 }
 
 /// A reader for the golden files' JSON (objects, arrays, strings, booleans, null; the format
@@ -246,7 +318,9 @@ mod json {
     }
 
     pub fn parse(text: &str) -> Result<Value, String> {
-        let mut p = Parser { chars: text.char_indices().peekable() };
+        let mut p = Parser {
+            chars: text.char_indices().peekable(),
+        };
         let value = p.value()?;
         p.skip_space();
         match p.chars.next() {
@@ -261,7 +335,11 @@ mod json {
 
     impl Parser<'_> {
         fn skip_space(&mut self) {
-            while self.chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
+            while self
+                .chars
+                .next_if(|(_, c)| c.is_ascii_whitespace())
+                .is_some()
+            {}
         }
 
         fn expect(&mut self, want: char) -> Result<(), String> {
@@ -310,7 +388,11 @@ mod json {
                 match self.chars.next() {
                     Some((_, ',')) => continue,
                     Some((_, '}')) => return Ok(Value::Object(members)),
-                    other => return Err(format!("expected ',' or '}}' in an object, found {other:?}")),
+                    other => {
+                        return Err(format!(
+                            "expected ',' or '}}' in an object, found {other:?}"
+                        ));
+                    }
                 }
             }
         }
@@ -328,7 +410,9 @@ mod json {
                 match self.chars.next() {
                     Some((_, ',')) => continue,
                     Some((_, ']')) => return Ok(Value::Array(items)),
-                    other => return Err(format!("expected ',' or ']' in an array, found {other:?}")),
+                    other => {
+                        return Err(format!("expected ',' or ']' in an array, found {other:?}"));
+                    }
                 }
             }
         }
@@ -363,8 +447,10 @@ mod json {
                         self.expect('\\')?;
                         self.expect('u')?;
                         let low = self.hex4()?;
-                        let code = 0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
-                        char::from_u32(code).ok_or_else(|| format!("bad surrogate pair {high:04x} {low:04x}"))
+                        let code =
+                            0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
+                        char::from_u32(code)
+                            .ok_or_else(|| format!("bad surrogate pair {high:04x} {low:04x}"))
                     } else {
                         char::from_u32(high).ok_or_else(|| format!("bad escape \\u{high:04x}"))
                     }
@@ -376,7 +462,11 @@ mod json {
         fn hex4(&mut self) -> Result<u32, String> {
             let mut code = 0;
             for _ in 0..4 {
-                let digit = self.chars.next().and_then(|(_, c)| c.to_digit(16)).ok_or("bad \\u escape")?;
+                let digit = self
+                    .chars
+                    .next()
+                    .and_then(|(_, c)| c.to_digit(16))
+                    .ok_or("bad \\u escape")?;
                 code = code * 16 + digit;
             }
             Ok(code)
@@ -387,7 +477,10 @@ mod json {
     fn reads_the_golden_shape() {
         let v = parse(r#"{"case": "a\"b", "instances": [{"x": null, "y": true, "z": "\u00e9\ud83d\ude00"}], "e": []}"#).unwrap_or(Value::Null);
         assert_eq!(v.get("case").and_then(Value::as_str), Some("a\"b"));
-        let first = &v.get("instances").and_then(Value::as_array).unwrap_or_default()[0];
+        let first = &v
+            .get("instances")
+            .and_then(Value::as_array)
+            .unwrap_or_default()[0];
         assert_eq!(first.get("x"), Some(&Value::Null));
         assert_eq!(first.get("y").and_then(Value::as_bool), Some(true));
         assert_eq!(first.get("z").and_then(Value::as_str), Some("é😀"));
