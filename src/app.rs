@@ -1,5 +1,6 @@
-//! Composition root: opens the store chosen by the database URL, bootstraps the first user,
-//! wires the DAV context and authenticator, and runs the HTTP server until shutdown.
+//! Composition root: opens the store chosen by the database URL and the cache chosen by the
+//! Redis URL, bootstraps the first user, wires the DAV context and authenticator, and runs the
+//! HTTP server until shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::cache::{Cache, RedisCache, RedisSettings};
 use crate::config::Config;
 use crate::dav::resource::Paths;
 use crate::dav::{DavContext, DavLimits};
@@ -28,12 +30,43 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&url).await.with_context(|| format!("cannot open database {}", redact(&url)))
 }
 
+/// The cache the configuration asks for: Redis when `redis_url` is set, else in process.
+/// Redis is not contacted here (the first request connects), so a server started while Redis is
+/// down serves at once and uses Redis once it answers; only a malformed URL is an error.
+pub fn open_cache(config: &Config) -> anyhow::Result<Cache> {
+    let cache = match &config.redis_url {
+        Some(url) => {
+            let settings = RedisSettings {
+                prefix: config.cache.redis_prefix.clone(),
+                timeout: Duration::from_millis(config.cache.redis_timeout_ms),
+                ..RedisSettings::new(url.as_str())
+            };
+            let cache = RedisCache::open(settings).with_context(|| format!("redis_url {}", redact(url)))?;
+            tracing::info!(
+                url = %redact(url),
+                prefix = %cache.prefix(),
+                timeout = ?cache.timeout(),
+                "cache: Redis (connects on first use; answers without it while unreachable)"
+            );
+            Cache::Redis(cache)
+        }
+        None => {
+            tracing::info!(max_entries = config.cache.memory_max_entries, "cache: in process (no redis_url)");
+            Cache::memory(config.cache.memory_max_entries)
+        }
+    };
+    Ok(cache)
+}
+
 /// A running server: its address, and a handle to stop it.
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The server's cache, so tests can see which backend it uses and how it is doing.
+    pub cache: Cache,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    purge: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -41,12 +74,14 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.purge.await;
     }
 }
 
 /// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
 pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
+    let cache = open_cache(config)?;
     let dav = DavContext {
         store: store.clone(),
         paths: Paths::new(config.base_path()),
@@ -57,6 +92,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             max_instances: config.limits.max_instances,
             quota_bytes: config.limits.quota_bytes,
         },
+        cache: cache.clone(),
     };
     let state = Arc::new(HttpState {
         dav,
@@ -65,13 +101,15 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         max_header_bytes: config.limits.max_header_bytes,
     });
     let (stop, mut stopped) = watch::channel(false);
+    let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
+    let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
     });
-    Ok(RunningServer { addr, store, stop, task })
+    Ok(RunningServer { addr, store, cache, stop, task, purge })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.
@@ -114,7 +152,7 @@ async fn shutdown_signal() {
     }
 }
 
-/// Hides a password in a database URL for messages.
+/// Hides a password in a database or Redis URL for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
@@ -135,5 +173,20 @@ mod tests {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(super::redact("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(super::redact("redis://u:p@ss@h"), "redis://u:***@h");
+        assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
+    }
+
+    #[test]
+    fn the_cache_follows_redis_url() {
+        let mut config = crate::config::Config::default();
+        assert_eq!(super::open_cache(&config).map(|c| c.backend()).ok(), Some("memory"));
+        // Nothing listens on port 1, and that is fine: the server must start without Redis.
+        config.redis_url = Some("redis://127.0.0.1:1".into());
+        assert_eq!(super::open_cache(&config).map(|c| c.backend()).ok(), Some("redis"));
+        config.redis_url = Some("redis://:secret@[::1".into());
+        let err = super::open_cache(&config).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("redis_url") && !err.contains("secret"), "{err}");
     }
 }

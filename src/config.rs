@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cache::RedisSettings;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -35,6 +37,7 @@ pub struct Config {
     pub log: String,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +56,9 @@ pub struct Limits {
     pub max_instances: u32,
     /// Bytes of calendar data a user may store (quota-available-bytes).
     pub quota_bytes: i64,
+    /// How long a deletion stays reportable to sync-collection (RFC 6578 §3.6). A client
+    /// offline for longer gets DAV:valid-sync-token and resyncs in full.
+    pub tombstone_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +66,27 @@ pub struct Limits {
 pub struct AuthConfig {
     /// How long a verified credential is trusted without running argon2 again.
     pub cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Put before every Redis key, so deployments sharing one Redis keep apart.
+    pub redis_prefix: String,
+    /// The longest one Redis call may take before it counts as a miss and opens the breaker.
+    pub redis_timeout_ms: u64,
+    /// How many entries the in-process cache (used without Redis) holds at most.
+    pub memory_max_entries: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_prefix: RedisSettings::DEFAULT_PREFIX.into(),
+            redis_timeout_ms: RedisSettings::DEFAULT_TIMEOUT.as_millis() as u64,
+            memory_max_entries: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -73,6 +100,7 @@ impl Default for Config {
             log: "info".into(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -87,6 +115,7 @@ impl Default for Limits {
             max_date_time: "21001231T235959Z".into(),
             max_instances: 10_000,
             quota_bytes: 1024 * 1024 * 1024,
+            tombstone_retention_days: 180,
         }
     }
 }
@@ -145,6 +174,10 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
             public_base(url).map_err(|message| ConfigError::Env { name: "public_url", message })?;
+        }
+        if self.cache.redis_timeout_ms == 0 {
+            // A zero timeout would turn every Redis call into a failure.
+            return Err(ConfigError::Env { name: "cache.redis_timeout_ms", message: "must be at least 1".into() });
         }
         for (name, value) in [
             ("limits.min_date_time", &self.limits.min_date_time),
@@ -241,6 +274,24 @@ mod tests {
         let c = Config::load(Some(&path), env(&[("KALENDS_LISTEN", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.base_path(), "/dav");
+    }
+
+    #[test]
+    fn cache_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.redis_url, None);
+        assert_eq!((c.cache.redis_prefix.as_str(), c.cache.redis_timeout_ms), ("kalends:", 250));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "redis_url = \"redis://h\"\n[cache]\nredis_prefix = \"a:\"\nmemory_max_entries = 5\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://h"));
+        assert_eq!((c.cache.redis_prefix.as_str(), c.cache.memory_max_entries), ("a:", 5));
+        let c = Config::load(Some(&path), env(&[("KALENDS_REDIS_URL", "")])).unwrap();
+        assert_eq!(c.redis_url, None, "an empty KALENDS_REDIS_URL turns Redis off");
+        std::fs::write(&path, "[cache]\nredis_timeout_ms = 0\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("cache.redis_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,9 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             let reason = format!("the UID is already used by {href}");
             forbidden(Condition::NoUidConflict(href), reason)
         }
+        ServiceError::TooManyInstances => {
+            forbidden(Condition::MaxInstances, "the answer needs more recurrence instances than max-instances".into())
+        }
         ServiceError::InvalidSyncToken => {
             condition_response(StatusCode::FORBIDDEN, &Condition::ValidSyncToken, Some("unknown or expired sync token"))
         }

@@ -9,8 +9,11 @@
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
+//! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
+//! - [`worker`]: background loops beside the server (sync tombstone pruning).
 
 pub mod app;
+pub mod cache;
 pub mod calendar;
 pub mod config;
 pub mod dav;
@@ -18,3 +21,4 @@ pub mod error;
 pub mod http;
 pub mod service;
 pub mod store;
+pub mod worker;

@@ -7,6 +7,7 @@
 pub mod data;
 pub mod export;
 pub mod filter;
+pub mod freebusy;
 pub mod query;
 pub mod ical;
 pub mod instances;

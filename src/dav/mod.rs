@@ -19,6 +19,7 @@ use header::BadHeader;
 use resource::Paths;
 use xml::XmlError;
 
+use crate::cache::Cache;
 use crate::service::ServiceError;
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct DavContext {
     pub store: Store,
     pub paths: Paths,
     pub limits: DavLimits,
+    /// For results worth keeping between requests (free-busy); a miss is always acceptable.
+    pub cache: Cache,
 }
 
 /// Why a DAV request was refused. `crate::error` turns it into a response, in one place.

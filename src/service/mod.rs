@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod collections;
+pub mod freebusy;
 pub mod objects;
 pub mod users;
 
@@ -43,6 +44,9 @@ pub enum ServiceError {
     /// RFC 4791 §5.3.2.1 no-uid-conflict: the other resource's collection and name.
     #[error("UID already used by {name}")]
     UidConflict { collection_path: String, owner: String, name: String },
+    /// The answer needs more recurrence instances than the server's max-instances.
+    #[error("too many instances")]
+    TooManyInstances,
     #[error("invalid sync token")]
     InvalidSyncToken,
     /// A request that makes no sense for the target (e.g. a calendar inside a calendar).

@@ -1,11 +1,14 @@
 //! Test provisioning shared by integration tests (`mod support;`): a throw-away SQLite file or
-//! PostgreSQL database per test, removed afterwards.
+//! PostgreSQL database per test, removed afterwards, and a key prefix on the test Redis
+//! ([`redis`]).
 //!
 //! PostgreSQL comes from the server named by `KALENDS_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets its own database
 //! `kalends_test_<random>` there. An unreachable server fails the test loudly: a suite that
 //! silently skips one engine would pass without testing it.
 #![allow(dead_code)] // Each test crate uses its own subset of these helpers.
+
+pub mod redis;
 
 use std::thread;
 

@@ -14,7 +14,10 @@ use crate::dav::request::{PropSelection, ReportBody, parse_report};
 use crate::dav::resource::Target;
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::Principal;
+use crate::calendar::data::{DataRequest, render};
 use crate::calendar::filter::{CompFilter, TimeRange};
+use crate::dav::request::calendar_data::{DataError, parse_calendar_data};
+use crate::dav::xml::CALDAV;
 use crate::calendar::parse_calendar_timezone;
 use crate::calendar::query::{QueryContext, QueryError, object_matches};
 use crate::dav::request::query::{FilterError, parse_filter};
@@ -29,6 +32,7 @@ pub async fn handle(
     body: &[u8],
 ) -> DavResult<DavResponse> {
     let report = parse_report(body)?;
+    let data = data_request(&report)?;
     let located = locate(ctx, user, target).await?;
     let collection = match located {
         Located::Collection(c) => c,
@@ -36,24 +40,53 @@ pub async fn handle(
         _ => return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     };
     match report {
-        ReportBody::CalendarMultiget { props, hrefs, .. } => multiget(ctx, user, &collection, &props, &hrefs).await,
+        ReportBody::CalendarMultiget { props, hrefs, .. } => {
+            let out = Output { props: &props, data, zone: query_zone(&collection, None)? };
+            multiget(ctx, user, &collection, &out, &hrefs).await
+        }
         ReportBody::SyncCollection { token, limit, props, .. } => {
-            sync_collection(ctx, user, &collection, token.as_deref(), limit, &props).await
+            let out = Output { props: &props, data, zone: query_zone(&collection, None)? };
+            sync_collection(ctx, user, &collection, token.as_deref(), limit, &out).await
         }
         ReportBody::CalendarQuery { props, filter, timezone, .. } => {
-            calendar_query(ctx, user, &collection, &props, &filter, timezone.as_deref()).await
+            let out = Output { props: &props, data, zone: query_zone(&collection, timezone.as_deref())? };
+            calendar_query(ctx, user, &collection, &out, &filter).await
+        }
+        ReportBody::FreeBusyQuery { start, end } => {
+            super::freebusy::free_busy_query(ctx, &collection, &start, &end).await
         }
         _ => Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     }
+}
+
+/// What each matching object's response carries: the requested properties, calendar-data as
+/// its options ask (RFC 4791 §9.6), floating times read in `zone` (§7.3).
+struct Output<'a> {
+    props: &'a PropSelection,
+    data: DataRequest,
+    zone: chrono_tz::Tz,
+}
+
+/// The CALDAV:calendar-data options of the report's DAV:prop, if it asks for calendar data.
+fn data_request(report: &ReportBody) -> DavResult<DataRequest> {
+    let Some(element) = report.requested_prop(CALDAV, "calendar-data") else {
+        return Ok(DataRequest::default());
+    };
+    parse_calendar_data(element).map_err(|e| match e {
+        // RFC 4791 §7.8 and §7.9 preconditions.
+        DataError::UnsupportedType(reason) => DavError::forbidden(Condition::SupportedCalendarData, reason),
+        DataError::Invalid(reason) => DavError::BadRequest(reason),
+    })
 }
 
 async fn multiget(
     ctx: &DavContext,
     user: &Principal,
     collection: &Collection,
-    props: &PropSelection,
+    out: &Output<'_>,
     hrefs: &[String],
 ) -> DavResult<DavResponse> {
+    let props = out.props;
     // Hrefs naming members of this collection are fetched in one query; any other href is
     // answered 404 (RFC 4791 §7.9: each missing href gets its own response).
     let members: Vec<Option<String>> = hrefs.iter().map(|h| member_name(ctx, user, collection, h)).collect();
@@ -65,7 +98,7 @@ async fn multiget(
         let found = member.as_ref().and_then(|name| objects.iter().find(|o| &o.meta.name == name));
         match found {
             // The href exactly as sent: clients match responses to their requests by it.
-            Some(o) => write_object_at(&pctx, &mut ms, href, collection, o, props),
+            Some(o) => write_object_at(&pctx, &mut ms, href, collection, o, out)?,
             None => ms.status(href, StatusCode::NOT_FOUND),
         }
     }
@@ -83,9 +116,9 @@ fn member_name(ctx: &DavContext, user: &Principal, collection: &Collection, href
     }
 }
 
-fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: &StoredObject, props: &PropSelection) {
+fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: &StoredObject, out: &Output<'_>) -> DavResult<()> {
     let href = pctx.dav.paths.object(&pctx.user.name, &c.path, &o.meta.name);
-    write_object_at(pctx, ms, &href, c, o, props);
+    write_object_at(pctx, ms, &href, c, o, out)
 }
 
 fn write_object_at(
@@ -94,10 +127,31 @@ fn write_object_at(
     href: &str,
     c: &Collection,
     o: &StoredObject,
-    props: &PropSelection,
-) {
-    let res = Res::Object(c, &o.meta, Some(&o.data));
-    ms.props(href, &results_for(pctx, res, props, &[]));
+    out: &Output<'_>,
+) -> DavResult<()> {
+    let qctx = QueryContext { zone: out.zone, max_instances: max_instances(pctx.dav) };
+    let data = match render(&o.data, &out.data, qctx) {
+        Ok(data) => data,
+        Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
+        Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
+        Err(QueryError::Unreadable(reason)) => {
+            // Validated on write, so this is older data: serve it as stored rather than fail
+            // the whole report over one object.
+            tracing::warn!(object = %o.meta.name, %reason, "calendar-data options not applied");
+            std::borrow::Cow::Borrowed(&o.data[..])
+        }
+    };
+    let res = Res::Object(c, &o.meta, Some(&data));
+    ms.props(href, &results_for(pctx, res, out.props, &[]));
+    Ok(())
+}
+
+fn max_instances(ctx: &DavContext) -> usize {
+    usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX)
+}
+
+fn too_many_instances() -> DavError {
+    DavError::forbidden(Condition::MaxInstances, "the answer needs more instances than max-instances")
 }
 
 async fn sync_collection(
@@ -106,8 +160,9 @@ async fn sync_collection(
     collection: &Collection,
     token: Option<&str>,
     limit: Option<u32>,
-    props: &PropSelection,
+    out: &Output<'_>,
 ) -> DavResult<DavResponse> {
+    let props = out.props;
     let invalid = || DavError::condition(StatusCode::FORBIDDEN, Condition::ValidSyncToken);
     let since = match token {
         None => None,
@@ -124,7 +179,7 @@ async fn sync_collection(
     if wants_data(props) {
         let names: Vec<String> = delta.changed.iter().map(|m| m.name.clone()).collect();
         for o in ctx.store.objects_by_names(collection.id, &names).await? {
-            write_object(&pctx, &mut ms, collection, &o, props);
+            write_object(&pctx, &mut ms, collection, &o, out)?;
         }
     } else {
         for meta in &delta.changed {
@@ -149,18 +204,17 @@ async fn calendar_query(
     ctx: &DavContext,
     user: &Principal,
     collection: &Collection,
-    props: &PropSelection,
+    out: &Output<'_>,
     filter: &Element,
-    timezone: Option<&str>,
 ) -> DavResult<DavResponse> {
+    let props = out.props;
     let filter = parse_filter(filter).map_err(|e| match e {
         FilterError::UnsupportedCollation(c) => {
             DavError::forbidden(Condition::SupportedCollation, format!("unsupported collation {c:?}"))
         }
         FilterError::Invalid(reason) => DavError::forbidden(Condition::ValidFilter, reason),
     })?;
-    let zone = query_zone(collection, timezone)?;
-    let qctx = QueryContext { zone, max_instances: usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX) };
+    let qctx = QueryContext { zone: out.zone, max_instances: max_instances(ctx) };
     let (component, range) = candidate_bounds(&filter);
     let candidates = ctx
         .store
@@ -171,11 +225,9 @@ async fn calendar_query(
     let mut ms = Multistatus::new();
     for object in &candidates {
         match object_matches(&object.data, &filter, qctx) {
-            Ok(true) => write_object(&pctx, &mut ms, collection, object, props),
+            Ok(true) => write_object(&pctx, &mut ms, collection, object, out)?,
             Ok(false) => {}
-            Err(QueryError::TooManyInstances) => {
-                return Err(DavError::forbidden(Condition::MaxInstances, "the query needs more instances than max-instances"));
-            }
+            Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
             Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
             Err(QueryError::Unreadable(reason)) => {
                 tracing::warn!(object = %object.meta.name, %reason, "stored object skipped by calendar-query");
@@ -187,7 +239,7 @@ async fn calendar_query(
 
 /// RFC 4791 §7.3: floating times in the query's CALDAV:timezone, else the collection's
 /// calendar-timezone, else UTC.
-fn query_zone(collection: &Collection, timezone: Option<&str>) -> DavResult<chrono_tz::Tz> {
+pub(super) fn query_zone(collection: &Collection, timezone: Option<&str>) -> DavResult<chrono_tz::Tz> {
     if let Some(text) = timezone {
         let tz = parse_calendar_timezone(text).map_err(|reason| DavError::forbidden(Condition::ValidCalendarData, reason))?;
         return Ok(tz.zone.unwrap_or(chrono_tz::UTC));

@@ -5,6 +5,7 @@
 //! appear, so a client's private additions never make a request fail; what a method needs and
 //! cannot find is an [`XmlError`] with a one-line reason naming the RFC rule.
 
+pub mod calendar_data;
 mod mkcol;
 mod propfind;
 mod proppatch;

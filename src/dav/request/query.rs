@@ -25,6 +25,11 @@ pub fn parse_filter(filter: &Element) -> Result<CompFilter, FilterError> {
     if root.name != "VCALENDAR" {
         return Err(FilterError::Invalid(format!("the outer comp-filter must name VCALENDAR, not {}", root.name)));
     }
+    // RFC 4791 §9.9 gives time-range a meaning on components with times, never on the
+    // VCALENDAR itself; ignoring one would answer a question the client did not ask.
+    if root.time_range.is_some() {
+        return Err(FilterError::Invalid("time-range on the VCALENDAR comp-filter: put it on VEVENT, VTODO, VJOURNAL or VFREEBUSY (RFC 4791 §9.9)".into()));
+    }
     Ok(root)
 }
 
@@ -135,6 +140,7 @@ mod tests {
         assert_eq!(bad, Err(FilterError::UnsupportedCollation("i;klingon".into())));
         assert!(matches!(filter(r#"<C:comp-filter name="VEVENT"/>"#), Err(FilterError::Invalid(_))));
         assert!(matches!(filter(""), Err(FilterError::Invalid(_))));
+        assert!(matches!(filter(r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20060104T000000Z"/></C:comp-filter>"#), Err(FilterError::Invalid(_))));
         assert!(matches!(filter(r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="bad"/></C:comp-filter></C:comp-filter>"#), Err(FilterError::Invalid(_))));
     }
 }

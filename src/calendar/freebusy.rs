@@ -1,0 +1,214 @@
+//! Free/busy time (RFC 4791 §7.10, RFC 5545 §3.6.4): the busy periods of stored objects in a
+//! range, merged into one VFREEBUSY. Pure: the service finds the objects and caches the result.
+
+use super::filter::TimeRange;
+use super::model::BusyKind;
+use super::query::{QueryContext, QueryError, with_times};
+use super::{ComponentKind, Timestamp};
+
+/// One busy period, UTC, `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub kind: BusyKind,
+}
+
+/// The busy time one stored object contributes to `range` (both ends given).
+///
+/// RFC 4791 §7.10: VEVENT instances count unless TRANSP:TRANSPARENT or STATUS:CANCELLED,
+/// STATUS:TENTATIVE ones as BUSY-TENTATIVE; VFREEBUSY components count by their FREEBUSY
+/// periods and FBTYPE; VTODO and VJOURNAL never. Each instance is judged by the component that
+/// describes it, so a cancelled override frees just its own instance. All-day and floating
+/// instances are read in the context's zone (the calendar's, §7.3).
+pub fn object_busy(data: &[u8], range: &TimeRange, ctx: QueryContext) -> Result<Vec<Busy>, QueryError> {
+    with_times(data, ctx, |_, times| {
+        let mut out = Vec::new();
+        for listed in times.listing(range)? {
+            let (Some((ComponentKind::Event, timing)), Some(o)) = (times.member_facts(listed.member), listed.occurrence) else {
+                continue;
+            };
+            if timing.transparent || timing.cancelled {
+                continue;
+            }
+            let kind = if timing.tentative { BusyKind::BusyTentative } else { BusyKind::Busy };
+            out.push(Busy { start: times.instant(&o.start), end: times.instant(&o.end), kind });
+        }
+        for index in 0..times.member_slots() {
+            let Some((ComponentKind::FreeBusy, timing)) = times.member_facts(index) else { continue };
+            for (start, end, kind) in &timing.freebusy {
+                if *kind != BusyKind::Free {
+                    let start_at = times.instant(start);
+                    out.push(Busy { start: start_at, end: times.instant(&end.from(*start)), kind: *kind });
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Clips the periods to `range`, coalesces overlapping and adjoining ones of a kind, and lets
+/// the stronger kind win where kinds overlap (BUSY over BUSY-UNAVAILABLE over BUSY-TENTATIVE),
+/// so each instant is reported once, as what it most is. Sorted by start.
+pub fn merge(periods: &[Busy], range: &TimeRange) -> Vec<Busy> {
+    let clip = |b: &Busy| Busy {
+        start: range.start.map_or(b.start, |s| b.start.max(s)),
+        end: range.end.map_or(b.end, |e| b.end.min(e)),
+        kind: b.kind,
+    };
+    let mut taken: Vec<(Timestamp, Timestamp)> = Vec::new();
+    let mut out = Vec::new();
+    for kind in [BusyKind::Busy, BusyKind::BusyUnavailable, BusyKind::BusyTentative] {
+        let mut spans: Vec<(Timestamp, Timestamp)> =
+            periods.iter().filter(|b| b.kind == kind).map(clip).filter(|b| b.start < b.end).map(|b| (b.start, b.end)).collect();
+        spans = coalesce(spans);
+        let own: Vec<(Timestamp, Timestamp)> = spans.iter().flat_map(|s| subtract(*s, &taken)).collect();
+        out.extend(own.iter().map(|&(start, end)| Busy { start, end, kind }));
+        taken = coalesce(taken.into_iter().chain(spans).collect());
+    }
+    out.sort_by_key(|b| (b.start, b.kind));
+    out
+}
+
+fn coalesce(mut spans: Vec<(Timestamp, Timestamp)>) -> Vec<(Timestamp, Timestamp)> {
+    spans.sort_unstable();
+    let mut out: Vec<(Timestamp, Timestamp)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
+}
+
+/// `span` minus the sorted, disjoint `taken` spans.
+fn subtract(span: (Timestamp, Timestamp), taken: &[(Timestamp, Timestamp)]) -> Vec<(Timestamp, Timestamp)> {
+    let mut out = Vec::new();
+    let mut from = span.0;
+    for &(s, e) in taken {
+        if e <= from || s >= span.1 {
+            continue;
+        }
+        if s > from {
+            out.push((from, s));
+        }
+        from = from.max(e);
+    }
+    if from < span.1 {
+        out.push((from, span.1));
+    }
+    out
+}
+
+/// The VCALENDAR answering a free-busy-query (RFC 4791 §7.10): one VFREEBUSY with the range
+/// as DTSTART/DTEND and a FREEBUSY line per period.
+pub fn vfreebusy(range_start: Timestamp, range_end: Timestamp, periods: &[Busy], now: Timestamp) -> String {
+    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nBEGIN:VFREEBUSY\r\n");
+    for (name, at) in [("DTSTAMP", now), ("DTSTART", range_start), ("DTEND", range_end)] {
+        out.push_str(&format!("{name}:{}\r\n", utc(at)));
+    }
+    for b in periods {
+        let param = if b.kind == BusyKind::Busy { String::new() } else { format!(";FBTYPE={}", b.kind.as_str()) };
+        out.push_str(&format!("FREEBUSY{param}:{}/{}\r\n", utc(b.start), utc(b.end)));
+    }
+    out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
+    out
+}
+
+fn utc(ts: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
+}
+
+/// Periods as cache bytes (`start end kind` lines) and back; the cache holds no iCalendar so
+/// that DTSTAMP is always fresh.
+pub fn encode(periods: &[Busy]) -> Vec<u8> {
+    periods.iter().map(|b| format!("{} {} {}\n", b.start, b.end, b.kind.as_str())).collect::<String>().into_bytes()
+}
+
+pub fn decode(bytes: &[u8]) -> Option<Vec<Busy>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines()
+        .map(|line| {
+            let mut parts = line.split(' ');
+            let start = parts.next()?.parse().ok()?;
+            let end = parts.next()?.parse().ok()?;
+            let kind = match parts.next()? {
+                "BUSY" => BusyKind::Busy,
+                "BUSY-TENTATIVE" => BusyKind::BusyTentative,
+                "BUSY-UNAVAILABLE" => BusyKind::BusyUnavailable,
+                _ => return None,
+            };
+            Some(Busy { start, end, kind })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::parse_utc;
+
+    fn range(s: &str, e: &str) -> TimeRange {
+        TimeRange { start: parse_utc(s), end: parse_utc(e) }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        parse_utc(s).unwrap()
+    }
+
+    fn ics(body: &str) -> String {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{body}END:VCALENDAR\r\n")
+    }
+
+    const CTX: QueryContext = QueryContext { zone: chrono_tz::UTC, max_instances: 1000 };
+
+    #[test]
+    fn events_count_by_status_and_transparency() {
+        let data = ics("BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240103T100000Z\r\nDTSTART:20240103T100000Z\r\nDURATION:PT1H\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240104T100000Z\r\nDTSTART:20240104T120000Z\r\nDURATION:PT1H\r\nSTATUS:TENTATIVE\r\nEND:VEVENT\r\n");
+        let busy = object_busy(data.as_bytes(), &range("20240101T000000Z", "20240201T000000Z"), CTX).unwrap();
+        let mut got: Vec<(Timestamp, BusyKind)> = busy.iter().map(|b| (b.start, b.kind)).collect();
+        got.sort();
+        assert_eq!(got, vec![(at("20240102T100000Z"), BusyKind::Busy), (at("20240104T120000Z"), BusyKind::BusyTentative)]);
+        let transparent = ics("BEGIN:VEVENT\r\nUID:t\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\nDURATION:PT1H\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n");
+        assert!(object_busy(transparent.as_bytes(), &range("20240101T000000Z", "20240201T000000Z"), CTX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn all_day_is_busy_in_the_calendar_zone_and_vfreebusy_counts() {
+        let day = ics("BEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20240105\r\nEND:VEVENT\r\n");
+        let ctx = QueryContext { zone: chrono_tz::Europe::Berlin, max_instances: 1000 };
+        let busy = object_busy(day.as_bytes(), &range("20240101T000000Z", "20240201T000000Z"), ctx).unwrap();
+        assert_eq!(busy, vec![Busy { start: at("20240104T230000Z"), end: at("20240105T230000Z"), kind: BusyKind::Busy }]);
+        let fb = ics("BEGIN:VFREEBUSY\r\nUID:f\r\nDTSTAMP:20240101T000000Z\r\nFREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20240110T080000Z/PT2H\r\nFREEBUSY;FBTYPE=FREE:20240111T080000Z/PT2H\r\nEND:VFREEBUSY\r\n");
+        let busy = object_busy(fb.as_bytes(), &range("20240101T000000Z", "20240201T000000Z"), CTX).unwrap();
+        assert_eq!(busy, vec![Busy { start: at("20240110T080000Z"), end: at("20240110T100000Z"), kind: BusyKind::BusyUnavailable }]);
+    }
+
+    #[test]
+    fn merge_clips_coalesces_and_ranks_kinds() {
+        let b = |s: &str, e: &str, kind| Busy { start: at(s), end: at(e), kind };
+        let periods = [
+            b("20240101T080000Z", "20240101T100000Z", BusyKind::Busy),
+            b("20240101T100000Z", "20240101T110000Z", BusyKind::Busy),
+            b("20240101T090000Z", "20240101T120000Z", BusyKind::BusyTentative),
+            b("20231231T230000Z", "20240101T010000Z", BusyKind::Busy),
+        ];
+        let merged = merge(&periods, &range("20240101T000000Z", "20240102T000000Z"));
+        assert_eq!(
+            merged,
+            vec![
+                b("20240101T000000Z", "20240101T010000Z", BusyKind::Busy),
+                b("20240101T080000Z", "20240101T110000Z", BusyKind::Busy),
+                b("20240101T110000Z", "20240101T120000Z", BusyKind::BusyTentative),
+            ]
+        );
+        assert_eq!(decode(&encode(&merged)), Some(merged.clone()));
+        let text = vfreebusy(at("20240101T000000Z"), at("20240102T000000Z"), &merged, at("20240101T000000Z"));
+        assert!(text.contains("FREEBUSY;FBTYPE=BUSY-TENTATIVE:20240101T110000Z/20240101T120000Z\r\n"), "{text}");
+        assert!(text.contains("FREEBUSY:20240101T080000Z/20240101T110000Z\r\n"), "{text}");
+    }
+}
