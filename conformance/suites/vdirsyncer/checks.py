@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -757,8 +758,12 @@ def run_checks(suite: Suite) -> list[dict]:
             outcome, reason = "skipped", str(e)
         except OutOfTime as e:
             outcome, reason = "failed", f"out of time: {e}"
-        except (AssertionError, OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        except (AssertionError, OSError, ValueError, KeyError) as e:
+            # The server answered something the check could not read (a missing object, a
+            # non-207 PROPFIND, unparsable XML, ...): a failure, with what went wrong.
             outcome, reason = "failed", f"{type(e).__name__}: {e}"
+        except Exception:
+            outcome, reason = "failed", "error inside the suite itself:\n" + clip(traceback.format_exc())
         results.append({"name": name, "outcome": outcome, "reason": reason,
                         "seconds": round(time.monotonic() - started, 1)})
     return results

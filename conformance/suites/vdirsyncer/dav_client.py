@@ -84,7 +84,11 @@ class Client:
                          {"Depth": depth, "Content-Type": "application/xml; charset=utf-8"})
         if r.status != 207:
             raise AssertionError(f"PROPFIND {path} (Depth {depth}) answered {r.status}: {r.body[:300]!r}")
-        return ET.fromstring(r.body)
+        try:
+            return ET.fromstring(r.body)
+        except ET.ParseError as e:
+            raise AssertionError(f"PROPFIND {path} answered 207 with XML that does not parse ({e}): "
+                                 f"{r.body[:300]!r}") from None
 
     def members(self, collection: str) -> list[Member]:
         """Non-collection members of a collection with their ETags (PROPFIND Depth 1)."""
