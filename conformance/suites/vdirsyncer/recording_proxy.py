@@ -88,7 +88,8 @@ class RecordingProxy:
                 with proxy._lock:
                     proxy.exchanges.append(Exchange(self.command, self.path, req_headers, body,
                                                     status, resp_headers, resp_body))
-                self.send_response(status)
+                # send_response_only: no Server/Date of the proxy's own; the server's are forwarded.
+                self.send_response_only(status)
                 for k, v in resp_headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(resp_body)))
