@@ -107,12 +107,12 @@ async fn respond(
     if method == DavMethod::Options {
         return (None, options::handle());
     }
-    let Some(creds) = basic_credentials(req.headers()) else { return (None, challenge()) };
+    let Some(creds) = basic_credentials(req.headers()) else { return (None, unauthorized(req).await) };
     let user = match state.auth.authenticate(&creds.user, &creds.password, remote.ip()).await {
         Ok(user) => user,
         Err(failure) => {
             tokio::time::sleep(failure.delay).await;
-            return (None, challenge());
+            return (None, unauthorized(req).await);
         }
     };
     let name = Some(user.name.clone());
@@ -133,6 +133,33 @@ async fn respond(
         }
     };
     (name, resp)
+}
+
+/// Unauthenticated bodies up to this size are read and dropped, so the connection can carry
+/// the client's retry with credentials; larger ones are not worth reading for a stranger.
+const DRAIN_UNAUTHENTICATED: u64 = 64 * 1024;
+
+/// The 401 challenge. RFC 9110 §10.1.1/RFC 9112 §9.6: a response sent before the body is read
+/// must say the connection closes, or the client's retry on it fails; so a small body is
+/// drained first (keeping the connection), and anything else gets `Connection: close`.
+async fn unauthorized(req: hyper::Request<Incoming>) -> DavResponse {
+    let headers = req.headers();
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    let drainable = match declared {
+        Some(n) => n <= DRAIN_UNAUTHENTICATED,
+        None => !chunked,
+    };
+    if drainable {
+        let limit = usize::try_from(DRAIN_UNAUTHENTICATED).unwrap_or(usize::MAX);
+        let drained = Limited::new(req.into_body(), limit).collect();
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), drained).await {
+            return challenge();
+        }
+    }
+    let mut resp = challenge();
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Reads the whole body, refusing (413) beyond `max` before reading it when Content-Length
