@@ -107,16 +107,19 @@ async fn respond(
     if method == DavMethod::Options {
         return (None, options::handle());
     }
-    let Some(creds) = basic_credentials(req.headers()) else { return (None, challenge()) };
+    let (parts, body) = req.into_parts();
+    let Some(creds) = basic_credentials(&parts.headers) else {
+        return (None, refuse(body, &parts.headers, state.max_body).await);
+    };
     let user = match state.auth.authenticate(&creds.user, &creds.password, remote.ip()).await {
         Ok(user) => user,
         Err(failure) => {
+            let resp = refuse(body, &parts.headers, state.max_body).await;
             tokio::time::sleep(failure.delay).await;
-            return (None, challenge());
+            return (None, resp);
         }
     };
     let name = Some(user.name.clone());
-    let (parts, body) = req.into_parts();
     let body = match read_body(body, &parts.headers, state.max_body).await {
         Ok(b) => b,
         Err(resp) => return (name, resp),
@@ -133,6 +136,19 @@ async fn respond(
         }
     };
     (name, resp)
+}
+
+/// The 401 challenge, after reading the request body to its end. hyper closes a connection
+/// whose request body was left unread; a client that sends its body after the headers (as
+/// python's niquests may) and retries with credentials on the same connection would find it
+/// closed under its feet. Read, the connection stays usable. A body over the limit is not
+/// read, and the response says the connection closes (RFC 9112 §9.6).
+async fn refuse(body: Incoming, headers: &http::HeaderMap, max: usize) -> DavResponse {
+    let mut resp = challenge();
+    if read_body(body, headers, max).await.is_err() {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// Reads the whole body, refusing (413) beyond `max` before reading it when Content-Length
