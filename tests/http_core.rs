@@ -55,61 +55,58 @@ async fn authentication(engine: Engine) {
     s.stop().await;
 }
 
-/// Reads one HTTP/1.1 response with a Content-Length from `stream`: (status line, body).
-async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<(String, String)> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = stream.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let status = head.lines().next().unwrap_or("").to_owned();
-            return Some((status, String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string()));
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// A client that sends its body after the headers, gets 401 and retries with credentials on
-/// the same connection (python caldav/niquests do) must find the connection still open.
-async fn challenge_keeps_the_connection_usable(engine: Engine) {
-    use tokio::io::AsyncWriteExt;
+/// RFC 9112 §9.6: a 401 answered before the request body arrives either keeps reading (small
+/// bodies: the client's retry with credentials reuses the connection) or says it closes.
+async fn unauthenticated_body_keeps_or_closes_the_connection(engine: Engine) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = start_server(engine).await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     let body = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#;
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!("PROPFIND /calendars/alice/ HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nContent-Length: {}\r\n\r\n", body.len());
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // The body comes later, in its own packet: the server must wait for it before answering.
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("PROPFIND / HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nContent-Length: {}\r\n\r\n", body.len());
+    conn.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    stream.write_all(body.as_bytes()).await.unwrap();
-    let (status, _) = read_response(&mut stream).await.expect("a 401");
-    assert!(status.contains(" 401 "), "{status}");
-    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("alice:{ALICE_PW}"));
-    let retry = format!(
-        "PROPFIND /calendars/alice/ HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(retry.as_bytes()).await.unwrap();
-    let (status, answer) = read_response(&mut stream).await.expect("the retry answered on the same connection");
-    assert!(status.contains(" 207 "), "{status}: {answer}");
-    assert!(answer.contains("/calendars/alice/"));
+    conn.write_all(body.as_bytes()).await.unwrap();
+    let first = read_response(&mut conn).await;
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    assert!(!first.to_ascii_lowercase().contains("connection: close"), "{first}");
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("alice:{ALICE_PW}"));
+    let retry = format!("PROPFIND / HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    conn.write_all(retry.as_bytes()).await.unwrap();
+    let second = read_response(&mut conn).await;
+    assert!(second.starts_with("HTTP/1.1 207"), "the retry on the same connection: {second}");
+
+    // A large unauthenticated body is not read: the 401 says the connection closes.
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("PUT /calendars/alice/calendar/x.ics HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n", 5 * 1024 * 1024);
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let refused = read_response(&mut conn).await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("connection: close"), "{refused}");
+    let mut rest = Vec::new();
+    let _ = conn.read_to_end(&mut rest).await;
     s.stop().await;
+}
+
+/// One response head and its Content-Length body from a raw connection.
+async fn read_response(conn: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = conn.read(&mut byte).await.unwrap();
+        assert_eq!(n, 1, "connection closed mid-head: {}", String::from_utf8_lossy(&buf));
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).await.unwrap();
+    head + &String::from_utf8_lossy(&body)
 }
 
 async fn options_and_unknown_methods(engine: Engine) {
@@ -646,8 +643,8 @@ on_both_engines!(
     calendar_query_without_time_range,
     discovery_from_base_url,
     authentication,
-    challenge_keeps_the_connection_usable,
     options_and_unknown_methods,
+    unauthenticated_body_keeps_or_closes_the_connection,
     put_get_etags_and_conditions,
     invalid_calendar_data_is_refused_and_nothing_stored,
     uid_conflict_names_the_existing_href,

@@ -81,3 +81,60 @@ def todo_ics(uid: str, summary: str) -> str:
         "END:VTODO\r\n"
         "END:VCALENDAR\r\n"
     )
+
+
+# Europe/Berlin as clients send it: CET/CEST with the EU rules since 1996.
+VTIMEZONE_BERLIN = (
+    "BEGIN:VTIMEZONE\r\n"
+    "TZID:Europe/Berlin\r\n"
+    "BEGIN:DAYLIGHT\r\n"
+    "TZOFFSETFROM:+0100\r\n"
+    "TZOFFSETTO:+0200\r\n"
+    "TZNAME:CEST\r\n"
+    "DTSTART:19700329T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"
+    "END:DAYLIGHT\r\n"
+    "BEGIN:STANDARD\r\n"
+    "TZOFFSETFROM:+0200\r\n"
+    "TZOFFSETTO:+0100\r\n"
+    "TZNAME:CET\r\n"
+    "DTSTART:19701025T030000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+    "END:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+)
+
+
+def vcalendar(*components: str, timezones: str = "") -> str:
+    """A VCALENDAR around already formatted components (each ending in CRLF)."""
+    return (
+        "BEGIN:VCALENDAR\r\n"
+        "VERSION:2.0\r\n"
+        "PRODID:-//Kalends conformance//EN\r\n"
+        + timezones
+        + "".join(components)
+        + "END:VCALENDAR\r\n"
+    )
+
+
+def component(name: str, *lines: str) -> str:
+    """BEGIN:name, the content lines (without CRLF), END:name."""
+    return "".join(f"{line}\r\n" for line in (f"BEGIN:{name}", *lines, f"END:{name}"))
+
+
+def store_raw(cal, ics: str, cls=caldav.Event):
+    """PUT these exact bytes as a new object of `cal` (save(raw_data=...)).
+
+    add_event()/add_todo() would re-serialise the text through the icalendar
+    library first. With raw_data the server gets exactly what the test wrote,
+    so a wrong answer can be traced to the bytes the server stored.
+    """
+    obj = cls(client=cal.client, parent=cal)
+    obj.save(raw_data=ics.encode("utf-8"))
+    assert obj.url is not None, "save() gave the new object no URL"
+    return obj
+
+
+def uids(objects) -> list[str]:
+    """The UIDs of search results, sorted; one entry per returned object."""
+    return sorted(str(o.icalendar_component["UID"]) for o in objects)

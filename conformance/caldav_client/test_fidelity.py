@@ -2,7 +2,7 @@
 
 import caldav
 
-from support import lines_named, new_client, reopen, unfold, unique
+from support import VTIMEZONE_BERLIN, lines_named, new_client, reopen, unfold, unique
 
 # No characters that iCalendar escapes in the summary, so its line can be compared as bytes.
 NON_ASCII_SUMMARY = "Café-Treffen ☕ — Grüße aus Zürich: 日本語の会議 🎉 Ωmega"
@@ -65,26 +65,6 @@ RECURRING_LINES = {
     b"RRULE": b"RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20250630T075959Z",
     b"EXDATE": b"EXDATE;TZID=Europe/Berlin:20250317T093000",
 }
-
-VTIMEZONE_BERLIN = (
-    "BEGIN:VTIMEZONE\r\n"
-    "TZID:Europe/Berlin\r\n"
-    "BEGIN:DAYLIGHT\r\n"
-    "TZOFFSETFROM:+0100\r\n"
-    "TZOFFSETTO:+0200\r\n"
-    "TZNAME:CEST\r\n"
-    "DTSTART:19700329T020000\r\n"
-    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"
-    "END:DAYLIGHT\r\n"
-    "BEGIN:STANDARD\r\n"
-    "TZOFFSETFROM:+0200\r\n"
-    "TZOFFSETTO:+0100\r\n"
-    "TZNAME:CET\r\n"
-    "DTSTART:19701025T030000\r\n"
-    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
-    "END:STANDARD\r\n"
-    "END:VTIMEZONE\r\n"
-)
 
 
 def test_recurring_event_with_tzid_survives_byte_for_byte(server, scratch_calendar):

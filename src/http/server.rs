@@ -107,19 +107,16 @@ async fn respond(
     if method == DavMethod::Options {
         return (None, options::handle());
     }
-    let (parts, body) = req.into_parts();
-    let Some(creds) = basic_credentials(&parts.headers) else {
-        return (None, refuse(body, &parts.headers, state.max_body).await);
-    };
+    let Some(creds) = basic_credentials(req.headers()) else { return (None, unauthorized(req).await) };
     let user = match state.auth.authenticate(&creds.user, &creds.password, remote.ip()).await {
         Ok(user) => user,
         Err(failure) => {
-            let resp = refuse(body, &parts.headers, state.max_body).await;
             tokio::time::sleep(failure.delay).await;
-            return (None, resp);
+            return (None, unauthorized(req).await);
         }
     };
     let name = Some(user.name.clone());
+    let (parts, body) = req.into_parts();
     let body = match read_body(body, &parts.headers, state.max_body).await {
         Ok(b) => b,
         Err(resp) => return (name, resp),
@@ -138,16 +135,30 @@ async fn respond(
     (name, resp)
 }
 
-/// The 401 challenge, after reading the request body to its end. hyper closes a connection
-/// whose request body was left unread; a client that sends its body after the headers (as
-/// python's niquests may) and retries with credentials on the same connection would find it
-/// closed under its feet. Read, the connection stays usable. A body over the limit is not
-/// read, and the response says the connection closes (RFC 9112 §9.6).
-async fn refuse(body: Incoming, headers: &http::HeaderMap, max: usize) -> DavResponse {
-    let mut resp = challenge();
-    if read_body(body, headers, max).await.is_err() {
-        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+/// Unauthenticated bodies up to this size are read and dropped, so the connection can carry
+/// the client's retry with credentials; larger ones are not worth reading for a stranger.
+const DRAIN_UNAUTHENTICATED: u64 = 64 * 1024;
+
+/// The 401 challenge. RFC 9110 §10.1.1/RFC 9112 §9.6: a response sent before the body is read
+/// must say the connection closes, or the client's retry on it fails; so a small body is
+/// drained first (keeping the connection), and anything else gets `Connection: close`.
+async fn unauthorized(req: hyper::Request<Incoming>) -> DavResponse {
+    let headers = req.headers();
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    let drainable = match declared {
+        Some(n) => n <= DRAIN_UNAUTHENTICATED,
+        None => !chunked,
+    };
+    if drainable {
+        let limit = usize::try_from(DRAIN_UNAUTHENTICATED).unwrap_or(usize::MAX);
+        let drained = Limited::new(req.into_body(), limit).collect();
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), drained).await {
+            return challenge();
+        }
     }
+    let mut resp = challenge();
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 
