@@ -358,6 +358,127 @@ async fn copy_and_move(engine: Engine) {
     s.stop().await;
 }
 
+/// RFC 4918 §9.8 and §9.9 on whole collections: Depth, Overwrite, 201/204, 409, 412, 403, 502.
+async fn copy_and_move_collections(engine: Engine) {
+    let s = start_server(engine).await;
+    let home = "/calendars/alice";
+    let dest = |path: &str| format!("{}{home}/{path}", s.base);
+    let status = |r: Response| r.status.as_u16();
+    assert_eq!(status(send(s.req("MKCOL", &format!("{home}/src/"))).await), 201);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/src/f.txt")).body("file f")).await), 201);
+    assert_eq!(status(send(s.req("MKCOL", &format!("{home}/src/sub/"))).await), 201);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/src/sub/g.txt")).body("file g")).await), 201);
+    let note = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set><d:prop><z:note>kept</z:note></d:prop></d:set></d:propertyupdate>"#;
+    assert_eq!(status(send(s.req("PROPPATCH", &format!("{home}/src/")).body(note)).await), 207);
+    let note_of = |path: String| {
+        let q = r#"<d:propfind xmlns:d="DAV:" xmlns:z="urn:z"><d:prop><z:note/></d:prop></d:propfind>"#;
+        let s = &s;
+        async move { prop_text(&s.propfind(&path, "0", q).await.response_for(&path), "urn:z", "note") }
+    };
+
+    // Depth: infinity (the default): members, sub-collections and dead properties.
+    let copy = |from: &str, to: &str| send(s.req("COPY", &format!("{home}/{from}")).header("Destination", dest(to)));
+    assert_eq!(status(copy("src/", "dst/").await), 201);
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/f.txt"))).await.body, "file f");
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/sub/g.txt"))).await.body, "file g");
+    assert_eq!(note_of(format!("{home}/dst/")).await, "kept");
+    // §9.8.4: an existing destination with Overwrite: F is 412, with T replaced (204).
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("dst/")).header("Overwrite", "F")).await;
+    assert_eq!(status(r), 412);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/dst/extra.txt")).body("x")).await), 201);
+    assert_eq!(status(copy("src/", "dst/").await), 204);
+    assert_eq!(status(send(s.req("GET", &format!("{home}/dst/extra.txt"))).await), 404, "the old destination went first");
+    // §9.8.3: Depth 0 copies the collection and its properties, not its members.
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("shallow/")).header("Depth", "0")).await;
+    assert_eq!(status(r), 201);
+    assert_eq!(status(send(s.req("GET", &format!("{home}/shallow/f.txt"))).await), 404);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/shallow/sub/")).header("Depth", "0")).await), 404);
+    assert_eq!(note_of(format!("{home}/shallow/")).await, "kept");
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("one/")).header("Depth", "1")).await;
+    assert_eq!(status(r), 400);
+
+    // MOVE takes the subtree along; Depth other than infinity is refused (§9.9.2).
+    let r = send(s.req("MOVE", &format!("{home}/src/")).header("Destination", dest("moved/")).header("Depth", "0")).await;
+    assert_eq!(status(r), 400);
+    let mv = |from: &str, to: &str| send(s.req("MOVE", &format!("{home}/{from}")).header("Destination", dest(to)));
+    assert_eq!(status(mv("src/", "moved/").await), 201);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/src/")).header("Depth", "0")).await), 404);
+    assert_eq!(send(s.req("GET", &format!("{home}/moved/sub/g.txt"))).await.body, "file g");
+    assert_eq!(note_of(format!("{home}/moved/")).await, "kept");
+    // Onto itself, into itself, over its own parent: 403. No parent at the destination: 409.
+    assert_eq!(status(mv("moved/", "moved/").await), 403);
+    assert_eq!(status(mv("moved/", "moved/sub/inner/").await), 403);
+    assert_eq!(status(mv("moved/sub/", "moved/").await), 403);
+    assert_eq!(status(mv("moved/", "nowhere/deeper/").await), 409);
+    // Another user's space is 403, another server 502.
+    let r = send(s.req("COPY", &format!("{home}/moved/")).header("Destination", format!("{}/calendars/bob/x/", s.base))).await;
+    assert_eq!(status(r), 403);
+    let r = send(s.req("COPY", &format!("{home}/moved/")).header("Destination", "http://elsewhere.example:1/calendars/alice/x/")).await;
+    assert_eq!(status(r), 502);
+    assert_eq!(status(send(s.req("COPY", &format!("{home}/moved/")).header("Destination", "x/")).await), 400);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/x/")).header("Depth", "0")).await), 404);
+
+    // An object over a collection (Overwrite: T) takes its place; a collection over an object.
+    assert_eq!(status(copy("moved/f.txt", "dst/sub/").await), 204);
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/sub"))).await.body, "file f");
+    let r = send(s.req("MOVE", &format!("{home}/shallow/")).header("Destination", dest("dst/f.txt")).header("Overwrite", "F")).await;
+    assert_eq!(status(r), 412);
+    assert_eq!(status(mv("shallow/", "dst/f.txt").await), 204);
+    assert_eq!(note_of(format!("{home}/dst/f.txt/")).await, "kept");
+
+    // A calendar moves with its events, and keeps answering REPORTs at its new place.
+    s.put_ics(&format!("{home}/calendar/ev.ics"), &event("moving", "Along")).await;
+    assert_eq!(status(mv("calendar/", "renamed/").await), 201);
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>"#;
+    let r = send(s.req("REPORT", &format!("{home}/renamed/")).header("Depth", "1").body(query)).await;
+    assert_eq!(r.hrefs(), vec![format!("{home}/renamed/ev.ics")]);
+    // RFC 4791 §5.3.2.1: a calendar cannot land inside another calendar; nor can any collection.
+    assert_eq!(status(send(s.req("MKCALENDAR", &format!("{home}/other/"))).await), 201);
+    let r = mv("renamed/", "other/inner/").await;
+    assert_eq!(r.condition(), (CALDAV.into(), "calendar-collection-location-ok".into()));
+    assert_eq!(status(mv("moved/", "other/inner/").await), 403);
+    assert_eq!(status(copy("renamed/", "other/").await), 204, "a calendar may replace a calendar");
+    let r = send(s.req("REPORT", &format!("{home}/other/")).header("Depth", "1").body(query)).await;
+    assert_eq!(r.hrefs(), vec![format!("{home}/other/ev.ics")]);
+    s.stop().await;
+}
+
+async fn collection_copy_respects_quota(engine: Engine) {
+    let s = start_with(engine, |c| c.limits.quota_bytes = 3000).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/big/")).await.status, 201);
+    let r = send(s.req("PUT", "/calendars/alice/big/blob").body("x".repeat(2000))).await;
+    assert_eq!(r.status, 201);
+    let dest = format!("{}/calendars/alice/copy/", s.base);
+    let r = send(s.req("COPY", "/calendars/alice/big/").header("Destination", dest.as_str())).await;
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert_eq!(r.condition(), (DAV.into(), "quota-not-exceeded".into()));
+    assert_eq!(send(s.req("PROPFIND", "/calendars/alice/copy/").header("Depth", "0")).await.status, 404);
+    // A MOVE and a shallow COPY store nothing new.
+    let r = send(s.req("COPY", "/calendars/alice/big/").header("Destination", dest.as_str()).header("Depth", "0")).await;
+    assert_eq!(r.status, 201);
+    let moved = format!("{}/calendars/alice/moved/", s.base);
+    assert_eq!(send(s.req("MOVE", "/calendars/alice/big/").header("Destination", moved.as_str())).await.status, 201);
+    s.stop().await;
+}
+
+/// RFC 4918 §9.2: PROPPATCH instructions are processed in document order.
+async fn proppatch_follows_document_order(engine: Engine) {
+    let s = start_server(engine).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 201);
+    assert_eq!(send(s.req("PUT", "/calendars/alice/files/p").body("x")).await.status, 201);
+    let q = r#"<d:propfind xmlns:d="DAV:" xmlns:z="urn:z"><d:prop><z:a/></d:prop></d:propfind>"#;
+    for path in ["/calendars/alice/files/p", "/calendars/alice/files/"] {
+        let patch = |body: &'static str| send(s.req("PROPPATCH", path).body(body));
+        let r = patch(r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:remove><d:prop><z:a/></d:prop></d:remove><d:set><d:prop><z:a>x</z:a></d:prop></d:set><d:set><d:prop><z:a>y</z:a></d:prop></d:set></d:propertyupdate>"#).await;
+        assert_eq!(r.status, 207, "{}", r.body);
+        assert_eq!(prop_text(&s.propfind(path, "0", q).await.response_for(path), "urn:z", "a"), "y", "{path}");
+        let r = patch(r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set><d:prop><z:a>x</z:a></d:prop></d:set><d:remove><d:prop><z:a/></d:prop></d:remove></d:propertyupdate>"#).await;
+        assert_eq!(r.status, 207);
+        assert_eq!(prop(&s.propfind(path, "0", q).await.response_for(path), "urn:z", "a").unwrap().0, 404, "{path}");
+    }
+    s.stop().await;
+}
+
 async fn export_calendar_collection(engine: Engine) {
     let s = start_server(engine).await;
     s.put_ics("/calendars/alice/calendar/1.ics", &event("u1", "First")).await;
@@ -533,6 +654,9 @@ on_both_engines!(
     proppatch_is_atomic,
     delete_objects_and_calendars,
     copy_and_move,
+    copy_and_move_collections,
+    collection_copy_respects_quota,
+    proppatch_follows_document_order,
     export_calendar_collection,
     properties_on_demand,
     multiget_and_sync_collection,
