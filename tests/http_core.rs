@@ -109,6 +109,47 @@ async fn read_response(conn: &mut tokio::net::TcpStream) -> String {
     head + &String::from_utf8_lossy(&body)
 }
 
+/// RFC 3744 §9.4/§9.5: principal search finds the user's own principal by name or address,
+/// and nobody else's (a user sees only their own principal).
+async fn principal_property_search(engine: Engine) {
+    let s = start_server(engine).await;
+    let search = |test: &str, searches: &str| {
+        format!(r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" {test}>{searches}<D:prop><D:displayname/><C:calendar-home-set/></D:prop></D:principal-property-search>"#)
+    };
+    let by = |prop: &str, text: &str| format!("<D:property-search><D:prop>{prop}</D:prop><D:match>{text}</D:match></D:property-search>");
+    for (path, body, found) in [
+        ("/", search("", &by("<D:displayname/>", "ALI")), true),
+        ("/principals/", search("", &by("<C:calendar-user-address-set/>", "alice@example")), true),
+        ("/principals/alice/", search("", &by("<D:displayname/>", "bob")), false),
+        ("/", search("", &format!("{}{}", by("<D:displayname/>", "alice"), by("<D:displayname/>", "zed"))), false),
+        ("/", search(r#"test="anyof""#, &format!("{}{}", by("<D:displayname/>", "alice"), by("<D:displayname/>", "zed"))), true),
+    ] {
+        let r = send(s.req("REPORT", path).header("Depth", "0").body(body.clone())).await;
+        assert_eq!(r.status, 207, "{body}: {}", r.body);
+        if found {
+            assert_eq!(r.hrefs(), vec!["/principals/alice/"], "{body}");
+            let p = r.response_for("/principals/alice/");
+            assert_eq!(prop_text(&p, DAV, "displayname"), "alice");
+            assert_eq!(prop(&p, CALDAV, "calendar-home-set").unwrap().1.child(DAV, "href").unwrap().text(), "/calendars/alice/");
+        } else {
+            assert!(r.hrefs().is_empty(), "{body}: {}", r.body);
+        }
+    }
+    // Bob's principal is never found by alice, though it exists.
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(search("", &by("<D:displayname/>", "bob")))).await;
+    assert!(r.hrefs().is_empty());
+    let r = send(s.req("REPORT", "/").header("Depth", "1").body(search("", &by("<D:displayname/>", "a")))).await;
+    assert_eq!(r.status, 400);
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(r#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#)).await;
+    assert_eq!(r.status, 400, "a search needs a property-search");
+    let set = r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#;
+    let r = send(s.req("REPORT", "/principals/").header("Depth", "0").body(set)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let props: Vec<String> = r.xml().children().filter_map(|p| p.child(DAV, "prop")).flat_map(|p| p.children().map(|c| c.name.local.to_string()).collect::<Vec<_>>()).collect();
+    assert_eq!(props, ["displayname", "calendar-user-address-set", "email-address-set"]);
+    s.stop().await;
+}
+
 async fn options_and_unknown_methods(engine: Engine) {
     let s = start_server(engine).await;
     let r = send(s.anon("OPTIONS", "/calendars/alice/calendar/")).await;
@@ -645,6 +686,7 @@ on_both_engines!(
     authentication,
     options_and_unknown_methods,
     unauthenticated_body_keeps_or_closes_the_connection,
+    principal_property_search,
     put_get_etags_and_conditions,
     invalid_calendar_data_is_refused_and_nothing_stored,
     uid_conflict_names_the_existing_href,

@@ -64,6 +64,8 @@ const OWNER_PRIVS: &[(&str, &str)] = &[
 const CALENDAR_REPORTS: &[(&str, &str)] =
     &[(CALDAV, "calendar-query"), (CALDAV, "calendar-multiget"), (DAV, "sync-collection")];
 const PLAIN_REPORTS: &[(&str, &str)] = &[(DAV, "sync-collection")];
+/// RFC 3744 §9.4, §9.5, served on the principal collection and what applies to it.
+const PRINCIPAL_REPORTS: &[(&str, &str)] = &[(DAV, "principal-property-search"), (DAV, "principal-search-property-set")];
 
 /// The value of `live` on `res`, or None when the resource does not have that property.
 pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
@@ -85,6 +87,7 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         Live::SupportedReportSet => match res {
             Res::Collection(c) if c.kind == CollectionKind::Calendar => Some(Value::Reports(CALENDAR_REPORTS)),
             Res::Collection(_) => Some(Value::Reports(PLAIN_REPORTS)),
+            Res::Root | Res::PrincipalsRoot | Res::Principal(_) => Some(Value::Reports(PRINCIPAL_REPORTS)),
             _ => Some(Value::Reports(&[])),
         },
         Live::QuotaUsedBytes => quota_target(res).then_some(()).and(ctx.used_bytes).map(|u| Value::Text(u.to_string())),

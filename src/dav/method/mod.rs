@@ -7,6 +7,7 @@ pub mod freebusy;
 pub mod get;
 pub mod mkcol;
 pub mod options;
+pub mod principal_search;
 pub mod propfind;
 pub mod proppatch;
 pub mod put;
