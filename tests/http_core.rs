@@ -140,8 +140,11 @@ async fn principal_property_search(engine: Engine) {
     assert!(r.hrefs().is_empty());
     let r = send(s.req("REPORT", "/").header("Depth", "1").body(search("", &by("<D:displayname/>", "a")))).await;
     assert_eq!(r.status, 400);
+    // No property-search lists every principal the user may see: their own.
     let r = send(s.req("REPORT", "/").header("Depth", "0").body(r#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#)).await;
-    assert_eq!(r.status, 400, "a search needs a property-search");
+    assert_eq!(r.hrefs(), vec!["/principals/alice/"], "{}", r.body);
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:match>x</D:match></D:property-search></D:principal-property-search>"#)).await;
+    assert_eq!(r.status, 400, "a property-search needs a prop");
     let set = r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#;
     let r = send(s.req("REPORT", "/principals/").header("Depth", "0").body(set)).await;
     assert_eq!(r.status, 200, "{}", r.body);

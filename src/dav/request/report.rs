@@ -190,11 +190,8 @@ fn principal_property_search(root: &Element) -> Result<ReportBody, XmlError> {
         };
         searches.push(PropertySearch { props, text: matched.text(), match_type });
     }
-    if searches.is_empty() {
-        return Err(XmlError::invalid(
-            "DAV:principal-property-search needs at least one DAV:property-search (RFC 3744 §9.4)",
-        ));
-    }
+    // RFC 3744 §9.4 asks for at least one property-search; the caldav library (3.x) sends none
+    // to list every principal it may see, and "no condition" has only that meaning.
     let any_of = match root.attr("", "test").map(str::trim) {
         None | Some("allof") => false,
         Some("anyof") => true,
@@ -202,7 +199,18 @@ fn principal_property_search(root: &Element) -> Result<ReportBody, XmlError> {
             return Err(XmlError::invalid(format!("test must be allof or anyof, not {other:?}")));
         }
     };
-    let (props, _) = prop_selection(root)?.unwrap_or_default();
+    let (mut props, _) = prop_selection(root)?.unwrap_or_default();
+    // The caldav library (3.x) writes the wanted properties after an empty DAV:prop instead of
+    // inside it (`<D:prop/><C:calendar-home-set/><D:displayname/>`). Elements directly under
+    // the report that are not its own can only be those properties, so they are read as such.
+    let stray: Vec<QName> = root
+        .children()
+        .filter(|c| !(c.name.ns == DAV && matches!(&*c.name.local, "property-search" | "prop" | "apply-to-principal-collection-set")))
+        .map(|c| c.name.clone())
+        .collect();
+    if let PropSelection::Prop(names) = &mut props {
+        names.extend(stray.into_iter().filter(|n| !names.contains(n)).collect::<Vec<_>>());
+    }
     Ok(ReportBody::PrincipalPropertySearch { searches, any_of, props })
 }
 

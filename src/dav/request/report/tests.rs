@@ -208,4 +208,11 @@ fn principal_property_search_rfc3744_9_4() {
     assert_eq!(props, PropSelection::Prop(vec![QName::fixed(DAV, "displayname")]));
     let empty = br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search/></D:principal-property-search>"#;
     assert!(parse_report(empty).is_err(), "a property-search needs prop and match");
+    // What the caldav library 3.x sends: no search (list all), the properties after an empty prop.
+    let library = br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop/><C:calendar-home-set/><D:displayname/></D:principal-property-search>"#;
+    let ReportBody::PrincipalPropertySearch { searches, props, .. } = parse_report(library).unwrap() else {
+        panic!("not parsed as principal-property-search")
+    };
+    assert!(searches.is_empty());
+    assert_eq!(props, PropSelection::Prop(vec![QName::fixed(CALDAV, "calendar-home-set"), QName::fixed(DAV, "displayname")]));
 }
