@@ -153,6 +153,36 @@ async fn principal_property_search(engine: Engine) {
     s.stop().await;
 }
 
+/// RFC 3253 §3.8 (required by RFC 4791 §2): href-valued properties expanded into responses
+/// carrying the nested properties; unreachable hrefs are 404 inside the answer.
+async fn expand_property_report(engine: Engine) {
+    let s = start_server(engine).await;
+    let body = r#"<D:expand-property xmlns:D="DAV:"><D:property name="calendar-user-address-set" namespace="urn:ietf:params:xml:ns:caldav"><D:property name="displayname"/></D:property><D:property name="calendar-home-set" namespace="urn:ietf:params:xml:ns:caldav"><D:property name="resourcetype"/><D:property name="owner"><D:property name="displayname"/></D:property></D:property><D:property name="displayname"/><D:property name="calendar-proxy-read-for" namespace="http://calendarserver.org/ns/"/></D:expand-property>"#;
+    let r = send(s.req("REPORT", "/principals/alice/").header("Depth", "0").body(body)).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.hrefs(), vec!["/principals/alice/"]);
+    let me = r.response_for("/principals/alice/");
+    assert_eq!(prop_text(&me, DAV, "displayname"), "alice");
+    // calendar-user-address-set: the mailto: address cannot be expanded (404), the principal can.
+    let cuas = prop(&me, CALDAV, "calendar-user-address-set").unwrap().1;
+    let responses: Vec<&kalends::dav::xml::Element> = cuas.children().filter(|c| c.is(DAV, "response")).collect();
+    assert_eq!(responses.len(), 2, "{}", r.body);
+    assert_eq!(responses[0].child(DAV, "href").unwrap().text(), "mailto:alice@example.org");
+    assert!(responses[0].child(DAV, "status").unwrap().text().contains("404"));
+    assert_eq!(prop_text(responses[1], DAV, "displayname"), "alice");
+    // Two levels: the home's owner, expanded again.
+    let home = prop(&me, CALDAV, "calendar-home-set").unwrap().1;
+    let home = home.child(DAV, "response").unwrap();
+    assert_eq!(home.child(DAV, "href").unwrap().text(), "/calendars/alice/");
+    let owner = prop(home, DAV, "owner").unwrap().1;
+    assert_eq!(prop_text(owner.child(DAV, "response").unwrap(), DAV, "displayname"), "alice");
+    // A property Kalends does not have is 404 in its propstat, as in PROPFIND.
+    assert_eq!(prop(&me, "http://calendarserver.org/ns/", "calendar-proxy-read-for").unwrap().0, 404);
+    let r = send(s.req("REPORT", "/principals/bob/").header("Depth", "0").body(body)).await;
+    assert_eq!(r.status, 403);
+    s.stop().await;
+}
+
 async fn options_and_unknown_methods(engine: Engine) {
     let s = start_server(engine).await;
     let r = send(s.anon("OPTIONS", "/calendars/alice/calendar/")).await;
@@ -690,6 +720,7 @@ on_both_engines!(
     options_and_unknown_methods,
     unauthenticated_body_keeps_or_closes_the_connection,
     principal_property_search,
+    expand_property_report,
     put_get_etags_and_conditions,
     invalid_calendar_data_is_refused_and_nothing_stored,
     uid_conflict_names_the_existing_href,

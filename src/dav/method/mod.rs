@@ -3,6 +3,7 @@
 
 pub mod copy_move;
 pub mod delete;
+pub mod expand_property;
 pub mod freebusy;
 pub mod get;
 pub mod mkcol;

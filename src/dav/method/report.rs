@@ -42,6 +42,9 @@ pub async fn handle(
             _ => {}
         }
     }
+    if let ReportBody::ExpandProperty(root) = &report {
+        return super::expand_property::handle(ctx, user, target, headers, root).await;
+    }
     let data = data_request(&report)?;
     let located = locate(ctx, user, target).await?;
     let collection = match located {
