@@ -43,6 +43,7 @@ contract_tests!(
     set_password_updates_or_reports_missing,
     delete_user_cascades_to_everything_owned,
     used_bytes_sums_the_owners_objects,
+    used_bytes_follows_copy_move_and_collection_deletion,
     collections_create_and_look_up,
     collection_creation_errors_change_nothing,
     patch_collection_applies_props_and_dead_props,
@@ -503,6 +504,45 @@ async fn used_bytes_sums_the_owners_objects(store: Store) {
         .unwrap();
     assert_eq!(store.used_bytes(alice.id).await.unwrap(), 3 + ev_len);
     assert_eq!(store.used_bytes(UserId(bob.id.0 + 1_000)).await.unwrap(), 0);
+}
+
+/// The per-collection byte counters behind `used_bytes` must stay equal to the objects' sizes
+/// through every kind of write, refused ones included.
+async fn used_bytes_follows_copy_move_and_collection_deletion(store: Store) {
+    let alice = store.create_user(new_user("alice"), vec![]).await.unwrap();
+    let plain = |path: &str, parent: Option<&Collection>| new_collection(&alice, parent, path, CollectionKind::Plain);
+    let a = store.create_collection(plain("a", None)).await.unwrap();
+    let b = store.create_collection(plain("b", None)).await.unwrap();
+    let sub = store.create_collection(plain("b/sub", Some(&b))).await.unwrap();
+    put(&store, &a, blob("x.bin", &[1; 100])).await;
+    put(&store, &a, blob("y.bin", &[1; 40])).await;
+    put(&store, &sub, blob("z.bin", &[1; 5])).await;
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 145);
+
+    // COPY adds the copy, within a collection and across.
+    store.transfer_object(a.id, "x.bin", a.id, "x2.bin", false, true).await.unwrap();
+    store.transfer_object(a.id, "y.bin", b.id, "y.bin", false, true).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 285);
+    // MOVE keeps the total; onto an existing target with overwrite, the target's bytes go.
+    store.transfer_object(a.id, "x2.bin", b.id, "x2.bin", false, false).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 285);
+    store.transfer_object(a.id, "y.bin", b.id, "y.bin", true, false).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 245);
+    // A COPY over an existing target replaces its bytes.
+    store.transfer_object(b.id, "x2.bin", sub.id, "z.bin", true, true).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
+
+    // Refused writes leave the count alone.
+    assert_err!(store.transfer_object(a.id, "x.bin", b.id, "y.bin", false, true).await, StoreError::PreconditionFailed);
+    assert_err!(store.put_object(a.id, blob("x.bin", &[1; 9]), Expect::Absent).await, StoreError::PreconditionFailed);
+    assert_err!(store.delete_object(a.id, "x.bin", Expect::Etag(etags(&["\"nope\""]))).await, StoreError::PreconditionFailed);
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
+
+    // Deleting a collection takes its descendants' bytes too.
+    store.delete_collection(b.id).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 100);
+    store.delete_object(a.id, "x.bin", Expect::Any).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

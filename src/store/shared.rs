@@ -69,9 +69,13 @@ pub(super) mod sql {
     pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
     pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE name = $1";
     pub const DELETE_USER: &str = "DELETE FROM users WHERE name = $1";
-    // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps the result an i64 on both.
-    pub const USED_BYTES: &str = "SELECT CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM objects o \
-         JOIN collections c ON c.id = o.collection_id WHERE c.owner_id = $1";
+    /// The user's collections' byte counters added up (a handful of rows, however many
+    /// objects). SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps an i64 on both.
+    pub const USED_BYTES: &str = "SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) \
+         FROM collections WHERE owner_id = $1";
+    /// Moves a collection's byte counter by $2; run by every object write, after the
+    /// transaction has locked that collection's row.
+    pub const ADD_BYTES: &str = "UPDATE collections SET used_bytes = used_bytes + $2 WHERE id = $1";
 
     pub const INSERT_COLLECTION: &str = concat!(
         "INSERT INTO collections (owner_id, parent_id, path, kind, displayname, description, \
@@ -200,7 +204,7 @@ pub(super) mod sql {
          AND component IS NOT NULL AND ($4 IS NULL OR component = $4) ORDER BY name"
     );
     pub const EXISTING_OBJECT: &str =
-        "SELECT id, etag, uid FROM objects WHERE collection_id = $1 AND name = $2";
+        "SELECT id, etag, uid, size FROM objects WHERE collection_id = $1 AND name = $2";
     pub const UID_HOLDER: &str =
         "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2 AND id <> $3";
     /// Insert and update take the same arguments in the same order, so one binder serves both.
@@ -222,7 +226,7 @@ pub(super) mod sql {
     pub const COPY_OBJECT: &str = "INSERT INTO objects (collection_id, name, data, etag, \
          content_type, size, uid, component, first_start, last_end, created_at, modified_at, \
          sync_seq) SELECT $2, $3, data, etag, content_type, size, uid, component, first_start, \
-         last_end, $4, $4, $5 FROM objects WHERE id = $1 RETURNING id";
+         last_end, $4, $4, $5 FROM objects WHERE id = $1 RETURNING id, size";
     pub const OBJECT_COLLECTION: &str = "SELECT collection_id FROM objects WHERE id = $1";
     pub const STAMP_OBJECT: &str =
         "UPDATE objects SET sync_seq = $3 WHERE id = $1 AND collection_id = $2";
@@ -447,6 +451,7 @@ struct ExistingRow {
     id: i64,
     etag: String,
     uid: Option<String>,
+    size: i64,
 }
 
 #[derive(FromRow)]
@@ -565,6 +570,18 @@ async fn existing_object(
         .bind(name)
         .fetch_optional(conn)
         .await?)
+}
+
+/// Adds `delta` to the collection's byte counter (nothing to do for zero).
+async fn add_bytes(conn: &mut Conn, collection: CollectionId, delta: i64) -> StoreResult<()> {
+    if delta != 0 {
+        sqlx::query(sql::ADD_BYTES)
+            .bind(collection.0)
+            .bind(delta)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn write_tombstone(
@@ -1315,13 +1332,14 @@ impl ObjectStore for Engine {
         } else {
             sql::INSERT_OBJECT
         };
+        let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
         let row: ObjectMetaRow = sqlx::query_as(statement)
             .bind(collection.0)
             .bind(&object.name)
             .bind(&object.data)
             .bind(&object.etag)
             .bind(&object.content_type)
-            .bind(i64::try_from(object.data.len()).unwrap_or(i64::MAX))
+            .bind(size)
             .bind(cal.map(|c| c.uid.as_str()))
             .bind(cal.map(|c| c.component.as_str()))
             .bind(cal.and_then(|c| c.first_start))
@@ -1331,6 +1349,7 @@ impl ObjectStore for Engine {
             .fetch_one(&mut *tx)
             .await?;
         clear_tombstone(&mut tx, collection, &object.name).await?;
+        add_bytes(&mut tx, collection, size - existing.as_ref().map_or(0, |e| e.size)).await?;
         let meta = ObjectMeta::try_from(row)?;
         tx.commit().await?;
         Ok(PutOutcome {
@@ -1360,6 +1379,7 @@ impl ObjectStore for Engine {
             .bind(existing.id)
             .execute(&mut *tx)
             .await?;
+        add_bytes(&mut tx, collection, -existing.size).await?;
         write_tombstone(&mut tx, collection, name, bumped.sync_seq, now).await?;
         tx.commit().await?;
         Ok(())
@@ -1433,6 +1453,7 @@ impl ObjectStore for Engine {
                 .bind(target.id)
                 .execute(&mut *tx)
                 .await?;
+            add_bytes(&mut tx, dest, -target.size).await?;
         }
         if let Some(uid) = &src.uid {
             // A moved object does not conflict with itself; a copy does, even in its own
@@ -1442,7 +1463,9 @@ impl ObjectStore for Engine {
         }
         if keep_source {
             // The source is not locked by a COPY: gone meanwhile, it is simply not found.
-            let copy: i64 = sqlx::query_scalar(sql::COPY_OBJECT)
+            // The size of the row actually copied: the source is not locked, so it counts, not
+            // what was read a statement earlier.
+            let (copy, copied_size): (i64, i64) = sqlx::query_as(sql::COPY_OBJECT)
                 .bind(src.id)
                 .bind(dest.0)
                 .bind(dest_name)
@@ -1456,6 +1479,7 @@ impl ObjectStore for Engine {
                 .bind(copy)
                 .execute(&mut *tx)
                 .await?;
+            add_bytes(&mut tx, dest, copied_size).await?;
         } else {
             // The row itself moves, keeping its id, timestamps and dead properties.
             sqlx::query(sql::MOVE_OBJECT)
@@ -1466,6 +1490,11 @@ impl ObjectStore for Engine {
                 .execute(&mut *tx)
                 .await?;
             write_tombstone(&mut tx, source, name, source_seq, now).await?;
+            if source != dest {
+                // Both rows are locked by the bumps above.
+                add_bytes(&mut tx, source, -src.size).await?;
+                add_bytes(&mut tx, dest, src.size).await?;
+            }
         }
         clear_tombstone(&mut tx, dest, dest_name).await?;
         tx.commit().await?;

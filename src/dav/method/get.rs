@@ -6,7 +6,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::calendar::export::export_calendar;
 use crate::dav::header::{DavHeaders, etag_matches};
-use crate::dav::locate::{Located, locate};
+use crate::dav::locate::{Located, locate, locate_object_data};
 use crate::dav::props::http_date;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
@@ -20,6 +20,19 @@ pub async fn handle(
     headers: &DavHeaders,
     head: bool,
 ) -> DavResult<DavResponse> {
+    if !head {
+        // The common case, an object's bytes, in two lookups.
+        if let Some((_, object)) = locate_object_data(ctx, user, target).await? {
+            let meta = &object.meta;
+            if not_modified(headers, &meta.etag, meta.modified_at) {
+                return Ok(with_validators(empty(StatusCode::NOT_MODIFIED), &meta.etag, meta.modified_at));
+            }
+            let (etag, modified_at, content_type) = (meta.etag.clone(), meta.modified_at, meta.content_type.clone());
+            let mut resp = with_validators(http::Response::new(Bytes::from(object.data)), &etag, modified_at);
+            set(&mut resp, header::CONTENT_TYPE, &content_type);
+            return Ok(resp);
+        }
+    }
     match locate(ctx, user, target).await? {
         Located::Object(c, meta) => {
             if not_modified(headers, &meta.etag, meta.modified_at) {
