@@ -538,6 +538,39 @@ async fn used_bytes_follows_copy_move_and_collection_deletion(store: Store) {
     assert_err!(store.delete_object(a.id, "x.bin", Expect::Etag(etags(&["\"nope\""]))).await, StoreError::PreconditionFailed);
     assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
 
+    // Whole-collection transfers keep the counters right: a deep copy adds its members' bytes,
+    // a shallow one none, a move none, and an object replaced by a collection takes its bytes.
+    let sum = |s: &Store| {
+        let s = s.clone();
+        let owner = alice.id;
+        async move {
+            let mut total = 0i64;
+            for c in all_collections(&s, owner).await {
+                total += s.list_objects(c.id).await.unwrap().iter().map(|m| m.size).sum::<i64>();
+            }
+            total
+        }
+    };
+    let transfer = |source: &Collection, parent: Option<&Collection>, name: &str, kind| CollectionTransfer {
+        source: source.id,
+        dest_parent: parent.map(|p| p.id),
+        dest_name: name.into(),
+        overwrite: true,
+        kind,
+    };
+    store.transfer_collection(transfer(&b, None, "b-deep", CollectionTransferKind::CopyDeep)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340 + 240);
+    store.transfer_collection(transfer(&b, None, "b-shallow", CollectionTransferKind::CopyShallow)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 580);
+    put(&store, &a, blob("over", &[1; 7])).await;
+    let shallow = store.collection_by_path(alice.id, "b-shallow").await.unwrap().unwrap();
+    store.transfer_collection(transfer(&shallow, Some(&a), "over", CollectionTransferKind::Move)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 580, "the replaced object's 7 bytes went");
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), sum(&store).await);
+    let deep = store.collection_by_path(alice.id, "b-deep").await.unwrap().unwrap();
+    store.delete_collection(deep.id).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
+
     // Deleting a collection takes its descendants' bytes too.
     store.delete_collection(b.id).await.unwrap();
     assert_eq!(store.used_bytes(alice.id).await.unwrap(), 100);
@@ -1806,6 +1839,18 @@ async fn collection(store: &Store, owner: &User, path: &str) -> Collection {
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no collection {path}"))
+}
+
+/// Every collection of `owner`, at any depth.
+async fn all_collections(store: &Store, owner: UserId) -> Vec<Collection> {
+    let mut found = store.child_collections(owner, None).await.unwrap();
+    let mut i = 0;
+    while i < found.len() {
+        let children = store.child_collections(owner, Some(found[i].id)).await.unwrap();
+        found.extend(children);
+        i += 1;
+    }
+    found
 }
 
 async fn plain(store: &Store, owner: &User, parent: Option<&Collection>, path: &str) -> Collection {

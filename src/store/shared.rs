@@ -76,6 +76,8 @@ pub(super) mod sql {
     /// Moves a collection's byte counter by $2; run by every object write, after the
     /// transaction has locked that collection's row.
     pub const ADD_BYTES: &str = "UPDATE collections SET used_bytes = used_bytes + $2 WHERE id = $1";
+    pub const COPY_BYTES: &str =
+        "UPDATE collections SET used_bytes = (SELECT used_bytes FROM collections WHERE id = $1) WHERE id = $2";
 
     pub const INSERT_COLLECTION: &str = concat!(
         "INSERT INTO collections (owner_id, parent_id, path, kind, displayname, description, \
@@ -688,6 +690,9 @@ async fn copy_collection_row(
             .bind(id)
             .execute(&mut *conn)
             .await?;
+        // The copy holds the same members, so the same bytes (the counter is not copied with
+        // the row: a shallow copy has no members).
+        sqlx::query(sql::COPY_BYTES).bind(from.0).bind(id).execute(&mut *conn).await?;
     }
     Ok(CollectionId(id))
 }
@@ -1113,6 +1118,7 @@ impl CollectionStore for Engine {
                     .bind(object.id)
                     .execute(&mut *tx)
                     .await?;
+                add_bytes(&mut tx, parent.id, -object.size).await?;
                 write_tombstone(&mut tx, parent.id, &t.dest_name, bumped.sync_seq, now).await?;
             }
             (Some(parent), None) => {
