@@ -84,7 +84,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let cache = open_cache(config)?;
     let dav = DavContext {
         store: store.clone(),
-        paths: Paths::new(config.base_path()),
+        paths: Paths::new(config.base_path()).with_public_authority(config.public_authority()),
         limits: DavLimits {
             max_resource_size: config.limits.max_resource_size,
             min_date_time: config.min_date_time(),

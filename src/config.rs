@@ -201,6 +201,14 @@ impl Config {
         }
     }
 
+    /// The `host[:port]` of the public URL, when one is configured.
+    pub fn public_authority(&self) -> Option<String> {
+        let url = self.public_url.as_deref()?;
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+        let authority = rest.split('/').next().unwrap_or("");
+        (!authority.is_empty()).then(|| authority.to_owned())
+    }
+
     /// The href prefix (path of the public URL without trailing slash; "" when none).
     pub fn base_path(&self) -> String {
         self.public_url

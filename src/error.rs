@@ -30,6 +30,7 @@ pub fn to_response(err: DavError, paths: &Paths) -> DavResponse {
         DavError::PreconditionFailed => text(StatusCode::PRECONDITION_FAILED, "precondition failed"),
         DavError::Conflict(reason) => text(StatusCode::CONFLICT, &reason),
         DavError::UnsupportedMediaType(reason) => text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &reason),
+        DavError::BadGateway(reason) => text(StatusCode::BAD_GATEWAY, &reason),
     }
 }
 

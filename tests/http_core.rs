@@ -109,6 +109,80 @@ async fn read_response(conn: &mut tokio::net::TcpStream) -> String {
     head + &String::from_utf8_lossy(&body)
 }
 
+/// RFC 3744 §9.4/§9.5: principal search finds the user's own principal by name or address,
+/// and nobody else's (a user sees only their own principal).
+async fn principal_property_search(engine: Engine) {
+    let s = start_server(engine).await;
+    let search = |test: &str, searches: &str| {
+        format!(r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" {test}>{searches}<D:prop><D:displayname/><C:calendar-home-set/></D:prop></D:principal-property-search>"#)
+    };
+    let by = |prop: &str, text: &str| format!("<D:property-search><D:prop>{prop}</D:prop><D:match>{text}</D:match></D:property-search>");
+    for (path, body, found) in [
+        ("/", search("", &by("<D:displayname/>", "ALI")), true),
+        ("/principals/", search("", &by("<C:calendar-user-address-set/>", "alice@example")), true),
+        ("/principals/alice/", search("", &by("<D:displayname/>", "bob")), false),
+        ("/", search("", &format!("{}{}", by("<D:displayname/>", "alice"), by("<D:displayname/>", "zed"))), false),
+        ("/", search(r#"test="anyof""#, &format!("{}{}", by("<D:displayname/>", "alice"), by("<D:displayname/>", "zed"))), true),
+    ] {
+        let r = send(s.req("REPORT", path).header("Depth", "0").body(body.clone())).await;
+        assert_eq!(r.status, 207, "{body}: {}", r.body);
+        if found {
+            assert_eq!(r.hrefs(), vec!["/principals/alice/"], "{body}");
+            let p = r.response_for("/principals/alice/");
+            assert_eq!(prop_text(&p, DAV, "displayname"), "alice");
+            assert_eq!(prop(&p, CALDAV, "calendar-home-set").unwrap().1.child(DAV, "href").unwrap().text(), "/calendars/alice/");
+        } else {
+            assert!(r.hrefs().is_empty(), "{body}: {}", r.body);
+        }
+    }
+    // Bob's principal is never found by alice, though it exists.
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(search("", &by("<D:displayname/>", "bob")))).await;
+    assert!(r.hrefs().is_empty());
+    let r = send(s.req("REPORT", "/").header("Depth", "1").body(search("", &by("<D:displayname/>", "a")))).await;
+    assert_eq!(r.status, 400);
+    // No property-search lists every principal the user may see: their own.
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(r#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#)).await;
+    assert_eq!(r.hrefs(), vec!["/principals/alice/"], "{}", r.body);
+    let r = send(s.req("REPORT", "/").header("Depth", "0").body(r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:match>x</D:match></D:property-search></D:principal-property-search>"#)).await;
+    assert_eq!(r.status, 400, "a property-search needs a prop");
+    let set = r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#;
+    let r = send(s.req("REPORT", "/principals/").header("Depth", "0").body(set)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let props: Vec<String> = r.xml().children().filter_map(|p| p.child(DAV, "prop")).flat_map(|p| p.children().map(|c| c.name.local.to_string()).collect::<Vec<_>>()).collect();
+    assert_eq!(props, ["displayname", "calendar-user-address-set", "email-address-set"]);
+    s.stop().await;
+}
+
+/// RFC 3253 §3.8 (required by RFC 4791 §2): href-valued properties expanded into responses
+/// carrying the nested properties; unreachable hrefs are 404 inside the answer.
+async fn expand_property_report(engine: Engine) {
+    let s = start_server(engine).await;
+    let body = r#"<D:expand-property xmlns:D="DAV:"><D:property name="calendar-user-address-set" namespace="urn:ietf:params:xml:ns:caldav"><D:property name="displayname"/></D:property><D:property name="calendar-home-set" namespace="urn:ietf:params:xml:ns:caldav"><D:property name="resourcetype"/><D:property name="owner"><D:property name="displayname"/></D:property></D:property><D:property name="displayname"/><D:property name="calendar-proxy-read-for" namespace="http://calendarserver.org/ns/"/></D:expand-property>"#;
+    let r = send(s.req("REPORT", "/principals/alice/").header("Depth", "0").body(body)).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.hrefs(), vec!["/principals/alice/"]);
+    let me = r.response_for("/principals/alice/");
+    assert_eq!(prop_text(&me, DAV, "displayname"), "alice");
+    // calendar-user-address-set: the mailto: address cannot be expanded (404), the principal can.
+    let cuas = prop(&me, CALDAV, "calendar-user-address-set").unwrap().1;
+    let responses: Vec<&kalends::dav::xml::Element> = cuas.children().filter(|c| c.is(DAV, "response")).collect();
+    assert_eq!(responses.len(), 2, "{}", r.body);
+    assert_eq!(responses[0].child(DAV, "href").unwrap().text(), "mailto:alice@example.org");
+    assert!(responses[0].child(DAV, "status").unwrap().text().contains("404"));
+    assert_eq!(prop_text(responses[1], DAV, "displayname"), "alice");
+    // Two levels: the home's owner, expanded again.
+    let home = prop(&me, CALDAV, "calendar-home-set").unwrap().1;
+    let home = home.child(DAV, "response").unwrap();
+    assert_eq!(home.child(DAV, "href").unwrap().text(), "/calendars/alice/");
+    let owner = prop(home, DAV, "owner").unwrap().1;
+    assert_eq!(prop_text(owner.child(DAV, "response").unwrap(), DAV, "displayname"), "alice");
+    // A property Kalends does not have is 404 in its propstat, as in PROPFIND.
+    assert_eq!(prop(&me, "http://calendarserver.org/ns/", "calendar-proxy-read-for").unwrap().0, 404);
+    let r = send(s.req("REPORT", "/principals/bob/").header("Depth", "0").body(body)).await;
+    assert_eq!(r.status, 403);
+    s.stop().await;
+}
+
 async fn options_and_unknown_methods(engine: Engine) {
     let s = start_server(engine).await;
     let r = send(s.anon("OPTIONS", "/calendars/alice/calendar/")).await;
@@ -358,6 +432,127 @@ async fn copy_and_move(engine: Engine) {
     s.stop().await;
 }
 
+/// RFC 4918 §9.8 and §9.9 on whole collections: Depth, Overwrite, 201/204, 409, 412, 403, 502.
+async fn copy_and_move_collections(engine: Engine) {
+    let s = start_server(engine).await;
+    let home = "/calendars/alice";
+    let dest = |path: &str| format!("{}{home}/{path}", s.base);
+    let status = |r: Response| r.status.as_u16();
+    assert_eq!(status(send(s.req("MKCOL", &format!("{home}/src/"))).await), 201);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/src/f.txt")).body("file f")).await), 201);
+    assert_eq!(status(send(s.req("MKCOL", &format!("{home}/src/sub/"))).await), 201);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/src/sub/g.txt")).body("file g")).await), 201);
+    let note = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set><d:prop><z:note>kept</z:note></d:prop></d:set></d:propertyupdate>"#;
+    assert_eq!(status(send(s.req("PROPPATCH", &format!("{home}/src/")).body(note)).await), 207);
+    let note_of = |path: String| {
+        let q = r#"<d:propfind xmlns:d="DAV:" xmlns:z="urn:z"><d:prop><z:note/></d:prop></d:propfind>"#;
+        let s = &s;
+        async move { prop_text(&s.propfind(&path, "0", q).await.response_for(&path), "urn:z", "note") }
+    };
+
+    // Depth: infinity (the default): members, sub-collections and dead properties.
+    let copy = |from: &str, to: &str| send(s.req("COPY", &format!("{home}/{from}")).header("Destination", dest(to)));
+    assert_eq!(status(copy("src/", "dst/").await), 201);
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/f.txt"))).await.body, "file f");
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/sub/g.txt"))).await.body, "file g");
+    assert_eq!(note_of(format!("{home}/dst/")).await, "kept");
+    // §9.8.4: an existing destination with Overwrite: F is 412, with T replaced (204).
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("dst/")).header("Overwrite", "F")).await;
+    assert_eq!(status(r), 412);
+    assert_eq!(status(send(s.req("PUT", &format!("{home}/dst/extra.txt")).body("x")).await), 201);
+    assert_eq!(status(copy("src/", "dst/").await), 204);
+    assert_eq!(status(send(s.req("GET", &format!("{home}/dst/extra.txt"))).await), 404, "the old destination went first");
+    // §9.8.3: Depth 0 copies the collection and its properties, not its members.
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("shallow/")).header("Depth", "0")).await;
+    assert_eq!(status(r), 201);
+    assert_eq!(status(send(s.req("GET", &format!("{home}/shallow/f.txt"))).await), 404);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/shallow/sub/")).header("Depth", "0")).await), 404);
+    assert_eq!(note_of(format!("{home}/shallow/")).await, "kept");
+    let r = send(s.req("COPY", &format!("{home}/src/")).header("Destination", dest("one/")).header("Depth", "1")).await;
+    assert_eq!(status(r), 400);
+
+    // MOVE takes the subtree along; Depth other than infinity is refused (§9.9.2).
+    let r = send(s.req("MOVE", &format!("{home}/src/")).header("Destination", dest("moved/")).header("Depth", "0")).await;
+    assert_eq!(status(r), 400);
+    let mv = |from: &str, to: &str| send(s.req("MOVE", &format!("{home}/{from}")).header("Destination", dest(to)));
+    assert_eq!(status(mv("src/", "moved/").await), 201);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/src/")).header("Depth", "0")).await), 404);
+    assert_eq!(send(s.req("GET", &format!("{home}/moved/sub/g.txt"))).await.body, "file g");
+    assert_eq!(note_of(format!("{home}/moved/")).await, "kept");
+    // Onto itself, into itself, over its own parent: 403. No parent at the destination: 409.
+    assert_eq!(status(mv("moved/", "moved/").await), 403);
+    assert_eq!(status(mv("moved/", "moved/sub/inner/").await), 403);
+    assert_eq!(status(mv("moved/sub/", "moved/").await), 403);
+    assert_eq!(status(mv("moved/", "nowhere/deeper/").await), 409);
+    // Another user's space is 403, another server 502.
+    let r = send(s.req("COPY", &format!("{home}/moved/")).header("Destination", format!("{}/calendars/bob/x/", s.base))).await;
+    assert_eq!(status(r), 403);
+    let r = send(s.req("COPY", &format!("{home}/moved/")).header("Destination", "http://elsewhere.example:1/calendars/alice/x/")).await;
+    assert_eq!(status(r), 502);
+    assert_eq!(status(send(s.req("COPY", &format!("{home}/moved/")).header("Destination", "x/")).await), 400);
+    assert_eq!(status(send(s.req("PROPFIND", &format!("{home}/x/")).header("Depth", "0")).await), 404);
+
+    // An object over a collection (Overwrite: T) takes its place; a collection over an object.
+    assert_eq!(status(copy("moved/f.txt", "dst/sub/").await), 204);
+    assert_eq!(send(s.req("GET", &format!("{home}/dst/sub"))).await.body, "file f");
+    let r = send(s.req("MOVE", &format!("{home}/shallow/")).header("Destination", dest("dst/f.txt")).header("Overwrite", "F")).await;
+    assert_eq!(status(r), 412);
+    assert_eq!(status(mv("shallow/", "dst/f.txt").await), 204);
+    assert_eq!(note_of(format!("{home}/dst/f.txt/")).await, "kept");
+
+    // A calendar moves with its events, and keeps answering REPORTs at its new place.
+    s.put_ics(&format!("{home}/calendar/ev.ics"), &event("moving", "Along")).await;
+    assert_eq!(status(mv("calendar/", "renamed/").await), 201);
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>"#;
+    let r = send(s.req("REPORT", &format!("{home}/renamed/")).header("Depth", "1").body(query)).await;
+    assert_eq!(r.hrefs(), vec![format!("{home}/renamed/ev.ics")]);
+    // RFC 4791 §5.3.2.1: a calendar cannot land inside another calendar; nor can any collection.
+    assert_eq!(status(send(s.req("MKCALENDAR", &format!("{home}/other/"))).await), 201);
+    let r = mv("renamed/", "other/inner/").await;
+    assert_eq!(r.condition(), (CALDAV.into(), "calendar-collection-location-ok".into()));
+    assert_eq!(status(mv("moved/", "other/inner/").await), 403);
+    assert_eq!(status(copy("renamed/", "other/").await), 204, "a calendar may replace a calendar");
+    let r = send(s.req("REPORT", &format!("{home}/other/")).header("Depth", "1").body(query)).await;
+    assert_eq!(r.hrefs(), vec![format!("{home}/other/ev.ics")]);
+    s.stop().await;
+}
+
+async fn collection_copy_respects_quota(engine: Engine) {
+    let s = start_with(engine, |c| c.limits.quota_bytes = 3000).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/big/")).await.status, 201);
+    let r = send(s.req("PUT", "/calendars/alice/big/blob").body("x".repeat(2000))).await;
+    assert_eq!(r.status, 201);
+    let dest = format!("{}/calendars/alice/copy/", s.base);
+    let r = send(s.req("COPY", "/calendars/alice/big/").header("Destination", dest.as_str())).await;
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert_eq!(r.condition(), (DAV.into(), "quota-not-exceeded".into()));
+    assert_eq!(send(s.req("PROPFIND", "/calendars/alice/copy/").header("Depth", "0")).await.status, 404);
+    // A MOVE and a shallow COPY store nothing new.
+    let r = send(s.req("COPY", "/calendars/alice/big/").header("Destination", dest.as_str()).header("Depth", "0")).await;
+    assert_eq!(r.status, 201);
+    let moved = format!("{}/calendars/alice/moved/", s.base);
+    assert_eq!(send(s.req("MOVE", "/calendars/alice/big/").header("Destination", moved.as_str())).await.status, 201);
+    s.stop().await;
+}
+
+/// RFC 4918 §9.2: PROPPATCH instructions are processed in document order.
+async fn proppatch_follows_document_order(engine: Engine) {
+    let s = start_server(engine).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 201);
+    assert_eq!(send(s.req("PUT", "/calendars/alice/files/p").body("x")).await.status, 201);
+    let q = r#"<d:propfind xmlns:d="DAV:" xmlns:z="urn:z"><d:prop><z:a/></d:prop></d:propfind>"#;
+    for path in ["/calendars/alice/files/p", "/calendars/alice/files/"] {
+        let patch = |body: &'static str| send(s.req("PROPPATCH", path).body(body));
+        let r = patch(r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:remove><d:prop><z:a/></d:prop></d:remove><d:set><d:prop><z:a>x</z:a></d:prop></d:set><d:set><d:prop><z:a>y</z:a></d:prop></d:set></d:propertyupdate>"#).await;
+        assert_eq!(r.status, 207, "{}", r.body);
+        assert_eq!(prop_text(&s.propfind(path, "0", q).await.response_for(path), "urn:z", "a"), "y", "{path}");
+        let r = patch(r#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set><d:prop><z:a>x</z:a></d:prop></d:set><d:remove><d:prop><z:a/></d:prop></d:remove></d:propertyupdate>"#).await;
+        assert_eq!(r.status, 207);
+        assert_eq!(prop(&s.propfind(path, "0", q).await.response_for(path), "urn:z", "a").unwrap().0, 404, "{path}");
+    }
+    s.stop().await;
+}
+
 async fn export_calendar_collection(engine: Engine) {
     let s = start_server(engine).await;
     s.put_ics("/calendars/alice/calendar/1.ics", &event("u1", "First")).await;
@@ -524,6 +719,8 @@ on_both_engines!(
     authentication,
     options_and_unknown_methods,
     unauthenticated_body_keeps_or_closes_the_connection,
+    principal_property_search,
+    expand_property_report,
     put_get_etags_and_conditions,
     invalid_calendar_data_is_refused_and_nothing_stored,
     uid_conflict_names_the_existing_href,
@@ -533,6 +730,9 @@ on_both_engines!(
     proppatch_is_atomic,
     delete_objects_and_calendars,
     copy_and_move,
+    copy_and_move_collections,
+    collection_copy_respects_quota,
+    proppatch_follows_document_order,
     export_calendar_collection,
     properties_on_demand,
     multiget_and_sync_collection,

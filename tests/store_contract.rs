@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kalends::store::{
     CalendarIndex, Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps,
-    CollectionStore, ComponentKind, ComponentSet, DeadProp, Expect, NewCollection, NewObject,
+    CollectionStore, CollectionTransfer, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, NewCollection, NewObject,
     NewUser, ObjectId, ObjectStore, Store, StoreError, SyncStore, User, UserId, UserStore,
 };
 
@@ -58,6 +58,10 @@ contract_tests!(
     copy_object,
     move_object,
     transfer_refusals_change_nothing,
+    transfer_object_over_a_collection,
+    move_collection_subtree,
+    copy_collection_deep_and_shallow,
+    collection_transfer_refusals_change_nothing,
     object_dead_props,
     sync_initial_lists_live_members,
     sync_incremental_reports_changes_and_removals,
@@ -532,6 +536,39 @@ async fn used_bytes_follows_copy_move_and_collection_deletion(store: Store) {
     assert_err!(store.transfer_object(a.id, "x.bin", b.id, "y.bin", false, true).await, StoreError::PreconditionFailed);
     assert_err!(store.put_object(a.id, blob("x.bin", &[1; 9]), Expect::Absent).await, StoreError::PreconditionFailed);
     assert_err!(store.delete_object(a.id, "x.bin", Expect::Etag(etags(&["\"nope\""]))).await, StoreError::PreconditionFailed);
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
+
+    // Whole-collection transfers keep the counters right: a deep copy adds its members' bytes,
+    // a shallow one none, a move none, and an object replaced by a collection takes its bytes.
+    let sum = |s: &Store| {
+        let s = s.clone();
+        let owner = alice.id;
+        async move {
+            let mut total = 0i64;
+            for c in all_collections(&s, owner).await {
+                total += s.list_objects(c.id).await.unwrap().iter().map(|m| m.size).sum::<i64>();
+            }
+            total
+        }
+    };
+    let transfer = |source: &Collection, parent: Option<&Collection>, name: &str, kind| CollectionTransfer {
+        source: source.id,
+        dest_parent: parent.map(|p| p.id),
+        dest_name: name.into(),
+        overwrite: true,
+        kind,
+    };
+    store.transfer_collection(transfer(&b, None, "b-deep", CollectionTransferKind::CopyDeep)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340 + 240);
+    store.transfer_collection(transfer(&b, None, "b-shallow", CollectionTransferKind::CopyShallow)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 580);
+    put(&store, &a, blob("over", &[1; 7])).await;
+    let shallow = store.collection_by_path(alice.id, "b-shallow").await.unwrap().unwrap();
+    store.transfer_collection(transfer(&shallow, Some(&a), "over", CollectionTransferKind::Move)).await.unwrap();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 580, "the replaced object's 7 bytes went");
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), sum(&store).await);
+    let deep = store.collection_by_path(alice.id, "b-deep").await.unwrap().unwrap();
+    store.delete_collection(deep.id).await.unwrap();
     assert_eq!(store.used_bytes(alice.id).await.unwrap(), 340);
 
     // Deleting a collection takes its descendants' bytes too.
@@ -1711,8 +1748,11 @@ async fn transfer_refusals_change_nothing(store: Store) {
             (default.id, "y.ics", work.id, "target.ics", false, true),
             "precondition",
         ),
-        // A collection of that name in the destination.
-        ((default.id, "y.ics", work.id, "sub", true, false), "exists"),
+        // A collection of that name in the destination, without overwrite.
+        (
+            (default.id, "y.ics", work.id, "sub", false, false),
+            "precondition",
+        ),
         // Missing source object, source or destination collection.
         (
             (default.id, "nope.ics", work.id, "n.ics", true, false),
@@ -1750,7 +1790,6 @@ async fn transfer_refusals_change_nothing(store: Store) {
                 existing_name == if dest == work.id { "held.ics" } else { "y.ics" }
             }
             ("precondition", Err(StoreError::PreconditionFailed)) => true,
-            ("exists", Err(StoreError::AlreadyExists)) => true,
             ("missing", Err(StoreError::NotFound)) => true,
             _ => false,
         };
@@ -1776,6 +1815,396 @@ async fn transfer_refusals_change_nothing(store: Store) {
             .unwrap()
     );
     assert_eq!(snapshot(store.clone()).await, before);
+}
+
+/// Every collection of `owner` as (path, id, member names), in path order.
+async fn tree(store: &Store, owner: UserId) -> Vec<(String, i64, Vec<String>)> {
+    let mut pending = store.child_collections(owner, None).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(c) = pending.pop() {
+        pending.extend(store.child_collections(owner, Some(c.id)).await.unwrap());
+        out.push((c.path.clone(), c.id.0, names_in(store, c.id).await));
+    }
+    out.sort();
+    out
+}
+
+fn paths(tree: &[(String, i64, Vec<String>)]) -> Vec<&str> {
+    tree.iter().map(|(p, _, _)| p.as_str()).collect()
+}
+
+async fn collection(store: &Store, owner: &User, path: &str) -> Collection {
+    store
+        .collection_by_path(owner.id, path)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no collection {path}"))
+}
+
+/// Every collection of `owner`, at any depth.
+async fn all_collections(store: &Store, owner: UserId) -> Vec<Collection> {
+    let mut found = store.child_collections(owner, None).await.unwrap();
+    let mut i = 0;
+    while i < found.len() {
+        let children = store.child_collections(owner, Some(found[i].id)).await.unwrap();
+        found.extend(children);
+        i += 1;
+    }
+    found
+}
+
+async fn plain(store: &Store, owner: &User, parent: Option<&Collection>, path: &str) -> Collection {
+    store
+        .create_collection(new_collection(owner, parent, path, CollectionKind::Plain))
+        .await
+        .unwrap()
+}
+
+fn move_to(
+    source: &Collection,
+    dest_parent: Option<&Collection>,
+    name: &str,
+    overwrite: bool,
+) -> CollectionTransfer {
+    CollectionTransfer {
+        source: source.id,
+        dest_parent: dest_parent.map(|p| p.id),
+        dest_name: name.to_owned(),
+        overwrite,
+        kind: CollectionTransferKind::Move,
+    }
+}
+
+async fn transfer_object_over_a_collection(store: Store) {
+    let (alice, default) = alice_with_calendar(&store).await;
+    let files = plain(&store, &alice, None, "files").await;
+    let sub = plain(&store, &alice, Some(&files), "files/sub").await;
+    put(&store, &sub, blob("inner", b"in")).await;
+    put(&store, &default, event("a.ics", "A", 1)).await;
+    let seq_before = seq(&store, files.id).await;
+
+    // Overwrite: T replaces the collection and everything in it (RFC 4918 §9.8.4).
+    assert!(
+        !store
+            .transfer_object(default.id, "a.ics", files.id, "sub", true, true)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.collection_by_id(sub.id).await.unwrap(), None);
+    assert_eq!(names_in(&store, files.id).await, ["sub"]);
+    assert_eq!(
+        data_of(&store, files.id, "sub").await,
+        Some(event("a.ics", "A", 1).data)
+    );
+    assert_eq!(seq(&store, files.id).await, seq_before + 1);
+
+    // The collection the source lives in cannot be replaced by it.
+    let inner = plain(&store, &alice, Some(&files), "files/inner").await;
+    put(&store, &inner, blob("x", b"x")).await;
+    assert_err!(
+        store
+            .transfer_object(inner.id, "x", files.id, "inner", true, false)
+            .await,
+        StoreError::Overlap
+    );
+    assert_eq!(names_in(&store, inner.id).await, ["x"]);
+    assert!(store.collection_by_id(inner.id).await.unwrap().is_some());
+}
+
+async fn move_collection_subtree(store: Store) {
+    let (alice, default) = alice_with_calendar(&store).await;
+    let a = plain(&store, &alice, None, "a").await;
+    let b = plain(&store, &alice, Some(&a), "a/b").await;
+    let c = store
+        .create_collection(new_collection(
+            &alice,
+            Some(&b),
+            "a/b/c",
+            CollectionKind::Calendar,
+        ))
+        .await
+        .unwrap();
+    let ev = store
+        .put_object(c.id, event("e.ics", "E", 1), Expect::Any)
+        .await
+        .unwrap()
+        .meta;
+    store
+        .patch_object_props(ev.id, vec![dead("urn:x", "p", "1")], vec![])
+        .await
+        .unwrap();
+    store
+        .patch_collection(
+            b.id,
+            CollectionPatch {
+                set_dead: vec![dead("urn:x", "q", "2")],
+                ..CollectionPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let c_seq = seq(&store, c.id).await;
+
+    // To the home, under a new name: every collection keeps its id, members and properties.
+    assert!(
+        store
+            .transfer_collection(move_to(&a, None, "z", false))
+            .await
+            .unwrap()
+    );
+    let t = tree(&store, alice.id).await;
+    assert_eq!(paths(&t), ["default", "z", "z/b", "z/b/c"]);
+    assert_eq!(collection(&store, &alice, "z").await.id, a.id);
+    let moved_b = collection(&store, &alice, "z/b").await;
+    assert_eq!((moved_b.id, moved_b.parent), (b.id, Some(a.id)));
+    let moved_c = collection(&store, &alice, "z/b/c").await;
+    assert_eq!((moved_c.id, moved_c.kind), (c.id, CollectionKind::Calendar));
+    assert_eq!(moved_c.sync_seq, c_seq, "members did not change");
+    assert_eq!(names_in(&store, c.id).await, ["e.ics"]);
+    assert_eq!(
+        store.object_dead_props(ev.id).await.unwrap(),
+        vec![dead("urn:x", "p", "1")]
+    );
+    assert_eq!(
+        store.collection_dead_props(b.id).await.unwrap(),
+        vec![dead("urn:x", "q", "2")]
+    );
+
+    // Into another collection, deeper.
+    let q = plain(&store, &alice, None, "q").await;
+    assert!(
+        store
+            .transfer_collection(move_to(&moved_b, Some(&q), "b2", false))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        paths(&tree(&store, alice.id).await),
+        ["default", "q", "q/b2", "q/b2/c", "z"]
+    );
+    assert_eq!(collection(&store, &alice, "q/b2").await.parent, Some(q.id));
+
+    // Onto an existing collection: refused without overwrite, replaced with it.
+    let y = plain(&store, &alice, None, "y").await;
+    put(&store, &y, blob("old", b"old")).await;
+    let before = tree(&store, alice.id).await;
+    assert_err!(
+        store
+            .transfer_collection(move_to(&q, None, "y", false))
+            .await,
+        StoreError::PreconditionFailed
+    );
+    assert_eq!(tree(&store, alice.id).await, before);
+    assert!(
+        !store
+            .transfer_collection(move_to(&q, None, "y", true))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.collection_by_id(y.id).await.unwrap(), None);
+    assert_eq!(collection(&store, &alice, "y").await.id, q.id);
+    assert_eq!(
+        paths(&tree(&store, alice.id).await),
+        ["default", "y", "y/b2", "y/b2/c", "z"]
+    );
+
+    // Onto an object: it goes, with a tombstone in its collection.
+    let files = plain(&store, &alice, None, "files").await;
+    put(&store, &files, blob("spot", b"s")).await;
+    let files_seq = seq(&store, files.id).await;
+    let z = collection(&store, &alice, "z").await;
+    assert!(
+        !store
+            .transfer_collection(move_to(&z, Some(&files), "spot", true))
+            .await
+            .unwrap()
+    );
+    assert!(names_in(&store, files.id).await.is_empty());
+    assert_eq!(collection(&store, &alice, "files/spot").await.id, a.id);
+    let delta = store
+        .changes_since(files.id, Some(files_seq), None)
+        .await
+        .unwrap();
+    assert_eq!(delta.removed, ["spot"]);
+
+    // Paths are compared literally: '%' and '_' in a name are not wildcards.
+    let odd = plain(&store, &alice, None, "p%_").await;
+    plain(&store, &alice, Some(&odd), "p%_/k").await;
+    let lookalike = plain(&store, &alice, None, "pX_").await;
+    plain(&store, &alice, Some(&lookalike), "pX_/k").await;
+    assert!(
+        store
+            .transfer_collection(move_to(&odd, None, "r", false))
+            .await
+            .unwrap()
+    );
+    let t = tree(&store, alice.id).await;
+    assert!(paths(&t).contains(&"r/k") && paths(&t).contains(&"pX_/k"), "{t:?}");
+    assert!(!paths(&t).contains(&"p%_/k"));
+    // The calendar moved along untouched all the way.
+    assert_eq!(names_in(&store, default.id).await, Vec::<String>::new());
+    assert_eq!(names_in(&store, c.id).await, ["e.ics"]);
+}
+
+async fn copy_collection_deep_and_shallow(store: Store) {
+    let (alice, _default) = alice_with_calendar(&store).await;
+    let src = store
+        .create_collection(NewCollection {
+            props: CollectionProps {
+                displayname: Some("Source".into()),
+                components: ComponentSet::ALL,
+                ..CollectionProps::default()
+            },
+            dead_props: vec![dead("urn:x", "c", "coll")],
+            ..new_collection(&alice, None, "src", CollectionKind::Plain)
+        })
+        .await
+        .unwrap();
+    let f = store
+        .put_object(src.id, blob("f", b"file"), Expect::Any)
+        .await
+        .unwrap()
+        .meta;
+    store
+        .patch_object_props(f.id, vec![dead("urn:x", "o", "obj")], vec![])
+        .await
+        .unwrap();
+    let cal = store
+        .create_collection(new_collection(
+            &alice,
+            Some(&src),
+            "src/cal",
+            CollectionKind::Calendar,
+        ))
+        .await
+        .unwrap();
+    put(&store, &cal, event("e.ics", "E", 1)).await;
+    put(&store, &cal, event("g.ics", "G", 1)).await;
+    let src_seq = seq(&store, src.id).await;
+    let used = store.used_bytes(alice.id).await.unwrap();
+    assert_eq!(store.subtree_bytes(alice.id, "src").await.unwrap(), used);
+    assert_eq!(
+        store.subtree_bytes(alice.id, "src/cal").await.unwrap(),
+        used - 4
+    );
+    assert_eq!(store.subtree_bytes(alice.id, "nothing").await.unwrap(), 0);
+
+    let copy = |dest_parent: Option<&Collection>, name: &str, kind, overwrite| CollectionTransfer {
+        source: src.id,
+        dest_parent: dest_parent.map(|p| p.id),
+        dest_name: name.to_owned(),
+        overwrite,
+        kind,
+    };
+    assert!(
+        store
+            .transfer_collection(copy(None, "dst", CollectionTransferKind::CopyDeep, false))
+            .await
+            .unwrap()
+    );
+    let dst = collection(&store, &alice, "dst").await;
+    let dst_cal = collection(&store, &alice, "dst/cal").await;
+    assert!(dst.id != src.id && dst_cal.id != cal.id);
+    assert_eq!(dst_cal.parent, Some(dst.id));
+    assert_eq!(dst_cal.kind, CollectionKind::Calendar);
+    assert_eq!(dst.props.displayname.as_deref(), Some("Source"));
+    assert_eq!(
+        store.collection_dead_props(dst.id).await.unwrap(),
+        vec![dead("urn:x", "c", "coll")]
+    );
+    let f_copy = store.object(dst.id, "f").await.unwrap().unwrap();
+    assert_ne!(f_copy.meta.id, f.id);
+    assert_eq!((f_copy.data.as_slice(), f_copy.meta.etag.as_str()), (&b"file"[..], f.etag.as_str()));
+    assert_eq!(
+        store.object_dead_props(f_copy.meta.id).await.unwrap(),
+        vec![dead("urn:x", "o", "obj")]
+    );
+    assert_eq!(names_in(&store, dst_cal.id).await, ["e.ics", "g.ics"]);
+    let copied = store.object(dst_cal.id, "e.ics").await.unwrap().unwrap();
+    assert_eq!(copied.meta.calendar, event("e.ics", "E", 1).calendar);
+    // Each copy starts its own sync history; the source is untouched.
+    assert_eq!((dst_cal.sync_seq, copied.meta.sync_seq), (1, 1));
+    let initial = store.changes_since(dst_cal.id, None, None).await.unwrap();
+    assert_eq!(changed_names(&initial), ["e.ics", "g.ics"]);
+    assert_eq!(seq(&store, src.id).await, src_seq);
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), 2 * used);
+
+    // Depth 0: the collection and its properties, no members, no children.
+    assert!(
+        store
+            .transfer_collection(copy(None, "shallow", CollectionTransferKind::CopyShallow, false))
+            .await
+            .unwrap()
+    );
+    let shallow = collection(&store, &alice, "shallow").await;
+    assert_eq!(shallow.props.displayname.as_deref(), Some("Source"));
+    assert_eq!(
+        store.collection_dead_props(shallow.id).await.unwrap(),
+        vec![dead("urn:x", "c", "coll")]
+    );
+    assert!(names_in(&store, shallow.id).await.is_empty());
+    assert!(store.child_collections(alice.id, Some(shallow.id)).await.unwrap().is_empty());
+
+    // Over an existing collection with overwrite: the old one and its members are gone.
+    assert!(
+        !store
+            .transfer_collection(copy(None, "shallow", CollectionTransferKind::CopyDeep, true))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.collection_by_id(shallow.id).await.unwrap(), None);
+    assert_eq!(names_in(&store, collection(&store, &alice, "shallow/cal").await.id).await, ["e.ics", "g.ics"]);
+
+    // Into a plain collection, over an object of that name.
+    let files = plain(&store, &alice, None, "files").await;
+    put(&store, &files, blob("spot", b"s")).await;
+    assert!(
+        !store
+            .transfer_collection(copy(Some(&files), "spot", CollectionTransferKind::CopyShallow, true))
+            .await
+            .unwrap()
+    );
+    assert!(names_in(&store, files.id).await.is_empty());
+    assert_eq!(collection(&store, &alice, "files/spot").await.parent, Some(files.id));
+}
+
+async fn collection_transfer_refusals_change_nothing(store: Store) {
+    let (alice, default) = alice_with_calendar(&store).await;
+    let a = plain(&store, &alice, None, "a").await;
+    let b = plain(&store, &alice, Some(&a), "a/b").await;
+    put(&store, &b, blob("x", b"x")).await;
+    let other = plain(&store, &alice, None, "other").await;
+    let bob = store.create_user(new_user("bob"), vec![home("bobs", CollectionKind::Plain)]).await.unwrap();
+    let bobs = collection(&store, &bob, "bobs").await;
+    let before = tree(&store, alice.id).await;
+    let gone = CollectionId(other.id.0 + 1_000);
+
+    let cases: Vec<(CollectionTransfer, &str)> = vec![
+        (move_to(&a, None, "a", true), "overlap"),
+        (move_to(&a, Some(&b), "inside", false), "overlap"),
+        (move_to(&b, None, "a", true), "overlap"),
+        (CollectionTransfer { kind: CollectionTransferKind::CopyDeep, ..move_to(&a, Some(&b), "c", false) }, "overlap"),
+        (move_to(&b, None, "other", false), "precondition"),
+        (CollectionTransfer { kind: CollectionTransferKind::CopyShallow, ..move_to(&b, None, "other", false) }, "precondition"),
+        (move_to(&other, Some(&b), "x", false), "precondition"),
+        (CollectionTransfer { source: gone, ..move_to(&a, None, "n", false) }, "missing"),
+        (CollectionTransfer { dest_parent: Some(gone), ..move_to(&a, None, "n", false) }, "missing"),
+        (move_to(&a, Some(&bobs), "n", false), "missing"),
+        (move_to(&a, Some(&default), "", false), "missing"),
+    ];
+    for (transfer, why) in cases {
+        let described = format!("{transfer:?}");
+        let result = store.transfer_collection(transfer).await;
+        let ok = matches!(
+            (why, &result),
+            ("overlap", Err(StoreError::Overlap))
+                | ("precondition", Err(StoreError::PreconditionFailed))
+                | ("missing", Err(StoreError::NotFound))
+        );
+        assert!(ok, "{described}: expected {why}, got {result:?}");
+        assert_eq!(tree(&store, alice.id).await, before, "{described} changed data");
+    }
+    assert_eq!(paths(&tree(&store, bob.id).await), ["bobs"]);
 }
 
 async fn object_dead_props(store: Store) {
@@ -2476,6 +2905,37 @@ async fn postgres_reopen_keeps_data() {
         .unwrap()
         .unwrap();
     assert_eq!(names_in(&store, default.id).await, ["a.ics"]);
+}
+
+/// Two Kalends nodes on one PostgreSQL (two pools): writes from both interleave, and the
+/// collection's sequence (what sync tokens and getctag carry) stays gap-free and strictly
+/// increasing, whichever node serves the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_share_one_monotonic_sequence() {
+    let db = support::throwaway_postgres_url();
+    let node_a = Store::open(db.url()).await.unwrap();
+    let node_b = Store::open(db.url()).await.unwrap();
+    let (_, default) = alice_with_calendar(&node_a).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = if i % 2 == 0 { node_a.clone() } else { node_b.clone() };
+            tokio::spawn(async move {
+                store.put_object(default.id, event(&format!("{i:02}.ics"), &format!("uid-{i}"), 1), Expect::Absent).await
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap().unwrap().meta.sync_seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=20).collect::<Vec<i64>>());
+    // A token taken on one node is continued on the other.
+    let from_a = node_a.changes_since(default.id, Some(10), None).await.unwrap();
+    let from_b = node_b.changes_since(default.id, Some(10), None).await.unwrap();
+    assert_eq!(changed_names(&from_a), changed_names(&from_b));
+    assert_eq!(from_b.changed.len(), 10);
+    assert_eq!((from_a.seq, from_b.seq), (20, 20));
 }
 
 #[test]

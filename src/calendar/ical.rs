@@ -85,11 +85,18 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
 
 fn split_unquoted(s: &str, sep: char) -> Vec<String> {
     let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
-    for c in s.chars() {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
         match c {
             '"' => {
                 quoted = !quoted;
                 cur.push(c);
+            }
+            // Apple writes `\;` inside unquoted parameter values (as in TEXT): an escape, not a
+            // separator, as raw.rs reads it too.
+            '\\' if !quoted => {
+                cur.push(c);
+                cur.extend(chars.next());
             }
             c if c == sep && !quoted => out.push(std::mem::take(&mut cur)),
             c => cur.push(c),

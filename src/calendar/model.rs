@@ -100,6 +100,44 @@ pub struct Timing<'a> {
     pub transparent: bool,
 }
 
+impl Timing<'_> {
+    /// Reads every floating DATE-TIME as a time in `zone` (RFC 4791 §7.3), once the reader's zone
+    /// is known, so that exact lengths are added to the instant that zone gives (a floating
+    /// 02:30 + PT30M inside a DST gap) rather than to the wall clock. DATEs stay days.
+    pub fn read_floating_in(&mut self, zone: chrono_tz::Tz) {
+        let fix = |t: &mut CalTime| {
+            if t.zone == Zone::Floating && !t.is_date {
+                t.zone = Zone::Iana(zone);
+            }
+        };
+        let fix_end = |e: &mut PeriodEnd| {
+            if let PeriodEnd::At(t) = e {
+                fix(t);
+            }
+        };
+        for t in [&mut self.dtstart, &mut self.dtend, &mut self.due, &mut self.completed, &mut self.created, &mut self.recurrence_id]
+            .into_iter()
+            .flatten()
+        {
+            fix(t);
+        }
+        for (t, end) in &mut self.rdates {
+            fix(t);
+            end.iter_mut().for_each(fix_end);
+        }
+        self.exdates.iter_mut().for_each(fix);
+        for (t, end, _) in &mut self.freebusy {
+            fix(t);
+            fix_end(end);
+        }
+        for alarm in &mut self.alarms {
+            if let Trigger::Absolute(t) = &mut alarm.trigger {
+                fix(t);
+            }
+        }
+    }
+}
+
 /// Reads the component at `index` of `ical`; malformed values are invalid data.
 pub fn read<'a>(
     ical: &'a ICalendar,

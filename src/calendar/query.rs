@@ -208,7 +208,7 @@ impl<'a> ExactTimes<'a> {
         let mut members = Vec::with_capacity(ids.len());
         for (child, &id) in root.children.iter().zip(ids) {
             let component = ical.component_by_id(id).filter(|c| same_name(c, child)).ok_or_else(|| disagree(&child.name))?;
-            members.push(member(ical, id, component, &zones)?);
+            members.push(member(ical, id, component, &zones, ctx.zone)?);
         }
         Ok(ExactTimes { root, ical, ids, members, zones, ctx, undecided: RefCell::new(None) })
     }
@@ -581,11 +581,12 @@ impl TimeOracle for ExactTimes<'_> {
     }
 }
 
-fn member<'a>(ical: &'a ICalendar, id: u32, c: &ICalendarComponent, zones: &Zones) -> Result<Option<Member<'a>>, QueryError> {
+fn member<'a>(ical: &'a ICalendar, id: u32, c: &ICalendarComponent, zones: &Zones, zone: chrono_tz::Tz) -> Result<Option<Member<'a>>, QueryError> {
     let Some(kind) = ComponentKind::parse(c.component_type.as_str()) else {
         return Ok(None);
     };
-    let timing = model::read(ical, id, zones).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    let mut timing = model::read(ical, id, zones).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    timing.read_floating_in(zone);
     Ok(Some(Member { kind, timing }))
 }
 

@@ -173,9 +173,14 @@ impl CalTime {
                     resolve_local(tz, shifted).naive_utc(),
                     TimeDelta::seconds(len.seconds),
                 );
-                CalTime {
-                    local: tz.from_utc_datetime(&instant).naive_local(),
-                    ..*self
+                let local = tz.from_utc_datetime(&instant).naive_local();
+                if resolve_local(tz, local).naive_utc() == instant {
+                    CalTime { local, ..*self }
+                } else {
+                    // The second reading of a repeated hour (DST overlap): the zone's wall
+                    // clock would name the first one (RFC 5545 §3.3.5), so the exact instant
+                    // is kept in UTC instead.
+                    CalTime { local: instant, zone: Zone::Utc, is_date: false }
                 }
             }
             _ => CalTime {
@@ -316,6 +321,16 @@ mod tests {
         assert_eq!(ny("20070311T023000").utc(), Some(1_173_598_200));
         assert_eq!(ny("20070311T033000").utc(), Some(1_173_598_200));
         assert!(!exists_in(New_York, local("20070311T023000")));
+    }
+
+    #[test]
+    fn exact_length_into_the_repeated_hour_keeps_the_instant() {
+        // 01:30 EDT (05:30Z) + PT30M = 06:00Z, which New York's clock reads as the second 01:00;
+        // as a wall-clock value it would mean the first 01:00 (05:00Z), before the start.
+        let end = ny("20071104T013000").plus(Length::exact(1800));
+        assert_eq!(end.utc(), Some(1_194_156_000));
+        // Outside an overlap the value stays on the zone's wall clock.
+        assert_eq!(ny("20071105T013000").plus(Length::exact(1800)), ny("20071105T020000"));
     }
 
     #[test]

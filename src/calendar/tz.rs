@@ -88,8 +88,25 @@ impl Zones {
             .get(tzid)
             .copied()
             .or_else(|| CalcardTz::from_str(tzid).ok())
-            .map_or(Zone::Floating, zone_of)
+            .map(zone_of)
+            .or_else(|| embedded_iana(tzid))
+            .unwrap_or(Zone::Floating)
     }
+}
+
+/// An IANA name inside a producer's private TZID: Mozilla's
+/// `/mozilla.org/20050126_1/America/New_York`, `custom_America/New_York`. Such objects carry a
+/// VTIMEZONE copied from that zone; reading them as floating would move them by hours.
+fn embedded_iana(tzid: &str) -> Option<Zone> {
+    let starts = tzid.char_indices().filter(|&(i, _)| i > 0).filter_map(|(i, c)| {
+        let after = i + c.len_utf8();
+        matches!(c, '/' | '_' | '-' | ' ' | '.' | ':').then_some(after)
+    });
+    starts
+        .filter_map(|at| tzid.get(at..))
+        .filter(|rest| rest.contains('/'))
+        .find_map(|rest| rest.parse::<chrono_tz::Tz>().ok())
+        .map(Zone::Iana)
 }
 
 fn zone_of(tz: CalcardTz) -> Zone {
@@ -191,5 +208,8 @@ END:VTIMEZONE\r\nEND:VCALENDAR\r\n";
             Zone::Iana(chrono_tz::Europe::Berlin)
         );
         assert_eq!(zones.resolve("Mars/Olympus_Mons"), Zone::Floating);
+        assert_eq!(zones.resolve("custom_America/New_York"), Zone::Iana(chrono_tz::America::New_York));
+        assert_eq!(zones.resolve("/mozilla.org/20050126_1/Europe/Berlin"), Zone::Iana(chrono_tz::Europe::Berlin));
+        assert_eq!(zones.resolve("My/Own_Zone"), Zone::Floating);
     }
 }

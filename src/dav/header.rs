@@ -1,5 +1,5 @@
 //! DAV request headers, parsed once into one struct (Depth, If-Match, If-None-Match, Overwrite,
-//! Destination, Content-Type, If-Modified-Since) and passed down to the method handlers.
+//! Destination, Content-Type, If-Modified-Since, Host) and passed down to the method handlers.
 
 use http::HeaderMap;
 
@@ -24,6 +24,8 @@ pub struct DavHeaders {
     /// Media type without parameters, lowercased.
     pub content_type: Option<String>,
     pub if_modified_since: Option<std::time::SystemTime>,
+    /// The request's Host, to tell whether a Destination names this server.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +75,7 @@ impl DavHeaders {
             destination: text("destination")?.map(str::to_owned),
             content_type,
             if_modified_since,
+            host: text("host")?.map(str::to_owned),
         })
     }
 

@@ -69,6 +69,9 @@ pub enum DavError {
     Conflict(String),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// RFC 4918 §9.8.5, §9.9.4: the Destination is on another server.
+    #[error("bad gateway: {0}")]
+    BadGateway(String),
 }
 
 impl From<crate::store::StoreError> for DavError {

@@ -13,6 +13,7 @@ pub struct Multistatus {
 }
 
 /// One property's outcome in a response.
+#[derive(Debug, Clone)]
 pub enum PropResult {
     Found(QName, Value),
     /// Name only (PROPFIND propname).
@@ -46,7 +47,13 @@ impl Multistatus {
     /// A response with properties, grouped by status (200 first) and condition, in the order
     /// given within a group.
     pub fn props(&mut self, href: &str, results: &[PropResult]) {
-        let w = &mut self.w;
+        write_response(&mut self.w, href, results);
+    }
+}
+
+/// One `<D:response>` with `results` grouped into propstats; also what DAV:expand-property
+/// writes inside an expanded property (RFC 3253 §3.8).
+pub fn write_response(w: &mut XmlWriter, href: &str, results: &[PropResult]) {
         w.start(&QName::fixed(DAV, "response"));
         w.text_element(&QName::fixed(DAV, "href"), href);
         let found: Vec<&PropResult> =
@@ -68,8 +75,9 @@ impl Multistatus {
             write_propstat(w, status, condition, &group);
         }
         w.end();
-    }
+}
 
+impl Multistatus {
     /// RFC 6578 §6.4: the new token, after the responses.
     pub fn sync_token(&mut self, token: &str) {
         self.w.text_element(&QName::fixed(DAV, "sync-token"), token);

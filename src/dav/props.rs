@@ -46,6 +46,9 @@ pub enum Value {
     CalendarDataTypes,
     /// A dead property: the stored element itself (written whole, name included).
     Dead(Element),
+    /// RFC 3253 §3.8 expand-property: the resources an href-valued property names, each as a
+    /// `<D:response>` with the nested properties asked for (`None`: not reachable, 404).
+    Responses(Vec<(String, Option<Vec<crate::dav::multistatus::PropResult>>)>),
 }
 
 const READ_PRIVS: &[(&str, &str)] = &[(DAV, "read"), (DAV, "read-current-user-privilege-set")];
@@ -61,9 +64,19 @@ const OWNER_PRIVS: &[(&str, &str)] = &[
     (DAV, "read-current-user-privilege-set"),
     (CALDAV, "read-free-busy"),
 ];
-const CALENDAR_REPORTS: &[(&str, &str)] =
-    &[(CALDAV, "calendar-query"), (CALDAV, "calendar-multiget"), (DAV, "sync-collection")];
-const PLAIN_REPORTS: &[(&str, &str)] = &[(DAV, "sync-collection")];
+// RFC 4791 §2: DAV:expand-property (RFC 3253 §3.8) on every resource.
+const CALENDAR_REPORTS: &[(&str, &str)] = &[
+    (CALDAV, "calendar-query"),
+    (CALDAV, "calendar-multiget"),
+    (CALDAV, "free-busy-query"),
+    (DAV, "sync-collection"),
+    (DAV, "expand-property"),
+];
+const PLAIN_REPORTS: &[(&str, &str)] = &[(DAV, "sync-collection"), (DAV, "expand-property")];
+/// RFC 3744 §9.4, §9.5, served on the principal collection and what applies to it.
+const PRINCIPAL_REPORTS: &[(&str, &str)] =
+    &[(DAV, "principal-property-search"), (DAV, "principal-search-property-set"), (DAV, "expand-property")];
+const OTHER_REPORTS: &[(&str, &str)] = &[(DAV, "expand-property")];
 
 /// The value of `live` on `res`, or None when the resource does not have that property.
 pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
@@ -85,7 +98,8 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         Live::SupportedReportSet => match res {
             Res::Collection(c) if c.kind == CollectionKind::Calendar => Some(Value::Reports(CALENDAR_REPORTS)),
             Res::Collection(_) => Some(Value::Reports(PLAIN_REPORTS)),
-            _ => Some(Value::Reports(&[])),
+            Res::Root | Res::PrincipalsRoot | Res::Principal(_) => Some(Value::Reports(PRINCIPAL_REPORTS)),
+            _ => Some(Value::Reports(OTHER_REPORTS)),
         },
         Live::QuotaUsedBytes => quota_target(res).then_some(()).and(ctx.used_bytes).map(|u| Value::Text(u.to_string())),
         Live::QuotaAvailableBytes => quota_target(res)
@@ -224,6 +238,19 @@ pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
             }
         }
         Value::ResourceType(types) => types.iter().for_each(|t| w.empty(t)),
+        Value::Responses(responses) => {
+            for (href, results) in responses {
+                match results {
+                    Some(results) => crate::dav::multistatus::write_response(w, href, results),
+                    None => {
+                        w.start(&QName::fixed(DAV, "response"));
+                        w.text_element(&QName::fixed(DAV, "href"), href);
+                        w.text_element(&QName::fixed(DAV, "status"), &crate::dav::multistatus::status_line(http::StatusCode::NOT_FOUND));
+                        w.end();
+                    }
+                }
+            }
+        }
         Value::Reports(reports) => {
             for (ns, local) in *reports {
                 w.start(&QName::fixed(DAV, "supported-report"));

@@ -55,11 +55,41 @@ pub enum Target {
 pub struct Paths {
     /// "" or e.g. "/dav" (no trailing slash).
     base: String,
+    /// The `host[:port]` of `public_url`, lowercased, when one is configured: behind a proxy
+    /// that rewrites Host, this is the authority clients put into Destination headers.
+    public_authority: Option<String>,
 }
 
 impl Paths {
     pub fn new(base: impl Into<String>) -> Self {
-        Paths { base: base.into() }
+        Paths { base: base.into(), public_authority: None }
+    }
+
+    pub fn with_public_authority(mut self, authority: Option<String>) -> Self {
+        self.public_authority = authority.map(|a| a.to_ascii_lowercase());
+        self
+    }
+
+    /// Whether an absolute URI (`http://authority/...`) names this server: its authority is
+    /// the request's Host or the public URL's. Without a Host header (HTTP/1.0) and without a
+    /// public URL there is nothing to compare with, and the URI is taken as local. Default
+    /// ports are ignored (`host:80` is `host` for http). A path without authority is local.
+    pub fn is_local(&self, uri: &str, host: Option<&str>) -> bool {
+        let (scheme, rest) = match uri.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => return true,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        // Userinfo is not part of the server's identity.
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let normal = |a: &str| {
+            let a = a.to_ascii_lowercase();
+            let default = if scheme == "https" { ":443" } else { ":80" };
+            a.strip_suffix(default).map(str::to_owned).unwrap_or(a)
+        };
+        let wanted = normal(authority);
+        let known: Vec<String> = host.into_iter().chain(self.public_authority.as_deref()).map(normal).collect();
+        known.is_empty() || known.contains(&wanted)
     }
 
     pub fn root(&self) -> String {
@@ -192,5 +222,22 @@ mod tests {
         }
         assert_eq!(p.parse("/calendars/bob/"), Target::Unknown, "outside the base path");
         assert_eq!(p.parse("/dav/"), Target::Root);
+    }
+
+    #[test]
+    fn local_authorities() {
+        let p = Paths::default();
+        assert!(p.is_local("/calendars/a/x", Some("h:1")));
+        assert!(p.is_local("http://H:1/calendars/a/x", Some("h:1")));
+        assert!(p.is_local("http://h/x", Some("h:80")));
+        assert!(p.is_local("https://h:443/x", Some("h")));
+        assert!(!p.is_local("http://other:1/calendars/a/x", Some("h:1")));
+        assert!(!p.is_local("http://h:2/x", Some("h:1")));
+        assert!(p.is_local("http://anything/x", None));
+        let behind_proxy = Paths::new("/dav").with_public_authority(Some("Cal.Example.org".into()));
+        assert!(behind_proxy.is_local("https://cal.example.org/dav/x", Some("127.0.0.1:5232")));
+        assert!(behind_proxy.is_local("http://127.0.0.1:5232/dav/x", Some("127.0.0.1:5232")));
+        assert!(!behind_proxy.is_local("https://evil.example/dav/x", Some("127.0.0.1:5232")));
+        assert!(!behind_proxy.is_local("https://evil.example/dav/x", None));
     }
 }

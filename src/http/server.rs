@@ -40,7 +40,14 @@ pub struct HttpState {
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(state.max_header_bytes.max(8192)).timer(hyper_util::rt::TokioTimer::new());
+    // Header names are case-insensitive (RFC 9110 §5.1), but some clients and proxies match
+    // them as bytes (the caldav library's own proxy test does); Title-Case is what Radicale,
+    // Xandikos and Apache send, so it is the safer spelling on HTTP/1.1.
+    builder
+        .http1()
+        .max_buf_size(state.max_header_bytes.max(8192))
+        .title_case_headers(true)
+        .timer(hyper_util::rt::TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -1,12 +1,14 @@
-//! Collections: creating calendars and plain collections, and changing their properties —
-//! every change validated first, then applied in one store transaction (RFC 4918 §9.2
-//! all-or-nothing PROPPATCH).
+//! Collections: creating calendars and plain collections, changing their properties — every
+//! change validated first, then applied in one store transaction (RFC 4918 §9.2 all-or-nothing
+//! PROPPATCH) — and copying or moving them whole (RFC 4918 §9.8, §9.9).
 
 use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::ComponentSet;
 use crate::calendar::tz::parse_calendar_timezone;
+use super::objects::validate_name;
 use crate::store::{
-    Collection, CollectionKind, CollectionPatch, CollectionProps, CollectionStore, DeadProp, NewCollection, Store,
+    Collection, CollectionKind, CollectionPatch, CollectionProps, CollectionStore, CollectionTransfer,
+    CollectionTransferKind, DeadProp, NewCollection, Store, UserStore,
 };
 
 /// A change to one writable live property (None = remove it).
@@ -122,6 +124,48 @@ pub async fn create(
 
 pub async fn delete(store: &Store, collection: &Collection) -> ServiceResult<()> {
     Ok(store.delete_collection(collection.id).await?)
+}
+
+/// A COPY or MOVE of a whole collection, to `dest_name` in `dest_parent` (None = the home).
+#[derive(Debug)]
+pub struct CollectionTransferRequest<'a> {
+    pub source: &'a Collection,
+    pub dest_parent: Option<&'a Collection>,
+    pub dest_name: &'a str,
+    /// Overwrite: T replaces what stands at the destination; F refuses it (412).
+    pub overwrite: bool,
+    pub kind: CollectionTransferKind,
+}
+
+/// Returns whether the destination was newly created. Conflict: the destination lies in a
+/// calendar collection, which holds calendar object resources only (RFC 4791 §4.2); the caller
+/// reports calendar-collection-location-ok for a calendar source (RFC 4791 §5.3.2.1).
+/// A deep COPY counts against the owner's quota like the PUTs it stands for.
+pub async fn transfer(
+    store: &Store,
+    owner: &Principal,
+    t: CollectionTransferRequest<'_>,
+    quota_bytes: i64,
+) -> ServiceResult<bool> {
+    validate_name(t.dest_name)?;
+    if t.dest_parent.is_some_and(|p| p.kind == CollectionKind::Calendar) {
+        return Err(ServiceError::Conflict("a calendar collection cannot contain collections".into()));
+    }
+    if t.kind == CollectionTransferKind::CopyDeep {
+        let size = store.subtree_bytes(owner.id, &t.source.path).await?;
+        let used = store.used_bytes(owner.id).await?;
+        if size > 0 && used.saturating_add(size) > quota_bytes {
+            return Err(ServiceError::QuotaExceeded);
+        }
+    }
+    let transfer = CollectionTransfer {
+        source: t.source.id,
+        dest_parent: t.dest_parent.map(|p| p.id),
+        dest_name: t.dest_name.to_owned(),
+        overwrite: t.overwrite,
+        kind: t.kind,
+    };
+    Ok(store.transfer_collection(transfer).await?)
 }
 
 #[cfg(test)]

@@ -65,6 +65,8 @@ impl From<StoreError> for ServiceError {
             StoreError::AlreadyExists => ServiceError::AlreadyExists,
             StoreError::PreconditionFailed => ServiceError::PreconditionFailed,
             StoreError::InvalidSyncToken => ServiceError::InvalidSyncToken,
+            // RFC 4918 §9.8.5, §9.9.4: a COPY/MOVE onto itself, into itself or over an ancestor.
+            StoreError::Overlap => ServiceError::Forbidden,
             // Callers that know the collection rewrite this into ServiceError::UidConflict.
             StoreError::UidConflict { existing_name } => {
                 ServiceError::Conflict(format!("UID already used by {existing_name}"))

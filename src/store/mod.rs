@@ -54,6 +54,10 @@ pub enum StoreError {
     /// RFC 6578 §3.2: the token is unknown, from another collection, or older than the retention.
     #[error("invalid sync token")]
     InvalidSyncToken,
+    /// A COPY or MOVE whose destination is the source itself, lies inside it, or contains it
+    /// (RFC 4918 §9.8.5, §9.9.4: 403).
+    #[error("the destination overlaps the source")]
+    Overlap,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -180,6 +184,31 @@ pub struct NewObject {
     pub calendar: Option<CalendarIndex>,
 }
 
+/// What a collection COPY or MOVE takes along (RFC 4918 §9.8.3, §9.9.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionTransferKind {
+    /// COPY with Depth: infinity: the collection, its members and every descendant collection.
+    CopyDeep,
+    /// COPY with Depth: 0: the collection and its properties, no members.
+    CopyShallow,
+    /// MOVE: the collection and everything below it change place and keep their ids.
+    Move,
+}
+
+/// A collection COPY or MOVE, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct CollectionTransfer {
+    pub source: CollectionId,
+    /// The destination's parent collection; None = the owner's home.
+    pub dest_parent: Option<CollectionId>,
+    /// The destination's last path segment, decoded.
+    pub dest_name: String,
+    /// Overwrite: T replaces whatever stands at the destination, collection or object
+    /// (RFC 4918 §9.8.4: as a DELETE with Depth: infinity first); F refuses it.
+    pub overwrite: bool,
+    pub kind: CollectionTransferKind,
+}
+
 /// What must hold about the target before a write (RFC 4918 §10.4, RFC 7232).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
@@ -270,6 +299,18 @@ pub trait CollectionStore {
     ) -> impl Future<Output = StoreResult<Vec<DeadProp>>> + Send;
     /// Deletes the collection, its descendants and their objects.
     fn delete_collection(&self, id: CollectionId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Copies or moves a collection subtree to `dest_parent`/`dest_name` of the same owner, in
+    /// one transaction. Returns whether the destination was created (vs replaced).
+    /// PreconditionFailed: something stands there and `overwrite` is false. Overlap: the
+    /// destination is the source, inside it, or an ancestor of it. NotFound: the source or
+    /// the destination's parent is gone (or belongs to someone else). Dead properties travel
+    /// with the collections and their members; copied members get the new collection's seq.
+    fn transfer_collection(
+        &self,
+        transfer: CollectionTransfer,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Sum of the object sizes in the collection at `path` and every collection below it.
+    fn subtree_bytes(&self, owner: UserId, path: &str) -> impl Future<Output = StoreResult<i64>> + Send;
 }
 
 pub trait ObjectStore {
@@ -324,8 +365,10 @@ pub trait ObjectStore {
         expect: Expect,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Copy (keep_source) or move an object to `dest`/`dest_name` in one transaction.
-    /// `overwrite=false` and an existing target: PreconditionFailed. Returns whether the target
-    /// was created (vs replaced). UID conflicts in the target are checked as for put_object.
+    /// `overwrite=false` and an existing target (object or child collection): PreconditionFailed.
+    /// `overwrite=true` replaces it; a child collection goes with everything below it, unless
+    /// the source lives there (Overlap). Returns whether the target was created (vs replaced).
+    /// UID conflicts in the target are checked as for put_object.
     fn transfer_object(
         &self,
         source: CollectionId,
@@ -424,6 +467,8 @@ delegate!(CollectionStore {
     fn patch_collection(&self, id: CollectionId, patch: CollectionPatch) -> StoreResult<Collection>;
     fn collection_dead_props(&self, id: CollectionId) -> StoreResult<Vec<DeadProp>>;
     fn delete_collection(&self, id: CollectionId) -> StoreResult<()>;
+    fn transfer_collection(&self, transfer: CollectionTransfer) -> StoreResult<bool>;
+    fn subtree_bytes(&self, owner: UserId, path: &str) -> StoreResult<i64>;
 });
 
 delegate!(ObjectStore {

@@ -1,17 +1,21 @@
-//! COPY and MOVE of objects between the user's own collections (RFC 4918 §9.8, §9.9), with
-//! Destination and Overwrite; the target collection's rules (component set, UID uniqueness)
-//! apply as for a PUT.
+//! COPY and MOVE (RFC 4918 §9.8, §9.9) within the user's own space, with Destination, Depth and
+//! Overwrite: of objects between collections (the target collection's rules, component set and
+//! UID uniqueness, apply as for a PUT), and of whole collections (Depth infinity, or 0 for a
+//! COPY), each as one store transaction. Whatever stands at the destination is replaced only
+//! with Overwrite: T, as if deleted first with Depth: infinity (§9.8.4, §9.9.3).
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::dav::header::DavHeaders;
+use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::put::write_limits;
 use crate::dav::resource::Target;
-use crate::dav::{DavContext, DavError, DavResponse, DavResult};
+use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::collections::CollectionTransferRequest;
 use crate::service::objects::Transfer;
 use crate::service::{self, Principal, ServiceError};
+use crate::store::{Collection, CollectionKind, CollectionStore, CollectionTransferKind, ObjectMeta};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -24,41 +28,140 @@ pub async fn handle(
         .destination
         .as_deref()
         .ok_or_else(|| DavError::BadRequest("COPY and MOVE need a Destination header".into()))?;
-    let (source, object) = match locate(ctx, user, target).await? {
-        Located::Object(c, meta) => (c, meta),
-        Located::Collection(_) => {
-            return Err(DavError::Conflict("copying or moving whole collections is not supported".into()));
+    let source = locate(ctx, user, target).await?;
+    let dest_target = destination_target(ctx, headers, destination)?;
+    // Another user's space is 403 here as everywhere (RFC 4918 §9.8.5).
+    let dest = locate(ctx, user, &dest_target).await?;
+    let created = match source {
+        Located::Object(collection, object) => {
+            transfer_object(ctx, user, &collection, &object, dest, headers, keep_source).await?
         }
+        Located::Collection(collection) => transfer_collection(ctx, user, &collection, dest, headers, keep_source).await?,
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
+        // The home, principals and the fixed collections stay where they are.
         _ => return Err(DavError::Forbidden),
     };
-    let dest_target = ctx.paths.parse(destination);
-    if matches!(dest_target, Target::Unknown) {
-        // RFC 4918 §9.8.4: a destination on another server (or outside our space) is 502.
-        return Err(DavError::Service(ServiceError::BadRequest(format!("Destination {destination:?} is not on this server"))));
+    // §9.8.5, §9.9.4: 201 for a new resource, 204 for one that replaced another.
+    let mut resp = http::Response::new(Bytes::new());
+    *resp.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+    Ok(resp)
+}
+
+/// RFC 4918 §10.3: the Destination is an absolute URI or an absolute path. One naming another
+/// server is 502 (§9.8.5); one outside Kalends' URL space on this server is not a place
+/// resources can be written (403).
+fn destination_target(ctx: &DavContext, headers: &DavHeaders, destination: &str) -> DavResult<Target> {
+    let absolute = destination.starts_with("http://") || destination.starts_with("https://");
+    if !absolute && !destination.starts_with('/') {
+        return Err(DavError::BadRequest(format!(
+            "Destination {destination:?} must be an absolute URI or an absolute path (RFC 4918 §10.3)"
+        )));
     }
-    let (dest, dest_name) = match locate(ctx, user, &dest_target).await? {
+    if !ctx.paths.is_local(destination, headers.host.as_deref()) {
+        return Err(DavError::BadGateway(format!("Destination {destination:?} is on another server")));
+    }
+    match ctx.paths.parse(destination) {
+        Target::Unknown => Err(DavError::Forbidden),
+        t => Ok(t),
+    }
+}
+
+/// The last path segment of a collection (its name in its parent).
+fn collection_name(collection: &Collection) -> String {
+    collection.path.rsplit('/').next().unwrap_or(&collection.path).to_owned()
+}
+
+async fn parent_of(ctx: &DavContext, collection: &Collection) -> DavResult<Option<Collection>> {
+    match collection.parent {
+        None => Ok(None),
+        Some(id) => Ok(Some(ctx.store.collection_by_id(id).await?.ok_or(DavError::NotFound)?)),
+    }
+}
+
+async fn transfer_object(
+    ctx: &DavContext,
+    user: &Principal,
+    source: &Collection,
+    object: &ObjectMeta,
+    dest: Located,
+    headers: &DavHeaders,
+    keep_source: bool,
+) -> DavResult<bool> {
+    let home_cannot_hold_objects = || DavError::Conflict("resources live in collections, not directly in the home".into());
+    let (dest_collection, dest_name) = match dest {
         Located::Object(c, meta) => (c, meta.name),
         Located::Missing { parent: Some(c), name } => (c, name),
-        Located::Missing { parent: None, .. } | Located::MissingParent => {
-            return Err(DavError::Conflict("the destination's collection does not exist".into()));
-        }
+        // An existing collection is a destination like any other (§9.8.4): with Overwrite: T
+        // it goes, and the object takes its name in its parent.
+        Located::Collection(c) => match parent_of(ctx, &c).await? {
+            Some(parent) => (parent, collection_name(&c)),
+            None if !headers.overwrite => return Err(DavError::PreconditionFailed),
+            None => return Err(home_cannot_hold_objects()),
+        },
+        // §9.8.5, §9.9.4: 409 when the destination's parent collection does not exist.
+        Located::Missing { parent: None, .. } => return Err(home_cannot_hold_objects()),
+        Located::MissingParent => return Err(DavError::Conflict("the destination's collection does not exist".into())),
         _ => return Err(DavError::Forbidden),
     };
-    if dest.id == source.id && dest_name == object.name {
+    // §9.8.5: the source and the destination are the same resource.
+    if dest_collection.id == source.id && dest_name == object.name {
         return Err(DavError::Forbidden);
     }
     let limits = write_limits(ctx);
     let transfer = Transfer {
-        source: &source,
-        object: &object,
-        dest: &dest,
+        source,
+        object,
+        dest: &dest_collection,
         dest_name: &dest_name,
         overwrite: headers.overwrite,
         keep_source,
     };
-    let created = service::objects::transfer(&ctx.store, user, transfer, &limits).await?;
-    let mut resp = http::Response::new(Bytes::new());
-    *resp.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
-    Ok(resp)
+    Ok(service::objects::transfer(&ctx.store, user, transfer, &limits).await?)
+}
+
+async fn transfer_collection(
+    ctx: &DavContext,
+    user: &Principal,
+    source: &Collection,
+    dest: Located,
+    headers: &DavHeaders,
+    keep_source: bool,
+) -> DavResult<bool> {
+    let kind = match (keep_source, headers.depth) {
+        // §9.8.3: a COPY of a collection without Depth is Depth: infinity.
+        (true, None | Some(Depth::Infinity)) => CollectionTransferKind::CopyDeep,
+        (true, Some(Depth::Zero)) => CollectionTransferKind::CopyShallow,
+        (true, Some(Depth::One)) => {
+            return Err(DavError::BadRequest("COPY of a collection takes Depth 0 or infinity (RFC 4918 §9.8.3)".into()));
+        }
+        // §9.9.2: a MOVE of a collection acts on the whole subtree, and says so if it says at all.
+        (false, None | Some(Depth::Infinity)) => CollectionTransferKind::Move,
+        (false, Some(_)) => {
+            return Err(DavError::BadRequest("MOVE of a collection takes Depth infinity (RFC 4918 §9.9.2)".into()));
+        }
+    };
+    let (dest_parent, dest_name) = match dest {
+        Located::Missing { parent, name } => (parent, name),
+        Located::Collection(c) => (parent_of(ctx, &c).await?, collection_name(&c)),
+        Located::Object(parent, meta) => (Some(parent), meta.name),
+        Located::MissingParent => return Err(DavError::Conflict("the destination's collection does not exist".into())),
+        _ => return Err(DavError::Forbidden),
+    };
+    let request = CollectionTransferRequest {
+        source,
+        dest_parent: dest_parent.as_ref(),
+        dest_name: &dest_name,
+        overwrite: headers.overwrite,
+        kind,
+    };
+    match service::collections::transfer(&ctx.store, user, request, ctx.limits.quota_bytes).await {
+        Ok(created) => Ok(created),
+        // RFC 4791 §5.3.2.1: a calendar collection must land where one can be created.
+        Err(ServiceError::Conflict(reason)) if source.kind == CollectionKind::Calendar => {
+            Err(DavError::forbidden(Condition::CalendarCollectionLocationOk, reason))
+        }
+        // RFC 4791 §4.2: no collection at any depth inside a calendar collection.
+        Err(ServiceError::Conflict(_)) => Err(DavError::Forbidden),
+        Err(e) => Err(e.into()),
+    }
 }

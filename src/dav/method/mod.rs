@@ -3,10 +3,12 @@
 
 pub mod copy_move;
 pub mod delete;
+pub mod expand_property;
 pub mod freebusy;
 pub mod get;
 pub mod mkcol;
 pub mod options;
+pub mod principal_search;
 pub mod propfind;
 pub mod proppatch;
 pub mod put;

@@ -64,19 +64,26 @@ async fn write_located(
     located: &Located,
     sel: &PropSelection,
 ) -> DavResult<()> {
-    let res = match located {
-        Located::Root => Res::Root,
-        Located::PrincipalsRoot => Res::PrincipalsRoot,
-        Located::CalendarsRoot => Res::CalendarsRoot,
-        Located::Principal => Res::Principal(pctx.user),
-        Located::Home => Res::Home(pctx.user),
-        Located::Collection(c) => Res::Collection(c),
-        Located::Object(c, m) => Res::Object(c, m, None),
-        Located::Missing { .. } | Located::MissingParent => return Ok(()),
+    let Some(res) = res_of(pctx.user, located) else {
+        return Ok(());
     };
     let dead = dead_props_if_asked(pctx.dav, located, sel).await?;
     ms.props(href, &results_for(pctx, res, sel, &dead));
     Ok(())
+}
+
+/// The property provider's view of a located resource; `None` for nothing there.
+pub fn res_of<'a>(user: &'a Principal, located: &'a Located) -> Option<Res<'a>> {
+    Some(match located {
+        Located::Root => Res::Root,
+        Located::PrincipalsRoot => Res::PrincipalsRoot,
+        Located::CalendarsRoot => Res::CalendarsRoot,
+        Located::Principal => Res::Principal(user),
+        Located::Home => Res::Home(user),
+        Located::Collection(c) => Res::Collection(c),
+        Located::Object(c, m) => Res::Object(c, m, None),
+        Located::Missing { .. } | Located::MissingParent => return None,
+    })
 }
 
 async fn write_children(

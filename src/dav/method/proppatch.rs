@@ -118,6 +118,21 @@ pub async fn handle(
     Ok(ms.finish())
 }
 
+/// RFC 4918 §9.2: instructions apply in document order, so the update keeps only each dead
+/// property's last instruction. The sets and removals it hands the store are then disjoint,
+/// and the order the store applies them in cannot matter.
+fn set_dead(update: &mut PropertyUpdate, dead: DeadProp) {
+    update.remove_dead.retain(|(ns, name)| !(*ns == dead.namespace && *name == dead.name));
+    update.set_dead.retain(|d| !(d.namespace == dead.namespace && d.name == dead.name));
+    update.set_dead.push(dead);
+}
+
+fn remove_dead(update: &mut PropertyUpdate, namespace: String, name: String) {
+    update.set_dead.retain(|d| !(d.namespace == namespace && d.name == name));
+    update.remove_dead.retain(|(ns, n)| !(*ns == namespace && *n == name));
+    update.remove_dead.push((namespace, name));
+}
+
 /// Checks every instruction; `live_ok` says whether the target has writable live properties
 /// and dead properties (collections and objects keep dead ones; objects no live ones).
 fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
@@ -139,7 +154,7 @@ fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
                         }
                     },
                     SetOp::Dead(dead) => {
-                        update.set_dead.push(dead);
+                        set_dead(&mut update, dead);
                         None
                     }
                     _ => protected.clone(),
@@ -156,7 +171,7 @@ fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
                         _ => protected.clone(),
                     },
                     None => {
-                        update.remove_dead.push((name.ns.to_string(), name.local.to_string()));
+                        remove_dead(&mut update, name.ns.to_string(), name.local.to_string());
                         None
                     }
                 };
@@ -168,3 +183,23 @@ fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
     (update, checked)
 }
 
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_properties_follow_document_order() {
+        let body = br#"<propertyupdate xmlns="DAV:" xmlns:x="urn:x"><remove><prop><x:a/></prop></remove><set><prop><x:a>1</x:a></prop></set><set><prop><x:a>2</x:a><x:b>3</x:b></prop></set><remove><prop><x:b/></prop></remove></propertyupdate>"#;
+        let ops = parse_proppatch(body).unwrap();
+        let (update, checked) = check_ops(&ops, true);
+        assert!(checked.iter().all(|c| c.refusal.is_none()));
+        // a: removed, then set twice: the last value stays. b: set, then removed.
+        let set: Vec<(&str, &str)> = update.set_dead.iter().map(|d| (d.name.as_str(), d.xml.as_str())).collect();
+        assert_eq!(set.len(), 1);
+        assert_eq!(set[0].0, "a");
+        assert!(set[0].1.contains(">2<"), "{}", set[0].1);
+        assert_eq!(update.remove_dead, vec![("urn:x".to_owned(), "b".to_owned())]);
+    }
+}

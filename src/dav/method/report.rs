@@ -5,6 +5,7 @@
 use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
+use crate::dav::method::principal_search;
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
 use crate::dav::multistatus::Multistatus;
@@ -28,10 +29,22 @@ pub async fn handle(
     ctx: &DavContext,
     user: &Principal,
     target: &Target,
-    _headers: &DavHeaders,
+    headers: &DavHeaders,
     body: &[u8],
 ) -> DavResult<DavResponse> {
     let report = parse_report(body)?;
+    if principal_search::applies_to(target, user) {
+        match &report {
+            ReportBody::PrincipalPropertySearch { searches, any_of, props } => {
+                return principal_search::property_search(ctx, user, headers, searches, *any_of, props);
+            }
+            ReportBody::PrincipalSearchPropertySet => return principal_search::search_property_set(headers),
+            _ => {}
+        }
+    }
+    if let ReportBody::ExpandProperty(root) = &report {
+        return super::expand_property::handle(ctx, user, target, headers, root).await;
+    }
     let data = data_request(&report)?;
     let located = locate(ctx, user, target).await?;
     let collection = match located {

@@ -18,7 +18,7 @@ mod fixtures;
 pub use mkcol::{parse_mkcalendar, parse_mkcol};
 pub use propfind::{PropSelection, parse_propfind};
 pub use proppatch::{PatchOp, parse_proppatch};
-pub use report::{ReportBody, SyncLevel, parse_report};
+pub use report::{MatchType, PropertySearch, ReportBody, SyncLevel, parse_report};
 
 use crate::dav::xml::{DAV, Element, QName, XML_NS, XmlError, parse};
 

@@ -45,10 +45,36 @@ pub enum ReportBody {
     },
     /// RFC 4791 §7.10: the CALDAV:time-range start and end, as sent (UTC date-times).
     FreeBusyQuery { start: String, end: String },
+    /// RFC 3744 §9.4: principals whose properties contain the given texts.
+    PrincipalPropertySearch {
+        searches: Vec<PropertySearch>,
+        /// `test="anyof"`: one search matching is enough; otherwise all must (`allof`).
+        any_of: bool,
+        props: PropSelection,
+    },
+    /// RFC 3744 §9.5: which properties principal-property-search can search.
+    PrincipalSearchPropertySet,
     /// RFC 3253 §3.8: the DAV:expand-property element, interpreted by its method.
     ExpandProperty(Element),
     /// Any other report, by root element name.
     Unsupported(QName),
+}
+
+/// One DAV:property-search: the properties to look in and the text to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertySearch {
+    pub props: Vec<QName>,
+    pub text: String,
+    pub match_type: MatchType,
+}
+
+/// How `match` compares: RFC 3744 §9.4 defines a case-insensitive substring match; the
+/// `match-type` attribute (Apple's CalendarServer extension, sent by Apple clients) narrows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Contains,
+    StartsWith,
+    Equals,
 }
 
 impl ReportBody {
@@ -80,6 +106,8 @@ pub fn parse_report(body: &[u8]) -> Result<ReportBody, XmlError> {
         (CALDAV, "free-busy-query") => free_busy_query(&root),
         (DAV, "sync-collection") => sync_collection(&root),
         (DAV, "expand-property") => Ok(ReportBody::ExpandProperty(root)),
+        (DAV, "principal-property-search") => principal_property_search(&root),
+        (DAV, "principal-search-property-set") => Ok(ReportBody::PrincipalSearchPropertySet),
         _ => Ok(ReportBody::Unsupported(root.name)),
     }
 }
@@ -132,6 +160,58 @@ fn free_busy_query(root: &Element) -> Result<ReportBody, XmlError> {
             "CALDAV:time-range in CALDAV:free-busy-query needs start and end attributes",
         )),
     }
+}
+
+/// RFC 3744 §9.4: `((property-search)+, prop?, apply-to-principal-collection-set?)`.
+fn principal_property_search(root: &Element) -> Result<ReportBody, XmlError> {
+    let mut searches = Vec::new();
+    for search in root.children_named(DAV, "property-search") {
+        let props: Vec<QName> = search
+            .child(DAV, "prop")
+            .map(|p| p.children().map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
+        let matched = search.child(DAV, "match").ok_or_else(|| {
+            XmlError::invalid("DAV:property-search needs DAV:match (RFC 3744 §9.4)")
+        })?;
+        if props.is_empty() {
+            return Err(XmlError::invalid(
+                "DAV:property-search needs a DAV:prop naming what to search (RFC 3744 §9.4)",
+            ));
+        }
+        let match_type = match matched.attr("", "match-type").map(str::trim) {
+            None | Some("contains") => MatchType::Contains,
+            Some("starts-with") => MatchType::StartsWith,
+            Some("equals") => MatchType::Equals,
+            Some(other) => {
+                return Err(XmlError::invalid(format!(
+                    "DAV:match match-type must be contains, starts-with or equals, not {other:?}"
+                )));
+            }
+        };
+        searches.push(PropertySearch { props, text: matched.text(), match_type });
+    }
+    // RFC 3744 §9.4 asks for at least one property-search; the caldav library (3.x) sends none
+    // to list every principal it may see, and "no condition" has only that meaning.
+    let any_of = match root.attr("", "test").map(str::trim) {
+        None | Some("allof") => false,
+        Some("anyof") => true,
+        Some(other) => {
+            return Err(XmlError::invalid(format!("test must be allof or anyof, not {other:?}")));
+        }
+    };
+    let (mut props, _) = prop_selection(root)?.unwrap_or_default();
+    // The caldav library (3.x) writes the wanted properties after an empty DAV:prop instead of
+    // inside it (`<D:prop/><C:calendar-home-set/><D:displayname/>`). Elements directly under
+    // the report that are not its own can only be those properties, so they are read as such.
+    let stray: Vec<QName> = root
+        .children()
+        .filter(|c| !(c.name.ns == DAV && matches!(&*c.name.local, "property-search" | "prop" | "apply-to-principal-collection-set")))
+        .map(|c| c.name.clone())
+        .collect();
+    if let PropSelection::Prop(names) = &mut props {
+        names.extend(stray.into_iter().filter(|n| !names.contains(n)).collect::<Vec<_>>());
+    }
+    Ok(ReportBody::PrincipalPropertySearch { searches, any_of, props })
 }
 
 /// RFC 6578 §6.1: `(sync-token, sync-level, limit?, prop)`.

@@ -174,10 +174,10 @@ fn free_busy_needs_a_closed_range() {
 
 #[test]
 fn other_reports_are_named_not_refused() {
-    let body = br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search/></D:principal-property-search>"#;
+    let body = br#"<D:acl-principal-prop-set xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:acl-principal-prop-set>"#;
     assert_eq!(
         parse_report(body).unwrap(),
-        ReportBody::Unsupported(QName::fixed(DAV, "principal-property-search"))
+        ReportBody::Unsupported(QName::fixed(DAV, "acl-principal-prop-set"))
     );
     let cs = br#"<CS:calendarserver-principal-search xmlns:CS="http://calendarserver.org/ns/"/>"#;
     assert!(
@@ -195,4 +195,24 @@ fn other_reports_are_named_not_refused() {
 fn empty_or_malformed_bodies_are_errors() {
     assert!(err(b"").contains("REPORT needs a body"));
     assert!(err(b"<sync-collection xmlns=\"DAV:\">").starts_with("malformed XML"));
+}
+
+#[test]
+fn principal_property_search_rfc3744_9_4() {
+    let body = br#"<D:principal-property-search xmlns:D="DAV:" test="anyof"><D:property-search><D:prop><D:displayname/></D:prop><D:match match-type="starts-with">doE</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let ReportBody::PrincipalPropertySearch { searches, any_of, props } = parse_report(body).unwrap() else {
+        panic!("not parsed as principal-property-search")
+    };
+    assert!(any_of);
+    assert_eq!(searches, vec![PropertySearch { props: vec![QName::fixed(DAV, "displayname")], text: "doE".into(), match_type: MatchType::StartsWith }]);
+    assert_eq!(props, PropSelection::Prop(vec![QName::fixed(DAV, "displayname")]));
+    let empty = br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search/></D:principal-property-search>"#;
+    assert!(parse_report(empty).is_err(), "a property-search needs prop and match");
+    // What the caldav library 3.x sends: no search (list all), the properties after an empty prop.
+    let library = br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop/><C:calendar-home-set/><D:displayname/></D:principal-property-search>"#;
+    let ReportBody::PrincipalPropertySearch { searches, props, .. } = parse_report(library).unwrap() else {
+        panic!("not parsed as principal-property-search")
+    };
+    assert!(searches.is_empty());
+    assert_eq!(props, PropSelection::Prop(vec![QName::fixed(CALDAV, "calendar-home-set"), QName::fixed(DAV, "displayname")]));
 }
