@@ -54,6 +54,7 @@ contract_tests!(
     member_names_do_not_collide_with_collections,
     delete_object_leaves_a_tombstone,
     listing_and_multiget,
+    member_lookup_finds_collection_and_object_together,
     objects_in_range_boundaries,
     copy_object,
     move_object,
@@ -1304,6 +1305,37 @@ async fn delete_object_leaves_a_tombstone(store: Store) {
     let changed: Vec<&str> = delta.changed.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(changed, ["a.ics"]);
     assert_eq!(delta.changed[0].sync_seq, 4);
+}
+
+/// member_meta / member_data: one lookup that must agree with collection_by_path plus
+/// object_meta / object, for the owner only.
+async fn member_lookup_finds_collection_and_object_together(store: Store) {
+    let (alice, default) = alice_with_calendar(&store).await;
+    put(&store, &default, event("a.ics", "A", 1)).await;
+    let bob = store.create_user(new_user("bob"), vec![]).await.unwrap();
+
+    let (c, meta) = store.member_meta(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
+    assert_eq!(c, store.collection_by_path(alice.id, &default.path).await.unwrap().unwrap());
+    assert_eq!(meta, store.object_meta(default.id, "a.ics").await.unwrap());
+    assert!(meta.is_some());
+    let (c, object) = store.member_data(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
+    assert_eq!(c.id, default.id);
+    let alone = store.object(default.id, "a.ics").await.unwrap().unwrap();
+    let object = object.unwrap();
+    assert_eq!((&object.meta, &object.data), (&alone.meta, &alone.data));
+    assert_eq!(object.data, event("a.ics", "A", 1).data);
+
+    // The collection without such a member, and no collection at all.
+    let (c, meta) = store.member_meta(alice.id, &default.path, "zz.ics").await.unwrap().unwrap();
+    assert_eq!((c.id, meta), (default.id, None));
+    let (c, object) = store.member_data(alice.id, &default.path, "zz.ics").await.unwrap().unwrap();
+    assert_eq!(c.id, default.id);
+    assert!(object.is_none());
+    assert!(store.member_meta(alice.id, "nope", "a.ics").await.unwrap().is_none());
+    assert!(store.member_data(alice.id, "nope", "a.ics").await.unwrap().is_none());
+    // Another owner sees nothing at the same path.
+    assert!(store.member_meta(bob.id, &default.path, "a.ics").await.unwrap().is_none());
+    assert!(store.member_data(bob.id, &default.path, "a.ics").await.unwrap().is_none());
 }
 
 async fn listing_and_multiget(store: Store) {

@@ -49,7 +49,7 @@ fn own(user: &Principal, name: &str) -> DavResult<()> {
     if user.name == name { Ok(()) } else { Err(DavError::Forbidden) }
 }
 
-/// The object `target` names, with its bytes, when it names one (two store lookups, where
+/// The object `target` names, with its bytes, when it names one (one store lookup, where
 /// `locate` and a second fetch of the data would take four); None when it names anything else,
 /// which the caller then resolves with `locate`. Another user's space is Forbidden, as there.
 pub async fn locate_object_data(ctx: &DavContext, user: &Principal, target: &Target) -> DavResult<Option<(Collection, StoredObject)>> {
@@ -59,8 +59,10 @@ pub async fn locate_object_data(ctx: &DavContext, user: &Principal, target: &Tar
     if parent_segments.is_empty() {
         return Ok(None);
     }
-    let Some(parent) = ctx.store.collection_by_path(user.id, &parent_segments.join("/")).await? else { return Ok(None) };
-    Ok(ctx.store.object(parent.id, name).await?.map(|o| (parent, o)))
+    Ok(match ctx.store.member_data(user.id, &parent_segments.join("/"), name).await? {
+        Some((parent, Some(object))) => Some((parent, object)),
+        _ => None,
+    })
 }
 
 async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool) -> DavResult<Located> {
@@ -94,10 +96,11 @@ async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], traili
 async fn object_first(ctx: &DavContext, user: &Principal, segments: &[String]) -> DavResult<Located> {
     let store = &ctx.store;
     let Some((name, parent_segments)) = segments.split_last() else { return Ok(Located::Home) };
-    let Some(parent) = store.collection_by_path(user.id, &parent_segments.join("/")).await? else {
-        return Ok(Located::MissingParent);
+    let (parent, meta) = match store.member_meta(user.id, &parent_segments.join("/"), name).await? {
+        None => return Ok(Located::MissingParent),
+        Some(found) => found,
     };
-    if let Some(meta) = store.object_meta(parent.id, name).await? {
+    if let Some(meta) = meta {
         return Ok(Located::Object(parent, meta));
     }
     match store.collection_by_path(user.id, &segments.join("/")).await? {

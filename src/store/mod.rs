@@ -314,6 +314,22 @@ pub trait CollectionStore {
 }
 
 pub trait ObjectStore {
+    /// The collection at `path` of `owner` and its member `name`, in one lookup (what locating
+    /// `…/path/name` needs): None if there is no such collection; the object is None if the
+    /// collection has no member of that name.
+    fn member_meta(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<(Collection, Option<ObjectMeta>)>>> + Send;
+    /// `member_meta` with the object's bytes (a GET).
+    fn member_data(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<(Collection, Option<StoredObject>)>>> + Send;
     fn object_meta(
         &self,
         collection: CollectionId,
@@ -472,6 +488,8 @@ delegate!(CollectionStore {
 });
 
 delegate!(ObjectStore {
+    fn member_meta(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>>;
+    fn member_data(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<(Collection, Option<StoredObject>)>>;
     fn object_meta(&self, collection: CollectionId, name: &str) -> StoreResult<Option<ObjectMeta>>;
     fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>>;
     fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<StoredObject>>;

@@ -50,6 +50,17 @@ macro_rules! object_meta_cols {
          last_end, created_at, modified_at, sync_seq"
     };
 }
+/// The columns of a collection and of one of its objects (prefixed `o_`) for MEMBER_*.
+macro_rules! member_cols {
+    () => {
+        "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
+         c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
+         c.modified_at, o.id AS o_id, o.name AS o_name, o.etag AS o_etag, \
+         o.content_type AS o_content_type, o.size AS o_size, o.uid AS o_uid, \
+         o.component AS o_component, o.first_start AS o_first_start, o.last_end AS o_last_end, \
+         o.created_at AS o_created_at, o.modified_at AS o_modified_at, o.sync_seq AS o_sync_seq"
+    };
+}
 macro_rules! object_cols {
     () => {
         concat!(object_meta_cols!(), ", data")
@@ -167,6 +178,20 @@ pub(super) mod sql {
     /// The per-collection lock and counter of every member change (see the module doc).
     pub const BUMP_SEQ: &str = "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $2 \
          WHERE id = $1 RETURNING sync_seq, path";
+    /// A collection by path and its member of one name (LEFT JOIN: the collection without
+    /// one). The collection's columns keep their names; the object's are prefixed `o_`.
+    pub const MEMBER_META: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", NULL AS o_data FROM collections c LEFT JOIN objects o \
+         ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
+    );
+    pub const MEMBER_DATA: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", o.data AS o_data FROM collections c LEFT JOIN objects o \
+         ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
+    );
     pub const OBJECT_META: &str = concat!(
         "SELECT ",
         object_meta_cols!(),
@@ -416,6 +441,56 @@ impl TryFrom<ObjectRow> for StoredObject {
             meta: r.meta.try_into()?,
             data: r.data,
         })
+    }
+}
+
+/// A MEMBER_* row: the collection, and its object's columns, all NULL when there is none.
+/// `o_data` is NULL in MEMBER_META (SQLite and PostgreSQL both decode a NULL into any Option).
+#[derive(FromRow)]
+struct MemberRow {
+    #[sqlx(flatten)]
+    collection: CollectionRow,
+    o_id: Option<i64>,
+    o_name: Option<String>,
+    o_etag: Option<String>,
+    o_content_type: Option<String>,
+    o_size: Option<i64>,
+    o_uid: Option<String>,
+    o_component: Option<String>,
+    o_first_start: Option<i64>,
+    o_last_end: Option<i64>,
+    o_created_at: Option<i64>,
+    o_modified_at: Option<i64>,
+    o_sync_seq: Option<i64>,
+    o_data: Option<Vec<u8>>,
+}
+
+impl MemberRow {
+    /// The collection, the object's metadata if there is an object, and its bytes if selected.
+    fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
+        let collection = Collection::try_from(self.collection)?;
+        let meta = match (self.o_id, self.o_name, self.o_etag, self.o_content_type, self.o_size) {
+            (Some(id), Some(name), Some(etag), Some(content_type), Some(size)) => {
+                let missing = || corrupt(format!("object {id}: NULL in a NOT NULL column"));
+                Some(ObjectMeta::try_from(ObjectMetaRow {
+                    id,
+                    collection_id: collection.id.0,
+                    name,
+                    etag,
+                    content_type,
+                    size,
+                    uid: self.o_uid,
+                    component: self.o_component,
+                    first_start: self.o_first_start,
+                    last_end: self.o_last_end,
+                    created_at: self.o_created_at.ok_or_else(missing)?,
+                    modified_at: self.o_modified_at.ok_or_else(missing)?,
+                    sync_seq: self.o_sync_seq.ok_or_else(missing)?,
+                })?)
+            }
+            _ => None,
+        };
+        Ok((collection, meta, self.o_data))
     }
 }
 
@@ -1213,6 +1288,45 @@ impl CollectionStore for Engine {
 }
 
 impl ObjectStore for Engine {
+    async fn member_meta(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>> {
+        let row: Option<MemberRow> = sqlx::query_as(sql::MEMBER_META)
+            .bind(owner.0)
+            .bind(path)
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (collection, meta, _) = row.split()?;
+        Ok(Some((collection, meta)))
+    }
+
+    async fn member_data(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> StoreResult<Option<(Collection, Option<StoredObject>)>> {
+        let row: Option<MemberRow> = sqlx::query_as(sql::MEMBER_DATA)
+            .bind(owner.0)
+            .bind(path)
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (collection, meta, data) = row.split()?;
+        let object = match (meta, data) {
+            (Some(meta), Some(data)) => Some(StoredObject { meta, data }),
+            (Some(meta), None) => return Err(corrupt(format!("object {}: NULL data", meta.id.0))),
+            (None, _) => None,
+        };
+        Ok(Some((collection, object)))
+    }
+
     async fn object_meta(
         &self,
         collection: CollectionId,

@@ -21,7 +21,7 @@ pub async fn handle(
     head: bool,
 ) -> DavResult<DavResponse> {
     if !head {
-        // The common case, an object's bytes, in two lookups.
+        // The common case, an object's bytes, in one store lookup.
         if let Some((_, object)) = locate_object_data(ctx, user, target).await? {
             let meta = &object.meta;
             if not_modified(headers, &meta.etag, meta.modified_at) {
