@@ -1,5 +1,6 @@
 """Helpers shared by the test modules (imported by conftest.py and the tests)."""
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 
@@ -133,6 +134,22 @@ def store_raw(cal, ics: str, cls=caldav.Event):
     obj.save(raw_data=ics.encode("utf-8"))
     assert obj.url is not None, "save() gave the new object no URL"
     return obj
+
+
+@contextlib.contextmanager
+def filled_calendar(server: Server, prefix: str, title: str, texts, cls=caldav.Event, **make):
+    """A fresh calendar `conf-…` holding `texts` stored byte for byte (store_raw), deleted with
+    its objects afterwards; `make` goes to make_calendar (e.g. the component set)."""
+    client = new_client(server)
+    cid = unique(prefix)
+    cal = client.principal().make_calendar(name=f"{title} {cid}", cal_id=cid, **make)
+    try:
+        for ics in texts:
+            store_raw(cal, ics, cls)
+        yield cal
+    finally:
+        cal.delete(wipe=False)
+        client.close()
 
 
 def uids(objects) -> list[str]:

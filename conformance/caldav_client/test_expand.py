@@ -54,7 +54,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from corpus import event_corpus
-from support import lines_named, new_client, reopen, store_raw, unfold, unique
+from support import filled_calendar, lines_named, reopen, unfold
 
 
 def utc(*args) -> datetime:
@@ -64,17 +64,9 @@ def utc(*args) -> datetime:
 @pytest.fixture(scope="module")
 def events(server):
     """A calendar holding the event corpus, shared by this module's tests (read only)."""
-    client = new_client(server)
-    cid = unique("conf-expand")
-    cal = client.principal().make_calendar(name=f"Conformance expand {cid}", cal_id=cid)
-    try:
-        items = event_corpus()
-        for item in items.values():
-            store_raw(cal, item.ics)
+    items = event_corpus()
+    with filled_calendar(server, "conf-expand", "Conformance expand", (i.ics for i in items.values())) as cal:
         yield cal, items
-    finally:
-        cal.delete(wipe=False)
-        client.close()
 
 
 # An instance: (corpus key, RECURRENCE-ID or None, DTSTART, DTEND, SUMMARY).

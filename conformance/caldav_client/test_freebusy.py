@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 import caldav
 import pytest
 
-from support import VTIMEZONE_BERLIN, component, new_client, reopen, store_raw, unfold, unique, vcalendar
+from support import VTIMEZONE_BERLIN, component, filled_calendar, reopen, unfold, unique, vcalendar
 
 
 def utc(*args) -> datetime:
@@ -81,16 +81,8 @@ EXPECTED = sorted([
 
 @pytest.fixture(scope="module")
 def busy_calendar(server):
-    client = new_client(server)
-    cid = unique("conf-fb")
-    cal = client.principal().make_calendar(name=f"Conformance free/busy {cid}", cal_id=cid)
-    try:
-        for ics in corpus():
-            store_raw(cal, ics)
+    with filled_calendar(server, "conf-fb", "Conformance free/busy", corpus()) as cal:
         yield cal
-    finally:
-        cal.delete(wipe=False)
-        client.close()
 
 
 def periods(fb) -> list[tuple[str, datetime, datetime]]:

@@ -24,7 +24,7 @@ import caldav
 import pytest
 
 from corpus import event_corpus, todo_corpus
-from support import new_client, reopen, store_raw, uids, unique
+from support import filled_calendar, reopen, uids
 
 
 def utc(*args) -> datetime:
@@ -34,36 +34,21 @@ def utc(*args) -> datetime:
 @pytest.fixture(scope="module")
 def events(server):
     """A calendar holding the event corpus, shared by this module's tests (read only)."""
-    client = new_client(server)
-    cid = unique("conf-search")
-    cal = client.principal().make_calendar(name=f"Conformance search {cid}", cal_id=cid)
-    try:
-        items = event_corpus()
-        for item in items.values():
-            store_raw(cal, item.ics)
+    items = event_corpus()
+    with filled_calendar(server, "conf-search", "Conformance search", (i.ics for i in items.values())) as cal:
         yield cal, items
-    finally:
-        cal.delete(wipe=False)
-        client.close()
 
 
 @pytest.fixture(scope="module")
 def tasks(server):
     """A task list holding the todo corpus, shared by this module's tests (read only)."""
-    client = new_client(server)
-    cid = unique("conf-search-tasks")
-    cal = client.principal().make_calendar(
-        name=f"Conformance search tasks {cid}", cal_id=cid,
+    items = todo_corpus()
+    texts = (i.ics for i in items.values())
+    with filled_calendar(
+        server, "conf-search-tasks", "Conformance search tasks", texts, caldav.Todo,
         supported_calendar_component_set=["VTODO"],
-    )
-    try:
-        items = todo_corpus()
-        for item in items.values():
-            store_raw(cal, item.ics, caldav.Todo)
+    ) as cal:
         yield cal, items
-    finally:
-        cal.delete(wipe=False)
-        client.close()
 
 
 def expected(items, keys) -> list[str]:
