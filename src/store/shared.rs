@@ -1287,6 +1287,13 @@ impl CollectionStore for Engine {
     }
 }
 
+impl Engine {
+    /// The collection at `path` joined with its member `name` (MEMBER_META or MEMBER_DATA).
+    async fn member_row(&self, query: &'static str, owner: UserId, path: &str, name: &str) -> StoreResult<Option<MemberRow>> {
+        Ok(sqlx::query_as(query).bind(owner.0).bind(path).bind(name).fetch_optional(self.reader()).await?)
+    }
+}
+
 impl ObjectStore for Engine {
     async fn member_meta(
         &self,
@@ -1294,13 +1301,7 @@ impl ObjectStore for Engine {
         path: &str,
         name: &str,
     ) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>> {
-        let row: Option<MemberRow> = sqlx::query_as(sql::MEMBER_META)
-            .bind(owner.0)
-            .bind(path)
-            .bind(name)
-            .fetch_optional(self.reader())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = self.member_row(sql::MEMBER_META, owner, path, name).await? else { return Ok(None) };
         let (collection, meta, _) = row.split()?;
         Ok(Some((collection, meta)))
     }
@@ -1311,13 +1312,7 @@ impl ObjectStore for Engine {
         path: &str,
         name: &str,
     ) -> StoreResult<Option<(Collection, Option<StoredObject>)>> {
-        let row: Option<MemberRow> = sqlx::query_as(sql::MEMBER_DATA)
-            .bind(owner.0)
-            .bind(path)
-            .bind(name)
-            .fetch_optional(self.reader())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = self.member_row(sql::MEMBER_DATA, owner, path, name).await? else { return Ok(None) };
         let (collection, meta, data) = row.split()?;
         let object = match (meta, data) {
             (Some(meta), Some(data)) => Some(StoredObject { meta, data }),
