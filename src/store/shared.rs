@@ -234,6 +234,17 @@ pub(super) mod sql {
         "SELECT id, etag, uid, size FROM objects WHERE collection_id = $1 AND name = $2";
     pub const UID_HOLDER: &str =
         "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2 AND id <> $3";
+    /// Everything a PUT must know before it writes, in one statement (each statement is a
+    /// thread round trip on SQLite): the object now at `$2` if any, whether a child collection
+    /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
+    /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
+    /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
+    pub const PUT_CHECKS: &str = "SELECT e.id, e.etag, e.uid, e.size, \
+         EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = $3) AS child, \
+         (SELECT name FROM objects WHERE collection_id = $1 AND uid = $4 AND name <> $2 \
+          ORDER BY name LIMIT 1) AS uid_holder, \
+         EXISTS (SELECT 1 FROM tombstones WHERE collection_id = $1 AND name = $2) AS tombstone \
+         FROM (SELECT 1 AS one) k LEFT JOIN objects e ON e.collection_id = $1 AND e.name = $2";
     /// Insert and update take the same arguments in the same order, so one binder serves both.
     pub const INSERT_OBJECT: &str = concat!(
         "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
@@ -529,6 +540,17 @@ struct ExistingRow {
     etag: String,
     uid: Option<String>,
     size: i64,
+}
+
+#[derive(FromRow)]
+struct PutChecksRow {
+    id: Option<i64>,
+    etag: Option<String>,
+    uid: Option<String>,
+    size: Option<i64>,
+    child: bool,
+    uid_holder: Option<String>,
+    tombstone: bool,
 }
 
 #[derive(FromRow)]
@@ -1426,21 +1448,28 @@ impl ObjectStore for Engine {
         let now = now();
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
-        let existing = existing_object(&mut tx, collection, &object.name).await?;
+        let cal = object.calendar.as_ref();
+        let checks: PutChecksRow = sqlx::query_as(sql::PUT_CHECKS)
+            .bind(collection.0)
+            .bind(&object.name)
+            .bind(format!("{}/{}", bumped.path, object.name))
+            .bind(cal.map(|c| c.uid.as_str()))
+            .fetch_one(&mut *tx)
+            .await?;
+        let existing = match (checks.id, checks.etag, checks.size) {
+            (Some(id), Some(etag), Some(size)) => Some(ExistingRow { id, etag, uid: checks.uid, size }),
+            _ => None,
+        };
+        // The same order of refusals as the separate checks had: precondition, name, UID.
         if !expect_holds(&expect, existing.as_ref().map(|e| e.etag.as_str())) {
             return Err(StoreError::PreconditionFailed);
         }
-        check_no_child_collection(&mut tx, collection, &bumped.path, &object.name).await?;
-        if let Some(cal) = &object.calendar {
-            check_uid_free(
-                &mut tx,
-                collection,
-                &cal.uid,
-                existing.as_ref().map(|e| ObjectId(e.id)),
-            )
-            .await?;
+        if checks.child {
+            return Err(StoreError::AlreadyExists);
         }
-        let cal = object.calendar.as_ref();
+        if let Some(existing_name) = checks.uid_holder {
+            return Err(StoreError::UidConflict { existing_name });
+        }
         let statement = if existing.is_some() {
             // In place, so the object keeps its id, created_at and dead properties.
             sql::UPDATE_OBJECT
@@ -1463,7 +1492,9 @@ impl ObjectStore for Engine {
             .bind(bumped.sync_seq)
             .fetch_one(&mut *tx)
             .await?;
-        clear_tombstone(&mut tx, collection, &object.name).await?;
+        if checks.tombstone {
+            clear_tombstone(&mut tx, collection, &object.name).await?;
+        }
         add_bytes(&mut tx, collection, size - existing.as_ref().map_or(0, |e| e.size)).await?;
         let meta = ObjectMeta::try_from(row)?;
         tx.commit().await?;
