@@ -620,25 +620,6 @@ async fn bump_seq(
         .ok_or(StoreError::NotFound)
 }
 
-/// AlreadyExists if `parent` has a child collection named `name` (a member name is either an
-/// object or a collection, never both).
-async fn check_no_child_collection(
-    conn: &mut Conn,
-    parent: CollectionId,
-    parent_path: &str,
-    name: &str,
-) -> StoreResult<()> {
-    let child: Option<i64> = sqlx::query_scalar(sql::CHILD_COLLECTION_EXISTS)
-        .bind(parent.0)
-        .bind(format!("{parent_path}/{name}"))
-        .fetch_optional(conn)
-        .await?;
-    match child {
-        Some(_) => Err(StoreError::AlreadyExists),
-        None => Ok(()),
-    }
-}
-
 /// UidConflict if another object (not `except`) in the collection carries `uid`.
 async fn check_uid_free(
     conn: &mut Conn,
