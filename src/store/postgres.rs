@@ -45,11 +45,4 @@ impl PgStore {
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
         self.pool.begin().await
     }
-
-    /// One snapshot for a multi-statement read (a sync delta must not mix two moments).
-    async fn begin_snapshot(&self) -> sqlx::Result<Transaction<'static, Db>> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-    }
 }

@@ -2,8 +2,8 @@
 //!
 //! This file is compiled twice, as a child module of `sqlite.rs` and of `postgres.rs`
 //! (`#[path = "shared.rs"] mod shared;`). Each parent supplies what genuinely differs:
-//! `type Db` (the sqlx database), `type Engine` (the store struct), and three pool primitives,
-//! `reader()`, `begin_write()` and `begin_snapshot()`. Everything else is the same text: both
+//! `type Db` (the sqlx database), `type Engine` (the store struct), and two pool primitives,
+//! `reader()` and `begin_write()`. Everything else is the same text: both
 //! engines accept `$n` placeholders (sqlx-sqlite binds `$n` to argument n, repeats included),
 //! `RETURNING`, `ON CONFLICT … DO UPDATE … excluded`, and expression indexes, and the two
 //! migrations keep the schemas equivalent, so one query runs unchanged on either. Compiling a
@@ -53,9 +53,18 @@ macro_rules! object_meta_cols {
 /// The columns of a collection and of one of its objects (prefixed `o_`) for MEMBER_*.
 macro_rules! member_cols {
     () => {
-        "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
-         c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
-         c.modified_at, o.id AS o_id, o.name AS o_name, o.etag AS o_etag, \
+        concat!(
+            "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
+             c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
+             c.modified_at, ",
+            joined_object_cols!()
+        )
+    };
+}
+/// An object's metadata columns (`o`) prefixed `o_`, for `MaybeObjectMetaRow`.
+macro_rules! joined_object_cols {
+    () => {
+        "o.id AS o_id, o.name AS o_name, o.etag AS o_etag, \
          o.content_type AS o_content_type, o.size AS o_size, o.uid AS o_uid, \
          o.component AS o_component, o.first_start AS o_first_start, o.last_end AS o_last_end, \
          o.created_at AS o_created_at, o.modified_at AS o_modified_at, o.sync_seq AS o_sync_seq"
@@ -283,15 +292,23 @@ pub(super) mod sql {
          DO UPDATE SET sync_seq = excluded.sync_seq, deleted_at = excluded.deleted_at";
     pub const DELETE_TOMBSTONE: &str =
         "DELETE FROM tombstones WHERE collection_id = $1 AND name = $2";
-    pub const SYNC_STATE: &str = "SELECT sync_seq, token_floor FROM collections WHERE id = $1";
-    /// `$3` is the row cap (the caller's limit + 1, to tell whether more exist).
+    /// The collection's seq and the members changed after `$2` up to it, in one statement (so
+    /// one snapshot): at least one row while the collection exists (the LEFT JOIN's NULL member
+    /// when nothing changed). `$3` is the row cap (the caller's limit + 1, to tell whether more
+    /// exist). The object columns are prefixed `o_` as in MEMBER_*.
     pub const CHANGED_SINCE: &str = concat!(
-        "SELECT ",
-        object_meta_cols!(),
-        " FROM objects WHERE collection_id = $1 AND sync_seq > $2 ORDER BY sync_seq LIMIT $3"
+        "SELECT c.sync_seq AS state_seq, ",
+        joined_object_cols!(),
+        " FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
+         AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
+         WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
     );
-    pub const REMOVED_SINCE: &str = "SELECT name, sync_seq FROM tombstones \
-         WHERE collection_id = $1 AND sync_seq > $2 ORDER BY sync_seq LIMIT $3";
+    /// The tombstones in ($2, $4] with the retention floor read in the same statement (a prune
+    /// between two statements would otherwise take tombstones a token still needs).
+    pub const REMOVED_SINCE: &str = "SELECT c.token_floor, t.name, t.sync_seq \
+         FROM collections c LEFT JOIN tombstones t ON t.collection_id = c.id \
+         AND t.sync_seq > $2 AND t.sync_seq <= $4 \
+         WHERE c.id = $1 ORDER BY t.sync_seq LIMIT $3";
     pub const COLLECTIONS_TO_PRUNE: &str = "SELECT DISTINCT collection_id FROM tombstones \
          WHERE deleted_at < $1 ORDER BY collection_id";
     /// Takes a collection's row lock without changing it.
@@ -461,6 +478,23 @@ impl TryFrom<ObjectRow> for StoredObject {
 struct MemberRow {
     #[sqlx(flatten)]
     collection: CollectionRow,
+    #[sqlx(flatten)]
+    object: MaybeObjectMetaRow,
+    o_data: Option<Vec<u8>>,
+}
+
+impl MemberRow {
+    /// The collection, the object's metadata if there is an object, and its bytes if selected.
+    fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
+        let collection = Collection::try_from(self.collection)?;
+        let meta = self.object.into_meta(collection.id)?;
+        Ok((collection, meta, self.o_data))
+    }
+}
+
+/// An object's metadata columns from the nullable side of a LEFT JOIN, prefixed `o_`.
+#[derive(FromRow)]
+struct MaybeObjectMetaRow {
     o_id: Option<i64>,
     o_name: Option<String>,
     o_etag: Option<String>,
@@ -473,35 +507,32 @@ struct MemberRow {
     o_created_at: Option<i64>,
     o_modified_at: Option<i64>,
     o_sync_seq: Option<i64>,
-    o_data: Option<Vec<u8>>,
 }
 
-impl MemberRow {
-    /// The collection, the object's metadata if there is an object, and its bytes if selected.
-    fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
-        let collection = Collection::try_from(self.collection)?;
-        let meta = match (self.o_id, self.o_name, self.o_etag, self.o_content_type, self.o_size) {
-            (Some(id), Some(name), Some(etag), Some(content_type), Some(size)) => {
-                let missing = || corrupt(format!("object {id}: NULL in a NOT NULL column"));
-                Some(ObjectMeta::try_from(ObjectMetaRow {
-                    id,
-                    collection_id: collection.id.0,
-                    name,
-                    etag,
-                    content_type,
-                    size,
-                    uid: self.o_uid,
-                    component: self.o_component,
-                    first_start: self.o_first_start,
-                    last_end: self.o_last_end,
-                    created_at: self.o_created_at.ok_or_else(missing)?,
-                    modified_at: self.o_modified_at.ok_or_else(missing)?,
-                    sync_seq: self.o_sync_seq.ok_or_else(missing)?,
-                })?)
-            }
-            _ => None,
+impl MaybeObjectMetaRow {
+    /// None when the join found no object.
+    fn into_meta(self, collection: CollectionId) -> StoreResult<Option<ObjectMeta>> {
+        let (Some(id), Some(name), Some(etag), Some(content_type), Some(size)) =
+            (self.o_id, self.o_name, self.o_etag, self.o_content_type, self.o_size)
+        else {
+            return Ok(None);
         };
-        Ok((collection, meta, self.o_data))
+        let missing = || corrupt(format!("object {id}: NULL in a NOT NULL column"));
+        Ok(Some(ObjectMeta::try_from(ObjectMetaRow {
+            id,
+            collection_id: collection.0,
+            name,
+            etag,
+            content_type,
+            size,
+            uid: self.o_uid,
+            component: self.o_component,
+            first_start: self.o_first_start,
+            last_end: self.o_last_end,
+            created_at: self.o_created_at.ok_or_else(missing)?,
+            modified_at: self.o_modified_at.ok_or_else(missing)?,
+            sync_seq: self.o_sync_seq.ok_or_else(missing)?,
+        })?))
     }
 }
 
@@ -553,16 +584,26 @@ struct PutChecksRow {
     tombstone: bool,
 }
 
+/// A CHANGED_SINCE row: the collection's seq, and a changed member's metadata (all NULL when
+/// no member changed).
 #[derive(FromRow)]
-struct SyncStateRow {
-    sync_seq: i64,
-    token_floor: i64,
+struct ChangedRow {
+    state_seq: i64,
+    #[sqlx(flatten)]
+    object: MaybeObjectMetaRow,
 }
 
-#[derive(FromRow)]
 struct TombstoneRow {
     name: String,
     sync_seq: i64,
+}
+
+/// A REMOVED_SINCE row: the retention floor, and a tombstone (NULL when there is none).
+#[derive(FromRow)]
+struct RemovedRow {
+    token_floor: i64,
+    name: Option<String>,
+    sync_seq: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1683,46 +1724,61 @@ impl SyncStore for Engine {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> StoreResult<SyncDelta> {
-        // One snapshot for the state, members and tombstones, so they agree with each other.
-        let mut tx = self.begin_snapshot().await?;
-        let state: SyncStateRow = sqlx::query_as(sql::SYNC_STATE)
-            .bind(collection.0)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if let Some(n) = since
-            && (n > state.sync_seq || n < state.token_floor)
-        {
-            return Err(StoreError::InvalidSyncToken);
-        }
+        // No transaction: two statements on the reader pool. The first reads the collection's
+        // seq S and the members changed in (since, S] in one snapshot; the second reads the
+        // tombstones in (since, S] with the retention floor. Seqs up to S were all committed
+        // before the first statement (a writer holds the collection's row lock from its bump to
+        // its commit), and any later change gives its object or tombstone a seq above S, which
+        // the next sync from the token S (or a truncated answer's lower one) reports. So the
+        // answer is what a snapshot at S would give, except that a member changed again after S
+        // shows its newer state or waits for the next sync: never a lost change. Two round
+        // trips instead of five (BEGIN, state, members, tombstones, COMMIT), which on SQLite
+        // are thread hand-offs each.
+        //
         // A zero limit could never make progress; treat it as one.
         let limit = limit.map(|l| l.max(1));
         // One row more than asked tells whether the delta is complete.
         let cap = limit.map_or(i64::MAX, |l| i64::try_from(l).map_or(i64::MAX, |l| l + 1));
         // An initial sync lists every live member (all seqs are > -1) and no tombstones.
         let after = since.unwrap_or(-1);
-        let changed: Vec<ObjectMetaRow> = sqlx::query_as(sql::CHANGED_SINCE)
+        let rows: Vec<ChangedRow> = sqlx::query_as(sql::CHANGED_SINCE)
             .bind(collection.0)
             .bind(after)
             .bind(cap)
-            .fetch_all(&mut *tx)
+            .fetch_all(self.reader())
             .await?;
-        let removed: Vec<TombstoneRow> = if since.is_some() {
-            sqlx::query_as(sql::REMOVED_SINCE)
-                .bind(collection.0)
-                .bind(after)
-                .bind(cap)
-                .fetch_all(&mut *tx)
-                .await?
-        } else {
-            Vec::new()
+        let state_seq = rows.first().ok_or(StoreError::NotFound)?.state_seq;
+        if since.is_some_and(|n| n > state_seq) {
+            return Err(StoreError::InvalidSyncToken);
+        }
+        let mut changed = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(meta) = row.object.into_meta(collection)? {
+                changed.push(meta);
+            }
+        }
+        let removed: Vec<TombstoneRow> = match since {
+            Some(n) => {
+                let rows: Vec<RemovedRow> = sqlx::query_as(sql::REMOVED_SINCE)
+                    .bind(collection.0)
+                    .bind(n)
+                    .bind(cap)
+                    .bind(state_seq)
+                    .fetch_all(self.reader())
+                    .await?;
+                let floor = rows.first().ok_or(StoreError::NotFound)?.token_floor;
+                if n < floor {
+                    return Err(StoreError::InvalidSyncToken);
+                }
+                rows.into_iter()
+                    .filter_map(|r| Some(TombstoneRow { name: r.name?, sync_seq: r.sync_seq? }))
+                    .collect()
+            }
+            None => Vec::new(),
         };
-        tx.commit().await?;
 
         let mut entries = Vec::with_capacity(changed.len() + removed.len());
-        for row in changed {
-            entries.push(SyncEntry::Changed(row.try_into()?));
-        }
+        entries.extend(changed.into_iter().map(SyncEntry::Changed));
         entries.extend(removed.into_iter().map(|t| SyncEntry::Removed {
             name: t.name,
             seq: t.sync_seq,
@@ -1735,7 +1791,7 @@ impl SyncStore for Engine {
         };
         let seq = match entries.last() {
             Some(last) if truncated => last.seq(),
-            _ => state.sync_seq,
+            _ => state_seq,
         };
         let mut delta = SyncDelta {
             changed: Vec::new(),

@@ -85,11 +85,6 @@ impl SqliteStore {
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
     }
-
-    /// A deferred transaction on a reader: its first read fixes a WAL snapshot for the rest.
-    async fn begin_snapshot(&self) -> sqlx::Result<Transaction<'static, Db>> {
-        self.reader.begin().await
-    }
 }
 
 #[cfg(test)]
