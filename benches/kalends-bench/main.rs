@@ -719,14 +719,16 @@ fn targets(plan: &Plan, rows: &[Row], notes: &[String]) -> String {
             if pass { "pass" } else { "MISS" }
         ));
     }
-    // "… (N events): RSS X MB (peak …) after the scaling rows", written by `scaling`.
+    // "… (N events): RSS X MB (peak Y MB) after the scaling rows", written by `scaling`. The
+    // peak (VmHWM) is what is judged: memory given back afterwards does not make the busiest
+    // moment smaller.
     for n in notes.iter().filter(|n| n.starts_with("Kalends SQLite (") && n.contains("after the scaling rows")) {
-        let mb = n.split("RSS ").nth(1).and_then(|t| t.split(' ').next()).and_then(|t| t.parse::<f64>().ok());
-        if let Some(mb) = mb {
+        let number_after = |key: &str| n.split(key).nth(1).and_then(|t| t.split(' ').next()).and_then(|t| t.parse::<f64>().ok());
+        if let (Some(now), Some(peak)) = (number_after("RSS "), number_after("(peak ")) {
             let events = n.split(['(', ' ']).nth(3).unwrap_or("?");
             s.push_str(&format!(
-                "| server memory with {events} events loaded | ≤ 150 MB RSS | {mb:.1} MB | {} |\n",
-                if mb <= 150.0 { "pass" } else { "MISS" }
+                "| server memory with {events} events loaded | ≤ 150 MB RSS | peak {peak:.1} MB ({now:.1} MB after the scaling rows) | {} |\n",
+                if peak <= 150.0 { "pass" } else { "MISS" }
             ));
         }
     }

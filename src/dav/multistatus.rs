@@ -35,6 +35,23 @@ impl Multistatus {
         Multistatus { w }
     }
 
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.w.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.w.is_empty()
+    }
+
+    /// Reserves room for `responses` more responses of about `each` bytes (plus a tenth).
+    /// A listing of 25,000 members then allocates its document once instead of growing it by
+    /// doubling, where each step holds the old and the new buffer at once: with several large
+    /// listings at a time that growth was the peak of the server's memory.
+    pub fn reserve_for(&mut self, responses: usize, each: usize) {
+        self.w.reserve(responses.saturating_mul(each.saturating_add(each / 10)));
+    }
+
     /// A response that is a bare status (e.g. a missing href in a multiget, a sync tombstone).
     pub fn status(&mut self, href: &str, status: StatusCode) {
         let w = &mut self.w;

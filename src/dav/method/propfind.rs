@@ -128,14 +128,20 @@ async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collec
     let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
     let members: Vec<ObjectMeta> = store.list_objects(parent.id).await?;
     let wants_dead = needs_dead(sel);
-    for meta in &members {
+    let count = members.len();
+    // Consumed as written, so each member's strings are freed while the document grows.
+    for (i, meta) in members.into_iter().enumerate() {
         let dead = if wants_dead {
             parse_dead(store.object_dead_props(meta.id).await?)
         } else {
             Vec::new()
         };
+        let start = ms.len();
         let href = paths.object(&user.name, &parent.path, &meta.name);
-        ms.props(&href, &results_for(pctx, Res::Object(parent, meta, None), sel, &dead));
+        ms.props(&href, &results_for(pctx, Res::Object(parent, &meta, None), sel, &dead));
+        if i == 0 {
+            ms.reserve_for(count - 1, ms.len() - start);
+        }
     }
     Ok(())
 }

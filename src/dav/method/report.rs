@@ -195,9 +195,14 @@ async fn sync_collection(
             write_object(&pctx, &mut ms, collection, &o, out)?;
         }
     } else {
-        for meta in &delta.changed {
+        let count = delta.changed.len();
+        for (i, meta) in delta.changed.iter().enumerate() {
+            let start = ms.len();
             let href = ctx.paths.object(&user.name, &collection.path, &meta.name);
             ms.props(&href, &results_for(&pctx, Res::Object(collection, meta, None), props, &[]));
+            if i == 0 {
+                ms.reserve_for(count - 1, ms.len() - start);
+            }
         }
     }
     for name in &delta.removed {

@@ -151,6 +151,20 @@ impl XmlWriter {
         self.end();
     }
 
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Room for `additional` more bytes, allocated now.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Closes any element still open and returns the document.
     pub fn finish(mut self) -> Vec<u8> {
         while !self.open.is_empty() {
