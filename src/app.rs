@@ -78,6 +78,15 @@ impl RunningServer {
     }
 }
 
+/// `limits.concurrent_listings`, or twice the CPU cores: listings are CPU work (on the runtime
+/// and, for SQLite, the connection threads), so more at once only add memory.
+fn concurrent_listings(config: &Config) -> usize {
+    match config.limits.concurrent_listings {
+        Some(n) => usize::try_from(n.max(1)).unwrap_or(usize::MAX),
+        None => 2 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    }
+}
+
 /// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
 pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
@@ -93,6 +102,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             quota_bytes: config.limits.quota_bytes,
         },
         cache: cache.clone(),
+        listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),
     };
     let state = Arc::new(HttpState {
         dav,

@@ -59,6 +59,11 @@ pub struct Limits {
     /// How long a deletion stays reportable to sync-collection (RFC 6578 §3.6). A client
     /// offline for longer gets DAV:valid-sync-token and resyncs in full.
     pub tombstone_retention_days: u32,
+    /// Whole-collection listings (PROPFIND Depth 1 over the members, sync-collection, a
+    /// calendar's export) built at once; more wait their turn. Each holds the collection's
+    /// metadata and its answer in memory, so this bounds the server's peak memory on big
+    /// calendars. None: twice the number of CPU cores.
+    pub concurrent_listings: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +121,7 @@ impl Default for Limits {
             max_instances: 10_000,
             quota_bytes: 1024 * 1024 * 1024,
             tombstone_retention_days: 180,
+            concurrent_listings: None,
         }
     }
 }

@@ -712,6 +712,47 @@ END:VCALENDAR\r\n";
     s.stop().await;
 }
 
+/// With one listing permit, concurrent whole-collection listings of every gated kind
+/// (PROPFIND Depth 1, sync-collection, the calendar export) queue and all answer in full: no
+/// handler holds a permit while waiting for another.
+async fn listings_beyond_the_permits_wait_their_turn(engine: Engine) {
+    let s = start_with(engine, |c| c.limits.concurrent_listings = Some(1)).await;
+    for i in 0..20 {
+        let r = s.put_ics(&format!("/calendars/alice/calendar/e{i}.ics"), &event(&format!("uid-{i}"), "listed")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let sync = r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let mut tasks = Vec::new();
+    for round in 0..6 {
+        let (propfind, report, export) = (
+            s.req("PROPFIND", "/calendars/alice/calendar/")
+                .header("Depth", "1")
+                .body(r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#),
+            s.req("REPORT", "/calendars/alice/calendar/").header("Depth", "1").body(sync),
+            s.req("GET", "/calendars/alice/calendar/"),
+        );
+        tasks.push(tokio::spawn(async move { (round, "propfind", send(propfind).await) }));
+        tasks.push(tokio::spawn(async move { (round, "sync", send(report).await) }));
+        tasks.push(tokio::spawn(async move { (round, "export", send(export).await) }));
+    }
+    let deadline = std::time::Duration::from_secs(60);
+    for task in tasks {
+        let (round, kind, r) = tokio::time::timeout(deadline, task).await.expect("a listing waited forever").unwrap();
+        match kind {
+            "export" => {
+                assert_eq!(r.status, 200, "{kind} {round}");
+                assert_eq!(r.body.matches("BEGIN:VEVENT").count(), 20, "{kind} {round}");
+            }
+            _ => {
+                assert_eq!(r.status, 207, "{kind} {round}: {}", r.body);
+                let members = r.hrefs().iter().filter(|h| h.ends_with(".ics")).count();
+                assert_eq!(members, 20, "{kind} {round}");
+            }
+        }
+    }
+    s.stop().await;
+}
+
 on_both_engines!(
     calendar_query_time_range,
     calendar_query_without_time_range,
@@ -736,4 +777,5 @@ on_both_engines!(
     export_calendar_collection,
     properties_on_demand,
     multiget_and_sync_collection,
+    listings_beyond_the_permits_wait_their_turn,
 );

@@ -11,6 +11,8 @@ pub mod request;
 pub mod resource;
 pub mod xml;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
 
@@ -43,6 +45,17 @@ pub struct DavContext {
     pub limits: DavLimits,
     /// For results worth keeping between requests (free-busy); a miss is always acceptable.
     pub cache: Cache,
+    /// Permits for building whole-collection listings (`limits.concurrent_listings`).
+    pub listings: Arc<tokio::sync::Semaphore>,
+}
+
+impl DavContext {
+    /// Waits for a listing permit: held while a whole-collection listing is read and its
+    /// answer written, released before the answer is sent. Waiters are served in order.
+    pub async fn listing_permit(&self) -> DavResult<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed; a closed one would be a bug, reported as such.
+        self.listings.acquire().await.map_err(|e| DavError::Service(ServiceError::Internal(format!("listing permits: {e}"))))
+    }
 }
 
 /// Why a DAV request was refused. `crate::error` turns it into a response, in one place.

@@ -126,6 +126,7 @@ async fn write_children(
 /// unless dead properties were asked for.
 async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collection, sel: &PropSelection) -> DavResult<()> {
     let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
+    let _permit = pctx.dav.listing_permit().await?;
     let members: Vec<ObjectMeta> = store.list_objects(parent.id).await?;
     let wants_dead = needs_dead(sel);
     let count = members.len();

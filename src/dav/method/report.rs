@@ -182,6 +182,7 @@ async fn sync_collection(
         Some(t) => Some(parse_sync_token(collection, t).ok_or_else(invalid)?),
     };
     let limit = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let _permit = ctx.listing_permit().await?;
     let delta = match ctx.store.changes_since(collection.id, since, limit).await {
         Ok(d) => d,
         Err(StoreError::InvalidSyncToken) => return Err(invalid()),
