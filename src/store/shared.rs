@@ -61,6 +61,20 @@ macro_rules! member_cols {
         )
     };
 }
+/// DELTA_SINCE's part 0: the collection's seq and floor with the members changed in ($2, S].
+macro_rules! delta_members {
+    () => {
+        concat!(
+            "SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, \
+             c.token_floor AS token_floor, ",
+            joined_object_cols!(),
+            ", CAST(NULL AS TEXT) AS t_name, CAST(NULL AS BIGINT) AS t_seq \
+             FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
+             AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
+             WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
+        )
+    };
+}
 /// An object's metadata columns (`o`) prefixed `o_`, for `MaybeObjectMetaRow`.
 macro_rules! joined_object_cols {
     () => {
@@ -292,23 +306,34 @@ pub(super) mod sql {
          DO UPDATE SET sync_seq = excluded.sync_seq, deleted_at = excluded.deleted_at";
     pub const DELETE_TOMBSTONE: &str =
         "DELETE FROM tombstones WHERE collection_id = $1 AND name = $2";
-    /// The collection's seq and the members changed after `$2` up to it, in one statement (so
-    /// one snapshot): at least one row while the collection exists (the LEFT JOIN's NULL member
-    /// when nothing changed). `$3` is the row cap (the caller's limit + 1, to tell whether more
-    /// exist). The object columns are prefixed `o_` as in MEMBER_*.
-    pub const CHANGED_SINCE: &str = concat!(
+    /// A sync delta in one statement, so one snapshot: the collection's seq S and retention
+    /// floor with the members changed in ($2, S] (part 0: at least one row while the
+    /// collection exists, the LEFT JOIN's NULL member when nothing changed), then the
+    /// tombstones in ($2, S] (part 1). `$3` caps each part (the caller's limit + 1, to tell
+    /// whether more exist). Each part keeps to its index (`objects_sync`, `tombstones_sync`).
+    /// The NULLs are cast because PostgreSQL types an untyped NULL in a subquery as text.
+    pub const DELTA_SINCE: &str = concat!(
+        "SELECT * FROM (",
+        delta_members!(),
+        ") AS m \
+         UNION ALL \
+         SELECT * FROM (SELECT CAST(1 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
+         CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+         CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), \
+         CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
+         t.name, t.sync_seq FROM tombstones t JOIN collections c ON c.id = t.collection_id \
+         WHERE t.collection_id = $1 AND t.sync_seq > $2 AND t.sync_seq <= c.sync_seq \
+         ORDER BY t.sync_seq LIMIT $3) AS r"
+    );
+    /// An initial sync: every member with the collection's seq S, nothing else (no floor, no
+    /// tombstones), so the rows stay as narrow as a listing's.
+    pub const MEMBERS_SINCE: &str = concat!(
         "SELECT c.sync_seq AS state_seq, ",
         joined_object_cols!(),
         " FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
          AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
          WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
     );
-    /// The tombstones in ($2, $4] with the retention floor read in the same statement (a prune
-    /// between two statements would otherwise take tombstones a token still needs).
-    pub const REMOVED_SINCE: &str = "SELECT c.token_floor, t.name, t.sync_seq \
-         FROM collections c LEFT JOIN tombstones t ON t.collection_id = c.id \
-         AND t.sync_seq > $2 AND t.sync_seq <= $4 \
-         WHERE c.id = $1 ORDER BY t.sync_seq LIMIT $3";
     pub const COLLECTIONS_TO_PRUNE: &str = "SELECT DISTINCT collection_id FROM tombstones \
          WHERE deleted_at < $1 ORDER BY collection_id";
     /// Takes a collection's row lock without changing it.
@@ -584,26 +609,25 @@ struct PutChecksRow {
     tombstone: bool,
 }
 
-/// A CHANGED_SINCE row: the collection's seq, and a changed member's metadata (all NULL when
-/// no member changed).
+/// A DELTA_SINCE row: part 0 carries the collection's seq and floor and a changed member
+/// (all NULL when none changed), part 1 a tombstone.
+/// A MEMBERS_SINCE row.
 #[derive(FromRow)]
-struct ChangedRow {
+struct MembersRow {
     state_seq: i64,
     #[sqlx(flatten)]
     object: MaybeObjectMetaRow,
 }
 
-struct TombstoneRow {
-    name: String,
-    sync_seq: i64,
-}
-
-/// A REMOVED_SINCE row: the retention floor, and a tombstone (NULL when there is none).
 #[derive(FromRow)]
-struct RemovedRow {
-    token_floor: i64,
-    name: Option<String>,
-    sync_seq: Option<i64>,
+struct DeltaRow {
+    part: i64,
+    state_seq: Option<i64>,
+    token_floor: Option<i64>,
+    #[sqlx(flatten)]
+    object: MaybeObjectMetaRow,
+    t_name: Option<String>,
+    t_seq: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -924,6 +948,39 @@ impl SyncEntry {
         }
     }
 }
+
+/// A delta from the members and tombstones read (each in seq order, each capped at the
+/// limit plus one): merged in seq order, cut at the limit without splitting a seq, and the token that
+/// continues it (the last seq kept when cut, else the collection's seq).
+fn finish_delta(changed: Vec<ObjectMeta>, removed: Vec<(String, i64)>, state_seq: i64, limit: Option<usize>) -> SyncDelta {
+    let mut entries = Vec::with_capacity(changed.len() + removed.len());
+    entries.extend(changed.into_iter().map(SyncEntry::Changed));
+    entries.extend(removed.into_iter().map(|(name, seq)| SyncEntry::Removed { name, seq }));
+    // Stable, so equal seqs keep members before tombstones.
+    entries.sort_by_key(SyncEntry::seq);
+    let (entries, truncated) = match limit {
+        Some(limit) => cut_at_limit(entries, limit),
+        None => (entries, false),
+    };
+    let seq = match entries.last() {
+        Some(last) if truncated => last.seq(),
+        _ => state_seq,
+    };
+    let mut delta = SyncDelta {
+        changed: Vec::new(),
+        removed: Vec::new(),
+        seq,
+        truncated,
+    };
+    for entry in entries {
+        match entry {
+            SyncEntry::Changed(meta) => delta.changed.push(meta),
+            SyncEntry::Removed { name, .. } => delta.removed.push(name),
+        }
+    }
+    delta
+}
+
 
 /// Cuts the seq-ordered `entries` to `limit` without splitting a seq: one transaction can leave
 /// two entries with the same seq (a rename leaves a tombstone and a member), and a token in the
@@ -1724,88 +1781,53 @@ impl SyncStore for Engine {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> StoreResult<SyncDelta> {
-        // No transaction: two statements on the reader pool. The first reads the collection's
-        // seq S and the members changed in (since, S] in one snapshot; the second reads the
-        // tombstones in (since, S] with the retention floor. Seqs up to S were all committed
-        // before the first statement (a writer holds the collection's row lock from its bump to
-        // its commit), and any later change gives its object or tombstone a seq above S, which
-        // the next sync from the token S (or a truncated answer's lower one) reports. So the
-        // answer is what a snapshot at S would give, except that a member changed again after S
-        // shows its newer state or waits for the next sync: never a lost change. Two round
-        // trips instead of five (BEGIN, state, members, tombstones, COMMIT), which on SQLite
-        // are thread hand-offs each.
+        // One statement, so one snapshot, and one round trip (on SQLite each statement is a
+        // hand-off to the connection's thread). It reads the collection's seq S and bounds both
+        // parts by it; see DELTA_SINCE.
         //
         // A zero limit could never make progress; treat it as one.
         let limit = limit.map(|l| l.max(1));
         // One row more than asked tells whether the delta is complete.
         let cap = limit.map_or(i64::MAX, |l| i64::try_from(l).map_or(i64::MAX, |l| l + 1));
         // An initial sync lists every live member (all seqs are > -1) and no tombstones.
-        let after = since.unwrap_or(-1);
-        let rows: Vec<ChangedRow> = sqlx::query_as(sql::CHANGED_SINCE)
+        let Some(n) = since else {
+            let rows: Vec<MembersRow> = sqlx::query_as(sql::MEMBERS_SINCE)
+                .bind(collection.0)
+                .bind(-1_i64)
+                .bind(cap)
+                .fetch_all(self.reader())
+                .await?;
+            let state_seq = rows.first().ok_or(StoreError::NotFound)?.state_seq;
+            let mut changed = Vec::with_capacity(rows.len());
+            for row in rows {
+                changed.extend(row.object.into_meta(collection)?);
+            }
+            return Ok(finish_delta(changed, Vec::new(), state_seq, limit));
+        };
+        let rows: Vec<DeltaRow> = sqlx::query_as(sql::DELTA_SINCE)
             .bind(collection.0)
-            .bind(after)
+            .bind(n)
             .bind(cap)
             .fetch_all(self.reader())
             .await?;
-        let state_seq = rows.first().ok_or(StoreError::NotFound)?.state_seq;
-        if since.is_some_and(|n| n > state_seq) {
+        let (state_seq, floor) = rows
+            .iter()
+            .find(|r| r.part == 0)
+            .and_then(|r| r.state_seq.zip(r.token_floor))
+            .ok_or(StoreError::NotFound)?;
+        if n > state_seq || n < floor {
             return Err(StoreError::InvalidSyncToken);
         }
         let mut changed = Vec::with_capacity(rows.len());
+        let mut removed = Vec::new();
         for row in rows {
-            if let Some(meta) = row.object.into_meta(collection)? {
-                changed.push(meta);
+            if row.part == 0 {
+                changed.extend(row.object.into_meta(collection)?);
+            } else if let (Some(name), Some(sync_seq)) = (row.t_name, row.t_seq) {
+                removed.push((name, sync_seq));
             }
         }
-        let removed: Vec<TombstoneRow> = match since {
-            Some(n) => {
-                let rows: Vec<RemovedRow> = sqlx::query_as(sql::REMOVED_SINCE)
-                    .bind(collection.0)
-                    .bind(n)
-                    .bind(cap)
-                    .bind(state_seq)
-                    .fetch_all(self.reader())
-                    .await?;
-                let floor = rows.first().ok_or(StoreError::NotFound)?.token_floor;
-                if n < floor {
-                    return Err(StoreError::InvalidSyncToken);
-                }
-                rows.into_iter()
-                    .filter_map(|r| Some(TombstoneRow { name: r.name?, sync_seq: r.sync_seq? }))
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-
-        let mut entries = Vec::with_capacity(changed.len() + removed.len());
-        entries.extend(changed.into_iter().map(SyncEntry::Changed));
-        entries.extend(removed.into_iter().map(|t| SyncEntry::Removed {
-            name: t.name,
-            seq: t.sync_seq,
-        }));
-        // Stable, so equal seqs keep members before tombstones.
-        entries.sort_by_key(SyncEntry::seq);
-        let (entries, truncated) = match limit {
-            Some(limit) => cut_at_limit(entries, limit),
-            None => (entries, false),
-        };
-        let seq = match entries.last() {
-            Some(last) if truncated => last.seq(),
-            _ => state_seq,
-        };
-        let mut delta = SyncDelta {
-            changed: Vec::new(),
-            removed: Vec::new(),
-            seq,
-            truncated,
-        };
-        for entry in entries {
-            match entry {
-                SyncEntry::Changed(meta) => delta.changed.push(meta),
-                SyncEntry::Removed { name, .. } => delta.removed.push(name),
-            }
-        }
-        Ok(delta)
+        Ok(finish_delta(changed, removed, state_seq, limit))
     }
 
     async fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64> {
