@@ -35,21 +35,19 @@ impl Multistatus {
         Multistatus { w }
     }
 
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.w.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.w.is_empty()
-    }
-
-    /// Reserves room for `responses` more responses of about `each` bytes (plus a tenth).
-    /// A listing of 25,000 members then allocates its document once instead of growing it by
-    /// doubling, where each step holds the old and the new buffer at once: with several large
-    /// listings at a time that growth was the peak of the server's memory.
-    pub fn reserve_for(&mut self, responses: usize, each: usize) {
-        self.w.reserve(responses.saturating_mul(each.saturating_add(each / 10)));
+    /// `props` for the `nth` (from 0) of `count` responses of a listing. After the first, room
+    /// for the rest is reserved at its size plus a tenth, so a listing of 25,000 members
+    /// allocates its document once instead of growing it by doubling, where each step holds
+    /// the old and the new buffer at once: with several large listings at a time that growth
+    /// was the peak of the server's memory.
+    pub fn listed_props(&mut self, nth: usize, count: usize, href: &str, results: &[PropResult]) {
+        let start = self.w.len();
+        self.props(href, results);
+        if nth == 0 {
+            let each = self.w.len() - start;
+            let rest = count.saturating_sub(1);
+            self.w.reserve(rest.saturating_mul(each.saturating_add(each / 10)));
+        }
     }
 
     /// A response that is a bare status (e.g. a missing href in a multiget, a sync tombstone).

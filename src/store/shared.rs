@@ -68,11 +68,17 @@ macro_rules! delta_members {
             "SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, \
              c.token_floor AS token_floor, ",
             joined_object_cols!(),
-            ", CAST(NULL AS TEXT) AS t_name, CAST(NULL AS BIGINT) AS t_seq \
-             FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
-             AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
-             WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
+            ", CAST(NULL AS TEXT) AS t_name, CAST(NULL AS BIGINT) AS t_seq ",
+            changed_members_from!()
         )
+    };
+}
+/// The collection `$1` joined with its members changed in ($2, its seq], capped at `$3`.
+macro_rules! changed_members_from {
+    () => {
+        "FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
+         AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
+         WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
     };
 }
 /// An object's metadata columns (`o`) prefixed `o_`, for `MaybeObjectMetaRow`.
@@ -262,7 +268,7 @@ pub(super) mod sql {
     /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
     /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
     /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
-    pub const PUT_CHECKS: &str = "SELECT e.id, e.etag, e.uid, e.size, \
+    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, \
          EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = $3) AS child, \
          (SELECT name FROM objects WHERE collection_id = $1 AND uid = $4 AND name <> $2 \
           ORDER BY name LIMIT 1) AS uid_holder, \
@@ -330,9 +336,8 @@ pub(super) mod sql {
     pub const MEMBERS_SINCE: &str = concat!(
         "SELECT c.sync_seq AS state_seq, ",
         joined_object_cols!(),
-        " FROM collections c LEFT JOIN objects o ON o.collection_id = c.id \
-         AND o.sync_seq > $2 AND o.sync_seq <= c.sync_seq \
-         WHERE c.id = $1 ORDER BY o.sync_seq LIMIT $3"
+        " ",
+        changed_members_from!()
     );
     pub const COLLECTIONS_TO_PRUNE: &str = "SELECT DISTINCT collection_id FROM tombstones \
          WHERE deleted_at < $1 ORDER BY collection_id";
@@ -600,18 +605,15 @@ struct ExistingRow {
 
 #[derive(FromRow)]
 struct PutChecksRow {
-    id: Option<i64>,
+    /// The ETag and size of the object now at the name; both NULL when there is none.
     etag: Option<String>,
-    uid: Option<String>,
     size: Option<i64>,
     child: bool,
     uid_holder: Option<String>,
     tombstone: bool,
 }
 
-/// A DELTA_SINCE row: part 0 carries the collection's seq and floor and a changed member
-/// (all NULL when none changed), part 1 a tombstone.
-/// A MEMBERS_SINCE row.
+/// A MEMBERS_SINCE row: the collection's seq and a member (all NULL when there is none).
 #[derive(FromRow)]
 struct MembersRow {
     state_seq: i64,
@@ -619,6 +621,8 @@ struct MembersRow {
     object: MaybeObjectMetaRow,
 }
 
+/// A DELTA_SINCE row: part 0 carries the collection's seq and floor and a changed member
+/// (all NULL when none changed), part 1 a tombstone.
 #[derive(FromRow)]
 struct DeltaRow {
     part: i64,
@@ -950,8 +954,8 @@ impl SyncEntry {
 }
 
 /// A delta from the members and tombstones read (each in seq order, each capped at the
-/// limit plus one): merged in seq order, cut at the limit without splitting a seq, and the token that
-/// continues it (the last seq kept when cut, else the collection's seq).
+/// limit plus one): merged in seq order, cut at the limit without splitting a seq, with the
+/// token that continues it (the last seq kept when cut, else the collection's seq).
 fn finish_delta(changed: Vec<ObjectMeta>, removed: Vec<(String, i64)>, state_seq: i64, limit: Option<usize>) -> SyncDelta {
     let mut entries = Vec::with_capacity(changed.len() + removed.len());
     entries.extend(changed.into_iter().map(SyncEntry::Changed));
@@ -980,7 +984,6 @@ fn finish_delta(changed: Vec<ObjectMeta>, removed: Vec<(String, i64)>, state_seq
     }
     delta
 }
-
 
 /// Cuts the seq-ordered `entries` to `limit` without splitting a seq: one transaction can leave
 /// two entries with the same seq (a rename leaves a tombstone and a member), and a token in the
@@ -1535,12 +1538,9 @@ impl ObjectStore for Engine {
             .bind(cal.map(|c| c.uid.as_str()))
             .fetch_one(&mut *tx)
             .await?;
-        let existing = match (checks.id, checks.etag, checks.size) {
-            (Some(id), Some(etag), Some(size)) => Some(ExistingRow { id, etag, uid: checks.uid, size }),
-            _ => None,
-        };
+        let existed = checks.etag.is_some();
         // The same order of refusals as the separate checks had: precondition, name, UID.
-        if !expect_holds(&expect, existing.as_ref().map(|e| e.etag.as_str())) {
+        if !expect_holds(&expect, checks.etag.as_deref()) {
             return Err(StoreError::PreconditionFailed);
         }
         if checks.child {
@@ -1549,7 +1549,7 @@ impl ObjectStore for Engine {
         if let Some(existing_name) = checks.uid_holder {
             return Err(StoreError::UidConflict { existing_name });
         }
-        let statement = if existing.is_some() {
+        let statement = if existed {
             // In place, so the object keeps its id, created_at and dead properties.
             sql::UPDATE_OBJECT
         } else {
@@ -1574,11 +1574,11 @@ impl ObjectStore for Engine {
         if checks.tombstone {
             clear_tombstone(&mut tx, collection, &object.name).await?;
         }
-        add_bytes(&mut tx, collection, size - existing.as_ref().map_or(0, |e| e.size)).await?;
+        add_bytes(&mut tx, collection, size - checks.size.unwrap_or(0)).await?;
         let meta = ObjectMeta::try_from(row)?;
         tx.commit().await?;
         Ok(PutOutcome {
-            created: existing.is_none(),
+            created: !existed,
             meta,
         })
     }

@@ -52,14 +52,14 @@ pub async fn handle(
             Ok(resp)
         }
         Located::Collection(c) if c.kind == CollectionKind::Calendar => {
-            let permit = ctx.listing_permit().await?;
-            let objects = ctx.store.list_objects_with_data(c.id).await?;
-            let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
-            let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
-            let text = export_calendar(name, &datas);
-            drop(datas);
-            drop(objects);
-            drop(permit);
+            // The permit and the objects go when the export is built, before it is sent.
+            let text = {
+                let _permit = ctx.listing_permit().await?;
+                let objects = ctx.store.list_objects_with_data(c.id).await?;
+                let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
+                let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
+                export_calendar(name, &datas)
+            };
             let len = text.len();
             let mut resp = http::Response::new(if head { Bytes::new() } else { Bytes::from(text) });
             set(&mut resp, header::CONTENT_TYPE, "text/calendar; charset=utf-8");

@@ -137,12 +137,8 @@ async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collec
         } else {
             Vec::new()
         };
-        let start = ms.len();
         let href = paths.object(&user.name, &parent.path, &meta.name);
-        ms.props(&href, &results_for(pctx, Res::Object(parent, &meta, None), sel, &dead));
-        if i == 0 {
-            ms.reserve_for(count - 1, ms.len() - start);
-        }
+        ms.listed_props(i, count, &href, &results_for(pctx, Res::Object(parent, &meta, None), sel, &dead));
     }
     Ok(())
 }

@@ -198,12 +198,8 @@ async fn sync_collection(
     } else {
         let count = delta.changed.len();
         for (i, meta) in delta.changed.iter().enumerate() {
-            let start = ms.len();
             let href = ctx.paths.object(&user.name, &collection.path, &meta.name);
-            ms.props(&href, &results_for(&pctx, Res::Object(collection, meta, None), props, &[]));
-            if i == 0 {
-                ms.reserve_for(count - 1, ms.len() - start);
-            }
+            ms.listed_props(i, count, &href, &results_for(&pctx, Res::Object(collection, meta, None), props, &[]));
         }
     }
     for name in &delta.removed {
