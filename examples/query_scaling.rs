@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use kalends::app::{RunningServer, start};
-use kalends::calendar::{ValidateOptions, parse_object};
+use kalends::calendar::{ValidateOptions, index_object};
 use kalends::config::Config;
 use kalends::service::objects::etag_of;
 use kalends::service::users;
@@ -83,13 +83,16 @@ impl Calendar {
         let total = corpus.events.len();
         for (i, e) in corpus.events.iter().enumerate() {
             let data = e.ics.clone().into_bytes();
-            let index = parse_object(&data, &opts).unwrap_or_else(|e| panic!("generated event {i} invalid: {e}"));
+            // As a PUT indexes it, the timeline laid out two years ahead.
+            let horizon = kalends::service::now() + kalends::calendar::timeline::HORIZON_SECONDS;
+            let indexed = index_object(&data, &opts, horizon).unwrap_or_else(|e| panic!("generated event {i} invalid: {e}"));
             let object = NewObject {
                 name: e.name.clone(),
                 etag: etag_of(&data),
                 data,
                 content_type: "text/calendar; charset=utf-8".into(),
-                calendar: Some(index),
+                calendar: Some(indexed.index),
+                timeline: indexed.timeline,
             };
             store.put_object(collection.id, object, Expect::Any).await.expect("put");
         }

@@ -67,6 +67,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     purge: JoinHandle<()>,
+    timelines: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -75,6 +76,7 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let _ = self.purge.await;
+        let _ = self.timelines.await;
     }
 }
 
@@ -113,13 +115,14 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let (stop, mut stopped) = watch::channel(false);
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
     let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
+    let timelines = crate::worker::spawn_timelines(store.clone(), crate::worker::TIMELINES_EVERY, stopped.clone());
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
     });
-    Ok(RunningServer { addr, store, cache, stop, task, purge })
+    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.

@@ -448,3 +448,68 @@ fn multi_object_files_yield_their_objects() {
         result.reasons
     );
 }
+
+/// Windows around an object's first instant (the usual edges of a day and an hour, either
+/// side) and a sweep of weeks and open ranges across the decades the corpus spans.
+fn windows_near(first: Option<i64>) -> Vec<kalends::calendar::filter::TimeRange> {
+    use kalends::calendar::filter::TimeRange;
+    const DAY: i64 = 86_400;
+    let mut out = Vec::new();
+    if let Some(t) = first {
+        for (from, to) in [(-DAY, DAY), (0, 1), (-3600, 0), (0, 3600), (DAY / 2, DAY), (-DAY / 2, 0), (7 * DAY, 14 * DAY)] {
+            out.push(TimeRange { start: Some(t + from), end: Some(t + to) });
+        }
+        out.push(TimeRange { start: Some(t + 1), end: None });
+        out.push(TimeRange { start: None, end: Some(t) });
+    }
+    // 1990-01-01 onwards, every 244 days and a half (so every weekday and hour edge comes
+    // round), to 2040: past the horizon below, so both outcomes of a timeline are covered.
+    let mut at = 631_152_000;
+    while at < 2_208_988_800 {
+        out.push(TimeRange { start: Some(at), end: Some(at + 7 * DAY) });
+        out.push(TimeRange { start: Some(at), end: Some(at + 3600) });
+        at += 244 * DAY + DAY / 2;
+    }
+    out
+}
+
+#[test]
+fn stored_timelines_agree_with_exact_evaluation_on_every_corpus_object() {
+    use kalends::calendar::filter::CompFilter;
+    use kalends::calendar::index_object;
+    use kalends::calendar::query::{QueryContext, object_matches};
+    let horizon = 1_893_456_000; // 2030-01-01
+    let zones = [chrono_tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::America::Los_Angeles, chrono_tz::Pacific::Kiritimati];
+    let filter = |r| {
+        let event = CompFilter { name: "VEVENT".into(), is_not_defined: false, time_range: Some(r), props: vec![], comps: vec![] };
+        CompFilter { name: "VCALENDAR".into(), is_not_defined: false, time_range: None, props: vec![], comps: vec![event] }
+    };
+    let (mut objects, mut decided, mut left) = (0, 0, 0);
+    for path in corpus_files() {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut parts: Vec<String> = split_by_uid(&text).into_iter().map(|p| p.data).collect();
+        parts.push(without_method(&text));
+        for data in parts {
+            let Ok(indexed) = index_object(data.as_bytes(), &ANY_TIME, horizon) else { continue };
+            let Some(timeline) = indexed.timeline else { continue };
+            objects += 1;
+            for r in windows_near(indexed.index.first_start) {
+                for zone in zones {
+                    let ctx = QueryContext { zone, max_instances: 100_000 };
+                    let Ok(exact) = object_matches(data.as_bytes(), &filter(r), ctx) else { continue };
+                    match timeline.overlaps(&r, zone) {
+                        Some(found) => {
+                            decided += 1;
+                            assert_eq!(found, exact, "{}: {r:?} in {zone}", file_name(&path));
+                        }
+                        None => left += 1,
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{objects} objects with a timeline: {decided} answers decided by it, {left} left to exact evaluation");
+    // The corpus must exercise timelines, or this test says nothing.
+    assert!(objects >= 40, "only {objects} corpus objects have a timeline");
+    assert!(decided > 10 * left, "{decided} decided, {left} left to exact evaluation");
+}

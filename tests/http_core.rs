@@ -693,6 +693,12 @@ END:VCALENDAR\r\n";
     assert!(hrefs(r).is_empty(), "the Jan 19 instance moved out");
     let r = query(week("20260202T000000Z", "20260209T000000Z")).await;
     assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/r.ics"]);
+    // Past the stored timeline's horizon (two years after the write) the rule is expanded
+    // exactly: any two weeks hold one instance, and an open end finds it too.
+    let r = query(week("20350101T000000Z", "20350115T000000Z")).await;
+    assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/r.ics"]);
+    let r = query(week("20350101T000000Z", "").replace(" end=\"\"", "")).await;
+    assert_eq!(hrefs(r), vec!["/calendars/alice/calendar/r.ics"]);
 
     // RFC 4791 §7.8.1 verbatim, over the RFC's own objects: abcd2 (recurring, one instance on
     // Jan 4 overridden) and abcd3 match, abcd1 (Jan 2) does not.

@@ -74,6 +74,7 @@ contract_tests!(
     concurrent_conflicting_puts_admit_exactly_one,
     concurrent_read_then_write_transactions_all_succeed,
     sync_during_concurrent_writes_loses_nothing,
+    timelines_are_stored_copied_and_renewed,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -159,6 +160,7 @@ fn calendar_object(
             first_start,
             last_end,
         }),
+        timeline: None,
     }
 }
 
@@ -181,6 +183,7 @@ fn blob(name: &str, data: &[u8]) -> NewObject {
         content_type: "application/octet-stream".to_owned(),
         etag: format!("\"{name}-{}\"", data.len()),
         calendar: None,
+        timeline: None,
     }
 }
 
@@ -1488,7 +1491,7 @@ async fn objects_in_range_boundaries(store: Store) {
             .objects_in_range(default.id, component, start, end)
             .await
             .unwrap();
-        let names: Vec<&str> = got.iter().map(|o| o.meta.name.as_str()).collect();
+        let names: Vec<&str> = got.iter().map(|o| o.object.meta.name.as_str()).collect();
         assert_eq!(
             names, expected,
             "component {component:?}, range [{start:?}, {end:?})"
@@ -1507,10 +1510,10 @@ async fn objects_in_range_boundaries(store: Store) {
         .unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!(
-        a[0].data,
+        a[0].object.data,
         calendar_object("a", "a", 1, Event, Some(100), Some(200)).data
     );
-    assert_eq!(a[0].meta.calendar.as_ref().unwrap().first_start, Some(100));
+    assert_eq!(a[0].object.meta.calendar.as_ref().unwrap().first_start, Some(100));
 }
 
 async fn copy_object(store: Store) {
@@ -3054,4 +3057,82 @@ async fn sync_during_concurrent_writes_loses_nothing(store: Store) {
         .map(|m| (m.name, m.etag))
         .collect();
     assert_eq!(mirror, truth, "the synced mirror is the collection");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event timelines.
+// ---------------------------------------------------------------------------------------------
+
+/// A real event object, indexed as a PUT indexes it, its timeline laid out to `horizon`.
+fn indexed_event(name: &str, uid: &str, rule: &str, horizon: i64) -> NewObject {
+    let data = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T100000Z\r\n{rule}\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let any_time = kalends::calendar::ValidateOptions { min_date_time: i64::MIN, max_date_time: i64::MAX };
+    let indexed = kalends::calendar::index_object(data.as_bytes(), &any_time, horizon).unwrap();
+    NewObject {
+        name: name.to_owned(),
+        etag: format!("\"{name}\""),
+        data: data.into_bytes(),
+        content_type: "text/calendar; charset=utf-8".to_owned(),
+        calendar: Some(indexed.index),
+        timeline: indexed.timeline,
+    }
+}
+
+async fn timeline_of(store: &Store, collection: CollectionId, name: &str) -> Option<kalends::store::Timeline> {
+    let candidates = store.objects_in_range(collection, None, None, None).await.unwrap();
+    candidates.into_iter().find(|c| c.object.meta.name == name).expect("a candidate").timeline
+}
+
+async fn timelines_are_stored_copied_and_renewed(store: Store) {
+    let (alice, default) = alice_with_calendar(&store).await;
+    let soon = now() + 100;
+    let daily = indexed_event("daily.ics", "D", "RRULE:FREQ=DAILY\r\n", soon);
+    let stored = daily.timeline.clone().expect("an unbounded daily rule has a timeline");
+    assert_eq!(stored.until, Some(soon));
+    let once = indexed_event("once.ics", "O", "", soon);
+    assert_eq!(once.timeline.as_ref().map(|t| t.until), Some(None), "a single instance is stored whole");
+    let daily_meta = store.put_object(default.id, daily, Expect::Any).await.unwrap().meta;
+    store.put_object(default.id, once, Expect::Any).await.unwrap();
+    put(&store, &default, blob("note.txt", b"n")).await;
+    assert_eq!(timeline_of(&store, default.id, "daily.ics").await, Some(stored.clone()));
+
+    // Only the timeline with a horizon is due, and only once the horizon is near.
+    let due = store.timelines_due(soon + 1, 10).await.unwrap();
+    assert_eq!(due.iter().map(|o| o.meta.name.as_str()).collect::<Vec<_>>(), ["daily.ics"]);
+    assert!(store.timelines_due(soon, 10).await.unwrap().is_empty());
+
+    // A timeline computed from other bytes is not stored over the current one.
+    let later = kalends::store::Timeline { until: Some(soon + 1_000), ..stored.clone() };
+    assert!(!store.set_timeline(daily_meta.id, "\"stale\"", Some(later.clone())).await.unwrap());
+    assert_eq!(timeline_of(&store, default.id, "daily.ics").await, Some(stored.clone()));
+
+    // Renewing changes nothing a client can see: neither the ETag nor the sync state.
+    let seq_before = seq(&store, default.id).await;
+    assert!(store.set_timeline(daily_meta.id, &daily_meta.etag, Some(later.clone())).await.unwrap());
+    assert_eq!(timeline_of(&store, default.id, "daily.ics").await, Some(later.clone()));
+    assert_eq!(seq(&store, default.id).await, seq_before);
+    assert_eq!(store.object_meta(default.id, "daily.ics").await.unwrap(), Some(daily_meta.clone()));
+
+    // The worker lays out what is due (the horizon is within a year) to two years ahead.
+    let renewed = kalends::worker::renew_timelines_once(&store).await.unwrap();
+    assert_eq!(renewed, 1);
+    let until = timeline_of(&store, default.id, "daily.ics").await.and_then(|t| t.until).unwrap();
+    assert!(until >= now() + kalends::calendar::timeline::HORIZON_SECONDS - 60, "renewed to {until}");
+    assert_eq!(kalends::worker::renew_timelines_once(&store).await.unwrap(), 0, "nothing is due twice");
+    assert_eq!(seq(&store, default.id).await, seq_before);
+
+    // A copy takes the timeline along, in its new collection.
+    let work = store.create_collection(new_collection(&alice, None, "work", CollectionKind::Calendar)).await.unwrap();
+    assert!(store.transfer_object(default.id, "daily.ics", work.id, "copy.ics", false, true).await.unwrap());
+    assert_eq!(timeline_of(&store, work.id, "copy.ics").await, timeline_of(&store, default.id, "daily.ics").await);
+
+    // Setting none (bytes that no longer validate) takes the row off the due list for good.
+    let meta = store.object_meta(work.id, "copy.ics").await.unwrap().unwrap();
+    assert!(store.set_timeline(meta.id, &meta.etag, None).await.unwrap());
+    assert_eq!(timeline_of(&store, work.id, "copy.ics").await, None);
+    assert!(store.timelines_due(i64::MAX, 10).await.unwrap().iter().all(|o| o.meta.name != "copy.ics"));
 }

@@ -16,13 +16,15 @@ pub mod model;
 pub mod raw;
 pub mod recur;
 pub mod time;
+pub mod timeline;
 pub mod tz;
 pub mod validate;
 
 pub use export::{UidObject, export_calendar, split_by_uid};
 pub use index::INDEX_SCAN_CAP;
 pub use tz::{CalendarTimezone, parse_calendar_timezone};
-pub use validate::{InvalidObject, ValidateOptions, parse_object};
+pub use timeline::Timeline;
+pub use validate::{Indexed, InvalidObject, ValidateOptions, index_object, parse_object, timeline_of};
 
 /// Seconds since the Unix epoch, UTC.
 pub type Timestamp = i64;

@@ -12,6 +12,7 @@ use super::ical::{self, Component, Line};
 use super::model::{self, Alarm, Timing, Trigger};
 use super::recur::{Limits, Occurrence, RecurrenceSet, Window};
 use super::time::{CalTime, Length, MAX_OFFSET_EAST, MAX_OFFSET_WEST, Zone};
+use super::timeline::Timeline;
 use super::tz::Zones;
 use super::{ComponentKind, Timestamp, index, validate};
 
@@ -60,6 +61,41 @@ pub fn object_matches(data: &[u8], filter: &CompFilter, ctx: QueryContext) -> Re
     let oracle = ExactTimes::new(&root, &parsed, ctx)?;
     let found = matches(filter, &root, &oracle);
     oracle.verdict(found)
+}
+
+/// `object_matches`, answered from the object's stored instance timeline when the filter is
+/// one a timeline decides alone (`timeline_range`) and the timeline can tell; the answer is the
+/// exact evaluation's, since a timeline holds exactly the instances that evaluation expands.
+pub fn object_matches_with(
+    data: &[u8],
+    timeline: Option<&Timeline>,
+    filter: &CompFilter,
+    ctx: QueryContext,
+) -> Result<bool, QueryError> {
+    let decided = timeline.zip(timeline_range(filter)).and_then(|(t, range)| t.overlaps(&range, ctx.zone));
+    match decided {
+        Some(found) => Ok(found),
+        None => object_matches(data, filter, ctx),
+    }
+}
+
+/// The time range of a filter that asks only whether a VEVENT overlaps it: a VCALENDAR
+/// comp-filter holding one VEVENT comp-filter with a time-range and no other test.
+pub fn timeline_range(filter: &CompFilter) -> Option<TimeRange> {
+    let bare = |f: &CompFilter| !f.is_not_defined && f.props.is_empty();
+    match filter.comps.as_slice() {
+        [event]
+            if filter.name == "VCALENDAR"
+                && bare(filter)
+                && filter.time_range.is_none()
+                && event.name == "VEVENT"
+                && bare(event)
+                && event.comps.is_empty() =>
+        {
+            event.time_range
+        }
+        _ => None,
+    }
 }
 
 /// Parses a stored object once for exact time evaluation and hands `f` its component tree
@@ -614,6 +650,11 @@ fn test_for(kind: ComponentKind, t: &Timing<'_>) -> Test {
         (ComponentKind::Todo, None, None) => Test::TodoStart,
         _ => Test::Period,
     }
+}
+
+/// The §9.9 condition for one VEVENT instance from `s` to `e` (UTC).
+pub(crate) fn event_passes(r: &TimeRange, s: Timestamp, e: Timestamp) -> bool {
+    passes(Test::Period, r, s, e)
 }
 
 /// The §9.9 condition of `test` for one instance from `s` to `e` (UTC).

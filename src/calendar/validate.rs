@@ -11,6 +11,7 @@ use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty};
 use super::model::{self, Timing};
 use super::time::{CalTime, naive};
 use super::tz::Zones;
+use super::timeline::{self, Timeline};
 use super::{CalendarIndex, ComponentKind, Timestamp, index, raw};
 
 /// What the collection imposes on a PUT.
@@ -41,6 +42,36 @@ pub enum InvalidObject {
 
 /// Parses and validates one calendar object resource and computes its index facts.
 pub fn parse_object(data: &[u8], opts: &ValidateOptions) -> Result<CalendarIndex, InvalidObject> {
+    validated(data, opts, |_, _| ()).map(|(index, ())| index)
+}
+
+/// What a write stores beside the bytes: the index facts and, for an event that has one, the
+/// instance timeline laid out to `horizon` (see `timeline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexed {
+    pub index: CalendarIndex,
+    pub timeline: Option<Timeline>,
+}
+
+/// `parse_object` plus the instance timeline, from the one parse.
+pub fn index_object(data: &[u8], opts: &ValidateOptions, horizon: Timestamp) -> Result<Indexed, InvalidObject> {
+    let (index, timeline) = validated(data, opts, |kind, timings| timeline::build(kind, timings, horizon))?;
+    Ok(Indexed { index, timeline })
+}
+
+/// The timeline of stored bytes, for laying it out again later; `None` also when the bytes no
+/// longer validate (written by an older server), which leaves them to exact evaluation.
+pub fn timeline_of(data: &[u8], horizon: Timestamp) -> Option<Timeline> {
+    let any_time = ValidateOptions { min_date_time: Timestamp::MIN, max_date_time: Timestamp::MAX };
+    index_object(data, &any_time, horizon).ok().and_then(|i| i.timeline)
+}
+
+/// Validates, computes the index facts and hands the checked components to `more`.
+fn validated<R>(
+    data: &[u8],
+    opts: &ValidateOptions,
+    more: impl FnOnce(ComponentKind, &[Timing<'_>]) -> R,
+) -> Result<(CalendarIndex, R), InvalidObject> {
     let text = std::str::from_utf8(data).map_err(|e| {
         InvalidObject::Data(format!(
             "the body is not UTF-8 (bad byte at offset {}, RFC 5545 §3.1.4)",
@@ -62,12 +93,13 @@ pub fn parse_object(data: &[u8], opts: &ValidateOptions) -> Result<CalendarIndex
     }
     let facts = index::compute(kind, &timings)?;
     check_limits(facts.face, opts)?;
-    Ok(CalendarIndex {
+    let index = CalendarIndex {
         uid,
         component: kind,
         first_start: facts.range.lo,
         last_end: facts.range.hi,
-    })
+    };
+    Ok((index, more(kind, &timings)))
 }
 
 /// Parses exactly one VCALENDAR, after checking the content-line syntax calcard forgives.

@@ -35,7 +35,7 @@ pub async fn compute(store: &Store, q: &FreeBusyQuery<'_>) -> ServiceResult<Vec<
     let candidates = store.objects_in_range(q.collection.id, None, Some(q.start), Some(q.end)).await?;
     let ctx = QueryContext { zone: q.zone, max_instances: q.max_instances };
     let mut periods = Vec::new();
-    for object in &candidates {
+    for object in candidates.iter().map(|c| &c.object) {
         match freebusy::object_busy(&object.data, &range, ctx) {
             Ok(found) => periods.extend(found),
             Err(QueryError::TooManyInstances) => return Err(ServiceError::TooManyInstances),

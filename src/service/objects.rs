@@ -4,7 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::{Principal, ServiceError, ServiceResult};
-use crate::calendar::{ValidateOptions, parse_object};
+use crate::calendar::timeline::HORIZON_SECONDS;
+use crate::calendar::{Indexed, ValidateOptions, index_object};
 use crate::store::{
     Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
 };
@@ -66,14 +67,14 @@ fn prepare(
     let etag = etag_of(&data);
     if collection.kind == CollectionKind::Plain {
         let content_type = content_type.unwrap_or("application/octet-stream").to_owned();
-        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None });
+        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None, timeline: None });
     }
     // RFC 4791 §5.3.2.1 supported-calendar-data: a stated media type must be text/calendar.
     if content_type.is_some_and(|t| t != "text/calendar") {
         return Err(ServiceError::UnsupportedMediaType);
     }
     let opts = ValidateOptions { min_date_time: limits.min_date_time, max_date_time: limits.max_date_time };
-    let index = parse_object(&data, &opts)?;
+    let Indexed { index, timeline } = index_object(&data, &opts, super::now().saturating_add(HORIZON_SECONDS))?;
     if !collection.props.components.contains(index.component.bit()) {
         return Err(ServiceError::UnsupportedComponent(index.component));
     }
@@ -83,6 +84,7 @@ fn prepare(
         content_type: "text/calendar; charset=utf-8".to_owned(),
         etag,
         calendar: Some(index),
+        timeline,
     })
 }
 

@@ -13,7 +13,7 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-pub use crate::calendar::{CalendarIndex, ComponentKind, ComponentSet};
+pub use crate::calendar::{CalendarIndex, ComponentKind, ComponentSet, Timeline};
 
 /// Seconds since the Unix epoch, UTC.
 pub type Timestamp = i64;
@@ -182,6 +182,15 @@ pub struct NewObject {
     pub content_type: String,
     pub etag: String,
     pub calendar: Option<CalendarIndex>,
+    /// The event's instance timeline, stored beside the index facts.
+    pub timeline: Option<Timeline>,
+}
+
+/// A time-range candidate: the object and, when it has one, its stored instance timeline.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub object: StoredObject,
+    pub timeline: Option<Timeline>,
 }
 
 /// What a collection COPY or MOVE takes along (RFC 4918 §9.8.3, §9.9.2).
@@ -357,14 +366,15 @@ pub trait ObjectStore {
         collection: CollectionId,
     ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
     /// Calendar objects whose [first_start, last_end) may overlap [start, end) (NULL = unbounded),
-    /// optionally of one component kind. A candidate list from the index, not an exact answer.
+    /// optionally of one component kind, with their timelines. A candidate list from the
+    /// index, not an exact answer.
     fn objects_in_range(
         &self,
         collection: CollectionId,
         component: Option<ComponentKind>,
         start: Option<Timestamp>,
         end: Option<Timestamp>,
-    ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<Candidate>>> + Send;
     /// Create or replace, checking `expect` and UID uniqueness inside the transaction; bumps the
     /// collection's sync_seq and clears any tombstone for the name.
     fn put_object(
@@ -420,6 +430,13 @@ pub trait SyncStore {
     ) -> impl Future<Output = StoreResult<SyncDelta>> + Send;
     /// Drops tombstones older than `before` and raises the collection's token floor to match.
     fn prune_tombstones(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Up to `limit` objects whose timeline horizon lies before `before` (or that have not
+    /// had a timeline laid out yet), in id order.
+    fn timelines_due(&self, before: Timestamp, limit: u32) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    /// Replaces the timeline of object `id` if its ETag is still `etag`, without touching its
+    /// content, ETag or sync seq (the timeline is derived from the bytes). False when the
+    /// object changed or went meanwhile: its writer stored a fresh timeline.
+    fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// The engine in use, chosen once in `app.rs`; handlers and services are not generic over it.
@@ -495,7 +512,7 @@ delegate!(ObjectStore {
     fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<StoredObject>>;
     fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>>;
     fn list_objects_with_data(&self, collection: CollectionId) -> StoreResult<Vec<StoredObject>>;
-    fn objects_in_range(&self, collection: CollectionId, component: Option<ComponentKind>, start: Option<Timestamp>, end: Option<Timestamp>) -> StoreResult<Vec<StoredObject>>;
+    fn objects_in_range(&self, collection: CollectionId, component: Option<ComponentKind>, start: Option<Timestamp>, end: Option<Timestamp>) -> StoreResult<Vec<Candidate>>;
     fn put_object(&self, collection: CollectionId, object: NewObject, expect: Expect) -> StoreResult<PutOutcome>;
     fn delete_object(&self, collection: CollectionId, name: &str, expect: Expect) -> StoreResult<()>;
     fn transfer_object(&self, source: CollectionId, name: &str, dest: CollectionId, dest_name: &str, overwrite: bool, keep_source: bool) -> StoreResult<bool>;
@@ -506,4 +523,6 @@ delegate!(ObjectStore {
 delegate!(SyncStore {
     fn changes_since(&self, collection: CollectionId, since: Option<i64>, limit: Option<usize>) -> StoreResult<SyncDelta>;
     fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64>;
+    fn timelines_due(&self, before: Timestamp, limit: u32) -> StoreResult<Vec<StoredObject>>;
+    fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool>;
 });

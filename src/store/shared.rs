@@ -22,10 +22,10 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::{Db, Engine};
 use crate::store::{
-    CalendarIndex, Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps,
+    CalendarIndex, Candidate, Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps,
     CollectionStore, CollectionTransfer, CollectionTransferKind, ComponentKind, ComponentSet,
     DeadProp, Expect, NewCollection, NewObject, NewUser, ObjectId, ObjectMeta, ObjectStore,
-    PutOutcome, StoreError, StoreResult, StoredObject, SyncDelta, SyncStore, Timestamp, User,
+    PutOutcome, StoreError, StoreResult, StoredObject, SyncDelta, SyncStore, Timeline, Timestamp, User,
     UserId, UserStore,
 };
 
@@ -188,9 +188,10 @@ pub(super) mod sql {
          WHERE collection_id = $1";
     /// Every member of `$1` into `$2`, as new resources with the same bytes and index facts.
     pub const COPY_MEMBERS: &str = "INSERT INTO objects (collection_id, name, data, etag, \
-         content_type, size, uid, component, first_start, last_end, created_at, modified_at, \
-         sync_seq) SELECT $2, name, data, etag, content_type, size, uid, component, first_start, \
-         last_end, $3, $3, $4 FROM objects WHERE collection_id = $1";
+         content_type, size, uid, component, first_start, last_end, instances, instances_until, \
+         created_at, modified_at, sync_seq) SELECT $2, name, data, etag, content_type, size, uid, \
+         component, first_start, last_end, instances, instances_until, $3, $3, $4 FROM objects \
+         WHERE collection_id = $1";
     /// The members' dead properties, matched by member name (unique in each collection).
     pub const COPY_MEMBER_PROPS: &str = "INSERT INTO object_props (object_id, namespace, name, \
          xml) SELECT n.id, p.namespace, p.name, p.xml FROM object_props p \
@@ -254,7 +255,7 @@ pub(super) mod sql {
     pub const OBJECTS_IN_RANGE: &str = concat!(
         "SELECT ",
         object_cols!(),
-        " FROM objects WHERE collection_id = $1 \
+        ", instances, instances_until FROM objects WHERE collection_id = $1 \
          AND COALESCE(last_end, 9223372036854775807) >= $2 \
          AND COALESCE(first_start, -9223372036854775807) <= $3 \
          AND component IS NOT NULL AND ($4 IS NULL OR component = $4) ORDER BY name"
@@ -277,23 +278,36 @@ pub(super) mod sql {
     /// Insert and update take the same arguments in the same order, so one binder serves both.
     pub const INSERT_OBJECT: &str = concat!(
         "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
-         component, first_start, last_end, created_at, modified_at, sync_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING ",
+         component, first_start, last_end, created_at, modified_at, sync_seq, instances, \
+         instances_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING ",
         object_meta_cols!()
     );
     pub const UPDATE_OBJECT: &str = concat!(
         "UPDATE objects SET data = $3, etag = $4, content_type = $5, size = $6, uid = $7, \
-         component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12 \
-         WHERE collection_id = $1 AND name = $2 RETURNING ",
+         component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12, \
+         instances = $13, instances_until = $14 WHERE collection_id = $1 AND name = $2 RETURNING ",
         object_meta_cols!()
     );
     pub const DELETE_OBJECT: &str = "DELETE FROM objects WHERE id = $1";
     pub const MOVE_OBJECT: &str =
         "UPDATE objects SET collection_id = $2, name = $3, sync_seq = $4 WHERE id = $1";
     pub const COPY_OBJECT: &str = "INSERT INTO objects (collection_id, name, data, etag, \
-         content_type, size, uid, component, first_start, last_end, created_at, modified_at, \
-         sync_seq) SELECT $2, $3, data, etag, content_type, size, uid, component, first_start, \
-         last_end, $4, $4, $5 FROM objects WHERE id = $1 RETURNING id, size";
+         content_type, size, uid, component, first_start, last_end, instances, instances_until, \
+         created_at, modified_at, sync_seq) SELECT $2, $3, data, etag, content_type, size, uid, \
+         component, first_start, last_end, instances, instances_until, $4, $4, $5 FROM objects \
+         WHERE id = $1 RETURNING id, size";
+    /// Objects whose timeline horizon is before `$1`, on the partial index objects_timelines_due.
+    pub const TIMELINES_DUE: &str = concat!(
+        "SELECT ",
+        object_cols!(),
+        " FROM objects WHERE instances_until IS NOT NULL AND instances_until < $1 \
+         ORDER BY id LIMIT $2"
+    );
+    /// A fresh timeline for unchanged bytes: neither the ETag nor the sync seq moves, since
+    /// what a client can read of the object is the same.
+    pub const SET_TIMELINE: &str =
+        "UPDATE objects SET instances = $3, instances_until = $4 WHERE id = $1 AND etag = $2";
     pub const OBJECT_COLLECTION: &str = "SELECT collection_id FROM objects WHERE id = $1";
     pub const STAMP_OBJECT: &str =
         "UPDATE objects SET sync_seq = $3 WHERE id = $1 AND collection_id = $2";
@@ -489,6 +503,27 @@ struct ObjectRow {
     #[sqlx(flatten)]
     meta: ObjectMetaRow,
     data: Vec<u8>,
+}
+
+/// An OBJECTS_IN_RANGE row: the object and its timeline columns.
+#[derive(FromRow)]
+struct CandidateRow {
+    #[sqlx(flatten)]
+    object: ObjectRow,
+    instances: Option<Vec<u8>>,
+    instances_until: Option<i64>,
+}
+
+impl TryFrom<CandidateRow> for Candidate {
+    type Error = StoreError;
+
+    fn try_from(r: CandidateRow) -> StoreResult<Self> {
+        let until = r.instances_until;
+        Ok(Candidate {
+            object: r.object.try_into()?,
+            timeline: r.instances.map(|encoded| Timeline { encoded, until }),
+        })
+    }
 }
 
 impl TryFrom<ObjectRow> for StoredObject {
@@ -1508,10 +1543,10 @@ impl ObjectStore for Engine {
         component: Option<ComponentKind>,
         start: Option<Timestamp>,
         end: Option<Timestamp>,
-    ) -> StoreResult<Vec<StoredObject>> {
+    ) -> StoreResult<Vec<Candidate>> {
         // An open side becomes the widest bound, so one statement (and one index range) serves
         // every combination.
-        let rows: Vec<ObjectRow> = sqlx::query_as(sql::OBJECTS_IN_RANGE)
+        let rows: Vec<CandidateRow> = sqlx::query_as(sql::OBJECTS_IN_RANGE)
             .bind(collection.0)
             .bind(start.unwrap_or(i64::MIN))
             .bind(end.unwrap_or(i64::MAX))
@@ -1569,6 +1604,8 @@ impl ObjectStore for Engine {
             .bind(cal.and_then(|c| c.last_end))
             .bind(now)
             .bind(bumped.sync_seq)
+            .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+            .bind(object.timeline.as_ref().and_then(|t| t.until))
             .fetch_one(&mut *tx)
             .await?;
         if checks.tombstone {
@@ -1862,6 +1899,28 @@ impl SyncStore for Engine {
         }
         tx.commit().await?;
         Ok(pruned)
+    }
+
+    async fn timelines_due(&self, before: Timestamp, limit: u32) -> StoreResult<Vec<StoredObject>> {
+        let rows: Vec<ObjectRow> = sqlx::query_as(sql::TIMELINES_DUE)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await?;
+        collect(rows)
+    }
+
+    async fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::SET_TIMELINE)
+            .bind(id.0)
+            .bind(etag)
+            .bind(timeline.as_ref().map(|t| t.encoded.as_slice()))
+            .bind(timeline.as_ref().and_then(|t| t.until))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -137,4 +137,65 @@ mod tests {
             "plan: {detail:?}"
         );
     }
+
+    /// The worker's scan for due timelines reads the partial index, not every object.
+    #[tokio::test]
+    async fn timelines_due_uses_its_partial_index() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            shared::sql::TIMELINES_DUE
+        )))
+        .bind(0_i64)
+        .bind(10_i64)
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(detail.iter().any(|d| d.contains("USING INDEX objects_timelines_due")), "plan: {detail:?}");
+    }
+
+    /// Schema v4 on a database with events from before it: the events become due for the
+    /// worker's first layout, other objects do not, and nothing else changes.
+    #[tokio::test]
+    async fn schema_v4_marks_stored_events_due() {
+        let db = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        for v3 in [
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+            include_str!("../../migrations/sqlite/0002_collection_bytes.sql"),
+            include_str!("../../migrations/sqlite/0003_objects_listing.sql"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(v3)).execute(&db).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO users (name, password_hash, created_at) VALUES ('a', 'h', 0); \
+             INSERT INTO collections (owner_id, path, kind, components, created_at, modified_at) \
+             VALUES (1, 'c', 'calendar', 15, 0, 0); \
+             INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             created_at, modified_at, sync_seq) VALUES \
+             (1, 'e.ics', X'00', 'e', 'text/calendar', 1, 'e', 'VEVENT', 0, 0, 1), \
+             (1, 't.ics', X'00', 't', 'text/calendar', 1, 't', 'VTODO', 0, 0, 2), \
+             (1, 'n.txt', X'00', 'n', 'text/plain', 1, NULL, NULL, 0, 0, 3);",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0004_timelines.sql")).execute(&db).await.unwrap();
+        /// name, instances, instances_until, etag
+        type Row = (String, Option<Vec<u8>>, Option<i64>, String);
+        let rows: Vec<Row> =
+            sqlx::query_as("SELECT name, instances, instances_until, etag FROM objects ORDER BY name")
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        let due = -9_223_372_036_854_775_807_i64;
+        assert_eq!(
+            rows,
+            [
+                ("e.ics".to_owned(), None, Some(due), "e".to_owned()),
+                ("n.txt".to_owned(), None, None, "n".to_owned()),
+                ("t.ics".to_owned(), None, None, "t".to_owned()),
+            ]
+        );
+    }
 }

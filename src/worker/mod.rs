@@ -6,6 +6,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::calendar::timeline::{HORIZON_SECONDS, RENEW_SECONDS};
+use crate::calendar::timeline_of;
 use crate::store::{Store, StoreResult, SyncStore};
 
 /// How often tombstones are pruned. Pruning is cheap and its timing is not observable beyond
@@ -22,19 +24,89 @@ pub async fn purge_once(store: &Store, retention: Duration) -> StoreResult<u64> 
 
 /// Runs `purge_once` every `every` until `stop` turns true. A failure is logged and retried at
 /// the next tick: losing a round only keeps tombstones a little longer.
-pub fn spawn_purge(store: Store, retention: Duration, every: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn_purge(store: Store, retention: Duration, every: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    spawn_every(every, stop, move || {
+        let store = store.clone();
+        async move {
+            match purge_once(&store, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "sync tombstones pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning sync tombstones failed; retrying later"),
+            }
+        }
+    })
+}
+
+/// How often timelines are checked for a near horizon. A horizon is renewed a year before it
+/// is reached, so a day between checks loses nothing; the first check runs at start-up and
+/// lays out the timelines of events stored before timelines existed.
+pub const TIMELINES_EVERY: Duration = Duration::from_secs(86_400);
+
+/// Objects laid out per store round trip.
+const TIMELINE_BATCH: u32 = 100;
+
+/// Lays out again every event timeline whose horizon is less than `RENEW_SECONDS` away, and
+/// those not laid out yet, so that queries find them complete. Returns how many it stored.
+/// Safe beside writers: a timeline is stored only if the object's ETag is still the one it was
+/// computed from, and a writer stores a fresh one with every new body.
+pub async fn renew_timelines_once(store: &Store) -> StoreResult<u64> {
+    let now = crate::service::now();
+    let (before, horizon) = (now.saturating_add(RENEW_SECONDS), now.saturating_add(HORIZON_SECONDS));
+    let mut stored = 0u64;
+    loop {
+        let due = store.timelines_due(before, TIMELINE_BATCH).await?;
+        if due.is_empty() {
+            return Ok(stored);
+        }
+        // Expanding recurrences is CPU work: off the runtime's threads. A renewed timeline's
+        // horizon is past `before`, and a row that changed meanwhile got a fresh one from its
+        // writer, so no row comes back and the loop ends.
+        let layout = tokio::task::spawn_blocking(move || {
+            due.into_iter().map(|o| (o.meta.id, o.meta.etag, timeline_of(&o.data, horizon))).collect::<Vec<_>>()
+        });
+        let laid_out = match layout.await {
+            Ok(laid_out) => laid_out,
+            // A panic in the layout is a bug: let it surface as one.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => return Ok(stored),
+        };
+        for (id, etag, timeline) in laid_out {
+            if store.set_timeline(id, &etag, timeline).await? {
+                stored += 1;
+            }
+        }
+    }
+}
+
+/// Runs `renew_timelines_once` at start-up and then every `every` until `stop` turns true. A
+/// failure is logged and retried at the next tick; meanwhile queries evaluate exactly.
+pub fn spawn_timelines(store: Store, every: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    spawn_every(every, stop, move || {
+        let store = store.clone();
+        async move {
+            match renew_timelines_once(&store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(renewed = n, "event timelines laid out"),
+                Err(e) => tracing::warn!(error = %e, "laying out event timelines failed; retrying later"),
+            }
+        }
+    })
+}
+
+/// Runs `job` now and every `every` until `stop` turns true (or its sender is gone).
+fn spawn_every<F, Fut>(every: Duration, mut stop: watch::Receiver<bool>, mut job: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => match purge_once(&store, retention).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(pruned = n, "sync tombstones pruned"),
-                    Err(e) => tracing::warn!(error = %e, "pruning sync tombstones failed; retrying later"),
-                },
+                _ = tick.tick() => job().await,
                 changed = stop.changed() => {
-                    // A dropped sender also means the server is gone.
                     if changed.is_err() || *stop.borrow() {
                         break;
                     }

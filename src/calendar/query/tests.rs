@@ -51,8 +51,16 @@ fn alarm_in(kind: &str, r: TimeRange) -> CompFilter {
     in_calendar(comp(kind, None, vec![], vec![comp("VALARM", Some(r), vec![], vec![])]))
 }
 
+/// The exact answer, after checking that a stored timeline, where the object has one and it
+/// decides, gives the same: so every case here is also a case of `timeline`.
 fn eval(data: &str, filter: &CompFilter, ctx: QueryContext) -> Result<bool, QueryError> {
-    object_matches(data.as_bytes(), filter, ctx)
+    let exact = object_matches(data.as_bytes(), filter, ctx);
+    let timeline = crate::calendar::timeline_of(data.as_bytes(), ts("20400101T000000"));
+    if let (Some(t), Ok(found)) = (&timeline, &exact) {
+        let by_timeline = object_matches_with(data.as_bytes(), Some(t), filter, ctx);
+        assert_eq!(by_timeline.as_ref(), Ok(found), "timeline and exact evaluation disagree on {filter:?} in {}", ctx.zone);
+    }
+    exact
 }
 
 /// Whether the single `kind` component of `data` overlaps `r`, read in UTC.

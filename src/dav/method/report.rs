@@ -20,7 +20,8 @@ use crate::calendar::filter::{CompFilter, TimeRange};
 use crate::dav::request::calendar_data::{DataError, parse_calendar_data};
 use crate::dav::xml::CALDAV;
 use crate::calendar::parse_calendar_timezone;
-use crate::calendar::query::{QueryContext, QueryError, object_matches};
+use crate::calendar::query::{QueryContext, QueryError, object_matches_with};
+use crate::store::Candidate;
 use crate::dav::request::query::{FilterError, parse_filter};
 use crate::dav::xml::Element;
 use crate::store::{Collection, ComponentKind, ObjectStore, StoreError, StoredObject, SyncStore};
@@ -238,8 +239,8 @@ async fn calendar_query(
         ?;
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
     let mut ms = Multistatus::new();
-    for object in &candidates {
-        match object_matches(&object.data, &filter, qctx) {
+    for Candidate { object, timeline } in &candidates {
+        match object_matches_with(&object.data, timeline.as_ref(), &filter, qctx) {
             Ok(true) => write_object(&pctx, &mut ms, collection, object, out)?,
             Ok(false) => {}
             Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
