@@ -182,7 +182,9 @@ fn object_value(meta: &ObjectMeta, data: Option<&[u8]>, live: Live) -> Option<Va
         Live::GetLastModified => Some(Value::Text(http_date(meta.modified_at))),
         Live::CreationDate => Some(Value::Text(rfc3339(meta.created_at))),
         Live::CalendarData if meta.calendar.is_some() => {
-            data.map(|d| Value::Text(String::from_utf8_lossy(d).into_owned()))
+            // Validated as UTF-8 on write, so the checked conversion (faster than the lossy
+            // one's chunked scan) succeeds; the lossy one stays for older data.
+            data.map(|d| Value::Text(std::str::from_utf8(d).map_or_else(|_| String::from_utf8_lossy(d).into_owned(), str::to_owned)))
         }
         _ => None,
     }

@@ -324,25 +324,50 @@ fn collect_namespaces(element: &Element, out: &mut Vec<String>) {
 /// at all become U+FFFD rather than produce a document clients refuse.
 fn escape(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
+    let special = if attribute { &SPECIAL_IN_ATTRIBUTE } else { &SPECIAL_IN_TEXT };
     let mut done = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let replacement: &[u8] = match b {
+    // Runs of plain bytes are copied whole; the table test keeps the scan branch-light
+    // (calendar-data is mostly plain text with a CR on every line).
+    while let Some(offset) = bytes[done..].iter().position(|&b| special[usize::from(b)]) {
+        let i = done + offset;
+        let replacement: &[u8] = match bytes[i] {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'\r' => b"&#13;",
-            b'"' if attribute => b"&quot;",
-            b'\n' if attribute => b"&#10;",
-            b'\t' if attribute => b"&#9;",
-            b'\n' | b'\t' => continue,
-            0..=0x1F => "\u{FFFD}".as_bytes(),
-            _ => continue,
+            b'"' => b"&quot;",
+            b'\n' => b"&#10;",
+            b'\t' => b"&#9;",
+            _ => "\u{FFFD}".as_bytes(),
         };
         buf.extend_from_slice(&bytes[done..i]);
         buf.extend_from_slice(replacement);
         done = i + 1;
     }
     buf.extend_from_slice(&bytes[done..]);
+}
+
+/// Bytes `escape` replaces in text: markup, CR (which XML parsers would fold into LF) and the
+/// control characters XML 1.0 cannot carry (U+FFFD instead); LF and TAB pass.
+const SPECIAL_IN_TEXT: [bool; 256] = special_bytes(false);
+/// In an attribute also the quote, and LF and TAB, which attribute normalization would turn
+/// into spaces.
+const SPECIAL_IN_ATTRIBUTE: [bool; 256] = special_bytes(true);
+
+const fn special_bytes(attribute: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'\n' as usize] = attribute;
+    table[b'\t' as usize] = attribute;
+    table[b'"' as usize] = attribute;
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table
 }
 
 #[cfg(test)]
