@@ -27,7 +27,7 @@ pub const HORIZON_SECONDS: i64 = 2 * 366 * 86_400;
 pub const RENEW_SECONDS: i64 = 366 * 86_400;
 
 /// Format byte, so a later layout can tell old rows apart.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Bits beside the length in an instance's second number.
 const START_FLOATS: u64 = 0b10;
@@ -116,15 +116,11 @@ impl Timeline {
     /// and none of them matched, or the encoding is unreadable): evaluate exactly then.
     pub fn overlaps(&self, range: &TimeRange, zone: chrono_tz::Tz) -> Option<bool> {
         let reader = Reader { bytes: self.encoded.strip_prefix(&[VERSION])?, start: 0, length: 0 };
-        for next in reader {
-            let s = next?;
-            // Sorted by stored start; a stored reading is at most this far ahead of any zone's
-            // instant, so once one starts that far past the end, all later ones do too.
-            if range.end.is_some_and(|e| s.start - MAX_OFFSET_EAST - MAX_OFFSET_WEST >= e) {
-                break;
-            }
-            if event_passes(range, instant(s.start, s.start_floats, zone), instant(s.end, s.end_floats, zone)) {
-                return Some(true);
+        for run in reader {
+            match run?.overlaps(range, zone)? {
+                Scan::Found => return Some(true),
+                Scan::PastTheEnd => break,
+                Scan::NotHere => {}
             }
         }
         match self.until {
@@ -133,6 +129,57 @@ impl Timeline {
             Some(until) if range.end.is_some_and(|e| e <= until) => Some(false),
             Some(_) => None,
         }
+    }
+}
+
+/// What one run says about a range.
+enum Scan {
+    Found,
+    NotHere,
+    /// This run reaches past the range's end, so every later one starts after it.
+    PastTheEnd,
+}
+
+/// Instances `first`, then `more` others, each `step` seconds after the previous one, all of
+/// `first`'s length and kind: a rule's stretch between two DST changes is one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    first: Stored,
+    step: i64,
+    more: u64,
+}
+
+/// A stored reading is at most this far from any zone's instant.
+const SLACK: i64 = MAX_OFFSET_EAST + MAX_OFFSET_WEST;
+
+impl Run {
+    fn overlaps(&self, range: &TimeRange, zone: chrono_tz::Tz) -> Option<Scan> {
+        let Stored { start, end, start_floats, end_floats } = self.first;
+        // Identical instances need one test.
+        let more = if self.step > 0 { self.more } else { 0 };
+        // Skip, by arithmetic, the instances that end more than the slack before the range
+        // starts: an instance passes only if its later end reaches the range start.
+        let mut k = 0;
+        if let (Some(range_start), true) = (range.start, self.step > 0) {
+            let behind = range_start.checked_sub(SLACK)?.checked_sub(start.max(end))?;
+            if behind > 0 {
+                k = u64::try_from(behind.div_euclid(self.step)).ok()?;
+            }
+        }
+        while k <= more {
+            let shift = self.step.checked_mul(i64::try_from(k).ok()?)?;
+            let (s, e) = (start.checked_add(shift)?, end.checked_add(shift)?);
+            // Sorted by stored start, so once one starts past the end with the slack, all
+            // later ones do too.
+            if range.end.is_some_and(|range_end| s - SLACK >= range_end) {
+                return Some(Scan::PastTheEnd);
+            }
+            if event_passes(range, instant(s, start_floats, zone), instant(e, end_floats, zone)) {
+                return Some(Scan::Found);
+            }
+            k += 1;
+        }
+        Some(Scan::NotHere)
     }
 }
 
@@ -148,32 +195,53 @@ fn instant(value: Timestamp, floats: bool, zone: chrono_tz::Tz) -> Timestamp {
     }
 }
 
+fn flags(s: &Stored) -> u64 {
+    (if s.start_floats { START_FLOATS } else { 0 }) | (if s.end_floats { END_FLOATS } else { 0 })
+}
+
 fn encode(instances: &[Stored]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(1 + instances.len() * 5);
+    let mut out = Vec::with_capacity(16);
     out.push(VERSION);
     let (mut start, mut length) = (0i64, 0i64);
-    for s in instances {
-        put_varint(&mut out, zigzag(s.start.checked_sub(start)?));
-        let next_length = s.end.checked_sub(s.start)?;
-        let flags = if s.start_floats { START_FLOATS } else { 0 } | if s.end_floats { END_FLOATS } else { 0 };
-        put_varint(&mut out, zigzag(next_length.checked_sub(length)?).checked_mul(4)? | flags);
-        (start, length) = (s.start, next_length);
+    let mut rest = instances;
+    while let Some((first, after)) = rest.split_first() {
+        let step = first.start.checked_sub(start)?;
+        let first_length = first.end.checked_sub(first.start)?;
+        // The run goes on while each instance follows the previous by `step` with the same
+        // length and kind.
+        let mut previous = first;
+        let same = after
+            .iter()
+            .take_while(|s| {
+                let follows = s.start.checked_sub(previous.start) == Some(step)
+                    && s.end.checked_sub(s.start) == Some(first_length)
+                    && flags(s) == flags(first);
+                previous = s;
+                follows
+            })
+            .count();
+        put_varint(&mut out, zigzag(step));
+        put_varint(&mut out, zigzag(first_length.checked_sub(length)?).checked_mul(4)? | flags(first));
+        put_varint(&mut out, u64::try_from(same).ok()?);
+        start = first.start.checked_add(step.checked_mul(i64::try_from(same).ok()?)?)?;
+        length = first_length;
+        rest = &after[same..];
     }
     Some(out)
 }
 
-/// Decodes instances in order; an item is `None` when the bytes are malformed.
+/// Decodes runs in order; an item is `None` when the bytes are malformed.
 struct Reader<'a> {
     bytes: &'a [u8],
-    /// The previous instance's start and length, which the next one's are relative to.
+    /// The previous run's last start and its length, which the next run's are relative to.
     start: Timestamp,
     length: i64,
 }
 
 impl Iterator for Reader<'_> {
-    type Item = Option<Stored>;
+    type Item = Option<Run>;
 
-    fn next(&mut self) -> Option<Option<Stored>> {
+    fn next(&mut self) -> Option<Option<Run>> {
         if self.bytes.is_empty() {
             return None;
         }
@@ -182,13 +250,17 @@ impl Iterator for Reader<'_> {
 }
 
 impl Reader<'_> {
-    fn read(&mut self) -> Option<Stored> {
-        let start = self.start.checked_add(unzigzag(self.varint()?))?;
+    fn read(&mut self) -> Option<Run> {
+        let step = unzigzag(self.varint()?);
+        let start = self.start.checked_add(step)?;
         let tagged = self.varint()?;
+        let more = self.varint()?;
         let length = self.length.checked_add(unzigzag(tagged >> 2))?;
         let end = start.checked_add(length)?;
-        (self.start, self.length) = (start, length);
-        Some(Stored { start, end, start_floats: tagged & START_FLOATS != 0, end_floats: tagged & END_FLOATS != 0 })
+        self.start = start.checked_add(step.checked_mul(i64::try_from(more).ok()?)?)?;
+        self.length = length;
+        let first = Stored { start, end, start_floats: tagged & START_FLOATS != 0, end_floats: tagged & END_FLOATS != 0 };
+        Some(Run { first, step, more })
     }
 
     fn varint(&mut self) -> Option<u64> {

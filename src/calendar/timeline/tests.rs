@@ -167,19 +167,26 @@ fn objects_whose_instances_move_with_the_zone_or_are_too_many_get_none() {
 #[test]
 fn an_unreadable_encoding_decides_nothing() {
     let r = range("20260302T000000", "20260303T000000");
-    let unreadable = [vec![], vec![VERSION + 1, 0, 0], vec![VERSION, 0x80], vec![VERSION, 0x02]];
+    let unreadable = [vec![], vec![VERSION + 1, 0, 0], vec![VERSION, 0x80], vec![VERSION, 0x02, 0x00]];
     for encoded in unreadable {
         assert_eq!(Timeline { encoded: encoded.clone(), until: None }.overlaps(&r, UTC), None, "{encoded:?}");
     }
 }
 
 #[test]
-fn a_daily_rule_costs_a_few_bytes_an_instance() {
-    let data = event("DTSTART;TZID=Europe/Berlin:20260302T090000\nDTEND;TZID=Europe/Berlin:20260302T100000\nRRULE:FREQ=DAILY");
-    let timeline = timeline_of(data.as_bytes(), horizon()).unwrap();
-    let days = (horizon() - ts("20260302T000000")) / 86_400;
-    let bytes = i64::try_from(timeline.encoded.len()).unwrap();
-    // Four bytes an instance, plus the first instance's absolute start and the DST shifts.
-    assert!(bytes <= 4 * days + 16, "{bytes} bytes for {days} instances");
-    assert!(bytes >= 2 * days, "{bytes} bytes for {days} instances: some are missing");
+fn a_regular_rule_is_stored_as_a_few_runs() {
+    // Daily at 09:00 Berlin: one run between each two DST changes.
+    let daily = event("DTSTART;TZID=Europe/Berlin:20260302T090000\nDTEND;TZID=Europe/Berlin:20260302T100000\nRRULE:FREQ=DAILY");
+    let timeline = timeline_of(daily.as_bytes(), horizon()).unwrap();
+    assert!(timeline.encoded.len() <= 64, "{} bytes for a daily rule", timeline.encoded.len());
+    assert_eq!(decide(&daily, range("20271029T070000", "20271029T073000"), UTC), Some(true), "summer time");
+    assert_eq!(decide(&daily, range("20271101T080000", "20271101T083000"), UTC), Some(true), "winter time");
+    assert_eq!(decide(&daily, range("20271101T070000", "20271101T080000"), UTC), Some(false));
+    // Mondays and Wednesdays: the steps alternate, so no run is longer than one.
+    let twice = event("DTSTART:20260302T090000Z\nDTEND:20260302T100000Z\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=200");
+    let timeline = timeline_of(twice.as_bytes(), horizon()).unwrap();
+    assert!(timeline.encoded.len() <= 200 * 5 + 8, "{} bytes for 200 instances", timeline.encoded.len());
+    assert_eq!(decide(&twice, range("20260304T093000", "20260304T094500"), UTC), Some(true));
+    assert_eq!(decide(&twice, range("20260305T000000", "20260309T000000"), UTC), Some(false));
+    assert_eq!(decide(&twice, range("20271231T000000", "20280102T000000"), UTC), Some(false));
 }
