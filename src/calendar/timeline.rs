@@ -29,17 +29,15 @@ pub const RENEW_SECONDS: i64 = 366 * 86_400;
 /// Format byte, so a later layout can tell old rows apart.
 const VERSION: u8 = 2;
 
-/// Bits beside the length in an instance's second number.
+/// Bits beside the length in a run's second number.
 const START_FLOATS: u64 = 0b10;
 const END_FLOATS: u64 = 0b01;
 
 /// The stored timeline of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
-    /// Instances sorted by start: per instance the start's distance from the previous start,
-    /// then the length's difference from the previous length with two flags beside it, as
-    /// LEB128 varints of zigzagged values (a weekly rule costs four bytes an instance). A fixed time
-    /// is stored as its UTC instant, a DATE as its wall-clock reading taken as UTC.
+    /// Instances sorted by start, as runs (see `encode`). A fixed time is stored as its UTC
+    /// instant, a DATE as its wall-clock reading taken as UTC.
     pub encoded: Vec<u8>,
     /// `None` when every instance is stored; otherwise every instance whose earliest possible
     /// start is at or before this instant is stored, and later ones are not.
@@ -199,6 +197,9 @@ fn flags(s: &Stored) -> u64 {
     (if s.start_floats { START_FLOATS } else { 0 }) | (if s.end_floats { END_FLOATS } else { 0 })
 }
 
+/// Per run three LEB128 varints: the first start's distance from the previous run's last
+/// start (zigzag), its length's difference from the previous run's length (zigzag, shifted
+/// past the two float bits), and how many more instances follow at that same distance each.
 fn encode(instances: &[Stored]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(16);
     out.push(VERSION);
