@@ -21,10 +21,9 @@ use crate::dav::request::calendar_data::{DataError, parse_calendar_data};
 use crate::dav::xml::CALDAV;
 use crate::calendar::parse_calendar_timezone;
 use crate::calendar::query::{QueryContext, QueryError, object_matches_with};
-use crate::store::Candidate;
 use crate::dav::request::query::{FilterError, parse_filter};
 use crate::dav::xml::Element;
-use crate::store::{Collection, ComponentKind, ObjectStore, StoreError, StoredObject, SyncStore};
+use crate::store::{Candidate, Collection, ComponentKind, ObjectStore, StoreError, StoredObject, SyncStore};
 
 pub async fn handle(
     ctx: &DavContext,
