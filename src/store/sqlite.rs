@@ -24,6 +24,11 @@ mod shared;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers never block each other or the writer under WAL; a few cover a busy server.
 const READ_CONNECTIONS: u32 = 4;
+/// Rows a connection's worker thread may hand over before it waits for the reader. sqlx's
+/// default (50) makes a listing of thousands of rows stop and wake the worker every 50 rows, a
+/// futex handoff each time; whole listings are collected anyway, so the buffer holds nothing
+/// that would not be held a moment later.
+const ROW_BUFFER: usize = 4096;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -50,7 +55,8 @@ impl SqliteStore {
             // drop the last commits, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
 
         let writer = SqlitePoolOptions::new()
