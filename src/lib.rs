@@ -12,6 +12,15 @@
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
 //! - [`worker`]: background loops beside the server (sync tombstone pruning).
 
+// mimalloc instead of glibc malloc, here so every binary linking the library gets it (the
+// server, its tests and the benchmark alike): listings allocate rows on sqlx's SQLite threads
+// and free them on the runtime's, which glibc answers with per-thread arenas that keep the
+// memory (decision 0009). SQLite's own allocations go to the same allocator through the build
+// flags in .cargo/config.toml, which also makes this library the one that links mimalloc's C
+// entry points into every binary (decision 0011).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod app;
 pub mod cache;
 pub mod calendar;

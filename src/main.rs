@@ -8,12 +8,6 @@ use clap::{Parser, Subcommand};
 use kalends::config::Config;
 use kalends::service::users;
 
-// mimalloc instead of glibc malloc: listings allocate rows on sqlx's SQLite threads and free them
-// on the runtime's, which glibc answers with per-thread arenas that keep the memory (decision
-// 0009 has the measurements).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "kalends", version, about = "A CalDAV/iCalendar server")]
 struct Cli {

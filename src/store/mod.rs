@@ -7,6 +7,7 @@
 
 use std::future::Future;
 
+mod migrations;
 mod postgres;
 mod sqlite;
 

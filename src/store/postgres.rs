@@ -31,7 +31,7 @@ impl PgStore {
             .max_connections(MAX_CONNECTIONS)
             .connect(url)
             .await?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
         Ok(PgStore { pool })
     }
 

@@ -368,12 +368,28 @@ pub(super) mod sql {
 /// 65535) while still answering any real REPORT in one statement.
 const MULTIGET_CHUNK: usize = 5_000;
 
+/// `FromRow` for a row struct whose fields are named as the query's columns, as sqlx's derive
+/// writes it, without the proc macro (decision 0011): each listed field is read by its name,
+/// each `flatten` field is another row struct read from the same row. The struct literal makes
+/// the compiler check that the lists name every field exactly once.
+macro_rules! from_row {
+    ($row:ident { $($field:ident),* $(,)? } $(flatten { $($flat:ident),* $(,)? })?) => {
+        impl<'r> FromRow<'r, <Db as sqlx::Database>::Row> for $row {
+            fn from_row(row: &'r <Db as sqlx::Database>::Row) -> Result<Self, sqlx::Error> {
+                Ok($row {
+                    $($field: sqlx::Row::try_get(row, stringify!($field))?,)*
+                    $($($flat: FromRow::from_row(row)?,)*)?
+                })
+            }
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rows and their conversions. Integers are BIGINT on PostgreSQL and INTEGER on SQLite, so every
 // one decodes as i64 on both.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(FromRow)]
 struct UserRow {
     id: i64,
     name: String,
@@ -381,6 +397,7 @@ struct UserRow {
     password_hash: String,
     created_at: i64,
 }
+from_row!(UserRow { id, name, email, password_hash, created_at });
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
@@ -394,7 +411,6 @@ impl From<UserRow> for User {
     }
 }
 
-#[derive(FromRow)]
 struct CollectionRow {
     id: i64,
     owner_id: i64,
@@ -411,6 +427,7 @@ struct CollectionRow {
     created_at: i64,
     modified_at: i64,
 }
+from_row!(CollectionRow { id, owner_id, parent_id, path, kind, displayname, description, timezone, color, calendar_order, components, sync_seq, created_at, modified_at });
 
 impl TryFrom<CollectionRow> for Collection {
     type Error = StoreError;
@@ -451,7 +468,6 @@ fn kind_str(kind: CollectionKind) -> &'static str {
     }
 }
 
-#[derive(FromRow)]
 struct ObjectMetaRow {
     id: i64,
     collection_id: i64,
@@ -467,6 +483,7 @@ struct ObjectMetaRow {
     modified_at: i64,
     sync_seq: i64,
 }
+from_row!(ObjectMetaRow { id, collection_id, name, etag, content_type, size, uid, component, first_start, last_end, created_at, modified_at, sync_seq });
 
 impl TryFrom<ObjectMetaRow> for ObjectMeta {
     type Error = StoreError;
@@ -498,21 +515,19 @@ impl TryFrom<ObjectMetaRow> for ObjectMeta {
     }
 }
 
-#[derive(FromRow)]
 struct ObjectRow {
-    #[sqlx(flatten)]
     meta: ObjectMetaRow,
     data: Vec<u8>,
 }
+from_row!(ObjectRow { data } flatten { meta });
 
 /// An OBJECTS_IN_RANGE row: the object and its timeline columns.
-#[derive(FromRow)]
 struct CandidateRow {
-    #[sqlx(flatten)]
     object: ObjectRow,
     instances: Option<Vec<u8>>,
     instances_until: Option<i64>,
 }
+from_row!(CandidateRow { instances, instances_until } flatten { object });
 
 impl TryFrom<CandidateRow> for Candidate {
     type Error = StoreError;
@@ -539,14 +554,12 @@ impl TryFrom<ObjectRow> for StoredObject {
 
 /// A MEMBER_* row: the collection, and its object's columns, all NULL when there is none.
 /// `o_data` is NULL in MEMBER_META (SQLite and PostgreSQL both decode a NULL into any Option).
-#[derive(FromRow)]
 struct MemberRow {
-    #[sqlx(flatten)]
     collection: CollectionRow,
-    #[sqlx(flatten)]
     object: MaybeObjectMetaRow,
     o_data: Option<Vec<u8>>,
 }
+from_row!(MemberRow { o_data } flatten { collection, object });
 
 impl MemberRow {
     /// The collection, the object's metadata if there is an object, and its bytes if selected.
@@ -558,7 +571,6 @@ impl MemberRow {
 }
 
 /// An object's metadata columns from the nullable side of a LEFT JOIN, prefixed `o_`.
-#[derive(FromRow)]
 struct MaybeObjectMetaRow {
     o_id: Option<i64>,
     o_name: Option<String>,
@@ -573,6 +585,7 @@ struct MaybeObjectMetaRow {
     o_modified_at: Option<i64>,
     o_sync_seq: Option<i64>,
 }
+from_row!(MaybeObjectMetaRow { o_id, o_name, o_etag, o_content_type, o_size, o_uid, o_component, o_first_start, o_last_end, o_created_at, o_modified_at, o_sync_seq });
 
 impl MaybeObjectMetaRow {
     /// None when the join found no object.
@@ -601,12 +614,12 @@ impl MaybeObjectMetaRow {
     }
 }
 
-#[derive(FromRow)]
 struct DeadPropRow {
     namespace: String,
     name: String,
     xml: String,
 }
+from_row!(DeadPropRow { namespace, name, xml });
 
 impl From<DeadPropRow> for DeadProp {
     fn from(r: DeadPropRow) -> Self {
@@ -618,27 +631,26 @@ impl From<DeadPropRow> for DeadProp {
     }
 }
 
-#[derive(FromRow)]
 struct ParentRow {
     owner_id: i64,
     path: String,
 }
+from_row!(ParentRow { owner_id, path });
 
-#[derive(FromRow)]
 struct BumpedRow {
     sync_seq: i64,
     path: String,
 }
+from_row!(BumpedRow { sync_seq, path });
 
-#[derive(FromRow)]
 struct ExistingRow {
     id: i64,
     etag: String,
     uid: Option<String>,
     size: i64,
 }
+from_row!(ExistingRow { id, etag, uid, size });
 
-#[derive(FromRow)]
 struct PutChecksRow {
     /// The ETag and size of the object now at the name; both NULL when there is none.
     etag: Option<String>,
@@ -647,27 +659,26 @@ struct PutChecksRow {
     uid_holder: Option<String>,
     tombstone: bool,
 }
+from_row!(PutChecksRow { etag, size, child, uid_holder, tombstone });
 
 /// A MEMBERS_SINCE row: the collection's seq and a member (all NULL when there is none).
-#[derive(FromRow)]
 struct MembersRow {
     state_seq: i64,
-    #[sqlx(flatten)]
     object: MaybeObjectMetaRow,
 }
+from_row!(MembersRow { state_seq } flatten { object });
 
 /// A DELTA_SINCE row: part 0 carries the collection's seq and floor and a changed member
 /// (all NULL when none changed), part 1 a tombstone.
-#[derive(FromRow)]
 struct DeltaRow {
     part: i64,
     state_seq: Option<i64>,
     token_floor: Option<i64>,
-    #[sqlx(flatten)]
     object: MaybeObjectMetaRow,
     t_name: Option<String>,
     t_seq: Option<i64>,
 }
+from_row!(DeltaRow { part, state_seq, token_floor, t_name, t_seq } flatten { object });
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.

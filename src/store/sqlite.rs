@@ -71,7 +71,7 @@ impl SqliteStore {
             writer
         };
         let writer = writer.connect_with(options.clone()).await?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        super::migrations::SQLITE.migrator().await?.run(&writer).await?;
 
         let reader = if in_memory {
             writer.clone()
