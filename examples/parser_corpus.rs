@@ -2,7 +2,7 @@
 //! parses and how fast, and what Kalends' whole write-time path (`parse_object`) costs on top.
 //! It produced the numbers in docs/decisions/0001-icalendar-parser.md:
 //!
-//! `CARGO_TARGET_DIR=/work/main/target cargo run --example parser_corpus -- ../shared/ics-corpus 200`
+//! `CARGO_TARGET_DIR=/work/main/target cargo run --example parser_corpus -- fixtures/ics-corpus 200`
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ fn main() {
 }
 
 fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ics-corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ics-corpus")
 }
 
 fn load(dir: &Path) -> Vec<Sample> {
