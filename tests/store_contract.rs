@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kalends::store::{
     CalendarIndex, Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps,
-    CollectionStore, CollectionTransfer, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, NewCollection, NewObject,
+    CollectionStore, CollectionTransfer, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, ListedObject, NewCollection, NewObject,
     NewUser, ObjectId, ObjectStore, Store, StoreError, SyncStore, User, UserId, UserStore,
 };
 
@@ -1362,6 +1362,29 @@ async fn listing_and_multiget(store: Store) {
     let names: Vec<&str> = metas.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["a.ics", "b.ics", "c.ics"]);
     assert!(metas.iter().all(|m| m.collection == default.id));
+    // The streamed listing: the same members in the same order, each as list_objects has it.
+    let mut listed = Vec::new();
+    let visited = store
+        .list_members(default.id, &mut |m| {
+            listed.push(m);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(visited, 3);
+    assert_eq!(listed, metas.iter().map(ListedObject::from).collect::<Vec<_>>());
+    assert_eq!(store.member_count(default.id).await.unwrap(), 3);
+    assert_eq!(store.member_count(other.id).await.unwrap(), 1);
+    // A visitor's error stops the listing at that member and comes back unchanged.
+    let mut seen = Vec::new();
+    let stopped = store
+        .list_members(default.id, &mut |m| {
+            seen.push(m.name);
+            if seen.len() == 2 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await;
+    assert!(matches!(stopped, Err(StoreError::NotFound)), "{stopped:?}");
+    assert_eq!(seen, ["a.ics", "b.ics"]);
     let with_data = store.list_objects_with_data(default.id).await.unwrap();
     assert_eq!(
         with_data.iter().map(|o| o.meta.clone()).collect::<Vec<_>>(),
@@ -1376,9 +1399,20 @@ async fn listing_and_multiget(store: Store) {
         .map(|s| (*s).to_owned())
         .collect();
     let got = store.objects_by_names(default.id, &asked).await.unwrap();
-    let got_names: Vec<&str> = got.iter().map(|o| o.meta.name.as_str()).collect();
+    let got_names: Vec<&str> = got.iter().map(|o| o.member.name.as_str()).collect();
     assert_eq!(got_names, ["a.ics", "c.ics"]);
     assert_eq!(got[1].data, event("c.ics", "c.ics", 1).data);
+    // Each as the listing has it, and known for a calendar object resource.
+    assert_eq!(got[0].member, ListedObject::from(&metas[0]));
+    assert_eq!(got[1].member, ListedObject::from(&metas[2]));
+    assert!(got.iter().all(|o| o.calendar));
+    // Every list length, padded or not, finds exactly what exists.
+    for n in 1..=9 {
+        let mut asked: Vec<String> = (0..n).map(|i| format!("nothing-{i}.ics")).collect();
+        asked.push("b.ics".to_owned());
+        let got = store.objects_by_names(default.id, &asked).await.unwrap();
+        assert_eq!(got.iter().map(|o| o.member.name.as_str()).collect::<Vec<_>>(), ["b.ics"], "{n} missing names");
+    }
     assert!(
         store
             .objects_by_names(default.id, &[])
@@ -1392,7 +1426,7 @@ async fn listing_and_multiget(store: Store) {
     many.push("b.ics".to_owned());
     many.insert(0, "c.ics".to_owned());
     let got = store.objects_by_names(default.id, &many).await.unwrap();
-    let got_names: Vec<&str> = got.iter().map(|o| o.meta.name.as_str()).collect();
+    let got_names: Vec<&str> = got.iter().map(|o| o.member.name.as_str()).collect();
     assert_eq!(got_names, ["b.ics", "c.ics"]);
 
     assert!(
@@ -1402,6 +1436,18 @@ async fn listing_and_multiget(store: Store) {
             .unwrap()
             .is_empty()
     );
+    // A resource that is not a calendar object says so, with its bytes as stored.
+    let files = plain(&store, &alice, None, "files").await;
+    put(&store, &files, blob("b.bin", &[0, 159, 146, 150])).await;
+    let got = store.objects_by_names(files.id, &["b.bin".to_owned()]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].calendar);
+    assert_eq!(got[0].data, [0, 159, 146, 150]);
+    assert_eq!(got[0].member.content_type, "application/octet-stream");
+
+    let missing = CollectionId(other.id.0 + 1_000);
+    assert_eq!(store.list_members(missing, &mut |_| panic!("no members")).await.unwrap(), 0);
+    assert_eq!(store.member_count(missing).await.unwrap(), 0);
 }
 
 /// (component filter, start, end, expected names in name order)

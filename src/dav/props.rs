@@ -8,7 +8,7 @@ use super::property::Live;
 use super::xml::{CALDAV, DAV, Element, QName, XmlWriter};
 use crate::calendar::ComponentSet;
 use crate::service::Principal;
-use crate::store::{Collection, CollectionKind, ObjectMeta};
+use crate::store::{Collection, CollectionKind, ListedObject, ObjectMeta};
 
 /// A resource as the property providers see it.
 #[derive(Debug, Clone, Copy)]
@@ -19,8 +19,47 @@ pub enum Res<'a> {
     Principal(&'a Principal),
     Home(&'a Principal),
     Collection(&'a Collection),
-    /// An object, with its data when the caller loaded it (REPORT calendar-data).
-    Object(&'a Collection, &'a ObjectMeta, Option<&'a [u8]>),
+    /// An object in its collection.
+    Object(&'a Collection, ObjectView<'a>),
+}
+
+/// What an object's live properties are made of, borrowed from a full `ObjectMeta` or from a
+/// listing's narrower `ListedObject`.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectView<'a> {
+    pub etag: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub created_at: i64,
+    pub modified_at: i64,
+    /// The object's calendar data, when the caller loaded it (REPORT calendar-data) and the
+    /// object is a calendar object resource.
+    pub calendar_data: Option<&'a [u8]>,
+}
+
+impl<'a> ObjectView<'a> {
+    pub fn of(meta: &'a ObjectMeta, data: Option<&'a [u8]>) -> Self {
+        ObjectView {
+            etag: &meta.etag,
+            content_type: &meta.content_type,
+            size: meta.size,
+            created_at: meta.created_at,
+            modified_at: meta.modified_at,
+            calendar_data: data.filter(|_| meta.calendar.is_some()),
+        }
+    }
+
+    /// A listed member; listings carry no calendar data.
+    pub fn listed(member: &'a ListedObject) -> Self {
+        ObjectView {
+            etag: &member.etag,
+            content_type: &member.content_type,
+            size: member.size,
+            created_at: member.created_at,
+            modified_at: member.modified_at,
+            calendar_data: None,
+        }
+    }
 }
 
 /// Request-wide facts the providers may need, fetched once per request and only when asked.
@@ -110,7 +149,7 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
             Res::Principal(p) => principal_value(ctx, p, live),
             Res::Home(_) => None,
             Res::Collection(c) => collection_value(ctx, c, live),
-            Res::Object(_, meta, data) => object_value(meta, data, live),
+            Res::Object(_, object) => object_value(&object, live),
             Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => None,
         },
     }
@@ -174,17 +213,17 @@ fn collection_value(ctx: &PropCtx<'_>, c: &Collection, live: Live) -> Option<Val
     }
 }
 
-fn object_value(meta: &ObjectMeta, data: Option<&[u8]>, live: Live) -> Option<Value> {
+fn object_value(object: &ObjectView<'_>, live: Live) -> Option<Value> {
     match live {
-        Live::GetEtag => Some(Value::Text(meta.etag.clone())),
-        Live::GetContentType => Some(Value::Text(meta.content_type.clone())),
-        Live::GetContentLength => Some(Value::Text(meta.size.to_string())),
-        Live::GetLastModified => Some(Value::Text(http_date(meta.modified_at))),
-        Live::CreationDate => Some(Value::Text(rfc3339(meta.created_at))),
-        Live::CalendarData if meta.calendar.is_some() => {
+        Live::GetEtag => Some(Value::Text(object.etag.to_owned())),
+        Live::GetContentType => Some(Value::Text(object.content_type.to_owned())),
+        Live::GetContentLength => Some(Value::Text(object.size.to_string())),
+        Live::GetLastModified => Some(Value::Text(http_date(object.modified_at))),
+        Live::CreationDate => Some(Value::Text(rfc3339(object.created_at))),
+        Live::CalendarData => {
             // Validated as UTF-8 on write, so the checked conversion (faster than the lossy
             // one's chunked scan) succeeds; the lossy one stays for older data.
-            data.map(|d| Value::Text(std::str::from_utf8(d).map_or_else(|_| String::from_utf8_lossy(d).into_owned(), str::to_owned)))
+            object.calendar_data.map(|d| Value::Text(std::str::from_utf8(d).map_or_else(|_| String::from_utf8_lossy(d).into_owned(), str::to_owned)))
         }
         _ => None,
     }

@@ -169,6 +169,48 @@ pub struct ObjectMeta {
     pub sync_seq: i64,
 }
 
+/// What a listing of members shows of each one: the sources of its live properties, without the
+/// calendar index facts. A Depth-1 PROPFIND reads only these, so each row it streams is about
+/// half as wide as an `ObjectMeta`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The last path segment, decoded.
+    pub name: String,
+    /// Strong ETag including the quotes.
+    pub etag: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: Timestamp,
+    pub modified_at: Timestamp,
+}
+
+impl From<&ObjectMeta> for ListedObject {
+    fn from(m: &ObjectMeta) -> Self {
+        ListedObject {
+            name: m.name.clone(),
+            etag: m.etag.clone(),
+            content_type: m.content_type.clone(),
+            size: m.size,
+            created_at: m.created_at,
+            modified_at: m.modified_at,
+        }
+    }
+}
+
+/// A member with its bytes, as reports write it (calendar-multiget, sync-collection with
+/// calendar-data): what a listing shows of it, whether it is a calendar object resource, and
+/// exactly the bytes the client sent. Two thirds of an `ObjectMeta` row's columns are left out,
+/// and sqlx copies every column value of every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberData {
+    pub member: ListedObject,
+    pub calendar: bool,
+    pub data: Vec<u8>,
+}
+
+/// Receives each listed member in turn; an error stops the listing and is returned by it.
+pub type MemberVisitor<'a> = dyn FnMut(ListedObject) -> StoreResult<()> + Send + 'a;
+
 #[derive(Debug, Clone)]
 pub struct StoredObject {
     pub meta: ObjectMeta,
@@ -350,17 +392,28 @@ pub trait ObjectStore {
         collection: CollectionId,
         name: &str,
     ) -> impl Future<Output = StoreResult<Option<StoredObject>>> + Send;
-    /// Objects by name, in one query (multiget); missing names are simply absent.
+    /// Objects by name, in one query (multiget), ordered by name and each once; missing names
+    /// are simply absent.
     fn objects_by_names(
         &self,
         collection: CollectionId,
         names: &[String],
-    ) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<MemberData>>> + Send;
     /// All members' metadata, ordered by name (Depth-1 PROPFIND).
     fn list_objects(
         &self,
         collection: CollectionId,
     ) -> impl Future<Output = StoreResult<Vec<ObjectMeta>>> + Send;
+    /// Every member, ordered by name, handed to `visit` as it is read, so a listing of 25,000
+    /// members never holds them all (Depth-1 PROPFIND). One statement: one snapshot. Returns
+    /// how many were visited.
+    fn list_members(
+        &self,
+        collection: CollectionId,
+        visit: &mut MemberVisitor<'_>,
+    ) -> impl Future<Output = StoreResult<usize>> + Send;
+    /// How many members the collection has now (a size hint for listings).
+    fn member_count(&self, collection: CollectionId) -> impl Future<Output = StoreResult<usize>> + Send;
     /// All members with data, ordered by name (calendar export).
     fn list_objects_with_data(
         &self,
@@ -510,8 +563,10 @@ delegate!(ObjectStore {
     fn member_data(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<(Collection, Option<StoredObject>)>>;
     fn object_meta(&self, collection: CollectionId, name: &str) -> StoreResult<Option<ObjectMeta>>;
     fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>>;
-    fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<StoredObject>>;
+    fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<MemberData>>;
     fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>>;
+    fn list_members(&self, collection: CollectionId, visit: &mut MemberVisitor<'_>) -> StoreResult<usize>;
+    fn member_count(&self, collection: CollectionId) -> StoreResult<usize>;
     fn list_objects_with_data(&self, collection: CollectionId) -> StoreResult<Vec<StoredObject>>;
     fn objects_in_range(&self, collection: CollectionId, component: Option<ComponentKind>, start: Option<Timestamp>, end: Option<Timestamp>) -> StoreResult<Vec<Candidate>>;
     fn put_object(&self, collection: CollectionId, object: NewObject, expect: Expect) -> StoreResult<PutOutcome>;

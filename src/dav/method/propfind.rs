@@ -7,7 +7,7 @@ use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::locate::{Located, locate};
 use crate::dav::multistatus::{Multistatus, PropResult};
 use crate::dav::property::Live;
-use crate::dav::props::{PropCtx, Res, Value, value};
+use crate::dav::props::{ObjectView, PropCtx, Res, Value, value};
 use crate::dav::request::{PropSelection, parse_propfind};
 use crate::dav::resource::Target;
 use crate::dav::xml::{self, Element, QName};
@@ -81,7 +81,7 @@ pub fn res_of<'a>(user: &'a Principal, located: &'a Located) -> Option<Res<'a>> 
         Located::Principal => Res::Principal(user),
         Located::Home => Res::Home(user),
         Located::Collection(c) => Res::Collection(c),
-        Located::Object(c, m) => Res::Object(c, m, None),
+        Located::Object(c, m) => Res::Object(c, ObjectView::of(m, None)),
         Located::Missing { .. } | Located::MissingParent => return None,
     })
 }
@@ -122,24 +122,35 @@ async fn write_children(
     Ok(())
 }
 
-/// The members of a collection: the hot path of a Depth-1 listing, so no per-member query
-/// unless dead properties were asked for.
+/// The members of a collection: the hot path of a Depth-1 listing. Without dead properties each
+/// member is written as the store reads it (no per-member query, and never all members held at
+/// once); with them, each member's dead properties are one more query.
 async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collection, sel: &PropSelection) -> DavResult<()> {
     let (store, paths, user) = (&pctx.dav.store, &pctx.dav.paths, pctx.user);
     let _permit = pctx.dav.listing_permit().await?;
-    let members: Vec<ObjectMeta> = store.list_objects(parent.id).await?;
-    let wants_dead = needs_dead(sel);
-    let count = members.len();
-    // Consumed as written, so each member's strings are freed while the document grows.
-    for (i, meta) in members.into_iter().enumerate() {
-        let dead = if wants_dead {
-            parse_dead(store.object_dead_props(meta.id).await?)
-        } else {
-            Vec::new()
-        };
-        let href = paths.object(&user.name, &parent.path, &meta.name);
-        ms.listed_props(i, count, &href, &results_for(pctx, Res::Object(parent, &meta, None), sel, &dead));
+    if needs_dead(sel) {
+        let members: Vec<ObjectMeta> = store.list_objects(parent.id).await?;
+        let count = members.len();
+        for (i, meta) in members.into_iter().enumerate() {
+            let dead = parse_dead(store.object_dead_props(meta.id).await?);
+            let href = paths.object(&user.name, &parent.path, &meta.name);
+            let res = Res::Object(parent, ObjectView::of(&meta, None));
+            ms.listed_props(i, count, &href, &results_for(pctx, res, sel, &dead));
+        }
+        return Ok(());
     }
+    // Only sizes the document: a write landing in between makes it a little off, not wrong.
+    let count = store.member_count(parent.id).await?;
+    let mut i = 0;
+    store
+        .list_members(parent.id, &mut |member| {
+            let href = paths.object(&user.name, &parent.path, &member.name);
+            let res = Res::Object(parent, ObjectView::listed(&member));
+            ms.listed_props(i, count, &href, &results_for(pctx, res, sel, &[]));
+            i += 1;
+            Ok(())
+        })
+        .await?;
     Ok(())
 }
 

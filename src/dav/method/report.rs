@@ -10,7 +10,7 @@ use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
 use crate::dav::multistatus::Multistatus;
 use crate::dav::property::Live;
-use crate::dav::props::{PropCtx, Res, parse_sync_token, sync_token};
+use crate::dav::props::{ObjectView, PropCtx, Res, parse_sync_token, sync_token};
 use crate::dav::request::{PropSelection, ReportBody, parse_report};
 use crate::dav::resource::Target;
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
@@ -23,7 +23,7 @@ use crate::calendar::parse_calendar_timezone;
 use crate::calendar::query::{QueryContext, QueryError, object_matches_with};
 use crate::dav::request::query::{FilterError, parse_filter};
 use crate::dav::xml::Element;
-use crate::store::{Candidate, Collection, ComponentKind, ObjectStore, StoreError, StoredObject, SyncStore};
+use crate::store::{Candidate, Collection, ComponentKind, MemberData, ObjectStore, StoreError, StoredObject, SyncStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -108,10 +108,13 @@ async fn multiget(
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
     let mut ms = Multistatus::new();
     for (href, member) in hrefs.iter().zip(&members) {
-        let found = member.as_ref().and_then(|name| objects.iter().find(|o| &o.meta.name == name));
+        // The store returns them ordered by name, each once.
+        let found = member.as_ref().and_then(|name| {
+            objects.binary_search_by(|o| o.member.name.as_str().cmp(name)).ok().map(|i| &objects[i])
+        });
         match found {
             // The href exactly as sent: clients match responses to their requests by it.
-            Some(o) => write_object_at(&pctx, &mut ms, href, collection, o, out)?,
+            Some(o) => write_object_at(&pctx, &mut ms, href, collection, o.into(), out)?,
             None => ms.status(href, StatusCode::NOT_FOUND),
         }
     }
@@ -129,8 +132,29 @@ fn member_name(ctx: &DavContext, user: &Principal, collection: &Collection, href
     }
 }
 
-fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: &StoredObject, out: &Output<'_>) -> DavResult<()> {
-    let href = pctx.dav.paths.object(&pctx.user.name, &c.path, &o.meta.name);
+/// What a report writes of one object: the sources of its properties and its bytes.
+struct Reported<'a> {
+    name: &'a str,
+    /// Without calendar data, which the report renders as asked.
+    view: ObjectView<'a>,
+    calendar: bool,
+    data: &'a [u8],
+}
+
+impl<'a> From<&'a StoredObject> for Reported<'a> {
+    fn from(o: &'a StoredObject) -> Self {
+        Reported { name: &o.meta.name, view: ObjectView::of(&o.meta, None), calendar: o.meta.calendar.is_some(), data: &o.data }
+    }
+}
+
+impl<'a> From<&'a MemberData> for Reported<'a> {
+    fn from(o: &'a MemberData) -> Self {
+        Reported { name: &o.member.name, view: ObjectView::listed(&o.member), calendar: o.calendar, data: &o.data }
+    }
+}
+
+fn write_object(pctx: &PropCtx<'_>, ms: &mut Multistatus, c: &Collection, o: Reported<'_>, out: &Output<'_>) -> DavResult<()> {
+    let href = pctx.dav.paths.object(&pctx.user.name, &c.path, o.name);
     write_object_at(pctx, ms, &href, c, o, out)
 }
 
@@ -139,22 +163,22 @@ fn write_object_at(
     ms: &mut Multistatus,
     href: &str,
     c: &Collection,
-    o: &StoredObject,
+    o: Reported<'_>,
     out: &Output<'_>,
 ) -> DavResult<()> {
     let qctx = QueryContext { zone: out.zone, max_instances: max_instances(pctx.dav) };
-    let data = match render(&o.data, &out.data, qctx) {
+    let data = match render(o.data, &out.data, qctx) {
         Ok(data) => data,
         Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
         Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
         Err(QueryError::Unreadable(reason)) => {
             // Validated on write, so this is older data: serve it as stored rather than fail
             // the whole report over one object.
-            tracing::warn!(object = %o.meta.name, %reason, "calendar-data options not applied");
-            std::borrow::Cow::Borrowed(&o.data[..])
+            tracing::warn!(object = %o.name, %reason, "calendar-data options not applied");
+            std::borrow::Cow::Borrowed(o.data)
         }
     };
-    let res = Res::Object(c, &o.meta, Some(&data));
+    let res = Res::Object(c, ObjectView { calendar_data: o.calendar.then_some(&data[..]), ..o.view });
     ms.props(href, &results_for(pctx, res, out.props, &[]));
     Ok(())
 }
@@ -193,13 +217,13 @@ async fn sync_collection(
     if wants_data(props) {
         let names: Vec<String> = delta.changed.iter().map(|m| m.name.clone()).collect();
         for o in ctx.store.objects_by_names(collection.id, &names).await? {
-            write_object(&pctx, &mut ms, collection, &o, out)?;
+            write_object(&pctx, &mut ms, collection, (&o).into(), out)?;
         }
     } else {
         let count = delta.changed.len();
         for (i, meta) in delta.changed.iter().enumerate() {
             let href = ctx.paths.object(&user.name, &collection.path, &meta.name);
-            ms.listed_props(i, count, &href, &results_for(&pctx, Res::Object(collection, meta, None), props, &[]));
+            ms.listed_props(i, count, &href, &results_for(&pctx, Res::Object(collection, ObjectView::of(meta, None)), props, &[]));
         }
     }
     for name in &delta.removed {
@@ -240,7 +264,7 @@ async fn calendar_query(
     let mut ms = Multistatus::new();
     for Candidate { object, timeline } in &candidates {
         match object_matches_with(&object.data, timeline.as_ref(), &filter, qctx) {
-            Ok(true) => write_object(&pctx, &mut ms, collection, object, out)?,
+            Ok(true) => write_object(&pctx, &mut ms, collection, object.into(), out)?,
             Ok(false) => {}
             Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
             Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
