@@ -287,7 +287,7 @@ fn utc_copy<'a>(p: &Prop<'a>, times: &ExactTimes<'_>) -> Prop<'a> {
 }
 
 fn utc_text(ts: Timestamp) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
+    super::time::utc_date_time(ts)
 }
 
 /// §9.6.6: the master and the overrides that impact `range`; everything else as stored.

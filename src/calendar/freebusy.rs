@@ -4,6 +4,7 @@
 use super::filter::TimeRange;
 use super::model::BusyKind;
 use super::query::{QueryContext, QueryError, with_times};
+use super::time::push_utc_date_time;
 use super::{ComponentKind, Timestamp};
 
 /// One busy period, UTC, `start < end`.
@@ -106,19 +107,27 @@ fn subtract(span: (Timestamp, Timestamp), taken: &[(Timestamp, Timestamp)]) -> V
 pub fn vfreebusy(range_start: Timestamp, range_end: Timestamp, periods: &[Busy], now: Timestamp) -> String {
     let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nBEGIN:VFREEBUSY\r\n");
     for (name, at) in [("DTSTAMP", now), ("DTSTART", range_start), ("DTEND", range_end)] {
-        out.push_str(&format!("{name}:{}\r\n", utc(at)));
+        out.push_str(name);
+        out.push(':');
+        push_utc_date_time(&mut out, at);
+        out.push_str("\r\n");
     }
     for b in periods {
-        let param = if b.kind == BusyKind::Busy { String::new() } else { format!(";FBTYPE={}", b.kind.as_str()) };
-        out.push_str(&format!("FREEBUSY{param}:{}/{}\r\n", utc(b.start), utc(b.end)));
+        out.push_str("FREEBUSY");
+        if b.kind != BusyKind::Busy {
+            out.push_str(";FBTYPE=");
+            out.push_str(b.kind.as_str());
+        }
+        out.push(':');
+        push_utc_date_time(&mut out, b.start);
+        out.push('/');
+        push_utc_date_time(&mut out, b.end);
+        out.push_str("\r\n");
     }
     out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
     out
 }
 
-fn utc(ts: Timestamp) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
-}
 
 /// Periods as cache bytes (`start end kind` lines) and back; the cache holds no iCalendar so
 /// that DTSTAMP is always fresh.

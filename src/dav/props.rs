@@ -255,7 +255,7 @@ fn rfc3339(ts: i64) -> String {
 }
 
 fn utc_datetime(ts: i64) -> String {
-    DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format("%Y%m%dT%H%M%SZ").to_string()).unwrap_or_default()
+    crate::calendar::time::utc_date_time(ts)
 }
 
 const ATTR_NAME: QName = QName::fixed("", "name");
