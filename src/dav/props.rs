@@ -38,14 +38,15 @@ pub struct ObjectView<'a> {
 }
 
 impl<'a> ObjectView<'a> {
-    pub fn of(meta: &'a ObjectMeta, data: Option<&'a [u8]>) -> Self {
+    /// An object's view without its data; a report that loaded the data sets `calendar_data`.
+    pub fn of(meta: &'a ObjectMeta) -> Self {
         ObjectView {
             etag: &meta.etag,
             content_type: &meta.content_type,
             size: meta.size,
             created_at: meta.created_at,
             modified_at: meta.modified_at,
-            calendar_data: data.filter(|_| meta.calendar.is_some()),
+            calendar_data: None,
         }
     }
 

@@ -81,7 +81,7 @@ pub fn res_of<'a>(user: &'a Principal, located: &'a Located) -> Option<Res<'a>> 
         Located::Principal => Res::Principal(user),
         Located::Home => Res::Home(user),
         Located::Collection(c) => Res::Collection(c),
-        Located::Object(c, m) => Res::Object(c, ObjectView::of(m, None)),
+        Located::Object(c, m) => Res::Object(c, ObjectView::of(m)),
         Located::Missing { .. } | Located::MissingParent => return None,
     })
 }
@@ -134,7 +134,7 @@ async fn write_members(pctx: &PropCtx<'_>, ms: &mut Multistatus, parent: &Collec
         for (i, meta) in members.into_iter().enumerate() {
             let dead = parse_dead(store.object_dead_props(meta.id).await?);
             let href = paths.object(&user.name, &parent.path, &meta.name);
-            let res = Res::Object(parent, ObjectView::of(&meta, None));
+            let res = Res::Object(parent, ObjectView::of(&meta));
             ms.listed_props(i, count, &href, &results_for(pctx, res, sel, &dead));
         }
         return Ok(());

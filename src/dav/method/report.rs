@@ -143,7 +143,7 @@ struct Reported<'a> {
 
 impl<'a> From<&'a StoredObject> for Reported<'a> {
     fn from(o: &'a StoredObject) -> Self {
-        Reported { name: &o.meta.name, view: ObjectView::of(&o.meta, None), calendar: o.meta.calendar.is_some(), data: &o.data }
+        Reported { name: &o.meta.name, view: ObjectView::of(&o.meta), calendar: o.meta.calendar.is_some(), data: &o.data }
     }
 }
 
@@ -223,7 +223,7 @@ async fn sync_collection(
         let count = delta.changed.len();
         for (i, meta) in delta.changed.iter().enumerate() {
             let href = ctx.paths.object(&user.name, &collection.path, &meta.name);
-            ms.listed_props(i, count, &href, &results_for(&pctx, Res::Object(collection, ObjectView::of(meta, None)), props, &[]));
+            ms.listed_props(i, count, &href, &results_for(&pctx, Res::Object(collection, ObjectView::of(meta)), props, &[]));
         }
     }
     for name in &delta.removed {
