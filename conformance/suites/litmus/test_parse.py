@@ -70,5 +70,22 @@ class ParseGroup(unittest.TestCase):
         self.assertEqual(tests[-1]["outcome"], "failed")
 
 
+class CommandLine(unittest.TestCase):
+    def test_a_password_beginning_with_a_dash_stays_a_password(self):
+        # litmus's programs parse options with getopt; a generated password like "-pw…" was
+        # taken for an option, and the group printed its usage instead of running.
+        import tempfile
+        import time
+
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = Path(tmp) / "litmus"
+            fake.write_text('#!/bin/sh\nprintf "ARGS:"; printf " %s" "$@"; echo\n')
+            fake.chmod(0o755)
+            text, stopped = suite.run_group(str(fake), "basic", "http://127.0.0.1:1/", "u", "-pw",
+                                            Path(tmp) / "work", time.monotonic() + 30)
+        self.assertEqual(stopped, "")
+        self.assertIn("ARGS: -- http://127.0.0.1:1/ u -pw", text)
+
+
 if __name__ == "__main__":
     unittest.main()
