@@ -91,6 +91,12 @@ macro_rules! joined_object_cols {
          o.created_at AS o_created_at, o.modified_at AS o_modified_at, o.sync_seq AS o_sync_seq"
     };
 }
+/// The columns of a `ListedObject`: what a listing shows of a member.
+macro_rules! listed_cols {
+    () => {
+        "name, etag, content_type, size, created_at, modified_at"
+    };
+}
 macro_rules! object_cols {
     () => {
         concat!(object_meta_cols!(), ", data")
@@ -234,17 +240,19 @@ pub(super) mod sql {
         " FROM objects WHERE collection_id = $1 AND name = $2"
     );
     /// The prefix of the multiget query; `objects_by_names` appends the `IN (…)` list.
-    pub const OBJECTS_BY_NAMES_PREFIX: &str = "SELECT name, etag, content_type, size, created_at, \
-         modified_at, uid IS NOT NULL AS calendar, data FROM objects \
-         WHERE collection_id = $1 AND name IN (";
+    pub const OBJECTS_BY_NAMES_PREFIX: &str = concat!(
+        "SELECT ",
+        listed_cols!(),
+        ", uid IS NOT NULL AS calendar, data FROM objects WHERE collection_id = $1 AND name IN ("
+    );
     pub const LIST_OBJECTS: &str = concat!(
         "SELECT ",
         object_meta_cols!(),
         " FROM objects WHERE collection_id = $1 ORDER BY name"
     );
     /// Only what a listing shows (`ListedObject`), all of it in `objects_listing`.
-    pub const LIST_MEMBERS: &str = "SELECT name, etag, content_type, size, created_at, modified_at \
-         FROM objects WHERE collection_id = $1 ORDER BY name";
+    pub const LIST_MEMBERS: &str =
+        concat!("SELECT ", listed_cols!(), " FROM objects WHERE collection_id = $1 ORDER BY name");
     pub const MEMBER_COUNT: &str = "SELECT COUNT(*) FROM objects WHERE collection_id = $1";
     pub const LIST_OBJECTS_WITH_DATA: &str = concat!(
         "SELECT ",
