@@ -108,7 +108,11 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     };
     let state = Arc::new(HttpState {
         dav,
-        auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.cache_ttl_secs)),
+        auth: Authenticator::new(
+            store.clone(),
+            Duration::from_secs(config.auth.cache_ttl_secs),
+            Duration::from_millis(config.auth.user_cache_ms),
+        ),
         max_body: config.limits.max_request_body,
         max_header_bytes: config.limits.max_header_bytes,
     });

@@ -71,6 +71,10 @@ pub struct Limits {
 pub struct AuthConfig {
     /// How long a verified credential is trusted without running argon2 again.
     pub cache_ttl_secs: u64,
+    /// How long a user's row is used without reading it again, in milliseconds: a user deleted
+    /// or a password changed with the CLI stops working within this time (a new password works
+    /// at once). 0 reads the row on every request.
+    pub user_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,7 +132,7 @@ impl Default for Limits {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { cache_ttl_secs: 300 }
+        AuthConfig { cache_ttl_secs: 300, user_cache_ms: 1000 }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Password hashing (argon2id) and request authentication with a credential cache, so argon2
 //! runs once per credential per TTL instead of once per request (clients send Basic auth on
-//! every request), and a growing delay for repeated failures per user and address.
+//! every request), a short-lived cache of user rows, so a request does not pay a store
+//! statement for its user, and a growing delay for repeated failures per user and address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -45,6 +46,12 @@ struct Verified {
     at: Instant,
 }
 
+/// A user row as the store had it at `at`.
+struct KnownUser {
+    user: User,
+    at: Instant,
+}
+
 struct Failures {
     count: u32,
     last: Instant,
@@ -56,6 +63,11 @@ pub struct Authenticator {
     /// Per-process secret: cache keys are HMACs of the credential, never the password itself.
     key: [u8; 32],
     ttl: Duration,
+    /// How long a user row is used without asking the store again. Users change only through
+    /// the CLI, another process, so a deletion or a password change takes effect within this
+    /// time; zero asks the store on every request.
+    user_ttl: Duration,
+    users: Mutex<HashMap<String, KnownUser>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
     failures: Mutex<HashMap<(String, IpAddr), Failures>>,
 }
@@ -66,51 +78,41 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_ENTRIES: usize = 10_000;
 
 impl Authenticator {
-    pub fn new(store: Store, ttl: Duration) -> Self {
+    pub fn new(store: Store, ttl: Duration, user_ttl: Duration) -> Self {
         Authenticator {
             store,
             key: rand::random(),
             ttl,
+            user_ttl,
+            users: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Verifies `user`/`password` from `addr`. Looks the user up on every call (cheap) so that
-    /// deleted users and changed passwords take effect at once; runs argon2 only on a cache miss.
+    /// Verifies `user`/`password` from `addr`. The user's row comes from the store at most once
+    /// per `user_ttl` (a stale row is refreshed before a password is refused, so a new password
+    /// works at once); argon2 runs only on a credential cache miss.
     pub async fn authenticate(
         &self,
         user: &str,
         password: &str,
         addr: IpAddr,
     ) -> Result<Principal, AuthFailure> {
-        let found = match self.store.user_by_name(user).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = %e, "user lookup failed during authentication");
-                return Err(AuthFailure { delay: Duration::ZERO });
-            }
-        };
         let key = self.cache_key(user, password);
-        let ok = match &found {
-            Some(u) if self.is_cached(&key, &u.password_hash) => true,
-            Some(u) => {
-                let (pw, hash) = (password.to_owned(), u.password_hash.clone());
-                let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-                    .await
-                    .unwrap_or(false);
-                if ok {
-                    self.remember(key, &u.password_hash);
-                }
-                ok
-            }
-            None => {
-                // Spend the same effort for unknown users, so timing does not reveal who exists.
-                let pw = password.to_owned();
-                let _ = tokio::task::spawn_blocking(move || verify_password(&pw, DUMMY_HASH)).await;
-                false
-            }
+        let mut found = match self.known_user(user) {
+            Some(u) => Some(u),
+            None => self.fetch_user(user).await?,
         };
+        let mut ok = self.check(&key, password, found.as_ref()).await;
+        if !ok && found.is_some() && !self.user_ttl.is_zero() {
+            // The row may predate a password change: ask the store before refusing.
+            let fresh = self.fetch_user(user).await?;
+            if fresh.as_ref().map(|u| &u.password_hash) != found.as_ref().map(|u| &u.password_hash) {
+                ok = self.check(&key, password, fresh.as_ref()).await;
+            }
+            found = fresh;
+        }
         match (ok, found) {
             (true, Some(u)) => {
                 self.clear_failures(user, addr);
@@ -120,8 +122,66 @@ impl Authenticator {
         }
     }
 
+    /// Whether `password` is `found`'s, from the credential cache or by argon2.
+    async fn check(&self, key: &[u8; 32], password: &str, found: Option<&User>) -> bool {
+        match found {
+            Some(u) if self.is_cached(key, &u.password_hash) => true,
+            Some(u) => {
+                let (pw, hash) = (password.to_owned(), u.password_hash.clone());
+                let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+                    .await
+                    .unwrap_or(false);
+                if ok {
+                    self.remember(*key, &u.password_hash);
+                }
+                ok
+            }
+            None => {
+                // Spend the same effort for unknown users, so timing does not reveal who exists.
+                let pw = password.to_owned();
+                let _ = tokio::task::spawn_blocking(move || verify_password(&pw, DUMMY_HASH)).await;
+                false
+            }
+        }
+    }
+
+    /// The user's row if the store gave it less than `user_ttl` ago.
+    fn known_user(&self, name: &str) -> Option<User> {
+        lock(&self.users)
+            .get(name)
+            .filter(|k| k.at.elapsed() < self.user_ttl)
+            .map(|k| k.user.clone())
+    }
+
+    /// The user's row from the store, remembered for `user_ttl`; an unknown name is not
+    /// remembered (a user created meanwhile can log in at once).
+    async fn fetch_user(&self, name: &str) -> Result<Option<User>, AuthFailure> {
+        let found = match self.store.user_by_name(name).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed during authentication");
+                return Err(AuthFailure { delay: Duration::ZERO });
+            }
+        };
+        let mut users = lock(&self.users);
+        match &found {
+            Some(u) if !self.user_ttl.is_zero() => {
+                if users.len() >= MAX_ENTRIES {
+                    let ttl = self.user_ttl;
+                    users.retain(|_, k| k.at.elapsed() < ttl);
+                }
+                users.insert(name.to_owned(), KnownUser { user: u.clone(), at: Instant::now() });
+            }
+            _ => {
+                users.remove(name);
+            }
+        }
+        Ok(found)
+    }
+
     /// Drops cached verifications for everyone (e.g. after a password change in this process).
     pub fn forget_all(&self) {
+        lock(&self.users).clear();
         lock(&self.verified).clear();
     }
 
@@ -218,5 +278,70 @@ mod tests {
     #[test]
     fn dummy_hash_parses() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    const ADDR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    async fn store_with(name: &str, password: &str) -> Store {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        crate::service::users::create(&store, name, None, password).await.unwrap();
+        store
+    }
+
+    /// Within `user_ttl` the row is not read again, so a deletion made by another process (the
+    /// CLI) shows only after it; with a zero `user_ttl` it shows at once.
+    #[tokio::test]
+    async fn a_deleted_user_stops_working_after_the_user_ttl() {
+        let store = store_with("ann", "pw").await;
+        let (day, short) = (Duration::from_secs(86_400), Duration::from_millis(40));
+        let remembering = Authenticator::new(store.clone(), day, day);
+        let brief = Authenticator::new(store.clone(), day, short);
+        let uncached = Authenticator::new(store.clone(), day, Duration::ZERO);
+        for auth in [&remembering, &brief, &uncached] {
+            assert_eq!(auth.authenticate("ann", "pw", ADDR).await.unwrap().name, "ann");
+        }
+
+        crate::service::users::delete(&store, "ann").await.unwrap();
+        assert!(uncached.authenticate("ann", "pw", ADDR).await.is_err(), "ttl 0 reads the row every time");
+        assert!(remembering.authenticate("ann", "pw", ADDR).await.is_ok(), "the row is reused within the ttl");
+        tokio::time::sleep(short + Duration::from_millis(20)).await;
+        assert!(brief.authenticate("ann", "pw", ADDR).await.is_err(), "past the ttl the row is read again");
+    }
+
+    /// A changed password works at once although the old row is remembered (a refusal reads
+    /// the row again first); the old one stops working with the row.
+    #[tokio::test]
+    async fn a_new_password_works_at_once_and_the_old_one_stops_after_the_ttl() {
+        let store = store_with("bob", "old").await;
+        let (day, short) = (Duration::from_secs(86_400), Duration::from_millis(40));
+        let remembering = Authenticator::new(store.clone(), day, day);
+        let brief = Authenticator::new(store.clone(), day, short);
+        for auth in [&remembering, &brief] {
+            assert!(auth.authenticate("bob", "old", ADDR).await.is_ok());
+        }
+
+        crate::service::users::set_password(&store, "bob", "new").await.unwrap();
+        // Within the ttl the remembered row still admits the old password...
+        assert!(remembering.authenticate("bob", "old", ADDR).await.is_ok());
+        // ...and a refusal re-reads the row, so the new one works at once.
+        assert!(remembering.authenticate("bob", "new", ADDR).await.is_ok(), "a refusal re-reads the row");
+        // That re-read replaced the remembered row: the old hash no longer counts.
+        assert!(remembering.authenticate("bob", "old", ADDR).await.is_err());
+        assert!(remembering.authenticate("bob", "wrong", ADDR).await.is_err());
+
+        tokio::time::sleep(short + Duration::from_millis(20)).await;
+        assert!(brief.authenticate("bob", "old", ADDR).await.is_err(), "past the ttl the row is read again");
+        assert!(brief.authenticate("bob", "new", ADDR).await.is_ok());
+    }
+
+    /// A name the store does not know is not remembered: a user created meanwhile logs in at
+    /// once.
+    #[tokio::test]
+    async fn an_unknown_user_is_looked_up_again() {
+        let store = store_with("cat", "pw").await;
+        let auth = Authenticator::new(store.clone(), Duration::from_secs(300), Duration::from_secs(300));
+        assert!(auth.authenticate("dan", "pw2", ADDR).await.is_err());
+        crate::service::users::create(&store, "dan", None, "pw2").await.unwrap();
+        assert!(auth.authenticate("dan", "pw2", ADDR).await.is_ok());
     }
 }
