@@ -196,7 +196,7 @@ async fn free_busy_is_cached_in_redis_and_survives_an_outage(engine: Engine) {
     assert_eq!(first.status, 200, "{}", first.body);
     let stored = keys.keys().unwrap();
     assert_eq!(stored.len(), 1, "one free/busy entry under the test prefix: {stored:?}");
-    assert!(stored[0].contains(":fb:v1:"), "{stored:?}");
+    assert!(stored[0].contains(":fb:v2:"), "{stored:?}");
     let cached = send(s.req("REPORT", COLL).header("Depth", "1").body(body.clone())).await;
     assert_eq!(busy_lines(&cached.body), busy_lines(&first.body));
     // A write makes a new key: the old answer is never served again.

@@ -103,15 +103,27 @@ fn subtract(span: (Timestamp, Timestamp), taken: &[(Timestamp, Timestamp)]) -> V
 }
 
 /// The VCALENDAR answering a free-busy-query (RFC 4791 §7.10): one VFREEBUSY with the range
-/// as DTSTART/DTEND and a FREEBUSY line per period.
-pub fn vfreebusy(range_start: Timestamp, range_end: Timestamp, periods: &[Busy], now: Timestamp) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nBEGIN:VFREEBUSY\r\n");
+/// as DTSTART/DTEND and `lines`, the FREEBUSY lines of `busy_lines`.
+pub fn vfreebusy(range_start: Timestamp, range_end: Timestamp, lines: &str, now: Timestamp) -> String {
+    const HEAD: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//Kalends//EN\r\nBEGIN:VFREEBUSY\r\n";
+    const TAIL: &str = "END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let mut out = String::with_capacity(HEAD.len() + 3 * 27 + lines.len() + TAIL.len());
+    out.push_str(HEAD);
     for (name, at) in [("DTSTAMP", now), ("DTSTART", range_start), ("DTEND", range_end)] {
         out.push_str(name);
         out.push(':');
         push_utc_date_time(&mut out, at);
         out.push_str("\r\n");
     }
+    out.push_str(lines);
+    out.push_str(TAIL);
+    out
+}
+
+/// A FREEBUSY line per period, each ending in CRLF: what the cache holds, so that a cached
+/// answer is copied, not formatted again, and DTSTAMP is still fresh in every answer.
+pub fn busy_lines(periods: &[Busy]) -> String {
+    let mut out = String::with_capacity(periods.len() * 48);
     for b in periods {
         out.push_str("FREEBUSY");
         if b.kind != BusyKind::Busy {
@@ -124,33 +136,15 @@ pub fn vfreebusy(range_start: Timestamp, range_end: Timestamp, periods: &[Busy],
         push_utc_date_time(&mut out, b.end);
         out.push_str("\r\n");
     }
-    out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
     out
 }
 
-
-/// Periods as cache bytes (`start end kind` lines) and back; the cache holds no iCalendar so
-/// that DTSTAMP is always fresh.
-pub fn encode(periods: &[Busy]) -> Vec<u8> {
-    periods.iter().map(|b| format!("{} {} {}\n", b.start, b.end, b.kind.as_str())).collect::<String>().into_bytes()
-}
-
-pub fn decode(bytes: &[u8]) -> Option<Vec<Busy>> {
+/// Cached lines back as text, if they are what `busy_lines` writes: a cache entry that is not
+/// (another version's format, a damaged value) counts as a miss.
+pub fn cached_lines(bytes: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(bytes).ok()?;
-    text.lines()
-        .map(|line| {
-            let mut parts = line.split(' ');
-            let start = parts.next()?.parse().ok()?;
-            let end = parts.next()?.parse().ok()?;
-            let kind = match parts.next()? {
-                "BUSY" => BusyKind::Busy,
-                "BUSY-TENTATIVE" => BusyKind::BusyTentative,
-                "BUSY-UNAVAILABLE" => BusyKind::BusyUnavailable,
-                _ => return None,
-            };
-            Some(Busy { start, end, kind })
-        })
-        .collect()
+    let well_formed = text.split_terminator("\r\n").all(|line| line.starts_with("FREEBUSY") && !line.contains('\n'));
+    (well_formed && (text.is_empty() || text.ends_with("\r\n"))).then_some(text)
 }
 
 #[cfg(test)]
@@ -215,8 +209,14 @@ BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240104T1000
                 b("20240101T110000Z", "20240101T120000Z", BusyKind::BusyTentative),
             ]
         );
-        assert_eq!(decode(&encode(&merged)), Some(merged.clone()));
-        let text = vfreebusy(at("20240101T000000Z"), at("20240102T000000Z"), &merged, at("20240101T000000Z"));
+        let lines = busy_lines(&merged);
+        assert_eq!(cached_lines(lines.as_bytes()), Some(lines.as_str()));
+        assert_eq!(cached_lines(b""), Some(""));
+        assert_eq!(cached_lines(b"1704096000 1704099600 BUSY\n"), None, "the old period format is a miss");
+        assert_eq!(cached_lines(b"FREEBUSY:20240101T000000Z/20240101T010000Z"), None, "a cut value is a miss");
+        let text = vfreebusy(at("20240101T000000Z"), at("20240102T000000Z"), &lines, at("20240101T000000Z"));
+        assert!(text.starts_with("BEGIN:VCALENDAR\r\n") && text.ends_with("END:VFREEBUSY\r\nEND:VCALENDAR\r\n"), "{text}");
+        assert!(text.contains("\r\nDTSTART:20240101T000000Z\r\nDTEND:20240102T000000Z\r\nFREEBUSY:"), "{text}");
         assert!(text.contains("FREEBUSY;FBTYPE=BUSY-TENTATIVE:20240101T110000Z/20240101T120000Z\r\n"), "{text}");
         assert!(text.contains("FREEBUSY:20240101T080000Z/20240101T110000Z\r\n"), "{text}");
     }

@@ -25,7 +25,7 @@ impl FreeBusyQuery<'_> {
     /// stands for: it moves in every transaction that changes a member.
     pub fn cache_key(&self) -> String {
         let c = self.collection;
-        format!("fb:v1:{}:{}:{}:{}:{}:{}", c.id.0, c.sync_seq, self.start, self.end, self.zone.name(), self.max_instances)
+        format!("fb:v2:{}:{}:{}:{}:{}:{}", c.id.0, c.sync_seq, self.start, self.end, self.zone.name(), self.max_instances)
     }
 }
 

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::calendar::freebusy::{decode, encode, vfreebusy};
+use crate::calendar::freebusy::{busy_lines, cached_lines, vfreebusy};
 use crate::config::parse_utc;
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::freebusy::{FreeBusyQuery, compute};
@@ -29,15 +29,15 @@ pub async fn free_busy_query(ctx: &DavContext, collection: &Collection, start: &
     let max_instances = usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX);
     let query = FreeBusyQuery { collection, start, end, zone, max_instances };
     let key = query.cache_key();
-    let periods = match ctx.cache.get(&key).await.as_deref().and_then(decode) {
-        Some(cached) => cached,
+    let cached = ctx.cache.get(&key).await;
+    let body = match cached.as_deref().and_then(cached_lines) {
+        Some(lines) => vfreebusy(start, end, lines, crate::service::now()),
         None => {
-            let fresh = compute(&ctx.store, &query).await?;
-            ctx.cache.put(&key, &encode(&fresh), CACHE_TTL).await;
-            fresh
+            let lines = busy_lines(&compute(&ctx.store, &query).await?);
+            ctx.cache.put(&key, lines.as_bytes(), CACHE_TTL).await;
+            vfreebusy(start, end, &lines, crate::service::now())
         }
     };
-    let body = vfreebusy(start, end, &periods, crate::service::now());
     let mut resp = http::Response::new(Bytes::from(body));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
