@@ -1,8 +1,11 @@
 //! PostgreSQL engine, for production and multi-node deployments: one pool. The queries and
 //! method bodies live in `shared.rs`.
 
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 
 use super::StoreResult;
 
@@ -15,6 +18,10 @@ type Engine = PgStore;
 mod shared;
 
 const MAX_CONNECTIONS: u32 = 16;
+/// A connection idle longer than this is pinged before use. sqlx's default pings before every
+/// acquire, a network round trip as dear as a point read; sqlx also pings at every release, so
+/// a connection that sat in the pool briefly was checked moments ago.
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -28,6 +35,15 @@ impl PgStore {
     /// while migrating, so several nodes may start at once.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IF_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .max_connections(MAX_CONNECTIONS)
             .connect(url)
             .await?;
@@ -35,8 +51,9 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    fn reader(&self) -> &PgPool {
-        &self.pool
+    /// A connection for reads, from the one pool.
+    async fn reader(&self) -> sqlx::Result<PoolConnection<Postgres>> {
+        self.pool.acquire().await
     }
 
     /// READ COMMITTED on purpose: every write first locks its collection row, and under READ

@@ -2,8 +2,8 @@
 //!
 //! This file is compiled twice, as a child module of `sqlite.rs` and of `postgres.rs`
 //! (`#[path = "shared.rs"] mod shared;`). Each parent supplies what genuinely differs:
-//! `type Db` (the sqlx database), `type Engine` (the store struct), and two pool primitives,
-//! `reader()` and `begin_write()`. Everything else is the same text: both
+//! `type Db` (the sqlx database), `type Engine` (the store struct), and two connection
+//! primitives, `reader()` (a connection to read on) and `begin_write()`. Everything else is the same text: both
 //! engines accept `$n` placeholders (sqlx-sqlite binds `$n` to argument n, repeats included),
 //! `RETURNING`, `ON CONFLICT … DO UPDATE … excluded`, and expression indexes, and the two
 //! migrations keep the schemas equivalent, so one query runs unchanged on either. Compiling a
@@ -1142,7 +1142,7 @@ impl UserStore for Engine {
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(sql::USER_BY_NAME)
             .bind(name)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.map(User::from))
     }
@@ -1150,21 +1150,21 @@ impl UserStore for Engine {
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(sql::USER_BY_ID)
             .bind(id.0)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.map(User::from))
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(sql::LIST_USERS)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(sql::COUNT_USERS)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.reader().await?)
             .await?)
     }
 
@@ -1199,7 +1199,7 @@ impl UserStore for Engine {
     async fn used_bytes(&self, owner: UserId) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(sql::USED_BYTES)
             .bind(owner.0)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.reader().await?)
             .await?)
     }
 }
@@ -1220,7 +1220,7 @@ impl CollectionStore for Engine {
         let row: Option<CollectionRow> = sqlx::query_as(sql::COLLECTION_BY_PATH)
             .bind(owner.0)
             .bind(path)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         row.map(Collection::try_from).transpose()
     }
@@ -1228,7 +1228,7 @@ impl CollectionStore for Engine {
     async fn collection_by_id(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
         let row: Option<CollectionRow> = sqlx::query_as(sql::COLLECTION_BY_ID)
             .bind(id.0)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         row.map(Collection::try_from).transpose()
     }
@@ -1243,14 +1243,14 @@ impl CollectionStore for Engine {
             None => {
                 sqlx::query_as(sql::TOP_COLLECTIONS)
                     .bind(owner.0)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *self.reader().await?)
                     .await?
             }
             Some(parent) => {
                 sqlx::query_as(sql::CHILD_COLLECTIONS)
                     .bind(owner.0)
                     .bind(parent.0)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *self.reader().await?)
                     .await?
             }
         };
@@ -1304,7 +1304,7 @@ impl CollectionStore for Engine {
     async fn collection_dead_props(&self, id: CollectionId) -> StoreResult<Vec<DeadProp>> {
         let rows: Vec<DeadPropRow> = sqlx::query_as(sql::COLLECTION_PROPS)
             .bind(id.0)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows.into_iter().map(DeadProp::from).collect())
     }
@@ -1478,7 +1478,7 @@ impl CollectionStore for Engine {
             .bind(path)
             .bind(&prefix)
             .bind(chars)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.reader().await?)
             .await?)
     }
 }
@@ -1486,7 +1486,7 @@ impl CollectionStore for Engine {
 impl Engine {
     /// The collection at `path` joined with its member `name` (MEMBER_META or MEMBER_DATA).
     async fn member_row(&self, query: &'static str, owner: UserId, path: &str, name: &str) -> StoreResult<Option<MemberRow>> {
-        Ok(sqlx::query_as(query).bind(owner.0).bind(path).bind(name).fetch_optional(self.reader()).await?)
+        Ok(sqlx::query_as(query).bind(owner.0).bind(path).bind(name).fetch_optional(&mut *self.reader().await?).await?)
     }
 }
 
@@ -1526,7 +1526,7 @@ impl ObjectStore for Engine {
         let row: Option<ObjectMetaRow> = sqlx::query_as(sql::OBJECT_META)
             .bind(collection.0)
             .bind(name)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         row.map(ObjectMeta::try_from).transpose()
     }
@@ -1539,7 +1539,7 @@ impl ObjectStore for Engine {
         let row: Option<ObjectRow> = sqlx::query_as(sql::OBJECT)
             .bind(collection.0)
             .bind(name)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         row.map(StoredObject::try_from).transpose()
     }
@@ -1568,7 +1568,7 @@ impl ObjectStore for Engine {
             for name in chunk.iter().chain(std::iter::repeat_n(last, binds - chunk.len())) {
                 query = query.bind(name);
             }
-            for row in query.fetch_all(self.reader()).await? {
+            for row in query.fetch_all(&mut *self.reader().await?).await? {
                 found.push(MemberData { member: row.listed.into(), calendar: row.calendar, data: row.data });
             }
         }
@@ -1581,15 +1581,16 @@ impl ObjectStore for Engine {
     async fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>> {
         let rows: Vec<ObjectMetaRow> = sqlx::query_as(sql::LIST_OBJECTS)
             .bind(collection.0)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         collect(rows)
     }
 
     async fn list_members(&self, collection: CollectionId, visit: &mut MemberVisitor<'_>) -> StoreResult<usize> {
+        let mut conn = self.reader().await?;
         let mut rows = sqlx::query_as::<_, ListedRow>(sql::LIST_MEMBERS)
             .bind(collection.0)
-            .fetch(self.reader());
+            .fetch(&mut *conn);
         let mut visited = 0;
         while let Some(row) = rows.try_next().await? {
             visit(row.into())?;
@@ -1601,7 +1602,7 @@ impl ObjectStore for Engine {
     async fn member_count(&self, collection: CollectionId) -> StoreResult<usize> {
         let count: i64 = sqlx::query_scalar(sql::MEMBER_COUNT)
             .bind(collection.0)
-            .fetch_one(self.reader())
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         usize::try_from(count).map_err(|_| corrupt(format!("collection {}: {count} members", collection.0)))
     }
@@ -1612,7 +1613,7 @@ impl ObjectStore for Engine {
     ) -> StoreResult<Vec<StoredObject>> {
         let rows: Vec<ObjectRow> = sqlx::query_as(sql::LIST_OBJECTS_WITH_DATA)
             .bind(collection.0)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         collect(rows)
     }
@@ -1631,7 +1632,7 @@ impl ObjectStore for Engine {
             .bind(start.unwrap_or(i64::MIN))
             .bind(end.unwrap_or(i64::MAX))
             .bind(component.map(ComponentKind::as_str))
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         collect(rows)
     }
@@ -1846,7 +1847,7 @@ impl ObjectStore for Engine {
     async fn object_dead_props(&self, id: ObjectId) -> StoreResult<Vec<DeadProp>> {
         let rows: Vec<DeadPropRow> = sqlx::query_as(sql::OBJECT_PROPS)
             .bind(id.0)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows.into_iter().map(DeadProp::from).collect())
     }
@@ -1912,7 +1913,7 @@ impl SyncStore for Engine {
                 .bind(collection.0)
                 .bind(-1_i64)
                 .bind(cap)
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.reader().await?)
                 .await?;
             let state_seq = rows.first().ok_or(StoreError::NotFound)?.state_seq;
             let mut changed = Vec::with_capacity(rows.len());
@@ -1925,7 +1926,7 @@ impl SyncStore for Engine {
             .bind(collection.0)
             .bind(n)
             .bind(cap)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let (state_seq, floor) = rows
             .iter()
@@ -1985,7 +1986,7 @@ impl SyncStore for Engine {
         let rows: Vec<ObjectRow> = sqlx::query_as(sql::TIMELINES_DUE)
             .bind(before)
             .bind(i64::from(limit))
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         collect(rows)
     }

@@ -1,13 +1,17 @@
 //! SQLite engine, the embedded default: a WAL-mode file behind a one-connection write pool and a
-//! read pool. The queries and method bodies live in `shared.rs`.
+//! fixed set of read connections. The queries and method bodies live in `shared.rs`.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{ConnectOptions, Sqlite, Transaction};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::StoreResult;
 
@@ -32,6 +36,8 @@ const READ_CONNECTIONS: u32 = 4;
 /// (`list_members`) holds it at ~115 MB, so a Depth-1 listing of a few thousand members never
 /// waits (decision 0011).
 const ROW_BUFFER: usize = 4096;
+/// How long a read waits for a free connection before it fails, as sqlx's pool does.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -42,9 +48,66 @@ pub struct SqliteStore {
     /// instead, and `BEGIN IMMEDIATE` takes the write lock up front so even another process's
     /// writer is met by busy_timeout rather than a mid-transaction failure.
     writer: SqlitePool,
-    /// Reads and read snapshots. WAL lets these run alongside the writer. `query_only` keeps
-    /// writes off these connections, which would bring the lock upgrades back.
-    reader: SqlitePool,
+    /// Reads. WAL lets these run alongside the writer. `query_only` keeps writes off these
+    /// connections, which would bring the lock upgrades back. None for an in-memory database,
+    /// which reads through the writer's one connection.
+    readers: Option<Arc<Readers>>,
+}
+
+/// The read connections, opened at start and handed out in turn. Not a sqlx pool: sqlx pings
+/// every connection it takes back (a round trip to the connection's thread, two thread
+/// wake-ups, as dear as a point read), so a GET paid for two statements. A file connection
+/// cannot hang up, and one is reusable after any read: a read dropped half-way (the client
+/// went) only closes the channel its rows were sent into, and the connection's thread stops
+/// sending and resets the statement before the next command.
+struct Readers {
+    idle: Mutex<Vec<SqliteConnection>>,
+    /// One permit per connection in `idle`.
+    permits: Semaphore,
+}
+
+/// A read connection, back to its set when dropped.
+enum ReadConn<'a> {
+    Own { conn: Option<SqliteConnection>, readers: &'a Readers, _permit: SemaphorePermit<'a> },
+    /// The in-memory database's one connection.
+    Pooled(PoolConnection<Sqlite>),
+}
+
+impl Deref for ReadConn<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            // `conn` is Some until drop.
+            ReadConn::Own { conn, .. } => conn.as_ref().unwrap_or_else(|| unreachable!("taken only in drop")),
+            ReadConn::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for ReadConn<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            ReadConn::Own { conn, .. } => conn.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")),
+            ReadConn::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl Drop for ReadConn<'_> {
+    fn drop(&mut self) {
+        if let ReadConn::Own { conn, readers, .. } = self
+            && let Some(conn) = conn.take()
+        {
+            // Back before the permit goes (fields drop after this), so a woken waiter finds it.
+            lock(&readers.idle).push(conn);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Pushes and pops only: a panic elsewhere cannot leave the vector inconsistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl SqliteStore {
@@ -62,7 +125,11 @@ impl SqliteStore {
             .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
 
+        // No ping before each acquire (sqlx's default): a ping is a round trip to the
+        // connection's thread, as dear as the statement it precedes, and a file connection
+        // cannot hang up. sqlx still pings when a connection is released.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(u32::from(in_memory));
         // An in-memory database has no WAL and vanishes with its last connection, and extra
@@ -76,19 +143,33 @@ impl SqliteStore {
         let writer = writer.connect_with(options.clone()).await?;
         super::migrations::SQLITE.migrator().await?.run(&writer).await?;
 
-        let reader = if in_memory {
-            writer.clone()
+        let readers = if in_memory {
+            None
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(READ_CONNECTIONS)
-                .connect_with(options.create_if_missing(false).pragma("query_only", "ON"))
-                .await?
+            let options = options.create_if_missing(false).pragma("query_only", "ON");
+            let mut idle = Vec::new();
+            for _ in 0..READ_CONNECTIONS {
+                idle.push(options.connect().await?);
+            }
+            let permits = Semaphore::new(idle.len());
+            Some(Arc::new(Readers { idle: Mutex::new(idle), permits }))
         };
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore { writer, readers })
     }
 
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
+    /// A read connection: one of `readers`, or the in-memory database's only one.
+    async fn reader(&self) -> sqlx::Result<ReadConn<'_>> {
+        let Some(readers) = &self.readers else {
+            return Ok(ReadConn::Pooled(self.writer.acquire().await?));
+        };
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, readers.permits.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = lock(&readers.idle).pop();
+        // A permit is only out while its connection is, so one is idle.
+        let conn = conn.ok_or(sqlx::Error::PoolClosed)?;
+        Ok(ReadConn::Own { conn: Some(conn), readers, _permit: permit })
     }
 
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
@@ -115,7 +196,7 @@ mod tests {
         .bind(0_i64)
         .bind(10_i64)
         .bind(Some("VEVENT"))
-        .fetch_all(store.reader())
+        .fetch_all(&mut *store.reader().await.unwrap())
         .await
         .unwrap();
         let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
@@ -141,7 +222,7 @@ mod tests {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {listing}")))
                     .bind(1_i64)
-                    .fetch_all(store.reader())
+                    .fetch_all(&mut *store.reader().await.unwrap())
                     .await
                     .unwrap();
             let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
@@ -162,7 +243,7 @@ mod tests {
         )))
         .bind(0_i64)
         .bind(10_i64)
-        .fetch_all(store.reader())
+        .fetch_all(&mut *store.reader().await.unwrap())
         .await
         .unwrap();
         let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
@@ -212,4 +293,73 @@ mod tests {
             ]
         );
     }
+
+    /// The read connections come back after every kind of read: a listing its visitor
+    /// stopped, a read dropped half-way (the client went), many reads at once; and every
+    /// later read on them is right and current. 5,000 rows are more than a row buffer, so the dropped
+    /// listing leaves rows unsent on its connection's thread.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_connections_are_reused_after_stopped_and_dropped_reads() {
+        use futures_util::FutureExt;
+
+        use crate::store::{CollectionId, ObjectStore, StoreError};
+
+        const ROWS: usize = 5_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("r.db").display())).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (name, password_hash, created_at) VALUES ('a', 'h', 0); \
+             INSERT INTO collections (owner_id, path, kind, components, created_at, modified_at) \
+             VALUES (1, 'c', 'calendar', 15, 0, 0); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \
+             INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             created_at, modified_at, sync_seq) \
+             SELECT 1, printf('%05d.ics', i), X'00', 'e', 'text/calendar', 1, i, 'VEVENT', 0, 0, i FROM n;"
+        )))
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let c = CollectionId(1);
+        let full = |store: SqliteStore| async move {
+            let mut names = Vec::new();
+            store.list_members(c, &mut |o| Ok(names.push(o.name))).await.unwrap();
+            names
+        };
+        let expected: Vec<String> = (1..=ROWS).map(|i| format!("{i:05}.ics")).collect();
+
+        for _ in 0..2 * READ_CONNECTIONS {
+            let mut seen = 0;
+            let stopped = store
+                .list_members(c, &mut |_| {
+                    seen += 1;
+                    if seen == 3 { Err(StoreError::NotFound) } else { Ok(()) }
+                })
+                .await;
+            assert!(matches!(stopped, Err(StoreError::NotFound)), "{stopped:?}");
+            // Polled once and dropped, mid-command.
+            let _ = store.list_members(c, &mut |_| Ok(())).now_or_never();
+            let _ = store.member_count(c).now_or_never();
+        }
+        // No connection is left inside an old read snapshot: a write made now shows in every
+        // later read.
+        sqlx::raw_sql(
+            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             created_at, modified_at, sync_seq) VALUES (1, 'last.ics', X'00', 'e', 'text/calendar', 1, 'last', 'VEVENT', 0, 0, 9999999)",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let expected: Vec<String> = expected.into_iter().chain(["last.ics".to_owned()]).collect();
+        assert_eq!(full(store.clone()).await, expected);
+
+        let reads: Vec<_> = (0..4 * READ_CONNECTIONS).map(|_| tokio::spawn(full(store.clone()))).collect();
+        for read in reads {
+            assert_eq!(read.await.unwrap(), expected);
+        }
+        assert_eq!(store.member_count(c).await.unwrap(), ROWS + 1);
+        let readers = store.readers.as_ref().unwrap();
+        assert_eq!(lock(&readers.idle).len(), READ_CONNECTIONS as usize, "every connection is back");
+        assert_eq!(readers.permits.available_permits(), READ_CONNECTIONS as usize);
+    }
+
 }
