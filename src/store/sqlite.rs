@@ -6,12 +6,12 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous, SqliteTransactionManager,
 };
-use sqlx::{ConnectOptions, Sqlite, Transaction};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use sqlx::{ConnectOptions, Sqlite};
+use sqlx_core::transaction::TransactionManager;
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, Semaphore, SemaphorePermit};
 
 use super::StoreResult;
 
@@ -44,10 +44,12 @@ pub struct SqliteStore {
     /// Write transactions, on exactly ONE connection. SQLite admits one writer at a time; with
     /// several write connections a transaction that read first and then writes must upgrade its
     /// lock and fails at once with SQLITE_BUSY (busy_timeout cannot help a deferred upgrade) when
-    /// another connection wrote meanwhile. One connection makes writers queue in the pool
-    /// instead, and `BEGIN IMMEDIATE` takes the write lock up front so even another process's
-    /// writer is met by busy_timeout rather than a mid-transaction failure.
-    writer: SqlitePool,
+    /// another connection wrote meanwhile. One connection makes writers queue for it instead,
+    /// and `BEGIN IMMEDIATE` takes the write lock up front so even another process's writer is
+    /// met by busy_timeout rather than a mid-transaction failure. Behind a mutex, not a sqlx
+    /// pool, for the reason `Readers` gives; here the pool's ping sat on the one path every
+    /// write queues for.
+    writer: Arc<AsyncMutex<SqliteConnection>>,
     /// Reads. WAL lets these run alongside the writer. `query_only` keeps writes off these
     /// connections, which would bring the lock upgrades back. None for an in-memory database,
     /// which reads through the writer's one connection.
@@ -70,7 +72,7 @@ struct Readers {
 enum ReadConn<'a> {
     Own { conn: Option<SqliteConnection>, readers: &'a Readers, _permit: SemaphorePermit<'a> },
     /// The in-memory database's one connection.
-    Pooled(PoolConnection<Sqlite>),
+    Writer(AsyncMutexGuard<'a, SqliteConnection>),
 }
 
 impl Deref for ReadConn<'_> {
@@ -80,7 +82,7 @@ impl Deref for ReadConn<'_> {
         match self {
             // `conn` is Some until drop.
             ReadConn::Own { conn, .. } => conn.as_ref().unwrap_or_else(|| unreachable!("taken only in drop")),
-            ReadConn::Pooled(conn) => conn,
+            ReadConn::Writer(conn) => conn,
         }
     }
 }
@@ -89,7 +91,7 @@ impl DerefMut for ReadConn<'_> {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         match self {
             ReadConn::Own { conn, .. } => conn.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")),
-            ReadConn::Pooled(conn) => conn,
+            ReadConn::Writer(conn) => conn,
         }
     }
 }
@@ -125,23 +127,12 @@ impl SqliteStore {
             .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
 
-        // No ping before each acquire (sqlx's default): a ping is a round trip to the
-        // connection's thread, as dear as the statement it precedes, and a file connection
-        // cannot hang up. sqlx still pings when a connection is released.
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .min_connections(u32::from(in_memory));
         // An in-memory database has no WAL and vanishes with its last connection, and extra
         // connections to it would meet shared-cache table locks (SQLITE_LOCKED, which
-        // busy_timeout does not retry): keep the one connection for good and read through it.
-        let writer = if in_memory {
-            writer.idle_timeout(None).max_lifetime(None)
-        } else {
-            writer
-        };
-        let writer = writer.connect_with(options.clone()).await?;
-        super::migrations::SQLITE.migrator().await?.run(&writer).await?;
+        // busy_timeout does not retry): its one connection also serves the reads.
+        let mut writer = options.connect().await?;
+        super::migrations::SQLITE.migrator().await?.run(&mut writer).await?;
+        let writer = Arc::new(AsyncMutex::new(writer));
 
         let readers = if in_memory {
             None
@@ -160,7 +151,7 @@ impl SqliteStore {
     /// A read connection: one of `readers`, or the in-memory database's only one.
     async fn reader(&self) -> sqlx::Result<ReadConn<'_>> {
         let Some(readers) = &self.readers else {
-            return Ok(ReadConn::Pooled(self.writer.acquire().await?));
+            return Ok(ReadConn::Writer(self.lock_writer().await?));
         };
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, readers.permits.acquire())
             .await
@@ -172,8 +163,53 @@ impl SqliteStore {
         Ok(ReadConn::Own { conn: Some(conn), readers, _permit: permit })
     }
 
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+    /// The writer connection, waited for at most `ACQUIRE_TIMEOUT`.
+    async fn lock_writer(&self) -> sqlx::Result<AsyncMutexGuard<'_, SqliteConnection>> {
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.writer.lock()).await.map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+
+    async fn begin_write(&self) -> sqlx::Result<WriteTx<'_>> {
+        let mut conn = self.lock_writer().await?;
+        SqliteTransactionManager::begin(&mut conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"))).await?;
+        Ok(WriteTx { conn, open: true })
+    }
+}
+
+/// A write transaction on the writer connection, as sqlx's `Transaction` is on a pooled one:
+/// used as the connection, committed explicitly, rolled back when dropped otherwise (the
+/// rollback is queued on the connection's thread ahead of whatever the next holder sends).
+struct WriteTx<'a> {
+    conn: AsyncMutexGuard<'a, SqliteConnection>,
+    open: bool,
+}
+
+impl WriteTx<'_> {
+    async fn commit(mut self) -> sqlx::Result<()> {
+        SqliteTransactionManager::commit(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            SqliteTransactionManager::start_rollback(&mut self.conn);
+        }
     }
 }
 
@@ -254,7 +290,7 @@ mod tests {
     /// worker's first layout, other objects do not, and nothing else changes.
     #[tokio::test]
     async fn schema_v4_marks_stored_events_due() {
-        let db = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        let db = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
         for v3 in [
             include_str!("../../migrations/sqlite/0001_init.sql"),
             include_str!("../../migrations/sqlite/0002_collection_bytes.sql"),
@@ -316,7 +352,7 @@ mod tests {
              created_at, modified_at, sync_seq) \
              SELECT 1, printf('%05d.ics', i), X'00', 'e', 'text/calendar', 1, i, 'VEVENT', 0, 0, i FROM n;"
         )))
-        .execute(&store.writer)
+        .execute(&mut *store.writer.lock().await)
         .await
         .unwrap();
         let c = CollectionId(1);
@@ -346,7 +382,7 @@ mod tests {
             "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
              created_at, modified_at, sync_seq) VALUES (1, 'last.ics', X'00', 'e', 'text/calendar', 1, 'last', 'VEVENT', 0, 0, 9999999)",
         )
-        .execute(&store.writer)
+        .execute(&mut *store.writer.lock().await)
         .await
         .unwrap();
         let expected: Vec<String> = expected.into_iter().chain(["last.ics".to_owned()]).collect();
@@ -360,6 +396,37 @@ mod tests {
         let readers = store.readers.as_ref().unwrap();
         assert_eq!(lock(&readers.idle).len(), READ_CONNECTIONS as usize, "every connection is back");
         assert_eq!(readers.permits.available_permits(), READ_CONNECTIONS as usize);
+    }
+
+
+    /// A write transaction dropped without commit, whether after its statements or while one
+    /// is in flight (the client went), leaves nothing behind, and the next one starts clean.
+    #[tokio::test]
+    async fn a_dropped_write_transaction_rolls_back() {
+        use futures_util::FutureExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+        let insert = |name: &'static str| {
+            sqlx::query("INSERT INTO users (name, password_hash, created_at) VALUES ($1, 'h', 0)").bind(name)
+        };
+        {
+            let mut tx = store.begin_write().await.unwrap();
+            insert("dropped").execute(&mut *tx).await.unwrap();
+        }
+        {
+            let mut tx = store.begin_write().await.unwrap();
+            // Polled once, then dropped with the transaction.
+            let _ = insert("in-flight").execute(&mut *tx).now_or_never();
+        }
+        let mut tx = store.begin_write().await.unwrap();
+        insert("kept").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM users ORDER BY name")
+            .fetch_all(&mut *store.reader().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(names, ["kept"]);
     }
 
 }
