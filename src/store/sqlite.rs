@@ -36,7 +36,8 @@ const READ_CONNECTIONS: u32 = 4;
 /// (`list_members`) holds it at ~115 MB, so a Depth-1 listing of a few thousand members never
 /// waits (decision 0011).
 const ROW_BUFFER: usize = 4096;
-/// How long a read waits for a free connection before it fails, as sqlx's pool does.
+/// How long a read waits for a free connection, or a write for the writer, before it fails (as
+/// sqlx's pool bounded both).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
