@@ -21,6 +21,7 @@ pub fn to_response(err: DavError, paths: &Paths) -> DavResponse {
         DavError::BadRequest(reason) => text(StatusCode::BAD_REQUEST, &reason),
         DavError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
         DavError::Forbidden => text(StatusCode::FORBIDDEN, "forbidden"),
+        DavError::Refused(reason) => text(StatusCode::FORBIDDEN, &reason),
         DavError::MethodNotAllowed { allow } => {
             let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here");
             resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
@@ -58,9 +59,13 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
         ServiceError::QuotaExceeded => {
             condition_response(StatusCode::INSUFFICIENT_STORAGE, &Condition::QuotaNotExceeded, Some("quota exceeded"))
         }
-        ServiceError::UidConflict { collection_path, owner, name } => {
+        ServiceError::UidConflict { collection_path, owner, name, replaced } => {
             let href = paths.object(&owner, &collection_path, &name);
-            let reason = format!("the UID is already used by {href}");
+            let reason = if replaced {
+                format!("{href} holds another UID; an object keeps its UID (RFC 4791 §5.3.2.1)")
+            } else {
+                format!("the UID is already used by {href}")
+            };
             forbidden(Condition::NoUidConflict(href), reason)
         }
         ServiceError::TooManyInstances => {

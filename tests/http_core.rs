@@ -246,8 +246,9 @@ async fn invalid_calendar_data_is_refused_and_nothing_stored(engine: Engine) {
     let r = s.put_ics(path, &two).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.condition(), (CALDAV.into(), "valid-calendar-object-resource".into()));
-    // A task into the events-only calendar.
-    let r = s.put_ics(path, &todo("t", "task")).await;
+    // A journal into the calendar, which takes events and tasks.
+    let journal = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\nBEGIN:VJOURNAL\r\nUID:j\r\nDTSTAMP:20260101T000000Z\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n";
+    let r = s.put_ics(path, journal).await;
     assert_eq!(r.condition(), (CALDAV.into(), "supported-calendar-component".into()));
     // Wrong media type.
     let r = send(s.req("PUT", path).header("Content-Type", "text/plain").body(event("p", "x"))).await;
@@ -425,9 +426,9 @@ async fn copy_and_move(engine: Engine) {
     assert_eq!(r.status, 201);
     assert_eq!(send(s.req("GET", src)).await.status, 404);
     assert_eq!(send(s.req("GET", "/calendars/alice/other/moved.ics")).await.status, 200);
-    // A task cannot move into an events-only calendar.
-    s.put_ics("/calendars/alice/tasks/t.ics", &todo("t", "x")).await;
-    let r = send(s.req("MOVE", "/calendars/alice/tasks/t.ics").header("Destination", "/calendars/alice/calendar/t.ics")).await;
+    // An event cannot move into the tasks-only list.
+    s.put_ics("/calendars/alice/calendar/e.ics", &event("e", "x")).await;
+    let r = send(s.req("MOVE", "/calendars/alice/calendar/e.ics").header("Destination", "/calendars/alice/tasks/e.ics")).await;
     assert_eq!(r.condition(), (CALDAV.into(), "supported-calendar-component".into()));
     s.stop().await;
 }

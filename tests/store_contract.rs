@@ -1175,9 +1175,15 @@ async fn uid_conflicts_refuse_without_changes(store: Store) {
         .unwrap();
     assert!(delta.changed.is_empty() && delta.removed.is_empty());
 
-    // Replacing a resource under its own UID is fine, and a freed UID can be taken.
+    // Replacing a resource under its own UID is fine; under another one it is refused (RFC
+    // 4791 §5.3.2.1), and a UID freed by a deletion can be taken.
     put(&store, &default, event("a.ics", "U", 2)).await;
-    put(&store, &default, event("a.ics", "W", 3)).await;
+    match store.put_object(default.id, event("a.ics", "W", 3), Expect::Any).await {
+        Err(StoreError::UidReplaced { name }) => assert_eq!(name, "a.ics"),
+        other => panic!("expected UidReplaced, got {other:?}"),
+    }
+    assert_eq!(data_of(&store, default.id, "a.ics").await, Some(event("a.ics", "U", 2).data));
+    store.delete_object(default.id, "a.ics", Expect::Any).await.unwrap();
     put(&store, &default, event("c.ics", "U", 1)).await;
     // UIDs are per collection, and non-calendar resources have none.
     let other = store
@@ -1747,8 +1753,9 @@ async fn move_object(store: Store) {
     assert_eq!(delta.removed, ["b.ics"]);
     assert_eq!(delta.seq, 2);
 
-    // Moving back onto the old name clears its tombstone; overwrite replaces a target.
-    put(&store, &default, event("old.ics", "OLD", 1)).await;
+    // Moving back onto the old name clears its tombstone; overwrite replaces a target of the
+    // same UID (one of another UID is refused: uid_conflicts_refuse_without_changes).
+    put(&store, &default, event("old.ics", "U", 2)).await;
     assert!(
         !store
             .transfer_object(work.id, "c.ics", default.id, "old.ics", true, false)
@@ -1812,9 +1819,10 @@ async fn transfer_refusals_change_nothing(store: Store) {
             (default.id, "x.ics", work.id, "new.ics", false, false),
             "uid",
         ),
+        // Overwriting an object that has another UID (RFC 4791 §5.3.2.1).
         (
             (default.id, "x.ics", work.id, "target.ics", true, true),
-            "uid",
+            "replaced",
         ),
         // A copy conflicts with its own source.
         (
@@ -1871,6 +1879,7 @@ async fn transfer_refusals_change_nothing(store: Store) {
             ("uid", Err(StoreError::UidConflict { existing_name })) => {
                 existing_name == if dest == work.id { "held.ics" } else { "y.ics" }
             }
+            ("replaced", Err(StoreError::UidReplaced { name })) => name == dest_name,
             ("precondition", Err(StoreError::PreconditionFailed)) => true,
             ("missing", Err(StoreError::NotFound)) => true,
             _ => false,

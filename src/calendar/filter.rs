@@ -144,6 +144,67 @@ pub fn text_matches(m: &TextMatch, value: &str) -> bool {
     found != m.negate
 }
 
+/// Checks the filter against RFC 5545's component grammar (RFC 4791 §9.7.1: a comp-filter names
+/// a component that can appear where it stands) and the places where §9.9 gives time-range a
+/// meaning. A filter that breaks them asks a question that has no answer, and §7.8 says so
+/// with CALDAV:valid-filter rather than an empty result. Err is the one-line reason.
+pub fn check_structure(root: &CompFilter) -> Result<(), String> {
+    check_comp(root, None)
+}
+
+fn check_comp(f: &CompFilter, parent: Option<&str>) -> Result<(), String> {
+    if let Some(parent) = parent
+        && !may_contain(parent, &f.name)
+    {
+        return Err(format!("{} cannot appear inside {parent} (RFC 5545 §3.6)", f.name));
+    }
+    // RFC 4791 §9.9: time-range applies to these components only.
+    if f.time_range.is_some() && !matches!(f.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VALARM") {
+        return Err(format!("time-range has no meaning on {} (RFC 4791 §9.9)", f.name));
+    }
+    for p in &f.props {
+        if p.time_range.is_some() && !is_date_time_property(&p.name) {
+            return Err(format!("time-range on {}, which is not a date or date-time property (RFC 4791 §9.7.2)", p.name));
+        }
+    }
+    f.comps.iter().try_for_each(|c| check_comp(c, Some(&f.name)))
+}
+
+/// RFC 5545 §3.6 (with RFC 7953 availability, RFC 9073 participants/locations/resources and
+/// RFC 9074 alarm locations). X- components may appear anywhere; another unknown (IANA) name
+/// only directly in a VCALENDAR.
+fn may_contain(parent: &str, child: &str) -> bool {
+    if child.starts_with("X-") || parent.starts_with("X-") {
+        return true;
+    }
+    const KNOWN: [&str; 14] = [
+        "VCALENDAR", "VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM",
+        "VAVAILABILITY", "AVAILABLE", "PARTICIPANT", "VLOCATION", "VRESOURCE",
+    ];
+    let allowed: &[&str] = match parent {
+        "VCALENDAR" => return !KNOWN.contains(&child) || matches!(child, "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VTIMEZONE" | "VAVAILABILITY"),
+        "VEVENT" | "VTODO" => &["VALARM", "PARTICIPANT", "VLOCATION", "VRESOURCE"],
+        "VJOURNAL" | "VFREEBUSY" => &["PARTICIPANT", "VLOCATION", "VRESOURCE"],
+        "VTIMEZONE" => &["STANDARD", "DAYLIGHT"],
+        "VALARM" => &["VLOCATION"],
+        "VAVAILABILITY" => &["AVAILABLE"],
+        "PARTICIPANT" => &["VLOCATION", "VRESOURCE"],
+        _ => &[],
+    };
+    allowed.contains(&child)
+}
+
+/// Properties whose value is a DATE, DATE-TIME or PERIOD (RFC 5545 §3.8.2, §3.8.4.4, §3.8.5,
+/// §3.8.6.3, §3.8.7; RFC 9074 ACKNOWLEDGED). X- properties may hold one, so they are allowed.
+fn is_date_time_property(name: &str) -> bool {
+    name.starts_with("X-")
+        || matches!(
+            name,
+            "DTSTART" | "DTEND" | "DUE" | "DTSTAMP" | "CREATED" | "LAST-MODIFIED" | "RECURRENCE-ID" | "COMPLETED"
+                | "EXDATE" | "RDATE" | "TRIGGER" | "ACKNOWLEDGED" | "FREEBUSY"
+        )
+}
+
 /// RFC 5545 §3.3.11 TEXT unescaping, so that a search for "a,b" finds `a\,b`.
 fn unescape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -242,5 +303,26 @@ mod tests {
         let r = root();
         let ranged = CompFilter { time_range: Some(TimeRange { start: Some(0), end: Some(1) }), ..comp("VEVENT", vec![], vec![]) };
         assert!(!matches(&comp("VCALENDAR", vec![], vec![ranged]), &r, &NoTime));
+    }
+    #[test]
+    fn structure_follows_the_component_grammar() {
+        let ok = |f: &CompFilter| check_structure(f).is_ok();
+        let cal = |comps: Vec<CompFilter>| comp("VCALENDAR", vec![], comps);
+        assert!(ok(&cal(vec![comp("VEVENT", vec![], vec![comp("VALARM", vec![], vec![])])])));
+        assert!(ok(&cal(vec![comp("VTIMEZONE", vec![], vec![comp("STANDARD", vec![], vec![])])])));
+        assert!(ok(&cal(vec![comp("X-THING", vec![], vec![comp("VEVENT", vec![], vec![])])])));
+        assert!(!ok(&cal(vec![comp("VEVENT", vec![], vec![comp("VEVENT", vec![], vec![])])])), "VEVENT in VEVENT");
+        assert!(!ok(&cal(vec![comp("VALARM", vec![], vec![])])), "VALARM directly under VCALENDAR");
+        assert!(!ok(&cal(vec![comp("VJOURNAL", vec![], vec![comp("VALARM", vec![], vec![])])])), "VALARM in VJOURNAL");
+        assert!(!ok(&cal(vec![comp("VEVENT", vec![], vec![comp("STANDARD", vec![], vec![])])])));
+        let range = Some(TimeRange { start: Some(0), end: None });
+        let tz = CompFilter { time_range: range, ..comp("VTIMEZONE", vec![], vec![]) };
+        assert!(!ok(&cal(vec![tz])), "time-range inside VTIMEZONE");
+        let alarm = CompFilter { time_range: range, ..comp("VALARM", vec![], vec![]) };
+        assert!(ok(&cal(vec![comp("VEVENT", vec![], vec![alarm])])));
+        let on = |name: &str| PropFilter { name: name.into(), is_not_defined: false, time_range: range, text_match: None, params: vec![] };
+        assert!(!ok(&q(vec![on("SUMMARY")])), "time-range on SUMMARY");
+        assert!(ok(&q(vec![on("DTSTAMP")])));
+        assert!(ok(&q(vec![on("X-APPLE-SNOOZE")])));
     }
 }

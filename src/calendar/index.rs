@@ -247,7 +247,8 @@ pub(crate) fn recurrence_set(
     let mut set = RecurrenceSet::new(start, length);
     for rule in &t.rrules {
         let checked = Rule::new(rule, &start).map_err(|why| {
-            InvalidObject::Resource(format!("invalid RRULE: {why} (RFC 5545 §3.3.10)"))
+            // Not valid iCalendar, so valid-calendar-data (RFC 4791 §5.3.2.1).
+            InvalidObject::Data(format!("invalid RRULE: {why} (RFC 5545 §3.3.10)"))
         })?;
         if let Some(rule) = checked {
             set = set.with_rule(rule);

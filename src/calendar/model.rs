@@ -244,7 +244,8 @@ fn one_duration(entry: &ICalendarEntry) -> Result<Length, InvalidObject> {
 fn rule(entry: &ICalendarEntry) -> Result<&ICalendarRecurrenceRule, InvalidObject> {
     match entry.values.first() {
         Some(ICalendarValue::RecurrenceRule(rule)) => Ok(rule),
-        other => Err(InvalidObject::Resource(format!(
+        // RFC 4791 §5.3.2.1: data that is not valid iCalendar is valid-calendar-data.
+        other => Err(InvalidObject::Data(format!(
             "RRULE {:?} is not a valid recurrence rule (RFC 5545 §3.3.10)",
             other.and_then(|v| v.as_text()).unwrap_or_default()
         ))),

@@ -52,6 +52,36 @@ pub fn parse_calendar_timezone(text: &str) -> Result<CalendarTimezone, String> {
     })
 }
 
+/// A CALDAV:timezone in a query (RFC 4791 §7.8, §9.8): checked as a calendar-timezone value,
+/// and, since it is a whole iCalendar object a client wrote for this request, with the
+/// VCALENDAR properties RFC 5545 §3.6 requires (VERSION:2.0 and PRODID).
+pub fn parse_query_timezone(text: &str) -> Result<CalendarTimezone, String> {
+    let tz = parse_calendar_timezone(text)?;
+    let head = super::ical::unfold(text);
+    let top = |name: &str| {
+        let mut depth = 0usize;
+        head.iter().find_map(|line| {
+            let l = super::ical::parse_line(line).ok()?;
+            match l.name.as_str() {
+                "BEGIN" => depth += 1,
+                "END" => depth = depth.saturating_sub(1),
+                n if depth == 1 && n == name => return Some(l.value),
+                _ => {}
+            }
+            None
+        })
+    };
+    match top("VERSION") {
+        Some(v) if v.trim() == "2.0" => {}
+        Some(v) => return Err(format!("VERSION:{v} is not iCalendar 2.0 (RFC 5545 §3.7.4)")),
+        None => return Err("the VCALENDAR has no VERSION (RFC 5545 §3.6)".into()),
+    }
+    if top("PRODID").is_none() {
+        return Err("the VCALENDAR has no PRODID (RFC 5545 §3.6)".into());
+    }
+    Ok(tz)
+}
+
 fn is_calendar_component(kind: &ICalendarComponentType) -> bool {
     matches!(
         kind,

@@ -637,11 +637,12 @@ BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;TZID=America/New_York:20240102T120000\nDTSTAR
 
     #[test]
     fn invalid_rrules_are_refused() {
+        // Not valid iCalendar: valid-calendar-data (RFC 4791 §5.3.2.1).
         assert_eq!(
-            resource(&event("DTSTART:20240101T100000Z\nRRULE:FREQ=FORTNIGHTLY")),
+            data(&event("DTSTART:20240101T100000Z\nRRULE:FREQ=FORTNIGHTLY")),
             "RRULE \"FREQ=FORTNIGHTLY\" is not a valid recurrence rule (RFC 5545 §3.3.10)"
         );
-        let why = resource(&event(
+        let why = data(&event(
             "DTSTART:20240101T100000Z\nRRULE:FREQ=WEEKLY;BYMONTHDAY=1",
         ));
         assert!(

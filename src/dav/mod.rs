@@ -71,6 +71,9 @@ pub enum DavError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// 403 with a one-line reason, where no RFC names a precondition.
+    #[error("forbidden: {0}")]
+    Refused(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     /// A DAV/CalDAV precondition or postcondition (RFC 4918 §16), with a human reason.

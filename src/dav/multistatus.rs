@@ -69,27 +69,33 @@ impl Multistatus {
 /// One `<D:response>` with `results` grouped into propstats; also what DAV:expand-property
 /// writes inside an expanded property (RFC 3253 §3.8).
 pub fn write_response(w: &mut XmlWriter, href: &str, results: &[PropResult]) {
-        w.start(&QName::fixed(DAV, "response"));
-        w.text_element(&QName::fixed(DAV, "href"), href);
-        let found: Vec<&PropResult> =
-            results.iter().filter(|r| matches!(r, PropResult::Found(..) | PropResult::Name(_))).collect();
-        if !found.is_empty() || results.is_empty() {
-            write_propstat(w, StatusCode::OK, None, &found);
-        }
-        let mut groups: Vec<(StatusCode, Option<&Condition>)> = results
+    w.start(&QName::fixed(DAV, "response"));
+    w.text_element(&QName::fixed(DAV, "href"), href);
+    write_propstats(w, results);
+    w.end();
+}
+
+/// `results` as propstats grouped by status (200 first) and condition; also the body of an
+/// RFC 5689 mkcol-response.
+pub fn write_propstats(w: &mut XmlWriter, results: &[PropResult]) {
+    let found: Vec<&PropResult> =
+        results.iter().filter(|r| matches!(r, PropResult::Found(..) | PropResult::Name(_))).collect();
+    if !found.is_empty() || results.is_empty() {
+        write_propstat(w, StatusCode::OK, None, &found);
+    }
+    let mut groups: Vec<(StatusCode, Option<&Condition>)> = results
+        .iter()
+        .filter_map(|r| if let PropResult::Status(_, s, c) = r { Some((*s, c.as_ref())) } else { None })
+        .collect();
+    groups.sort_by_key(|(s, c)| (*s, c.map(Condition::name)));
+    groups.dedup();
+    for (status, condition) in groups {
+        let group: Vec<&PropResult> = results
             .iter()
-            .filter_map(|r| if let PropResult::Status(_, s, c) = r { Some((*s, c.as_ref())) } else { None })
+            .filter(|r| matches!(r, PropResult::Status(_, s, c) if *s == status && c.as_ref() == condition))
             .collect();
-        groups.sort_by_key(|(s, c)| (*s, c.map(Condition::name)));
-        groups.dedup();
-        for (status, condition) in groups {
-            let group: Vec<&PropResult> = results
-                .iter()
-                .filter(|r| matches!(r, PropResult::Status(_, s, c) if *s == status && c.as_ref() == condition))
-                .collect();
-            write_propstat(w, status, condition, &group);
-        }
-        w.end();
+        write_propstat(w, status, condition, &group);
+    }
 }
 
 impl Multistatus {

@@ -117,6 +117,11 @@ const PLAIN_REPORTS: &[(&str, &str)] = &[(DAV, "sync-collection"), (DAV, "expand
 const PRINCIPAL_REPORTS: &[(&str, &str)] =
     &[(DAV, "principal-property-search"), (DAV, "principal-search-property-set"), (DAV, "expand-property")];
 const OTHER_REPORTS: &[(&str, &str)] = &[(DAV, "expand-property")];
+/// RFC 4791 §7.8, §7.9 on a calendar object resource.
+const OBJECT_REPORTS: &[(&str, &str)] =
+    &[(CALDAV, "calendar-query"), (CALDAV, "calendar-multiget"), (DAV, "expand-property")];
+/// RFC 4791 §7.8 on the calendar home: the calendars below it are searched.
+const HOME_REPORTS: &[(&str, &str)] = &[(CALDAV, "calendar-query"), (DAV, "expand-property")];
 
 /// The value of `live` on `res`, or None when the resource does not have that property.
 pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
@@ -139,8 +144,16 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
             Res::Collection(c) if c.kind == CollectionKind::Calendar => Some(Value::Reports(CALENDAR_REPORTS)),
             Res::Collection(_) => Some(Value::Reports(PLAIN_REPORTS)),
             Res::Root | Res::PrincipalsRoot | Res::Principal(_) => Some(Value::Reports(PRINCIPAL_REPORTS)),
+            Res::Object(c, _) if c.kind == CollectionKind::Calendar => Some(Value::Reports(OBJECT_REPORTS)),
+            Res::Home(_) => Some(Value::Reports(HOME_REPORTS)),
             _ => Some(Value::Reports(OTHER_REPORTS)),
         },
+        // RFC 4918 §15.4: what GET answers; collections other than calendars answer an empty
+        // body (a calendar's export length is filled in by PROPFIND when asked by name).
+        Live::GetContentLength if matches!(res, Res::Root | Res::Principal(_) | Res::Home(_)) => Some(Value::Text("0".into())),
+        Live::GetContentLength if matches!(res, Res::Collection(c) if c.kind != CollectionKind::Calendar) => {
+            Some(Value::Text("0".into()))
+        }
         Live::QuotaUsedBytes => quota_target(res).then_some(()).and(ctx.used_bytes).map(|u| Value::Text(u.to_string())),
         Live::QuotaAvailableBytes => quota_target(res)
             .then_some(())

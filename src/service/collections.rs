@@ -101,9 +101,9 @@ pub async fn create(
         check(change).map_err(ServiceError::BadRequest)?;
     }
     let mut props = CollectionProps {
-        components: request.components.unwrap_or(ComponentSet(
-            ComponentSet::VEVENT | ComponentSet::VTODO | ComponentSet::VJOURNAL,
-        )),
+        // RFC 4791 §5.2.3: without supported-calendar-component-set a calendar accepts every
+        // component type, and the property then names all four.
+        components: request.components.unwrap_or(ComponentSet::ALL),
         ..CollectionProps::default()
     };
     request.update.live.into_iter().for_each(|c| apply(&mut props, c));

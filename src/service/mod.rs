@@ -41,9 +41,10 @@ pub enum ServiceError {
     TooLarge { max: usize },
     #[error("quota exceeded")]
     QuotaExceeded,
-    /// RFC 4791 §5.3.2.1 no-uid-conflict: the other resource's collection and name.
-    #[error("UID already used by {name}")]
-    UidConflict { collection_path: String, owner: String, name: String },
+    /// RFC 4791 §5.3.2.1 no-uid-conflict: the other resource's collection and name; with
+    /// `replaced`, the resource the write would have replaced by one of another UID.
+    #[error("UID conflict with {name}")]
+    UidConflict { collection_path: String, owner: String, name: String, replaced: bool },
     /// The answer needs more recurrence instances than the server's max-instances.
     #[error("too many instances")]
     TooManyInstances,
@@ -71,6 +72,7 @@ impl From<StoreError> for ServiceError {
             StoreError::UidConflict { existing_name } => {
                 ServiceError::Conflict(format!("UID already used by {existing_name}"))
             }
+            StoreError::UidReplaced { name } => ServiceError::Conflict(format!("{name} holds another UID")),
             other => ServiceError::Internal(other.to_string()),
         }
     }

@@ -45,12 +45,39 @@ pub struct PutRequest<'a> {
     pub expect: Expect,
 }
 
+/// What a PUT stored.
+#[derive(Debug, Clone)]
+pub struct PutDone {
+    pub created: bool,
+    pub meta: ObjectMeta,
+    /// Whether the stored bytes are exactly the bytes sent. When they are not, the ETag must
+    /// not be returned (RFC 4791 §5.3.4) and the client reads the object again.
+    pub verbatim: bool,
+}
+
 /// Creates or replaces the resource, after validation, in one store transaction.
-pub async fn put(store: &Store, owner: &Principal, req: PutRequest<'_>, limits: &WriteLimits) -> ServiceResult<PutOutcome> {
+pub async fn put(store: &Store, owner: &Principal, req: PutRequest<'_>, limits: &WriteLimits) -> ServiceResult<PutDone> {
     validate_name(req.name)?;
+    let sent = req.data.len();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
+    let verbatim = object.data.len() == sent;
     check_quota(store, owner, object.data.len(), limits).await?;
-    store.put_object(req.collection.id, object, req.expect).await.map_err(|e| uid_conflict(e, owner, req.collection))
+    let PutOutcome { created, meta } =
+        store.put_object(req.collection.id, object, req.expect).await.map_err(|e| uid_conflict(e, owner, req.collection))?;
+    Ok(PutDone { created, meta, verbatim })
+}
+
+/// The UTF-8 byte-order mark. It is an encoding signature, not iCalendar content (RFC 5545
+/// §3.1.4 fixes UTF-8), and a parser that sees it before BEGIN:VCALENDAR reads no calendar.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Drops a leading byte-order mark, so that every reader of the stored bytes (index, query,
+/// export, scheduling) sees plain iCalendar (docs/decisions/0014-rfc-review-choices.md).
+fn strip_bom(mut data: Vec<u8>) -> Vec<u8> {
+    if data.starts_with(BOM) {
+        data.drain(..BOM.len());
+    }
+    data
 }
 
 /// Validates and indexes the body; nothing is stored.
@@ -64,11 +91,13 @@ fn prepare(
     if data.len() > limits.max_resource_size {
         return Err(ServiceError::TooLarge { max: limits.max_resource_size });
     }
-    let etag = etag_of(&data);
     if collection.kind == CollectionKind::Plain {
+        let etag = etag_of(&data);
         let content_type = content_type.unwrap_or("application/octet-stream").to_owned();
         return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None, timeline: None });
     }
+    let data = strip_bom(data);
+    let etag = etag_of(&data);
     // RFC 4791 §5.3.2.1 supported-calendar-data: a stated media type must be text/calendar.
     if content_type.is_some_and(|t| t != "text/calendar") {
         return Err(ServiceError::UnsupportedMediaType);
@@ -103,6 +132,13 @@ fn uid_conflict(e: StoreError, owner: &Principal, collection: &Collection) -> Se
             collection_path: collection.path.clone(),
             owner: owner.name.clone(),
             name: existing_name,
+            replaced: false,
+        },
+        StoreError::UidReplaced { name } => ServiceError::UidConflict {
+            collection_path: collection.path.clone(),
+            owner: owner.name.clone(),
+            name,
+            replaced: true,
         },
         other => other.into(),
     }
@@ -158,6 +194,13 @@ mod tests {
         assert_ne!(etag_of(b"a"), etag_of(b"b"));
         assert!(etag_of(b"").starts_with('"') && etag_of(b"").ends_with('"'));
         assert_eq!(etag_of(b"x").len(), 34);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        assert_eq!(strip_bom(b"\xEF\xBB\xBFBEGIN:VCALENDAR".to_vec()), b"BEGIN:VCALENDAR");
+        assert_eq!(strip_bom(b"BEGIN:VCALENDAR".to_vec()), b"BEGIN:VCALENDAR");
+        assert_eq!(strip_bom(b"\xEF\xBB".to_vec()), b"\xEF\xBB");
     }
 
     #[test]

@@ -43,7 +43,8 @@ fn home_collections(owner: UserId) -> Vec<NewCollection> {
         dead_props: Vec::new(),
     };
     vec![
-        calendar(DEFAULT_CALENDAR, "Calendar", ComponentSet::VEVENT),
+        // Events and tasks: clients such as calcurse sync both to one URL (decision 0014).
+        calendar(DEFAULT_CALENDAR, "Calendar", ComponentSet::VEVENT | ComponentSet::VTODO),
         calendar(DEFAULT_TASKS, "Tasks", ComponentSet::VTODO),
     ]
 }

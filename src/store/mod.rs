@@ -52,6 +52,10 @@ pub enum StoreError {
     /// RFC 4791 §5.3.2 no-uid-conflict: another resource in the collection has this UID.
     #[error("UID already used by {existing_name}")]
     UidConflict { existing_name: String },
+    /// RFC 4791 §5.3.2.1 no-uid-conflict: the write would replace object `name` with one of
+    /// another UID.
+    #[error("{name} holds another UID")]
+    UidReplaced { name: String },
     /// RFC 6578 §3.2: the token is unknown, from another collection, or older than the retention.
     #[error("invalid sync token")]
     InvalidSyncToken,

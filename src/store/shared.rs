@@ -280,7 +280,7 @@ pub(super) mod sql {
     /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
     /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
     /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
-    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, \
+    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, e.uid, \
          EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = $3) AS child, \
          (SELECT name FROM objects WHERE collection_id = $1 AND uid = $4 AND name <> $2 \
           ORDER BY name LIMIT 1) AS uid_holder, \
@@ -701,11 +701,12 @@ struct PutChecksRow {
     /// The ETag and size of the object now at the name; both NULL when there is none.
     etag: Option<String>,
     size: Option<i64>,
+    uid: Option<String>,
     child: bool,
     uid_holder: Option<String>,
     tombstone: bool,
 }
-from_row!(PutChecksRow { etag, size, child, uid_holder, tombstone });
+from_row!(PutChecksRow { etag, size, uid, child, uid_holder, tombstone });
 
 /// A MEMBERS_SINCE row: the collection's seq and a member (all NULL when there is none).
 struct MembersRow {
@@ -1665,6 +1666,12 @@ impl ObjectStore for Engine {
         if let Some(existing_name) = checks.uid_holder {
             return Err(StoreError::UidConflict { existing_name });
         }
+        // RFC 4791 §5.3.2.1: an object may not be overwritten by one with a different UID.
+        if let (Some(old), Some(new)) = (&checks.uid, cal.map(|c| &c.uid))
+            && old != new
+        {
+            return Err(StoreError::UidReplaced { name: object.name });
+        }
         let statement = if existed {
             // In place, so the object keeps its id, created_at and dead properties.
             sql::UPDATE_OBJECT
@@ -1773,6 +1780,12 @@ impl ObjectStore for Engine {
         let target = existing_object(&mut tx, dest, dest_name).await?;
         if (child.is_some() || target.is_some()) && !overwrite {
             return Err(StoreError::PreconditionFailed);
+        }
+        // RFC 4791 §5.3.2.1: Overwrite: T may not replace an object with one of another UID.
+        if let Some(ExistingRow { uid: Some(old), .. }) = &target
+            && src.uid.as_ref().is_some_and(|new| new != old)
+        {
+            return Err(StoreError::UidReplaced { name: dest_name.to_owned() });
         }
         // Overwrite: the target goes first, dead properties included (RFC 4918 §9.8.4: as a
         // DELETE with Depth: infinity, so a collection goes with everything below it).

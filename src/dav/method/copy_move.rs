@@ -44,6 +44,10 @@ pub async fn handle(
     // §9.8.5, §9.9.4: 201 for a new resource, 204 for one that replaced another.
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+    // RFC 9110 §15.3.2: a 201 names the created resource; the Destination as the client gave it.
+    if created && let Ok(location) = http::HeaderValue::from_str(destination) {
+        resp.headers_mut().insert(http::header::LOCATION, location);
+    }
     Ok(resp)
 }
 

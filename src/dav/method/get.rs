@@ -11,7 +11,7 @@ use crate::dav::props::http_date;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
 use crate::service::Principal;
-use crate::store::{CollectionKind, ObjectStore};
+use crate::store::{Collection, CollectionKind, ObjectStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -55,10 +55,7 @@ pub async fn handle(
             // The permit and the objects go when the export is built, before it is sent.
             let text = {
                 let _permit = ctx.listing_permit().await?;
-                let objects = ctx.store.list_objects_with_data(c.id).await?;
-                let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
-                let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
-                export_calendar(name, &datas)
+                export(ctx, &c).await?
             };
             let len = text.len();
             let mut resp = http::Response::new(if head { Bytes::new() } else { Bytes::from(text) });
@@ -78,6 +75,14 @@ pub async fn handle(
         }
         _ => Err(DavError::NotFound),
     }
+}
+
+/// The calendar as one iCalendar file; the caller holds a listing permit.
+pub async fn export(ctx: &DavContext, c: &Collection) -> DavResult<String> {
+    let objects = ctx.store.list_objects_with_data(c.id).await?;
+    let datas: Vec<&[u8]> = objects.iter().map(|o| o.data.as_slice()).collect();
+    let name = c.props.displayname.as_deref().or(Some(c.path.as_str()));
+    Ok(export_calendar(name, &datas))
 }
 
 /// RFC 7232 §6: If-None-Match wins over If-Modified-Since.

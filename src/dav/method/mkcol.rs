@@ -6,10 +6,10 @@ use http::StatusCode;
 use crate::dav::header::DavHeaders;
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::proppatch::{SetOp, classify_set};
-use crate::dav::multistatus::{Multistatus, PropResult};
+use crate::dav::multistatus::{PropResult, write_propstats, xml_response};
 use crate::dav::request::{parse_mkcalendar, parse_mkcol};
 use crate::dav::resource::Target;
-use crate::dav::xml::{CALDAV, DAV, Element, QName};
+use crate::dav::xml::{CALDAV, DAV, Element, QName, XmlWriter};
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::collections::{NewCollectionRequest, PropertyUpdate, check};
 use crate::service::{self, Principal, ServiceError};
@@ -45,11 +45,11 @@ pub async fn handle(
             return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::ResourceMustBeNull));
         }
         // RFC 4918 §9.3.1: MKCOL on an existing resource is 405.
-        _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+        existing => return Err(DavError::MethodNotAllowed { allow: super::options::allow_on(&existing) }),
     };
     let request = match build_request(&props, flavour) {
         Ok(r) => r,
-        Err(refused) => return Ok(refusal_response(&props, &refused)),
+        Err(refused) => return Ok(refusal_response(&props, &refused, flavour)),
     };
     let created = service::collections::create(&ctx.store, user, parent.as_ref(), &name, request).await;
     match created {
@@ -60,12 +60,19 @@ pub async fn handle(
             if let Ok(v) = http::HeaderValue::from_str(&location) {
                 resp.headers_mut().insert(http::header::LOCATION, v);
             }
+            if flavour == Flavour::Mkcalendar {
+                // RFC 4791 §5.3.1: "MUST include a Cache-Control:no-cache header".
+                resp.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+            }
             Ok(resp)
         }
         Err(ServiceError::Conflict(reason)) if flavour == Flavour::Mkcalendar => {
             Err(DavError::forbidden(Condition::CalendarCollectionLocationOk, reason))
         }
-        Err(ServiceError::AlreadyExists) => Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+        // RFC 4791 §4.2: calendar collections contain no collections. 409 would say the parent
+        // is missing (RFC 4918 §9.3.1); it is there and refuses.
+        Err(ServiceError::Conflict(reason)) => Err(DavError::Refused(reason)),
+        Err(ServiceError::AlreadyExists) => Err(DavError::MethodNotAllowed { allow: super::options::ALLOW_COLLECTION }),
         Err(e) => Err(e.into()),
     }
 }
@@ -120,9 +127,10 @@ fn resource_kind(types: &[QName]) -> Option<CollectionKind> {
     }
 }
 
-/// RFC 5689 §3 / RFC 4791 §5.3.1: a failed MKCOL/MKCALENDAR reports per-property status in a
-/// mkcol-response (extended MKCOL) or multistatus-style body, with 403.
-fn refusal_response(props: &[Element], refused: &Refused) -> DavResponse {
+/// RFC 5689 §3 / RFC 4791 §5.3.1: a failed extended MKCOL answers a DAV:mkcol-response, a
+/// failed MKCALENDAR a CALDAV:mkcalendar-response, each listing every requested property with
+/// its status (424 for those refused only because another one was), with 403.
+fn refusal_response(props: &[Element], refused: &Refused, flavour: Flavour) -> DavResponse {
     let results: Vec<PropResult> = props
         .iter()
         .map(|e| match refused.iter().find(|(n, _, _)| *n == e.name) {
@@ -130,10 +138,14 @@ fn refusal_response(props: &[Element], refused: &Refused) -> DavResponse {
             None => PropResult::Status(e.name.clone(), StatusCode::FAILED_DEPENDENCY, None),
         })
         .collect();
-    let mut ms = Multistatus::new();
-    ms.props("", &results);
-    let mut resp = ms.finish();
-    *resp.status_mut() = StatusCode::FORBIDDEN;
-    resp
+    let root = match flavour {
+        Flavour::Mkcol => QName::fixed(DAV, "mkcol-response"),
+        Flavour::Mkcalendar => QName::fixed(CALDAV, "mkcalendar-response"),
+    };
+    let mut w = XmlWriter::new();
+    w.start(&root);
+    write_propstats(&mut w, &results);
+    w.end();
+    xml_response(StatusCode::FORBIDDEN, w.finish())
 }
 

@@ -10,6 +10,20 @@ use crate::dav::DavResponse;
 pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol";
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
+/// What succeeds on an existing collection (a 405's Allow names only those, RFC 9110 §15.5.6):
+/// PUT, MKCOL and MKCALENDAR need an unmapped URL or an object.
+pub const ALLOW_COLLECTION: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT";
+/// What succeeds on an existing object resource.
+pub const ALLOW_OBJECT: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT";
+
+/// The Allow header of a 405 on an existing resource.
+pub fn allow_on(located: &crate::dav::locate::Located) -> &'static str {
+    match located {
+        crate::dav::locate::Located::Object(..) => ALLOW_OBJECT,
+        _ => ALLOW_COLLECTION,
+    }
+}
+
 pub fn handle() -> DavResponse {
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = StatusCode::OK;

@@ -13,7 +13,7 @@ use crate::dav::resource::Target;
 use crate::dav::xml::{self, Element, QName};
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::Principal;
-use crate::store::{Collection, CollectionStore, DeadProp, ObjectMeta, ObjectStore, UserStore};
+use crate::store::{Collection, CollectionKind, CollectionStore, DeadProp, ObjectMeta, ObjectStore, UserStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -68,8 +68,35 @@ async fn write_located(
         return Ok(());
     };
     let dead = dead_props_if_asked(pctx.dav, located, sel).await?;
-    ms.props(href, &results_for(pctx, res, sel, &dead));
+    let mut results = results_for(pctx, res, sel, &dead);
+    if let Located::Collection(c) = located
+        && c.kind == CollectionKind::Calendar
+        && names(sel, &Live::GetContentLength.name())
+    {
+        // RFC 4918 §15.4: the Content-Length a GET returns, here the calendar's export. It
+        // costs the whole export, so only a request naming the property pays it.
+        let len = export_len(pctx.dav, c).await?;
+        for r in &mut results {
+            if matches!(r, PropResult::Status(n, StatusCode::NOT_FOUND, _) if *n == Live::GetContentLength.name()) {
+                *r = PropResult::Found(Live::GetContentLength.name(), Value::Text(len.to_string()));
+            }
+        }
+    }
+    ms.props(href, &results);
     Ok(())
+}
+
+/// Whether the selection names `name` (as a prop or an allprop include).
+fn names(sel: &PropSelection, name: &QName) -> bool {
+    match sel {
+        PropSelection::Prop(names) | PropSelection::AllProp { include: names } => names.contains(name),
+        PropSelection::PropName => false,
+    }
+}
+
+async fn export_len(ctx: &DavContext, c: &Collection) -> DavResult<usize> {
+    let _permit = ctx.listing_permit().await?;
+    Ok(super::get::export(ctx, c).await?.len())
 }
 
 /// The property provider's view of a located resource; `None` for nothing there.

@@ -26,7 +26,7 @@ pub async fn handle(
         Located::Missing { parent: None, .. } | Located::MissingParent => {
             return Err(DavError::Conflict("PUT needs an existing collection as parent".into()));
         }
-        _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW }),
+        _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW_COLLECTION }),
     };
     let limits = write_limits(ctx);
     let request = PutRequest {
@@ -39,8 +39,10 @@ pub async fn handle(
     let outcome = put(&ctx.store, user, request, &limits).await?;
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
-    // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 4791 §5.3.4).
-    set(&mut resp, header::ETAG, &outcome.meta.etag);
+    // RFC 4791 §5.3.4: the ETag only when the stored bytes are exactly what was sent.
+    if outcome.verbatim {
+        set(&mut resp, header::ETAG, &outcome.meta.etag);
+    }
     if outcome.created {
         set(&mut resp, header::LOCATION, &ctx.paths.object(&user.name, &collection.path, &name));
     }

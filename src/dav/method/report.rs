@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use crate::dav::header::DavHeaders;
+use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::method::principal_search;
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
@@ -20,10 +20,11 @@ use crate::calendar::filter::{CompFilter, TimeRange};
 use crate::dav::request::calendar_data::{DataError, parse_calendar_data};
 use crate::dav::xml::CALDAV;
 use crate::calendar::parse_calendar_timezone;
+use crate::calendar::tz::parse_query_timezone;
 use crate::calendar::query::{QueryContext, QueryError, object_matches_with};
 use crate::dav::request::query::{FilterError, parse_filter};
 use crate::dav::xml::Element;
-use crate::store::{Candidate, Collection, ComponentKind, MemberData, ObjectStore, StoreError, StoredObject, SyncStore};
+use crate::store::{Candidate, Collection, CollectionKind, CollectionStore, ComponentKind, MemberData, ObjectStore, StoreError, StoredObject, SyncStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -47,15 +48,21 @@ pub async fn handle(
     }
     let data = data_request(&report)?;
     let located = locate(ctx, user, target).await?;
-    let collection = match located {
-        Located::Collection(c) => c,
+    let (collection, only) = match located {
+        Located::Collection(c) => (c, None),
+        // RFC 4791 §7.8, §7.9: the Request-URI may be a calendar object resource.
+        Located::Object(c, meta) if c.kind == CollectionKind::Calendar && is_object_report(&report) => (c, Some(meta.name)),
+        Located::Home if matches!(report, ReportBody::CalendarQuery { .. }) => {
+            return home_query(ctx, user, headers, report, data).await;
+        }
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
         _ => return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     };
+    let only = only.as_deref();
     match report {
         ReportBody::CalendarMultiget { props, hrefs, .. } => {
             let out = Output { props: &props, data, zone: query_zone(&collection, None)? };
-            multiget(ctx, user, &collection, &out, &hrefs).await
+            multiget(ctx, user, &collection, only, &out, &hrefs).await
         }
         ReportBody::SyncCollection { token, limit, props, .. } => {
             let out = Output { props: &props, data, zone: query_zone(&collection, None)? };
@@ -63,13 +70,56 @@ pub async fn handle(
         }
         ReportBody::CalendarQuery { props, filter, timezone, .. } => {
             let out = Output { props: &props, data, zone: query_zone(&collection, timezone.as_deref())? };
-            calendar_query(ctx, user, &collection, &out, &filter).await
+            let filter = query_filter(&filter)?;
+            let mut ms = Multistatus::new();
+            calendar_query(ctx, user, &collection, only, &out, &filter, &mut ms).await?;
+            Ok(ms.finish())
         }
         ReportBody::FreeBusyQuery { start, end } => {
             super::freebusy::free_busy_query(ctx, &collection, &start, &end).await
         }
         _ => Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     }
+}
+
+/// The reports a calendar object resource answers (its supported-report-set says the same).
+fn is_object_report(report: &ReportBody) -> bool {
+    matches!(report, ReportBody::CalendarMultiget { .. } | ReportBody::CalendarQuery { .. })
+}
+
+/// RFC 4791 §7.8: a calendar-query on the calendar home searches the calendars below it, the
+/// direct ones with Depth: 1, all of them with Depth: infinity. Depth: 0, the default for a
+/// REPORT (RFC 3253 §3.6), asks about the home alone, which holds no calendar data.
+async fn home_query(
+    ctx: &DavContext,
+    user: &Principal,
+    headers: &DavHeaders,
+    report: ReportBody,
+    data: DataRequest,
+) -> DavResult<DavResponse> {
+    let ReportBody::CalendarQuery { props, filter, timezone, .. } = report else {
+        return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport));
+    };
+    let filter = query_filter(&filter)?;
+    let deep = match headers.depth {
+        Some(Depth::Zero) | None => return Ok(Multistatus::new().finish()),
+        Some(Depth::One) => false,
+        Some(Depth::Infinity) => true,
+    };
+    let mut ms = Multistatus::new();
+    let mut parents = vec![None];
+    while let Some(parent) = parents.pop() {
+        for c in ctx.store.child_collections(user.id, parent).await? {
+            if deep {
+                parents.push(Some(c.id));
+            }
+            if c.kind == CollectionKind::Calendar {
+                let out = Output { props: &props, data: data.clone(), zone: query_zone(&c, timezone.as_deref())? };
+                calendar_query(ctx, user, &c, None, &out, &filter, &mut ms).await?;
+            }
+        }
+    }
+    Ok(ms.finish())
 }
 
 /// What each matching object's response carries: the requested properties, calendar-data as
@@ -92,17 +142,22 @@ fn data_request(report: &ReportBody) -> DavResult<DataRequest> {
     })
 }
 
+/// `only`: the Request-URI is that object, and only hrefs naming it are answered with it.
 async fn multiget(
     ctx: &DavContext,
     user: &Principal,
     collection: &Collection,
+    only: Option<&str>,
     out: &Output<'_>,
     hrefs: &[String],
 ) -> DavResult<DavResponse> {
     let props = out.props;
     // Hrefs naming members of this collection are fetched in one query; any other href is
     // answered 404 (RFC 4791 §7.9: each missing href gets its own response).
-    let members: Vec<Option<String>> = hrefs.iter().map(|h| member_name(ctx, user, collection, h)).collect();
+    let members: Vec<Option<String>> = hrefs
+        .iter()
+        .map(|h| member_name(ctx, user, collection, h).filter(|name| only.is_none_or(|o| o == name)))
+        .collect();
     let names: Vec<String> = members.iter().flatten().cloned().collect();
     let objects = ctx.store.objects_by_names(collection.id, &names).await?;
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
@@ -237,34 +292,43 @@ async fn sync_collection(
     Ok(ms.finish())
 }
 
-/// RFC 4791 §7.8: candidates come from the index (time range and component of the filter),
-/// then each is evaluated exactly.
-async fn calendar_query(
-    ctx: &DavContext,
-    user: &Principal,
-    collection: &Collection,
-    out: &Output<'_>,
-    filter: &Element,
-) -> DavResult<DavResponse> {
-    let props = out.props;
-    let filter = parse_filter(filter).map_err(|e| match e {
+fn query_filter(filter: &Element) -> DavResult<CompFilter> {
+    parse_filter(filter).map_err(|e| match e {
         FilterError::UnsupportedCollation(c) => {
             DavError::forbidden(Condition::SupportedCollation, format!("unsupported collation {c:?}"))
         }
         FilterError::Invalid(reason) => DavError::forbidden(Condition::ValidFilter, reason),
-    })?;
+    })
+}
+
+/// RFC 4791 §7.8: candidates come from the index (time range and component of the filter),
+/// then each is evaluated exactly; with `only`, the one object the Request-URI names.
+async fn calendar_query(
+    ctx: &DavContext,
+    user: &Principal,
+    collection: &Collection,
+    only: Option<&str>,
+    out: &Output<'_>,
+    filter: &CompFilter,
+    ms: &mut Multistatus,
+) -> DavResult<()> {
+    let props = out.props;
     let qctx = QueryContext { zone: out.zone, max_instances: max_instances(ctx) };
-    let (component, range) = candidate_bounds(&filter);
-    let candidates = ctx
-        .store
-        .objects_in_range(collection.id, component, range.and_then(|r| r.start), range.and_then(|r| r.end))
-        .await
-        ?;
+    let candidates = match only {
+        Some(name) => {
+            let object = ctx.store.object(collection.id, name).await?;
+            object.into_iter().map(|object| Candidate { object, timeline: None }).collect()
+        }
+        None => {
+            let (component, range) = candidate_bounds(filter);
+            let (start, end) = (range.and_then(|r| r.start), range.and_then(|r| r.end));
+            ctx.store.objects_in_range(collection.id, component, start, end).await?
+        }
+    };
     let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
-    let mut ms = Multistatus::new();
     for Candidate { object, timeline } in &candidates {
-        match object_matches_with(&object.data, timeline.as_ref(), &filter, qctx) {
-            Ok(true) => write_object(&pctx, &mut ms, collection, object.into(), out)?,
+        match object_matches_with(&object.data, timeline.as_ref(), filter, qctx) {
+            Ok(true) => write_object(&pctx, ms, collection, object.into(), out)?,
             Ok(false) => {}
             Err(QueryError::TooManyInstances) => return Err(too_many_instances()),
             Err(QueryError::Unsupported(reason)) => return Err(DavError::forbidden(Condition::SupportedFilter, reason)),
@@ -273,14 +337,14 @@ async fn calendar_query(
             }
         }
     }
-    Ok(ms.finish())
+    Ok(())
 }
 
 /// RFC 4791 §7.3: floating times in the query's CALDAV:timezone, else the collection's
 /// calendar-timezone, else UTC.
 pub(super) fn query_zone(collection: &Collection, timezone: Option<&str>) -> DavResult<chrono_tz::Tz> {
     if let Some(text) = timezone {
-        let tz = parse_calendar_timezone(text).map_err(|reason| DavError::forbidden(Condition::ValidCalendarData, reason))?;
+        let tz = parse_query_timezone(text).map_err(|reason| DavError::forbidden(Condition::ValidCalendarData, reason))?;
         return Ok(tz.zone.unwrap_or(chrono_tz::UTC));
     }
     let stored = collection.props.timezone.as_deref().and_then(|t| parse_calendar_timezone(t).ok());

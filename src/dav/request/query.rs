@@ -1,7 +1,7 @@
 //! CALDAV:filter (RFC 4791 §9.7) from the request DOM into the domain filter AST. Unknown
 //! collations and malformed filters are refused here with their precondition (§7.8).
 
-use crate::calendar::filter::{Collation, CompFilter, ParamFilter, PropFilter, TextMatch, TimeRange};
+use crate::calendar::filter::{check_structure, Collation, CompFilter, ParamFilter, PropFilter, TextMatch, TimeRange};
 use crate::config::parse_utc;
 use crate::dav::xml::{CALDAV, Element};
 
@@ -30,6 +30,7 @@ pub fn parse_filter(filter: &Element) -> Result<CompFilter, FilterError> {
     if root.time_range.is_some() {
         return Err(FilterError::Invalid("time-range on the VCALENDAR comp-filter: put it on VEVENT, VTODO, VJOURNAL or VFREEBUSY (RFC 4791 §9.9)".into()));
     }
+    check_structure(&root).map_err(FilterError::Invalid)?;
     Ok(root)
 }
 
