@@ -1,5 +1,5 @@
 //! PostgreSQL engine, for production and multi-node deployments: one pool. The queries and
-//! method bodies live in `shared.rs`.
+//! method bodies live in `shared/`.
 
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ use super::StoreResult;
 type Db = Postgres;
 type Engine = PgStore;
 
-// Deliberately compiled once per engine; see the top of shared.rs.
+// Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]
-#[path = "shared.rs"]
+#[path = "shared/mod.rs"]
 mod shared;
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -26,7 +26,7 @@ const PING_IF_IDLE: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PgStore {
     /// Reads and writes alike: PostgreSQL's row locks serialise writers per collection (see
-    /// shared.rs), so there is nothing to gain from a separate write pool.
+    /// shared/mod.rs), so there is nothing to gain from a separate write pool.
     pool: PgPool,
 }
 

@@ -1,5 +1,5 @@
 //! SQLite engine, the embedded default: a WAL-mode file behind a one-connection write pool and a
-//! fixed set of read connections. The queries and method bodies live in `shared.rs`.
+//! fixed set of read connections. The queries and method bodies live in `shared/`.
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -18,9 +18,9 @@ use super::StoreResult;
 type Db = Sqlite;
 type Engine = SqliteStore;
 
-// Deliberately compiled once per engine; see the top of shared.rs.
+// Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]
-#[path = "shared.rs"]
+#[path = "shared/mod.rs"]
 mod shared;
 
 /// How long a connection waits for another process's lock before SQLITE_BUSY (an admin command
@@ -227,7 +227,7 @@ mod tests {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {}",
-            shared::sql::OBJECTS_IN_RANGE
+            shared::listing::sql::OBJECTS_IN_RANGE
         )))
         .bind(1_i64)
         .bind(0_i64)
@@ -252,9 +252,9 @@ mod tests {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         // The count may take any index that covers it (a smaller one is as good).
         for (listing, index) in [
-            (shared::sql::LIST_OBJECTS, "USING COVERING INDEX objects_listing"),
-            (shared::sql::LIST_MEMBERS, "USING COVERING INDEX objects_listing"),
-            (shared::sql::MEMBER_COUNT, "USING COVERING INDEX"),
+            (shared::listing::sql::LIST_OBJECTS, "USING COVERING INDEX objects_listing"),
+            (shared::listing::sql::LIST_MEMBERS, "USING COVERING INDEX objects_listing"),
+            (shared::listing::sql::MEMBER_COUNT, "USING COVERING INDEX"),
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {listing}")))
@@ -276,7 +276,7 @@ mod tests {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {}",
-            shared::sql::TIMELINES_DUE
+            shared::sync::sql::TIMELINES_DUE
         )))
         .bind(0_i64)
         .bind(10_i64)

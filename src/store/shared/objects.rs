@@ -1,0 +1,521 @@
+//! Objects, one at a time: their SQL, rows, helpers and `impl ObjectStore` (listings are in
+//! `listing.rs`, COPY and MOVE in `transfer.rs`).
+
+use sqlx::FromRow;
+
+use super::collections::CollectionRow;
+use super::dead_props::{self, DeadPropRow, patch_dead_props};
+use super::sync::{clear_tombstone, write_tombstone};
+use super::{Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
+use crate::store::{
+    CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, MemberData, MemberVisitor,
+    NewObject, ObjectId, ObjectMeta, ObjectStore, PutOutcome, StoreError, StoreResult, StoredObject, Timestamp, UserId,
+};
+
+/// This capability's SQL, shared by both engines.
+pub mod sql {
+    /// A collection by path and its member of one name (LEFT JOIN: the collection without
+    /// one). The collection's columns keep their names; the object's are prefixed `o_`.
+    pub const MEMBER_META: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", NULL AS o_data FROM collections c LEFT JOIN objects o \
+         ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
+    );
+    pub const MEMBER_DATA: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", o.data AS o_data FROM collections c LEFT JOIN objects o \
+         ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
+    );
+    pub const OBJECT_META: &str = concat!(
+        "SELECT ",
+        object_meta_cols!(),
+        " FROM objects WHERE collection_id = $1 AND name = $2"
+    );
+    pub const OBJECT: &str = concat!(
+        "SELECT ",
+        object_cols!(),
+        " FROM objects WHERE collection_id = $1 AND name = $2"
+    );
+    pub const EXISTING_OBJECT: &str =
+        "SELECT id, etag, uid, size FROM objects WHERE collection_id = $1 AND name = $2";
+    pub const UID_HOLDER: &str =
+        "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2 AND id <> $3";
+    /// Everything a PUT must know before it writes, in one statement (each statement is a
+    /// thread round trip on SQLite): the object now at `$2` if any, whether a child collection
+    /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
+    /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
+    /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
+    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, e.uid, \
+         EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = $3) AS child, \
+         (SELECT name FROM objects WHERE collection_id = $1 AND uid = $4 AND name <> $2 \
+          ORDER BY name LIMIT 1) AS uid_holder, \
+         EXISTS (SELECT 1 FROM tombstones WHERE collection_id = $1 AND name = $2) AS tombstone \
+         FROM (SELECT 1 AS one) k LEFT JOIN objects e ON e.collection_id = $1 AND e.name = $2";
+    /// Insert and update take the same arguments in the same order, so one binder serves both.
+    pub const INSERT_OBJECT: &str = concat!(
+        "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
+         component, first_start, last_end, created_at, modified_at, sync_seq, instances, \
+         instances_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING ",
+        object_meta_cols!()
+    );
+    pub const UPDATE_OBJECT: &str = concat!(
+        "UPDATE objects SET data = $3, etag = $4, content_type = $5, size = $6, uid = $7, \
+         component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12, \
+         instances = $13, instances_until = $14 WHERE collection_id = $1 AND name = $2 RETURNING ",
+        object_meta_cols!()
+    );
+    pub const DELETE_OBJECT: &str = "DELETE FROM objects WHERE id = $1";
+    pub const OBJECT_COLLECTION: &str = "SELECT collection_id FROM objects WHERE id = $1";
+    pub const STAMP_OBJECT: &str =
+        "UPDATE objects SET sync_seq = $3 WHERE id = $1 AND collection_id = $2";
+    /// Moves a collection's byte counter by $2; run by every object write, after the
+    /// transaction has locked that collection's row.
+    pub const ADD_BYTES: &str = "UPDATE collections SET used_bytes = used_bytes + $2 WHERE id = $1";
+}
+
+pub(super) struct ObjectMetaRow {
+    id: i64,
+    collection_id: i64,
+    name: String,
+    etag: String,
+    content_type: String,
+    size: i64,
+    uid: Option<String>,
+    component: Option<String>,
+    first_start: Option<i64>,
+    last_end: Option<i64>,
+    created_at: i64,
+    modified_at: i64,
+    sync_seq: i64,
+}
+from_row!(ObjectMetaRow { id, collection_id, name, etag, content_type, size, uid, component, first_start, last_end, created_at, modified_at, sync_seq });
+
+impl TryFrom<ObjectMetaRow> for ObjectMeta {
+    type Error = StoreError;
+
+    fn try_from(r: ObjectMetaRow) -> StoreResult<Self> {
+        // The schema's CHECK keeps uid and component both set or both NULL.
+        let calendar = match (r.uid, r.component) {
+            (Some(uid), Some(component)) => Some(CalendarIndex {
+                uid,
+                component: ComponentKind::parse(&component)
+                    .ok_or_else(|| corrupt(format!("object {}: component {component:?}", r.id)))?,
+                first_start: r.first_start,
+                last_end: r.last_end,
+            }),
+            _ => None,
+        };
+        Ok(ObjectMeta {
+            id: ObjectId(r.id),
+            collection: CollectionId(r.collection_id),
+            name: r.name,
+            etag: r.etag,
+            content_type: r.content_type,
+            size: r.size,
+            calendar,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+            sync_seq: r.sync_seq,
+        })
+    }
+}
+
+pub(super) struct ObjectRow {
+    meta: ObjectMetaRow,
+    data: Vec<u8>,
+}
+from_row!(ObjectRow { data } flatten { meta });
+
+impl TryFrom<ObjectRow> for StoredObject {
+    type Error = StoreError;
+
+    fn try_from(r: ObjectRow) -> StoreResult<Self> {
+        Ok(StoredObject {
+            meta: r.meta.try_into()?,
+            data: r.data,
+        })
+    }
+}
+
+/// A MEMBER_* row: the collection, and its object's columns, all NULL when there is none.
+/// `o_data` is NULL in MEMBER_META (SQLite and PostgreSQL both decode a NULL into any Option).
+struct MemberRow {
+    collection: CollectionRow,
+    object: MaybeObjectMetaRow,
+    o_data: Option<Vec<u8>>,
+}
+from_row!(MemberRow { o_data } flatten { collection, object });
+
+impl MemberRow {
+    /// The collection, the object's metadata if there is an object, and its bytes if selected.
+    fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
+        let collection = Collection::try_from(self.collection)?;
+        let meta = self.object.into_meta(collection.id)?;
+        Ok((collection, meta, self.o_data))
+    }
+}
+
+/// An object's metadata columns from the nullable side of a LEFT JOIN, prefixed `o_`.
+pub(super) struct MaybeObjectMetaRow {
+    o_id: Option<i64>,
+    o_name: Option<String>,
+    o_etag: Option<String>,
+    o_content_type: Option<String>,
+    o_size: Option<i64>,
+    o_uid: Option<String>,
+    o_component: Option<String>,
+    o_first_start: Option<i64>,
+    o_last_end: Option<i64>,
+    o_created_at: Option<i64>,
+    o_modified_at: Option<i64>,
+    o_sync_seq: Option<i64>,
+}
+from_row!(MaybeObjectMetaRow { o_id, o_name, o_etag, o_content_type, o_size, o_uid, o_component, o_first_start, o_last_end, o_created_at, o_modified_at, o_sync_seq });
+
+impl MaybeObjectMetaRow {
+    /// None when the join found no object.
+    pub(super) fn into_meta(self, collection: CollectionId) -> StoreResult<Option<ObjectMeta>> {
+        let (Some(id), Some(name), Some(etag), Some(content_type), Some(size)) =
+            (self.o_id, self.o_name, self.o_etag, self.o_content_type, self.o_size)
+        else {
+            return Ok(None);
+        };
+        let missing = || corrupt(format!("object {id}: NULL in a NOT NULL column"));
+        Ok(Some(ObjectMeta::try_from(ObjectMetaRow {
+            id,
+            collection_id: collection.0,
+            name,
+            etag,
+            content_type,
+            size,
+            uid: self.o_uid,
+            component: self.o_component,
+            first_start: self.o_first_start,
+            last_end: self.o_last_end,
+            created_at: self.o_created_at.ok_or_else(missing)?,
+            modified_at: self.o_modified_at.ok_or_else(missing)?,
+            sync_seq: self.o_sync_seq.ok_or_else(missing)?,
+        })?))
+    }
+}
+
+pub(super) struct ExistingRow {
+    pub(super) id: i64,
+    pub(super) etag: String,
+    pub(super) uid: Option<String>,
+    pub(super) size: i64,
+}
+from_row!(ExistingRow { id, etag, uid, size });
+
+struct PutChecksRow {
+    /// The ETag and size of the object now at the name; both NULL when there is none.
+    etag: Option<String>,
+    size: Option<i64>,
+    uid: Option<String>,
+    child: bool,
+    uid_holder: Option<String>,
+    tombstone: bool,
+}
+from_row!(PutChecksRow { etag, size, uid, child, uid_holder, tombstone });
+
+/// UidConflict if another object (not `except`) in the collection carries `uid`.
+pub(super) async fn check_uid_free(
+    conn: &mut Conn,
+    collection: CollectionId,
+    uid: &str,
+    except: Option<ObjectId>,
+) -> StoreResult<()> {
+    let holder: Option<String> = sqlx::query_scalar(sql::UID_HOLDER)
+        .bind(collection.0)
+        .bind(uid)
+        // Ids are positive on both engines, so 0 excludes nothing.
+        .bind(except.map_or(0, |id| id.0))
+        .fetch_optional(conn)
+        .await?;
+    match holder {
+        Some(existing_name) => Err(StoreError::UidConflict { existing_name }),
+        None => Ok(()),
+    }
+}
+
+pub(super) async fn existing_object(
+    conn: &mut Conn,
+    collection: CollectionId,
+    name: &str,
+) -> StoreResult<Option<ExistingRow>> {
+    Ok(sqlx::query_as(sql::EXISTING_OBJECT)
+        .bind(collection.0)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Adds `delta` to the collection's byte counter (nothing to do for zero).
+pub(super) async fn add_bytes(conn: &mut Conn, collection: CollectionId, delta: i64) -> StoreResult<()> {
+    if delta != 0 {
+        sqlx::query(sql::ADD_BYTES)
+            .bind(collection.0)
+            .bind(delta)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The collection at `path` joined with its member `name` (MEMBER_META or MEMBER_DATA).
+    async fn member_row(&self, query: &'static str, owner: UserId, path: &str, name: &str) -> StoreResult<Option<MemberRow>> {
+        Ok(sqlx::query_as(query).bind(owner.0).bind(path).bind(name).fetch_optional(&mut *self.reader().await?).await?)
+    }
+}
+
+impl ObjectStore for Engine {
+    async fn member_meta(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>> {
+        let Some(row) = self.member_row(sql::MEMBER_META, owner, path, name).await? else { return Ok(None) };
+        let (collection, meta, _) = row.split()?;
+        Ok(Some((collection, meta)))
+    }
+
+    async fn member_data(
+        &self,
+        owner: UserId,
+        path: &str,
+        name: &str,
+    ) -> StoreResult<Option<(Collection, Option<StoredObject>)>> {
+        let Some(row) = self.member_row(sql::MEMBER_DATA, owner, path, name).await? else { return Ok(None) };
+        let (collection, meta, data) = row.split()?;
+        let object = match (meta, data) {
+            (Some(meta), Some(data)) => Some(StoredObject { meta, data }),
+            (Some(meta), None) => return Err(corrupt(format!("object {}: NULL data", meta.id.0))),
+            (None, _) => None,
+        };
+        Ok(Some((collection, object)))
+    }
+
+    async fn object_meta(
+        &self,
+        collection: CollectionId,
+        name: &str,
+    ) -> StoreResult<Option<ObjectMeta>> {
+        let row: Option<ObjectMetaRow> = sqlx::query_as(sql::OBJECT_META)
+            .bind(collection.0)
+            .bind(name)
+            .fetch_optional(&mut *self.reader().await?)
+            .await?;
+        row.map(ObjectMeta::try_from).transpose()
+    }
+
+    async fn object(
+        &self,
+        collection: CollectionId,
+        name: &str,
+    ) -> StoreResult<Option<StoredObject>> {
+        let row: Option<ObjectRow> = sqlx::query_as(sql::OBJECT)
+            .bind(collection.0)
+            .bind(name)
+            .fetch_optional(&mut *self.reader().await?)
+            .await?;
+        row.map(StoredObject::try_from).transpose()
+    }
+
+    async fn objects_by_names(
+        &self,
+        collection: CollectionId,
+        names: &[String],
+    ) -> StoreResult<Vec<MemberData>> {
+        listing::objects_by_names(self, collection, names).await
+    }
+
+    async fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>> {
+        listing::list_objects(self, collection).await
+    }
+
+    async fn list_members(&self, collection: CollectionId, visit: &mut MemberVisitor<'_>) -> StoreResult<usize> {
+        listing::list_members(self, collection, visit).await
+    }
+
+    async fn member_count(&self, collection: CollectionId) -> StoreResult<usize> {
+        listing::member_count(self, collection).await
+    }
+
+    async fn list_objects_with_data(
+        &self,
+        collection: CollectionId,
+    ) -> StoreResult<Vec<StoredObject>> {
+        listing::list_objects_with_data(self, collection).await
+    }
+
+    async fn objects_in_range(
+        &self,
+        collection: CollectionId,
+        component: Option<ComponentKind>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+    ) -> StoreResult<Vec<Candidate>> {
+        listing::objects_in_range(self, collection, component, start, end).await
+    }
+
+    async fn put_object(
+        &self,
+        collection: CollectionId,
+        object: NewObject,
+        expect: Expect,
+    ) -> StoreResult<PutOutcome> {
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        let bumped = bump_seq(&mut tx, collection, now).await?;
+        let cal = object.calendar.as_ref();
+        let checks: PutChecksRow = sqlx::query_as(sql::PUT_CHECKS)
+            .bind(collection.0)
+            .bind(&object.name)
+            .bind(format!("{}/{}", bumped.path, object.name))
+            .bind(cal.map(|c| c.uid.as_str()))
+            .fetch_one(&mut *tx)
+            .await?;
+        let existed = checks.etag.is_some();
+        // The same order of refusals as the separate checks had: precondition, name, UID.
+        if !expect_holds(&expect, checks.etag.as_deref()) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        if checks.child {
+            return Err(StoreError::AlreadyExists);
+        }
+        if let Some(existing_name) = checks.uid_holder {
+            return Err(StoreError::UidConflict { existing_name });
+        }
+        // RFC 4791 §5.3.2.1: an object may not be overwritten by one with a different UID.
+        if let (Some(old), Some(new)) = (&checks.uid, cal.map(|c| &c.uid))
+            && old != new
+        {
+            return Err(StoreError::UidReplaced { name: object.name });
+        }
+        let statement = if existed {
+            // In place, so the object keeps its id, created_at and dead properties.
+            sql::UPDATE_OBJECT
+        } else {
+            sql::INSERT_OBJECT
+        };
+        let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
+        let row: ObjectMetaRow = sqlx::query_as(statement)
+            .bind(collection.0)
+            .bind(&object.name)
+            .bind(&object.data)
+            .bind(&object.etag)
+            .bind(&object.content_type)
+            .bind(size)
+            .bind(cal.map(|c| c.uid.as_str()))
+            .bind(cal.map(|c| c.component.as_str()))
+            .bind(cal.and_then(|c| c.first_start))
+            .bind(cal.and_then(|c| c.last_end))
+            .bind(now)
+            .bind(bumped.sync_seq)
+            .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+            .bind(object.timeline.as_ref().and_then(|t| t.until))
+            .fetch_one(&mut *tx)
+            .await?;
+        if checks.tombstone {
+            clear_tombstone(&mut tx, collection, &object.name).await?;
+        }
+        add_bytes(&mut tx, collection, size - checks.size.unwrap_or(0)).await?;
+        let meta = ObjectMeta::try_from(row)?;
+        tx.commit().await?;
+        Ok(PutOutcome {
+            created: !existed,
+            meta,
+        })
+    }
+
+    async fn delete_object(
+        &self,
+        collection: CollectionId,
+        name: &str,
+        expect: Expect,
+    ) -> StoreResult<()> {
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        let bumped = bump_seq(&mut tx, collection, now).await?;
+        // A missing target is 404 whatever the conditions say (RFC 7232 §5: failures take
+        // precedence over preconditions).
+        let existing = existing_object(&mut tx, collection, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !expect_holds(&expect, Some(&existing.etag)) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        sqlx::query(sql::DELETE_OBJECT)
+            .bind(existing.id)
+            .execute(&mut *tx)
+            .await?;
+        add_bytes(&mut tx, collection, -existing.size).await?;
+        write_tombstone(&mut tx, collection, name, bumped.sync_seq, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn transfer_object(
+        &self,
+        source: CollectionId,
+        name: &str,
+        dest: CollectionId,
+        dest_name: &str,
+        overwrite: bool,
+        keep_source: bool,
+    ) -> StoreResult<bool> {
+        transfer::transfer_object(self, source, name, dest, dest_name, overwrite, keep_source).await
+    }
+
+    async fn object_dead_props(&self, id: ObjectId) -> StoreResult<Vec<DeadProp>> {
+        let rows: Vec<DeadPropRow> = sqlx::query_as(dead_props::sql::OBJECT_PROPS)
+            .bind(id.0)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
+        Ok(rows.into_iter().map(DeadProp::from).collect())
+    }
+
+    async fn patch_object_props(
+        &self,
+        id: ObjectId,
+        set: Vec<DeadProp>,
+        remove: Vec<(String, String)>,
+    ) -> StoreResult<()> {
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        let collection: i64 = sqlx::query_scalar(sql::OBJECT_COLLECTION)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        // A property change is a member change for sync-collection (RFC 6578 §3.5.1 reports
+        // members whose properties changed), so it takes the seq like any other.
+        let bumped = bump_seq(&mut tx, CollectionId(collection), now).await?;
+        // Re-checked under the lock: the object may have moved or gone since the lookup.
+        let stamped = sqlx::query(sql::STAMP_OBJECT)
+            .bind(id.0)
+            .bind(collection)
+            .bind(bumped.sync_seq)
+            .execute(&mut *tx)
+            .await?;
+        if stamped.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        patch_dead_props(
+            &mut tx,
+            dead_props::sql::UPSERT_OBJECT_PROP,
+            dead_props::sql::DELETE_OBJECT_PROP,
+            id.0,
+            &set,
+            &remove,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
