@@ -93,6 +93,7 @@ impl Calendar {
                 content_type: "text/calendar; charset=utf-8".into(),
                 calendar: Some(indexed.index),
                 timeline: indexed.timeline,
+                schedule_tag: None,
             };
             store.put_object(collection.id, object, Expect::Any).await.expect("put");
         }

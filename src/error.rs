@@ -75,6 +75,7 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             condition_response(StatusCode::FORBIDDEN, &Condition::ValidSyncToken, Some("unknown or expired sync token"))
         }
         ServiceError::Conflict(reason) => text(StatusCode::CONFLICT, &reason),
+        ServiceError::Refused(reason) => text(StatusCode::FORBIDDEN, &reason),
         ServiceError::BadRequest(reason) => text(StatusCode::BAD_REQUEST, &reason),
         ServiceError::Internal(detail) => {
             tracing::error!(%detail, "internal error");

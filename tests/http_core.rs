@@ -28,7 +28,16 @@ async fn discovery_from_base_url(engine: Engine) {
 
     let r = s.propfind("/calendars/alice/", "1", PROPFIND_DISCOVERY).await;
     let hrefs = r.hrefs();
-    assert_eq!(hrefs, vec!["/calendars/alice/", "/calendars/alice/calendar/", "/calendars/alice/tasks/"]);
+    assert_eq!(
+        hrefs,
+        vec![
+            "/calendars/alice/",
+            "/calendars/alice/calendar/",
+            "/calendars/alice/inbox/",
+            "/calendars/alice/outbox/",
+            "/calendars/alice/tasks/"
+        ]
+    );
     let cal = r.response_for("/calendars/alice/calendar/");
     let rt = prop(&cal, DAV, "resourcetype").unwrap().1;
     assert!(rt.child(CALDAV, "calendar").is_some() && rt.child(DAV, "collection").is_some());

@@ -161,6 +161,7 @@ fn calendar_object(
             last_end,
         }),
         timeline: None,
+        schedule_tag: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn blob(name: &str, data: &[u8]) -> NewObject {
         etag: format!("\"{name}-{}\"", data.len()),
         calendar: None,
         timeline: None,
+        schedule_tag: None,
     }
 }
 
@@ -600,6 +602,8 @@ async fn collections_create_and_look_up(store: Store) {
         color: Some("#FF2968FF".to_owned()),
         order: Some("3".to_owned()),
         components: ComponentSet(ComponentSet::VEVENT | ComponentSet::VTODO),
+        transparent: true,
+        default_calendar: None,
     };
     let work = store
         .create_collection(NewCollection {
@@ -3134,6 +3138,7 @@ fn indexed_event(name: &str, uid: &str, rule: &str, horizon: i64) -> NewObject {
         content_type: "text/calendar; charset=utf-8".to_owned(),
         calendar: Some(indexed.index),
         timeline: indexed.timeline,
+        schedule_tag: None,
     }
 }
 

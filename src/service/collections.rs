@@ -94,6 +94,9 @@ pub async fn create(
     {
         return Err(ServiceError::Conflict("a calendar collection cannot contain collections".into()));
     }
+    if let Some(p) = parent {
+        super::objects::refuse_box(p)?;
+    }
     if request.components.is_some_and(|c| c.0 == 0) {
         return Err(ServiceError::BadRequest("supported-calendar-component-set is empty".into()));
     }
@@ -123,7 +126,19 @@ pub async fn create(
 }
 
 pub async fn delete(store: &Store, collection: &Collection) -> ServiceResult<()> {
+    refuse_box_itself(collection)?;
     Ok(store.delete_collection(collection.id).await?)
+}
+
+/// The scheduling boxes belong to the principal (RFC 6638 §2.1, §2.2): they are not deleted,
+/// moved, copied or replaced.
+pub fn refuse_box_itself(collection: &Collection) -> ServiceResult<()> {
+    if collection.kind.is_scheduling_box() {
+        return Err(ServiceError::Refused(
+            "the scheduling inbox and outbox belong to the principal and stay where they are (RFC 6638 §2)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A COPY or MOVE of a whole collection, to `dest_name` in `dest_parent` (None = the home).
@@ -148,6 +163,10 @@ pub async fn transfer(
     quota_bytes: i64,
 ) -> ServiceResult<bool> {
     validate_name(t.dest_name)?;
+    refuse_box_itself(t.source)?;
+    if let Some(p) = t.dest_parent {
+        super::objects::refuse_box(p)?;
+    }
     if t.dest_parent.is_some_and(|p| p.kind == CollectionKind::Calendar) {
         return Err(ServiceError::Conflict("a calendar collection cannot contain collections".into()));
     }

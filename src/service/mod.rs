@@ -53,6 +53,10 @@ pub enum ServiceError {
     /// A request that makes no sense for the target (e.g. a calendar inside a calendar).
     #[error("{0}")]
     Conflict(String),
+    /// 403 with a one-line reason where no RFC names a precondition (e.g. a PUT into the
+    /// scheduling inbox).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("internal error: {0}")]

@@ -45,6 +45,20 @@ pub struct PutRequest<'a> {
     pub expect: Expect,
 }
 
+/// RFC 6638 §2.1, §2.2: only the server writes into the scheduling inbox, and the outbox holds
+/// nothing (free/busy requests are POSTed to it).
+pub(super) fn refuse_box(collection: &Collection) -> ServiceResult<()> {
+    match collection.kind {
+        CollectionKind::Inbox => Err(ServiceError::Refused(
+            "the scheduling inbox holds only messages the server delivers (RFC 6638 §2.2)".into(),
+        )),
+        CollectionKind::Outbox => Err(ServiceError::Refused(
+            "the scheduling outbox holds no resources; POST free/busy requests to it (RFC 6638 §2.1)".into(),
+        )),
+        CollectionKind::Calendar | CollectionKind::Plain => Ok(()),
+    }
+}
+
 /// What a PUT stored.
 #[derive(Debug, Clone)]
 pub struct PutDone {
@@ -58,6 +72,7 @@ pub struct PutDone {
 /// Creates or replaces the resource, after validation, in one store transaction.
 pub async fn put(store: &Store, owner: &Principal, req: PutRequest<'_>, limits: &WriteLimits) -> ServiceResult<PutDone> {
     validate_name(req.name)?;
+    refuse_box(req.collection)?;
     let sent = req.data.len();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
     let verbatim = object.data.len() == sent;
@@ -94,7 +109,7 @@ fn prepare(
     if collection.kind == CollectionKind::Plain {
         let etag = etag_of(&data);
         let content_type = content_type.unwrap_or("application/octet-stream").to_owned();
-        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None, timeline: None });
+        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None, timeline: None, schedule_tag: None });
     }
     let data = strip_bom(data);
     let etag = etag_of(&data);
@@ -114,6 +129,7 @@ fn prepare(
         etag,
         calendar: Some(index),
         timeline,
+        schedule_tag: None,
     })
 }
 
@@ -168,6 +184,8 @@ pub async fn transfer(store: &Store, owner: &Principal, t: Transfer<'_>, limits:
     let Transfer { source, object, dest, dest_name, overwrite, keep_source } = t;
     let name = object.name.as_str();
     validate_name(dest_name)?;
+    refuse_box(source)?;
+    refuse_box(dest)?;
     if source.id != dest.id || source.kind != dest.kind {
         // Re-validate against the destination's rules (component set, media type).
         let stored = store.object(source.id, name).await?.ok_or(ServiceError::NotFound)?;

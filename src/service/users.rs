@@ -10,6 +10,8 @@ use crate::store::{CollectionKind, CollectionProps, NewCollection, NewUser, Stor
 /// events calendar, and DAVx5/Tasks.org and Thunderbird show a separate task list.
 pub const DEFAULT_CALENDAR: &str = "calendar";
 pub const DEFAULT_TASKS: &str = "tasks";
+pub const INBOX: &str = "inbox";
+pub const OUTBOX: &str = "outbox";
 
 /// A user name is a single URL path segment and an HTTP Basic user-id (no ':'): keep it plain.
 pub fn validate_name(name: &str) -> ServiceResult<()> {
@@ -42,10 +44,21 @@ fn home_collections(owner: UserId) -> Vec<NewCollection> {
         },
         dead_props: Vec::new(),
     };
+    let scheduling_box = |path: &str, kind: CollectionKind| NewCollection {
+        owner,
+        parent: None,
+        path: path.to_owned(),
+        kind,
+        props: CollectionProps { components: ComponentSet::ALL, ..CollectionProps::default() },
+        dead_props: Vec::new(),
+    };
     vec![
         // Events and tasks: clients such as calcurse sync both to one URL (decision 0014).
         calendar(DEFAULT_CALENDAR, "Calendar", ComponentSet::VEVENT | ComponentSet::VTODO),
         calendar(DEFAULT_TASKS, "Tasks", ComponentSet::VTODO),
+        // RFC 6638 §2.1, §2.2: every principal has a scheduling inbox and outbox.
+        scheduling_box(INBOX, CollectionKind::Inbox),
+        scheduling_box(OUTBOX, CollectionKind::Outbox),
     ]
 }
 

@@ -31,6 +31,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0002_collection_bytes.sql",
     "0003_objects_listing.sql",
     "0004_timelines.sql",
+    "0005_scheduling.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -38,6 +39,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0002_collection_bytes.sql",
     "0003_objects_listing.sql",
     "0004_timelines.sql",
+    "0005_scheduling.sql",
 );
 
 impl Embedded {

@@ -63,6 +63,9 @@ pub enum StoreError {
     /// (RFC 4918 §9.8.5, §9.9.4: 403).
     #[error("the destination overlaps the source")]
     Overlap,
+    /// A write of a scheduling batch was refused; the whole batch rolled back.
+    #[error("write {index} of the batch: {error}")]
+    InBatch { index: usize, error: Box<StoreError> },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -94,6 +97,19 @@ pub enum CollectionKind {
     Calendar,
     /// Plain WebDAV collection (RFC 4918): any resources and sub-collections.
     Plain,
+    /// RFC 6638 §2.2 scheduling inbox: iTIP messages delivered to the owner, who may read and
+    /// delete them; only the server writes them.
+    Inbox,
+    /// RFC 6638 §2.1 scheduling outbox: the target of free/busy POSTs; it holds nothing.
+    Outbox,
+}
+
+impl CollectionKind {
+    /// The RFC 6638 inbox or outbox: the server keeps them; clients cannot create, delete,
+    /// move, copy over or write into them.
+    pub fn is_scheduling_box(self) -> bool {
+        matches!(self, CollectionKind::Inbox | CollectionKind::Outbox)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +149,11 @@ pub struct CollectionProps {
     /// Apple calendar-order (an integer, kept as the client's text).
     pub order: Option<String>,
     pub components: ComponentSet,
+    /// RFC 6638 §9.1 schedule-calendar-transp: a transparent calendar does not count for
+    /// free/busy lookups.
+    pub transparent: bool,
+    /// On the inbox: RFC 6638 §9.2 schedule-default-calendar-URL, where invitations land.
+    pub default_calendar: Option<CollectionId>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +192,8 @@ pub struct ObjectMeta {
     pub modified_at: Timestamp,
     /// The collection sync_seq of this object's last change.
     pub sync_seq: i64,
+    /// RFC 6638 §3.2.10: set on scheduling objects.
+    pub schedule_tag: Option<String>,
 }
 
 /// What a listing of members shows of each one: the sources of its live properties, without the
@@ -186,6 +209,7 @@ pub struct ListedObject {
     pub size: i64,
     pub created_at: Timestamp,
     pub modified_at: Timestamp,
+    pub schedule_tag: Option<String>,
 }
 
 impl From<&ObjectMeta> for ListedObject {
@@ -197,6 +221,7 @@ impl From<&ObjectMeta> for ListedObject {
             size: m.size,
             created_at: m.created_at,
             modified_at: m.modified_at,
+            schedule_tag: m.schedule_tag.clone(),
         }
     }
 }
@@ -231,6 +256,8 @@ pub struct NewObject {
     pub calendar: Option<CalendarIndex>,
     /// The event's instance timeline, stored beside the index facts.
     pub timeline: Option<Timeline>,
+    /// RFC 6638 §3.2.10: the Schedule-Tag of a scheduling object; None for others.
+    pub schedule_tag: Option<String>,
 }
 
 /// A time-range candidate: the object and, when it has one, its stored instance timeline.
@@ -586,3 +613,6 @@ delegate!(SyncStore {
     fn timelines_due(&self, before: Timestamp, limit: u32) -> StoreResult<Vec<StoredObject>>;
     fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool>;
 });
+
+mod sched;
+pub use sched::{ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, lock_order};

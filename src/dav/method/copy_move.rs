@@ -32,6 +32,10 @@ pub async fn handle(
     let dest_target = destination_target(ctx, headers, destination)?;
     // Another user's space is 403 here as everywhere (RFC 4918 §9.8.5).
     let dest = locate(ctx, user, &dest_target).await?;
+    // Overwrite: T would delete what stands there first; the scheduling boxes stay.
+    if let Located::Collection(c) = &dest {
+        service::collections::refuse_box_itself(c)?;
+    }
     let created = match source {
         Located::Object(collection, object) => {
             transfer_object(ctx, user, &collection, &object, dest, headers, keep_source).await?

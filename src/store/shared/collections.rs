@@ -15,8 +15,9 @@ use crate::store::{
 pub mod sql {
     pub const INSERT_COLLECTION: &str = concat!(
         "INSERT INTO collections (owner_id, parent_id, path, kind, displayname, description, \
-         timezone, color, calendar_order, components, created_at, modified_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
+         timezone, color, calendar_order, components, created_at, modified_at, role, transparent, \
+         default_calendar_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING ",
         collection_cols!()
     );
     /// Takes the parent's row lock (so no object of the new child's name can appear
@@ -48,8 +49,8 @@ pub mod sql {
     pub const TOUCH_COLLECTION: &str =
         "UPDATE collections SET modified_at = $2 WHERE id = $1 RETURNING id";
     pub const SET_COLLECTION_PROPS: &str = "UPDATE collections SET displayname = $2, \
-         description = $3, timezone = $4, color = $5, calendar_order = $6, components = $7 \
-         WHERE id = $1";
+         description = $3, timezone = $4, color = $5, calendar_order = $6, components = $7, \
+         transparent = $8, default_calendar_id = $9 WHERE id = $1";
     pub const DELETE_COLLECTION: &str = "DELETE FROM collections WHERE id = $1";
     pub const SUBTREE_BYTES: &str = "SELECT CAST(COALESCE(SUM(o.size), 0) AS BIGINT) \
          FROM objects o JOIN collections c ON c.id = o.collection_id \
@@ -71,17 +72,22 @@ pub(super) struct CollectionRow {
     sync_seq: i64,
     created_at: i64,
     modified_at: i64,
+    role: Option<String>,
+    transparent: i64,
+    default_calendar_id: Option<i64>,
 }
-from_row!(CollectionRow { id, owner_id, parent_id, path, kind, displayname, description, timezone, color, calendar_order, components, sync_seq, created_at, modified_at });
+from_row!(CollectionRow { id, owner_id, parent_id, path, kind, displayname, description, timezone, color, calendar_order, components, sync_seq, created_at, modified_at, role, transparent, default_calendar_id });
 
 impl TryFrom<CollectionRow> for Collection {
     type Error = StoreError;
 
     fn try_from(r: CollectionRow) -> StoreResult<Self> {
-        let kind = match r.kind.as_str() {
-            "calendar" => CollectionKind::Calendar,
-            "plain" => CollectionKind::Plain,
-            other => return Err(corrupt(format!("collection {}: kind {other:?}", r.id))),
+        let kind = match (r.kind.as_str(), r.role.as_deref()) {
+            ("calendar", None) => CollectionKind::Calendar,
+            ("plain", None) => CollectionKind::Plain,
+            ("plain", Some("inbox")) => CollectionKind::Inbox,
+            ("plain", Some("outbox")) => CollectionKind::Outbox,
+            (kind, role) => return Err(corrupt(format!("collection {}: kind {kind:?}, role {role:?}", r.id))),
         };
         let components = u8::try_from(r.components)
             .map_err(|_| corrupt(format!("collection {}: components {}", r.id, r.components)))?;
@@ -98,6 +104,8 @@ impl TryFrom<CollectionRow> for Collection {
                 color: r.color,
                 order: r.calendar_order,
                 components: ComponentSet(components),
+                transparent: r.transparent != 0,
+                default_calendar: r.default_calendar_id.map(CollectionId),
             },
             sync_seq: r.sync_seq,
             created_at: r.created_at,
@@ -106,10 +114,19 @@ impl TryFrom<CollectionRow> for Collection {
     }
 }
 
+/// The `kind` column: the scheduling boxes are plain collections with a `role`.
 fn kind_str(kind: CollectionKind) -> &'static str {
     match kind {
         CollectionKind::Calendar => "calendar",
-        CollectionKind::Plain => "plain",
+        CollectionKind::Plain | CollectionKind::Inbox | CollectionKind::Outbox => "plain",
+    }
+}
+
+fn role_str(kind: CollectionKind) -> Option<&'static str> {
+    match kind {
+        CollectionKind::Inbox => Some("inbox"),
+        CollectionKind::Outbox => Some("outbox"),
+        CollectionKind::Calendar | CollectionKind::Plain => None,
     }
 }
 
@@ -190,6 +207,9 @@ pub(super) async fn insert_collection(
         .bind(&props.order)
         .bind(i64::from(props.components.0))
         .bind(now)
+        .bind(role_str(new.kind))
+        .bind(i64::from(props.transparent))
+        .bind(props.default_calendar.map(|c| c.0))
         .fetch_one(&mut *conn)
         .await
         .map_err(unique_is_already_exists)?;
@@ -282,6 +302,8 @@ impl CollectionStore for Engine {
                 .bind(&props.color)
                 .bind(&props.order)
                 .bind(i64::from(props.components.0))
+                .bind(i64::from(props.transparent))
+                .bind(props.default_calendar.map(|c| c.0))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -64,8 +64,9 @@ struct ListedRow {
     size: i64,
     created_at: i64,
     modified_at: i64,
+    schedule_tag: Option<String>,
 }
-from_row!(ListedRow { name, etag, content_type, size, created_at, modified_at });
+from_row!(ListedRow { name, etag, content_type, size, created_at, modified_at, schedule_tag });
 
 impl From<ListedRow> for ListedObject {
     fn from(r: ListedRow) -> Self {
@@ -76,6 +77,7 @@ impl From<ListedRow> for ListedObject {
             size: r.size,
             created_at: r.created_at,
             modified_at: r.modified_at,
+            schedule_tag: r.schedule_tag,
         }
     }
 }

@@ -45,13 +45,14 @@ macro_rules! user_cols {
 macro_rules! collection_cols {
     () => {
         "id, owner_id, parent_id, path, kind, displayname, description, timezone, color, \
-         calendar_order, components, sync_seq, created_at, modified_at"
+         calendar_order, components, sync_seq, created_at, modified_at, role, transparent, \
+         default_calendar_id"
     };
 }
 macro_rules! object_meta_cols {
     () => {
         "id, collection_id, name, etag, content_type, size, uid, component, first_start, \
-         last_end, created_at, modified_at, sync_seq"
+         last_end, created_at, modified_at, sync_seq, schedule_tag"
     };
 }
 /// The columns of a collection and of one of its objects (prefixed `o_`) for MEMBER_*.
@@ -60,7 +61,7 @@ macro_rules! member_cols {
         concat!(
             "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
              c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
-             c.modified_at, ",
+             c.modified_at, c.role, c.transparent, c.default_calendar_id, ",
             joined_object_cols!()
         )
     };
@@ -71,13 +72,14 @@ macro_rules! joined_object_cols {
         "o.id AS o_id, o.name AS o_name, o.etag AS o_etag, \
          o.content_type AS o_content_type, o.size AS o_size, o.uid AS o_uid, \
          o.component AS o_component, o.first_start AS o_first_start, o.last_end AS o_last_end, \
-         o.created_at AS o_created_at, o.modified_at AS o_modified_at, o.sync_seq AS o_sync_seq"
+         o.created_at AS o_created_at, o.modified_at AS o_modified_at, o.sync_seq AS o_sync_seq, \
+         o.schedule_tag AS o_schedule_tag"
     };
 }
 /// The columns of a `ListedObject`: what a listing shows of a member.
 macro_rules! listed_cols {
     () => {
-        "name, etag, content_type, size, created_at, modified_at"
+        "name, etag, content_type, size, created_at, modified_at, schedule_tag"
     };
 }
 macro_rules! object_cols {
@@ -112,6 +114,7 @@ pub(super) mod collections;
 pub(super) mod dead_props;
 pub(super) mod listing;
 pub(super) mod objects;
+pub(super) mod sched;
 pub(super) mod sync;
 pub(super) mod transfer;
 pub(super) mod users;
@@ -166,9 +169,9 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
-struct BumpedRow {
-    sync_seq: i64,
-    path: String,
+pub(super) struct BumpedRow {
+    pub(super) sync_seq: i64,
+    pub(super) path: String,
 }
 from_row!(BumpedRow { sync_seq, path });
 

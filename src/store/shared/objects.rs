@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use super::collections::CollectionRow;
 use super::dead_props::{self, DeadPropRow, patch_dead_props};
 use super::sync::{clear_tombstone, write_tombstone};
-use super::{Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
+use super::{BumpedRow, Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
 use crate::store::{
     CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, MemberData, MemberVisitor,
     NewObject, ObjectId, ObjectMeta, ObjectStore, PutOutcome, StoreError, StoreResult, StoredObject, Timestamp, UserId,
@@ -57,14 +57,15 @@ pub mod sql {
     pub const INSERT_OBJECT: &str = concat!(
         "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
          component, first_start, last_end, created_at, modified_at, sync_seq, instances, \
-         instances_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING ",
+         instances_until, schedule_tag) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15) RETURNING ",
         object_meta_cols!()
     );
     pub const UPDATE_OBJECT: &str = concat!(
         "UPDATE objects SET data = $3, etag = $4, content_type = $5, size = $6, uid = $7, \
          component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12, \
-         instances = $13, instances_until = $14 WHERE collection_id = $1 AND name = $2 RETURNING ",
+         instances = $13, instances_until = $14, schedule_tag = $15 \
+         WHERE collection_id = $1 AND name = $2 RETURNING ",
         object_meta_cols!()
     );
     pub const DELETE_OBJECT: &str = "DELETE FROM objects WHERE id = $1";
@@ -90,8 +91,9 @@ pub(super) struct ObjectMetaRow {
     created_at: i64,
     modified_at: i64,
     sync_seq: i64,
+    schedule_tag: Option<String>,
 }
-from_row!(ObjectMetaRow { id, collection_id, name, etag, content_type, size, uid, component, first_start, last_end, created_at, modified_at, sync_seq });
+from_row!(ObjectMetaRow { id, collection_id, name, etag, content_type, size, uid, component, first_start, last_end, created_at, modified_at, sync_seq, schedule_tag });
 
 impl TryFrom<ObjectMetaRow> for ObjectMeta {
     type Error = StoreError;
@@ -119,6 +121,7 @@ impl TryFrom<ObjectMetaRow> for ObjectMeta {
             created_at: r.created_at,
             modified_at: r.modified_at,
             sync_seq: r.sync_seq,
+            schedule_tag: r.schedule_tag,
         })
     }
 }
@@ -142,7 +145,7 @@ impl TryFrom<ObjectRow> for StoredObject {
 
 /// A MEMBER_* row: the collection, and its object's columns, all NULL when there is none.
 /// `o_data` is NULL in MEMBER_META (SQLite and PostgreSQL both decode a NULL into any Option).
-struct MemberRow {
+pub(super) struct MemberRow {
     collection: CollectionRow,
     object: MaybeObjectMetaRow,
     o_data: Option<Vec<u8>>,
@@ -151,7 +154,7 @@ from_row!(MemberRow { o_data } flatten { collection, object });
 
 impl MemberRow {
     /// The collection, the object's metadata if there is an object, and its bytes if selected.
-    fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
+    pub(super) fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
         let collection = Collection::try_from(self.collection)?;
         let meta = self.object.into_meta(collection.id)?;
         Ok((collection, meta, self.o_data))
@@ -172,8 +175,9 @@ pub(super) struct MaybeObjectMetaRow {
     o_created_at: Option<i64>,
     o_modified_at: Option<i64>,
     o_sync_seq: Option<i64>,
+    o_schedule_tag: Option<String>,
 }
-from_row!(MaybeObjectMetaRow { o_id, o_name, o_etag, o_content_type, o_size, o_uid, o_component, o_first_start, o_last_end, o_created_at, o_modified_at, o_sync_seq });
+from_row!(MaybeObjectMetaRow { o_id, o_name, o_etag, o_content_type, o_size, o_uid, o_component, o_first_start, o_last_end, o_created_at, o_modified_at, o_sync_seq, o_schedule_tag });
 
 impl MaybeObjectMetaRow {
     /// None when the join found no object.
@@ -198,6 +202,7 @@ impl MaybeObjectMetaRow {
             created_at: self.o_created_at.ok_or_else(missing)?,
             modified_at: self.o_modified_at.ok_or_else(missing)?,
             sync_seq: self.o_sync_seq.ok_or_else(missing)?,
+            schedule_tag: self.o_schedule_tag,
         })?))
     }
 }
@@ -270,6 +275,92 @@ impl Engine {
     async fn member_row(&self, query: &'static str, owner: UserId, path: &str, name: &str) -> StoreResult<Option<MemberRow>> {
         Ok(sqlx::query_as(query).bind(owner.0).bind(path).bind(name).fetch_optional(&mut *self.reader().await?).await?)
     }
+}
+
+/// A PUT inside a transaction that holds `collection`'s row lock (`bumped`, from `bump_seq`).
+pub(super) async fn put_locked(
+    conn: &mut Conn,
+    collection: CollectionId,
+    bumped: &BumpedRow,
+    object: NewObject,
+    expect: &Expect,
+    now: Timestamp,
+) -> StoreResult<PutOutcome> {
+    let cal = object.calendar.as_ref();
+    let checks: PutChecksRow = sqlx::query_as(sql::PUT_CHECKS)
+        .bind(collection.0)
+        .bind(&object.name)
+        .bind(format!("{}/{}", bumped.path, object.name))
+        .bind(cal.map(|c| c.uid.as_str()))
+        .fetch_one(&mut *conn)
+        .await?;
+    let existed = checks.etag.is_some();
+    // The same order of refusals as the separate checks had: precondition, name, UID.
+    if !expect_holds(expect, checks.etag.as_deref()) {
+        return Err(StoreError::PreconditionFailed);
+    }
+    if checks.child {
+        return Err(StoreError::AlreadyExists);
+    }
+    if let Some(existing_name) = checks.uid_holder {
+        return Err(StoreError::UidConflict { existing_name });
+    }
+    // RFC 4791 §5.3.2.1: an object may not be overwritten by one with a different UID.
+    if let (Some(old), Some(new)) = (&checks.uid, cal.map(|c| &c.uid))
+        && old != new
+    {
+        return Err(StoreError::UidReplaced { name: object.name });
+    }
+    let statement = if existed {
+        // In place, so the object keeps its id, created_at and dead properties.
+        sql::UPDATE_OBJECT
+    } else {
+        sql::INSERT_OBJECT
+    };
+    let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
+    let row: ObjectMetaRow = sqlx::query_as(statement)
+        .bind(collection.0)
+        .bind(&object.name)
+        .bind(&object.data)
+        .bind(&object.etag)
+        .bind(&object.content_type)
+        .bind(size)
+        .bind(cal.map(|c| c.uid.as_str()))
+        .bind(cal.map(|c| c.component.as_str()))
+        .bind(cal.and_then(|c| c.first_start))
+        .bind(cal.and_then(|c| c.last_end))
+        .bind(now)
+        .bind(bumped.sync_seq)
+        .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+        .bind(object.timeline.as_ref().and_then(|t| t.until))
+        .bind(object.schedule_tag.as_deref())
+        .fetch_one(&mut *conn)
+        .await?;
+    if checks.tombstone {
+        clear_tombstone(conn, collection, &object.name).await?;
+    }
+    add_bytes(conn, collection, size - checks.size.unwrap_or(0)).await?;
+    Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
+}
+
+/// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.
+pub(super) async fn delete_locked(
+    conn: &mut Conn,
+    collection: CollectionId,
+    seq: i64,
+    name: &str,
+    expect: &Expect,
+    now: Timestamp,
+) -> StoreResult<()> {
+    // A missing target is 404 whatever the conditions say (RFC 7232 §5: failures take
+    // precedence over preconditions).
+    let existing = existing_object(conn, collection, name).await?.ok_or(StoreError::NotFound)?;
+    if !expect_holds(expect, Some(&existing.etag)) {
+        return Err(StoreError::PreconditionFailed);
+    }
+    sqlx::query(sql::DELETE_OBJECT).bind(existing.id).execute(&mut *conn).await?;
+    add_bytes(conn, collection, -existing.size).await?;
+    write_tombstone(conn, collection, name, seq, now).await
 }
 
 impl ObjectStore for Engine {
@@ -372,65 +463,9 @@ impl ObjectStore for Engine {
         let now = now();
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
-        let cal = object.calendar.as_ref();
-        let checks: PutChecksRow = sqlx::query_as(sql::PUT_CHECKS)
-            .bind(collection.0)
-            .bind(&object.name)
-            .bind(format!("{}/{}", bumped.path, object.name))
-            .bind(cal.map(|c| c.uid.as_str()))
-            .fetch_one(&mut *tx)
-            .await?;
-        let existed = checks.etag.is_some();
-        // The same order of refusals as the separate checks had: precondition, name, UID.
-        if !expect_holds(&expect, checks.etag.as_deref()) {
-            return Err(StoreError::PreconditionFailed);
-        }
-        if checks.child {
-            return Err(StoreError::AlreadyExists);
-        }
-        if let Some(existing_name) = checks.uid_holder {
-            return Err(StoreError::UidConflict { existing_name });
-        }
-        // RFC 4791 §5.3.2.1: an object may not be overwritten by one with a different UID.
-        if let (Some(old), Some(new)) = (&checks.uid, cal.map(|c| &c.uid))
-            && old != new
-        {
-            return Err(StoreError::UidReplaced { name: object.name });
-        }
-        let statement = if existed {
-            // In place, so the object keeps its id, created_at and dead properties.
-            sql::UPDATE_OBJECT
-        } else {
-            sql::INSERT_OBJECT
-        };
-        let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
-        let row: ObjectMetaRow = sqlx::query_as(statement)
-            .bind(collection.0)
-            .bind(&object.name)
-            .bind(&object.data)
-            .bind(&object.etag)
-            .bind(&object.content_type)
-            .bind(size)
-            .bind(cal.map(|c| c.uid.as_str()))
-            .bind(cal.map(|c| c.component.as_str()))
-            .bind(cal.and_then(|c| c.first_start))
-            .bind(cal.and_then(|c| c.last_end))
-            .bind(now)
-            .bind(bumped.sync_seq)
-            .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-            .bind(object.timeline.as_ref().and_then(|t| t.until))
-            .fetch_one(&mut *tx)
-            .await?;
-        if checks.tombstone {
-            clear_tombstone(&mut tx, collection, &object.name).await?;
-        }
-        add_bytes(&mut tx, collection, size - checks.size.unwrap_or(0)).await?;
-        let meta = ObjectMeta::try_from(row)?;
+        let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now).await?;
         tx.commit().await?;
-        Ok(PutOutcome {
-            created: !existed,
-            meta,
-        })
+        Ok(outcome)
     }
 
     async fn delete_object(
@@ -442,20 +477,7 @@ impl ObjectStore for Engine {
         let now = now();
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
-        // A missing target is 404 whatever the conditions say (RFC 7232 §5: failures take
-        // precedence over preconditions).
-        let existing = existing_object(&mut tx, collection, name)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if !expect_holds(&expect, Some(&existing.etag)) {
-            return Err(StoreError::PreconditionFailed);
-        }
-        sqlx::query(sql::DELETE_OBJECT)
-            .bind(existing.id)
-            .execute(&mut *tx)
-            .await?;
-        add_bytes(&mut tx, collection, -existing.size).await?;
-        write_tombstone(&mut tx, collection, name, bumped.sync_seq, now).await?;
+        delete_locked(&mut tx, collection, bumped.sync_seq, name, &expect, now).await?;
         tx.commit().await?;
         Ok(())
     }

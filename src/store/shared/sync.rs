@@ -52,7 +52,7 @@ pub mod sql {
          CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
          CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), \
          CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
-         t.name, t.sync_seq FROM tombstones t JOIN collections c ON c.id = t.collection_id \
+         CAST(NULL AS TEXT), t.name, t.sync_seq FROM tombstones t JOIN collections c ON c.id = t.collection_id \
          WHERE t.collection_id = $1 AND t.sync_seq > $2 AND t.sync_seq <= c.sync_seq \
          ORDER BY t.sync_seq LIMIT $3) AS r"
     );
@@ -327,6 +327,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             sync_seq: seq,
+            schedule_tag: None,
         })
     }
 

@@ -33,8 +33,9 @@ pub mod sql {
     /// A COPY of one collection row: same kind and live properties, a new place, a fresh seq.
     pub const COPY_COLLECTION: &str = "INSERT INTO collections (owner_id, parent_id, path, kind, \
          displayname, description, timezone, color, calendar_order, components, created_at, \
-         modified_at) SELECT owner_id, $2, $3, kind, displayname, description, timezone, color, \
-         calendar_order, components, $4, $4 FROM collections WHERE id = $1 RETURNING id";
+         modified_at, transparent) SELECT owner_id, $2, $3, kind, displayname, description, \
+         timezone, color, calendar_order, components, $4, $4, transparent FROM collections \
+         WHERE id = $1 RETURNING id";
     pub const COPY_COLLECTION_PROPS: &str = "INSERT INTO collection_props (collection_id, \
          namespace, name, xml) SELECT $2, namespace, name, xml FROM collection_props \
          WHERE collection_id = $1";
@@ -55,9 +56,9 @@ pub mod sql {
         "UPDATE objects SET collection_id = $2, name = $3, sync_seq = $4 WHERE id = $1";
     pub const COPY_OBJECT: &str = "INSERT INTO objects (collection_id, name, data, etag, \
          content_type, size, uid, component, first_start, last_end, instances, instances_until, \
-         created_at, modified_at, sync_seq) SELECT $2, $3, data, etag, content_type, size, uid, \
-         component, first_start, last_end, instances, instances_until, $4, $4, $5 FROM objects \
-         WHERE id = $1 RETURNING id, size";
+         created_at, modified_at, sync_seq, schedule_tag) SELECT $2, $3, data, etag, content_type, \
+         size, uid, component, first_start, last_end, instances, instances_until, $4, $4, $5, \
+         schedule_tag FROM objects WHERE id = $1 RETURNING id, size";
     pub const COPY_OBJECT_PROPS: &str = "INSERT INTO object_props (object_id, namespace, name, \
          xml) SELECT $2, namespace, name, xml FROM object_props WHERE object_id = $1";
 }

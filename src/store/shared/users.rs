@@ -26,7 +26,7 @@ pub mod sql {
          FROM collections WHERE owner_id = $1";
 }
 
-struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     name: String,
     email: Option<String>,

@@ -1,0 +1,105 @@
+//! The store's side of RFC 6638 scheduling: the boxes, recipients by address, a user's copies
+//! of one UID, and the one transaction that writes a change together with every delivery it
+//! causes (local copies, inbox messages, and messages queued for external recipients).
+
+use std::future::Future;
+
+use super::{
+    Collection, CollectionId, CollectionKind, Expect, NewObject, PutOutcome, Store, StoreResult, StoredObject, Timestamp,
+    User, UserId,
+};
+
+/// One write of a scheduling transaction.
+#[derive(Debug, Clone)]
+pub enum SchedWrite {
+    /// Create or replace an object, as `put_object` does (same checks, same errors).
+    Put { collection: CollectionId, object: NewObject, expect: Expect },
+    /// Delete an object, as `delete_object` does.
+    Delete { collection: CollectionId, name: String, expect: Expect },
+    /// Queue an iTIP message for a recipient outside this server.
+    External(NewExternalItip),
+}
+
+impl SchedWrite {
+    fn collection(&self) -> Option<CollectionId> {
+        match self {
+            SchedWrite::Put { collection, .. } | SchedWrite::Delete { collection, .. } => Some(*collection),
+            SchedWrite::External(_) => None,
+        }
+    }
+}
+
+/// The collections a batch writes, in the one order every writer locks them (ascending id), so
+/// that two scheduling transactions between the same people never deadlock.
+pub fn lock_order(writes: &[SchedWrite]) -> Vec<CollectionId> {
+    let mut ids: Vec<CollectionId> = writes.iter().filter_map(SchedWrite::collection).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// What each write of a batch did, in the batch's order.
+#[derive(Debug, Clone)]
+pub enum SchedWritten {
+    Put(PutOutcome),
+    Deleted,
+    Queued(i64),
+}
+
+/// An iTIP message for a calendar user outside this server (RFC 6047 iMIP delivers it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewExternalItip {
+    /// Whose change caused it.
+    pub owner: UserId,
+    /// The recipient's calendar user address (mailto:).
+    pub recipient: String,
+    pub method: String,
+    pub uid: String,
+    pub data: Vec<u8>,
+}
+
+/// A queued external message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalItip {
+    pub id: i64,
+    pub message: NewExternalItip,
+    pub created_at: Timestamp,
+    /// pending, sent or failed.
+    pub state: String,
+    pub attempts: i64,
+}
+
+pub trait SchedStore {
+    /// The owner's inbox or outbox (`kind` Inbox or Outbox).
+    fn scheduling_box(
+        &self,
+        owner: UserId,
+        kind: CollectionKind,
+    ) -> impl Future<Output = StoreResult<Option<Collection>>> + Send;
+    /// Users whose email address is `email`, compared without case.
+    fn users_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    /// The owner's calendar objects with this UID, in all their calendars (RFC 6638 §3.2.4.1:
+    /// one scheduling object resource per UID per user).
+    fn objects_with_uid(
+        &self,
+        owner: UserId,
+        uid: &str,
+    ) -> impl Future<Output = StoreResult<Vec<(Collection, StoredObject)>>> + Send;
+    /// All `writes` in one transaction, every collection locked first in `lock_order`. A
+    /// refused write rolls everything back and comes back as `StoreError::InBatch` with its
+    /// index.
+    fn write_scheduling(
+        &self,
+        writes: Vec<SchedWrite>,
+    ) -> impl Future<Output = StoreResult<Vec<SchedWritten>>> + Send;
+    /// Pending external messages, oldest first.
+    fn pending_external(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<ExternalItip>>> + Send;
+}
+
+delegate!(SchedStore {
+    fn scheduling_box(&self, owner: UserId, kind: CollectionKind) -> StoreResult<Option<Collection>>;
+    fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
+    fn objects_with_uid(&self, owner: UserId, uid: &str) -> StoreResult<Vec<(Collection, StoredObject)>>;
+    fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>>;
+    fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>>;
+});

@@ -1,0 +1,161 @@
+//! Scheduling (RFC 6638): the boxes, users by address, a user's copies of one UID, the
+//! scheduling transaction and the external message queue; `impl SchedStore`.
+
+use sqlx::FromRow;
+
+use super::objects::{MemberRow, delete_locked, put_locked};
+use super::users::UserRow;
+use super::{Db, Engine, bump_seq, now};
+use crate::store::sched::lock_order;
+use crate::store::{
+    Collection, CollectionKind, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
+    StoreResult, StoredObject, User, UserId,
+};
+
+/// This capability's SQL, shared by both engines.
+pub mod sql {
+    pub const SCHEDULING_BOX: &str =
+        concat!("SELECT ", collection_cols!(), " FROM collections WHERE owner_id = $1 AND role = $2");
+    pub const USERS_BY_EMAIL: &str =
+        concat!("SELECT ", user_cols!(), " FROM users WHERE lower(email) = lower($1) ORDER BY id");
+    /// Per calendar of the owner, the member with the UID (the UNIQUE (collection_id, uid)
+    /// index answers each).
+    pub const OBJECTS_WITH_UID: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", o.data AS o_data FROM collections c JOIN objects o \
+         ON o.collection_id = c.id AND o.uid = $2 WHERE c.owner_id = $1 AND c.kind = 'calendar' \
+         ORDER BY c.id"
+    );
+    pub const QUEUE_EXTERNAL: &str = "INSERT INTO itip_outbox (owner_id, recipient, method, uid, \
+         data, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
+    pub const PENDING_EXTERNAL: &str = "SELECT id, owner_id, recipient, method, uid, data, \
+         created_at, state, attempts FROM itip_outbox WHERE state = 'pending' ORDER BY id LIMIT $1";
+}
+
+struct ExternalRow {
+    id: i64,
+    owner_id: i64,
+    recipient: String,
+    method: String,
+    uid: String,
+    data: Vec<u8>,
+    created_at: i64,
+    state: String,
+    attempts: i64,
+}
+from_row!(ExternalRow { id, owner_id, recipient, method, uid, data, created_at, state, attempts });
+
+impl From<ExternalRow> for ExternalItip {
+    fn from(r: ExternalRow) -> Self {
+        ExternalItip {
+            id: r.id,
+            message: NewExternalItip {
+                owner: UserId(r.owner_id),
+                recipient: r.recipient,
+                method: r.method,
+                uid: r.uid,
+                data: r.data,
+            },
+            created_at: r.created_at,
+            state: r.state,
+            attempts: r.attempts,
+        }
+    }
+}
+
+fn role(kind: CollectionKind) -> Option<&'static str> {
+    match kind {
+        CollectionKind::Inbox => Some("inbox"),
+        CollectionKind::Outbox => Some("outbox"),
+        CollectionKind::Calendar | CollectionKind::Plain => None,
+    }
+}
+
+impl SchedStore for Engine {
+    async fn scheduling_box(&self, owner: UserId, kind: CollectionKind) -> StoreResult<Option<Collection>> {
+        let Some(role) = role(kind) else {
+            return Ok(None);
+        };
+        let row: Option<super::collections::CollectionRow> = sqlx::query_as(sql::SCHEDULING_BOX)
+            .bind(owner.0)
+            .bind(role)
+            .fetch_optional(&mut *self.reader().await?)
+            .await?;
+        row.map(Collection::try_from).transpose()
+    }
+
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(sql::USERS_BY_EMAIL)
+            .bind(email)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn objects_with_uid(&self, owner: UserId, uid: &str) -> StoreResult<Vec<(Collection, StoredObject)>> {
+        let rows: Vec<MemberRow> = sqlx::query_as(sql::OBJECTS_WITH_UID)
+            .bind(owner.0)
+            .bind(uid)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let (collection, Some(meta), Some(data)) = row.split()? {
+                out.push((collection, StoredObject { meta, data }));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>> {
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        let mut locked = Vec::new();
+        for id in lock_order(&writes) {
+            locked.push((id, bump_seq(&mut tx, id, now).await?));
+        }
+        let mut done = Vec::with_capacity(writes.len());
+        for (index, write) in writes.into_iter().enumerate() {
+            let in_batch = |error| StoreError::InBatch { index, error: Box::new(error) };
+            let written = match write {
+                SchedWrite::Put { collection, object, expect } => {
+                    let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
+                    match bumped {
+                        Ok(bumped) => put_locked(&mut tx, collection, bumped, object, &expect, now).await.map(SchedWritten::Put),
+                        Err(e) => Err(e),
+                    }
+                }
+                SchedWrite::Delete { collection, name, expect } => {
+                    let seq = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b.sync_seq).ok_or(StoreError::NotFound);
+                    match seq {
+                        Ok(seq) => delete_locked(&mut tx, collection, seq, &name, &expect, now).await.map(|()| SchedWritten::Deleted),
+                        Err(e) => Err(e),
+                    }
+                }
+                SchedWrite::External(m) => sqlx::query_scalar(sql::QUEUE_EXTERNAL)
+                    .bind(m.owner.0)
+                    .bind(&m.recipient)
+                    .bind(&m.method)
+                    .bind(&m.uid)
+                    .bind(&m.data)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map(SchedWritten::Queued)
+                    .map_err(StoreError::from),
+            };
+            done.push(written.map_err(in_batch)?);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>> {
+        let rows: Vec<ExternalRow> = sqlx::query_as(sql::PENDING_EXTERNAL)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
+        Ok(rows.into_iter().map(ExternalItip::from).collect())
+    }
+}

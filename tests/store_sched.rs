@@ -1,0 +1,252 @@
+//! The scheduling part of the store contract (RFC 6638): the boxes, recipients by address, a
+//! user's copies of one UID, and the scheduling transaction, each test run on both engines.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use kalends::store::{
+    CalendarIndex, Collection, CollectionKind, CollectionPatch, CollectionProps, CollectionStore, ComponentKind,
+    ComponentSet, Expect, NewCollection, NewExternalItip, NewObject, NewUser, ObjectStore, SchedStore, SchedWrite,
+    SchedWritten, Store, StoreError, User, UserId, UserStore,
+};
+
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = crate::support::sqlite_store().await;
+                    crate::$name(store).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _db) = crate::support::postgres_store().await;
+                    crate::$name(store).await;
+                }
+            )+
+        }
+    };
+}
+
+contract_tests!(
+    boxes_are_found_by_role,
+    users_are_found_by_address_without_case,
+    copies_of_a_uid_across_calendars,
+    a_scheduling_batch_is_all_or_nothing,
+    opposite_batches_do_not_deadlock,
+);
+
+fn home(path: &str, kind: CollectionKind) -> NewCollection {
+    NewCollection {
+        owner: UserId(0),
+        parent: None,
+        path: path.to_owned(),
+        kind,
+        props: CollectionProps { components: ComponentSet::ALL, ..CollectionProps::default() },
+        dead_props: Vec::new(),
+    }
+}
+
+async fn user(store: &Store, name: &str, email: Option<&str>) -> (User, Vec<Collection>) {
+    let new = NewUser { name: name.to_owned(), email: email.map(str::to_owned), password_hash: "x".to_owned() };
+    let paths = [
+        ("calendar", CollectionKind::Calendar),
+        ("work", CollectionKind::Calendar),
+        ("files", CollectionKind::Plain),
+        ("inbox", CollectionKind::Inbox),
+        ("outbox", CollectionKind::Outbox),
+    ];
+    let u = store.create_user(new, paths.iter().map(|(p, k)| home(p, *k)).collect()).await.unwrap();
+    let mut cols = Vec::new();
+    for (p, _) in paths {
+        cols.push(store.collection_by_path(u.id, p).await.unwrap().unwrap());
+    }
+    (u, cols)
+}
+
+fn event(name: &str, uid: &str, version: u32) -> NewObject {
+    let data = format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:{version}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+    NewObject {
+        name: name.to_owned(),
+        data: data.into_bytes(),
+        content_type: "text/calendar; charset=utf-8".to_owned(),
+        etag: format!("\"{name}-{version}\""),
+        calendar: Some(CalendarIndex { uid: uid.to_owned(), component: ComponentKind::Event, first_start: None, last_end: None }),
+        timeline: None,
+        schedule_tag: Some(format!("\"tag-{version}\"")),
+    }
+}
+
+/// An inbox message: no index columns, so several may share a UID.
+fn message(name: &str, text: &str) -> NewObject {
+    NewObject {
+        name: name.to_owned(),
+        data: text.as_bytes().to_vec(),
+        content_type: "text/calendar; charset=utf-8; method=REQUEST".to_owned(),
+        etag: format!("\"{name}\""),
+        calendar: None,
+        timeline: None,
+        schedule_tag: None,
+    }
+}
+
+fn external(owner: UserId, recipient: &str) -> SchedWrite {
+    SchedWrite::External(NewExternalItip {
+        owner,
+        recipient: recipient.to_owned(),
+        method: "REQUEST".to_owned(),
+        uid: "u1".to_owned(),
+        data: b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".to_vec(),
+    })
+}
+
+async fn boxes_are_found_by_role(store: Store) {
+    let (alice, cols) = user(&store, "alice", None).await;
+    let inbox = store.scheduling_box(alice.id, CollectionKind::Inbox).await.unwrap().unwrap();
+    let outbox = store.scheduling_box(alice.id, CollectionKind::Outbox).await.unwrap().unwrap();
+    assert_eq!((inbox.kind, inbox.path.as_str()), (CollectionKind::Inbox, "inbox"));
+    assert_eq!((outbox.kind, outbox.path.as_str()), (CollectionKind::Outbox, "outbox"));
+    assert_eq!(store.scheduling_box(alice.id, CollectionKind::Calendar).await.unwrap(), None);
+    // The inbox's default calendar and a calendar's transparency are stored properties.
+    let calendar = &cols[0];
+    let props = CollectionProps { default_calendar: Some(calendar.id), ..inbox.props.clone() };
+    store.patch_collection(inbox.id, CollectionPatch { props: Some(props), set_dead: vec![], remove_dead: vec![] }).await.unwrap();
+    let props = CollectionProps { transparent: true, ..calendar.props.clone() };
+    store.patch_collection(calendar.id, CollectionPatch { props: Some(props), set_dead: vec![], remove_dead: vec![] }).await.unwrap();
+    let inbox = store.scheduling_box(alice.id, CollectionKind::Inbox).await.unwrap().unwrap();
+    assert_eq!(inbox.props.default_calendar, Some(calendar.id));
+    assert!(store.collection_by_id(calendar.id).await.unwrap().unwrap().props.transparent);
+    // Deleting the default calendar leaves the inbox without one (ON DELETE SET NULL).
+    store.delete_collection(calendar.id).await.unwrap();
+    let inbox = store.scheduling_box(alice.id, CollectionKind::Inbox).await.unwrap().unwrap();
+    assert_eq!(inbox.props.default_calendar, None);
+    // Another user's boxes are theirs.
+    let (bob, _) = user(&store, "bob", None).await;
+    let bobs = store.scheduling_box(bob.id, CollectionKind::Inbox).await.unwrap().unwrap();
+    assert_ne!(bobs.id, inbox.id);
+}
+
+async fn users_are_found_by_address_without_case(store: Store) {
+    let (alice, _) = user(&store, "alice", Some("Alice@Example.org")).await;
+    user(&store, "bob", Some("bob@example.org")).await;
+    user(&store, "nomail", None).await;
+    let found = store.users_by_email("alice@EXAMPLE.org").await.unwrap();
+    assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), vec![alice.id]);
+    assert!(store.users_by_email("carol@example.org").await.unwrap().is_empty());
+    assert!(store.users_by_email("").await.unwrap().is_empty());
+}
+
+async fn copies_of_a_uid_across_calendars(store: Store) {
+    let (alice, cols) = user(&store, "alice", None).await;
+    let (bob, bob_cols) = user(&store, "bob", None).await;
+    store.put_object(cols[0].id, event("a.ics", "shared", 1), Expect::Any).await.unwrap();
+    store.put_object(cols[1].id, event("b.ics", "shared", 1), Expect::Any).await.unwrap();
+    store.put_object(cols[1].id, event("c.ics", "other", 1), Expect::Any).await.unwrap();
+    store.put_object(bob_cols[0].id, event("x.ics", "shared", 1), Expect::Any).await.unwrap();
+    // A message in the inbox is no copy, whatever it mentions.
+    store.put_object(cols[3].id, message("m.ics", "UID:shared"), Expect::Any).await.unwrap();
+    let found = store.objects_with_uid(alice.id, "shared").await.unwrap();
+    let names: Vec<(&str, &str)> = found.iter().map(|(c, o)| (c.path.as_str(), o.meta.name.as_str())).collect();
+    assert_eq!(names, vec![("calendar", "a.ics"), ("work", "b.ics")]);
+    assert_eq!(found[0].1.meta.schedule_tag.as_deref(), Some("\"tag-1\""));
+    assert!(String::from_utf8_lossy(&found[0].1.data).contains("UID:shared"));
+    assert_eq!(store.objects_with_uid(bob.id, "shared").await.unwrap().len(), 1);
+    assert!(store.objects_with_uid(bob.id, "nothing").await.unwrap().is_empty());
+}
+
+async fn a_scheduling_batch_is_all_or_nothing(store: Store) {
+    let (alice, alice_cols) = user(&store, "alice", None).await;
+    let (_bob, bob_cols) = user(&store, "bob", None).await;
+    let (organizer_cal, bob_cal, bob_inbox) = (alice_cols[0].id, bob_cols[0].id, bob_cols[3].id);
+    let writes = vec![
+        SchedWrite::Put { collection: organizer_cal, object: event("m.ics", "meet", 1), expect: Expect::Absent },
+        SchedWrite::Put { collection: bob_cal, object: event("copy.ics", "meet", 1), expect: Expect::Absent },
+        SchedWrite::Put { collection: bob_inbox, object: message("i1.ics", "REQUEST 1"), expect: Expect::Absent },
+        external(alice.id, "mailto:carol@elsewhere.example"),
+    ];
+    let done = store.write_scheduling(writes).await.unwrap();
+    assert!(matches!(&done[0], SchedWritten::Put(p) if p.created));
+    assert!(matches!(&done[3], SchedWritten::Queued(_)));
+    let seqs = |store: Store| async move {
+        let mut s = Vec::new();
+        for id in [organizer_cal, bob_cal, bob_inbox] {
+            s.push(store.collection_by_id(id).await.unwrap().unwrap().sync_seq);
+        }
+        s
+    };
+    let before = seqs(store.clone()).await;
+    assert_eq!(store.pending_external(10).await.unwrap().len(), 1);
+
+    // The update's last write is refused (a stale ETag): nothing of the batch stays.
+    let writes = vec![
+        SchedWrite::Put { collection: organizer_cal, object: event("m.ics", "meet", 2), expect: Expect::Any },
+        SchedWrite::Put { collection: bob_inbox, object: message("i2.ics", "REQUEST 2"), expect: Expect::Absent },
+        external(alice.id, "mailto:carol@elsewhere.example"),
+        SchedWrite::Put {
+            collection: bob_cal,
+            object: event("copy.ics", "meet", 2),
+            expect: Expect::Etag(vec!["\"stale\"".to_owned()]),
+        },
+    ];
+    match store.write_scheduling(writes).await {
+        Err(StoreError::InBatch { index: 3, error }) => assert!(matches!(*error, StoreError::PreconditionFailed)),
+        other => panic!("expected the fourth write refused, got {other:?}"),
+    }
+    assert_eq!(seqs(store.clone()).await, before);
+    assert_eq!(store.object_meta(organizer_cal, "m.ics").await.unwrap().unwrap().etag, "\"m.ics-1\"");
+    assert!(store.object_meta(bob_inbox, "i2.ics").await.unwrap().is_none());
+    assert_eq!(store.pending_external(10).await.unwrap().len(), 1);
+
+    // A UID conflict inside the batch is refused the same way, and a delete is part of one.
+    let writes = vec![
+        SchedWrite::Delete { collection: bob_cal, name: "copy.ics".to_owned(), expect: Expect::Any },
+        SchedWrite::Put { collection: organizer_cal, object: event("other.ics", "meet", 1), expect: Expect::Absent },
+    ];
+    match store.write_scheduling(writes).await {
+        Err(StoreError::InBatch { index: 1, error }) => assert!(matches!(*error, StoreError::UidConflict { .. })),
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    assert!(store.object_meta(bob_cal, "copy.ics").await.unwrap().is_some());
+    let writes = vec![SchedWrite::Delete { collection: bob_cal, name: "copy.ics".to_owned(), expect: Expect::Any }];
+    assert!(matches!(store.write_scheduling(writes).await.unwrap()[0], SchedWritten::Deleted));
+    let delta = kalends::store::SyncStore::changes_since(&store, bob_cal, Some(before[1]), None).await.unwrap();
+    assert_eq!(delta.removed, ["copy.ics"]);
+}
+
+/// Two organizers inviting each other at once lock the same collections in opposite orders
+/// unless the store orders them; every batch must finish, and every message must be there.
+async fn opposite_batches_do_not_deadlock(store: Store) {
+    let (_alice, a) = user(&store, "alice", None).await;
+    let (_bob, b) = user(&store, "bob", None).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = store.clone();
+        let (first, second) = if i % 2 == 0 { (a[0].id, b[3].id) } else { (b[0].id, a[3].id) };
+        let (third, fourth) = if i % 2 == 0 { (b[0].id, a[3].id) } else { (a[0].id, b[3].id) };
+        tasks.push(tokio::spawn(async move {
+            let writes = vec![
+                SchedWrite::Put { collection: first, object: event(&format!("e{i}.ics"), &format!("u{i}"), 1), expect: Expect::Absent },
+                SchedWrite::Put { collection: second, object: message(&format!("m{i}.ics"), "x"), expect: Expect::Absent },
+                SchedWrite::Put { collection: third, object: message(&format!("n{i}.ics"), "y"), expect: Expect::Absent },
+                SchedWrite::Put { collection: fourth, object: message(&format!("o{i}.ics"), "z"), expect: Expect::Absent },
+            ];
+            store.write_scheduling(writes).await
+        }));
+    }
+    for t in tasks {
+        let done = tokio::time::timeout(Duration::from_secs(60), t).await.expect("a batch hung").unwrap();
+        done.unwrap();
+    }
+    let mut total = 0;
+    for c in [&a[0], &a[3], &b[0], &b[3]] {
+        total += store.list_objects(c.id).await.unwrap().len();
+    }
+    assert_eq!(total, 24 * 4);
+}
