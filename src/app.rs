@@ -102,6 +102,8 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             max_date_time: config.max_date_time(),
             max_instances: config.limits.max_instances,
             quota_bytes: config.limits.quota_bytes,
+            max_attendees_per_instance: config.limits.max_attendees_per_instance,
+            freebusy_lookup: config.scheduling.freebusy_lookup,
         },
         cache: cache.clone(),
         listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),

@@ -38,6 +38,31 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub cache: CacheConfig,
+    pub scheduling: SchedulingConfig,
+}
+
+/// RFC 6638 scheduling between the server's users.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulingConfig {
+    /// Who may ask for a user's busy time through the outbox (RFC 6638 §5): `users` (every
+    /// user of this server sees every other user's free/busy, nothing more) or `nobody` (each
+    /// user only their own).
+    pub freebusy_lookup: FreeBusyLookup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FreeBusyLookup {
+    #[default]
+    Users,
+    Nobody,
+}
+
+impl Default for SchedulingConfig {
+    fn default() -> Self {
+        SchedulingConfig { freebusy_lookup: FreeBusyLookup::Users }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +79,9 @@ pub struct Limits {
     pub max_date_time: String,
     /// RFC 4791 §5.2.8 max-instances.
     pub max_instances: u32,
+    /// RFC 4791 §5.2.9 max-attendees-per-instance: a scheduling object inviting more people to
+    /// one instance is refused.
+    pub max_attendees_per_instance: u32,
     /// Bytes of calendar data a user may store (quota-available-bytes).
     pub quota_bytes: i64,
     /// How long a deletion stays reportable to sync-collection (RFC 6578 §3.6). A client
@@ -110,6 +138,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             cache: CacheConfig::default(),
+            scheduling: SchedulingConfig::default(),
         }
     }
 }
@@ -123,6 +152,7 @@ impl Default for Limits {
             min_date_time: "19000101T000000Z".into(),
             max_date_time: "21001231T235959Z".into(),
             max_instances: 10_000,
+            max_attendees_per_instance: 100,
             quota_bytes: 1024 * 1024 * 1024,
             tombstone_retention_days: 180,
             concurrent_listings: None,

@@ -9,6 +9,7 @@ use crate::dav::resource::Paths;
 use crate::dav::multistatus::xml_response;
 use crate::dav::xml::{DAV, QName, XmlWriter};
 use crate::dav::{Condition, DavError, DavResponse};
+use crate::sched::SchedError;
 use crate::service::ServiceError;
 
 /// Namespace of the human-readable reason element inside DAV:error.
@@ -68,6 +69,23 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             };
             forbidden(Condition::NoUidConflict(href), reason)
         }
+        ServiceError::UniqueSchedulingObject { collection_path, owner, name } => {
+            let href = paths.object(&owner, &collection_path, &name);
+            let reason = format!("{href} is already the scheduling object of this UID (RFC 6638 §3.2.4.1)");
+            forbidden(Condition::UniqueSchedulingObjectResource(href), reason)
+        }
+        ServiceError::Scheduling(e) => {
+            let reason = e.to_string();
+            let condition = match e {
+                SchedError::Data(_) => Condition::ValidCalendarData,
+                SchedError::SameOrganizer => Condition::SameOrganizerInAllComponents,
+                SchedError::ValidOrganizer(_) => Condition::AllowedOrganizerSchedulingObjectChange,
+                SchedError::ValidAttendeeChange(_) => Condition::AllowedAttendeeSchedulingObjectChange,
+                SchedError::ValidSchedulingMessage(_) => Condition::ValidSchedulingMessage,
+                SchedError::MaxAttendees { .. } => Condition::MaxAttendeesPerInstance,
+            };
+            forbidden(condition, reason)
+        }
         ServiceError::TooManyInstances => {
             forbidden(Condition::MaxInstances, "the answer needs more recurrence instances than max-instances".into())
         }
@@ -90,7 +108,7 @@ pub fn condition_response(status: StatusCode, condition: &Condition, reason: Opt
     let mut w = XmlWriter::new();
     w.start(&QName::fixed(DAV, "error"));
     match condition {
-        Condition::NoUidConflict(href) => {
+        Condition::NoUidConflict(href) | Condition::UniqueSchedulingObjectResource(href) => {
             w.start(&QName::fixed(ns, local));
             w.text_element(&QName::fixed(DAV, "href"), href);
             w.end();

@@ -139,6 +139,28 @@ pub fn busy_lines(periods: &[Busy]) -> String {
     out
 }
 
+/// `busy_lines` text back into periods (the outbox merges several calendars' cached answers);
+/// None for text `busy_lines` did not write.
+pub fn parse_busy_lines(lines: &str) -> Option<Vec<Busy>> {
+    let mut out = Vec::new();
+    for line in lines.split_terminator("\r\n") {
+        let rest = line.strip_prefix("FREEBUSY")?;
+        let (kind, periods) = match rest.strip_prefix(";FBTYPE=") {
+            Some(typed) => {
+                let (kind, periods) = typed.split_once(':')?;
+                let kind = [BusyKind::BusyTentative, BusyKind::BusyUnavailable, BusyKind::Busy, BusyKind::Free]
+                    .into_iter()
+                    .find(|k| k.as_str() == kind)?;
+                (kind, periods)
+            }
+            None => (BusyKind::Busy, rest.strip_prefix(':')?),
+        };
+        let (start, end) = periods.split_once('/')?;
+        out.push(Busy { start: crate::config::parse_utc(start)?, end: crate::config::parse_utc(end)?, kind });
+    }
+    Some(out)
+}
+
 /// Cached lines back as text, if they are what `busy_lines` writes: a cache entry that is not
 /// (another version's format, a damaged value) counts as a miss.
 pub fn cached_lines(bytes: &[u8]) -> Option<&str> {
@@ -166,6 +188,18 @@ mod tests {
     }
 
     const CTX: QueryContext = QueryContext { zone: chrono_tz::UTC, max_instances: 1000 };
+
+    #[test]
+    fn busy_lines_read_back() {
+        let periods = vec![
+            Busy { start: at("20260105T100000Z"), end: at("20260105T110000Z"), kind: BusyKind::Busy },
+            Busy { start: at("20260106T100000Z"), end: at("20260106T113000Z"), kind: BusyKind::BusyTentative },
+        ];
+        assert_eq!(parse_busy_lines(&busy_lines(&periods)), Some(periods));
+        assert_eq!(parse_busy_lines(""), Some(vec![]));
+        assert_eq!(parse_busy_lines("FREEBUSY:nonsense\r\n"), None);
+        assert_eq!(parse_busy_lines("DTSTART:20260105T100000Z\r\n"), None);
+    }
 
     #[test]
     fn events_count_by_status_and_transparency() {

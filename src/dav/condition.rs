@@ -29,6 +29,17 @@ pub enum Condition {
     ValidFilter,
     SupportedFilter,
     MaxInstances,
+    // RFC 6638 §3.2, §5, §9.2 (CALDAV namespace)
+    ValidScheduleDefaultCalendarUrl,
+    /// Carries the href of the user's other scheduling object with the UID.
+    UniqueSchedulingObjectResource(String),
+    SameOrganizerInAllComponents,
+    AllowedOrganizerSchedulingObjectChange,
+    AllowedAttendeeSchedulingObjectChange,
+    ValidSchedulingMessage,
+    ValidOrganizer,
+    MaxAttendeesPerInstance,
+    OrganizerAllowed,
 }
 
 impl Condition {
@@ -56,6 +67,15 @@ impl Condition {
             Condition::ValidFilter => (CALDAV, "valid-filter"),
             Condition::SupportedFilter => (CALDAV, "supported-filter"),
             Condition::MaxInstances => (CALDAV, "max-instances"),
+            Condition::ValidScheduleDefaultCalendarUrl => (CALDAV, "valid-schedule-default-calendar-URL"),
+            Condition::UniqueSchedulingObjectResource(_) => (CALDAV, "unique-scheduling-object-resource"),
+            Condition::SameOrganizerInAllComponents => (CALDAV, "same-organizer-in-all-components"),
+            Condition::AllowedOrganizerSchedulingObjectChange => (CALDAV, "allowed-organizer-scheduling-object-change"),
+            Condition::AllowedAttendeeSchedulingObjectChange => (CALDAV, "allowed-attendee-scheduling-object-change"),
+            Condition::ValidSchedulingMessage => (CALDAV, "valid-scheduling-message"),
+            Condition::ValidOrganizer => (CALDAV, "valid-organizer"),
+            Condition::MaxAttendeesPerInstance => (CALDAV, "max-attendees-per-instance"),
+            Condition::OrganizerAllowed => (CALDAV, "organizer-allowed"),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct DavHeaders {
     pub if_modified_since: Option<std::time::SystemTime>,
     /// The request's Host, to tell whether a Destination names this server.
     pub host: Option<String>,
+    /// RFC 6638 §8.3 If-Schedule-Tag-Match: one entity tag, quotes included.
+    pub if_schedule_tag_match: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,11 @@ impl DavHeaders {
             content_type,
             if_modified_since,
             host: text("host")?.map(str::to_owned),
+            if_schedule_tag_match: match text("if-schedule-tag-match")? {
+                None => None,
+                Some(v) if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') => Some(v.to_owned()),
+                Some(v) => return Err(BadHeader(format!("If-Schedule-Tag-Match must be one quoted entity tag, not {v:?} (RFC 6638 §8.3)"))),
+            },
         })
     }
 

@@ -35,6 +35,9 @@ pub struct DavLimits {
     pub max_date_time: i64,
     pub max_instances: u32,
     pub quota_bytes: i64,
+    pub max_attendees_per_instance: u32,
+    /// RFC 6638 §5: whose free/busy the outbox answers for.
+    pub freebusy_lookup: crate::config::FreeBusyLookup,
 }
 
 /// What every DAV handler needs; built once in `app.rs`.
@@ -50,6 +53,16 @@ pub struct DavContext {
 }
 
 impl DavContext {
+    /// What a write that may schedule needs (RFC 6638).
+    pub fn sched(&self) -> crate::service::scheduling::deliver::SchedCtx<'_> {
+        crate::service::scheduling::deliver::SchedCtx {
+            store: &self.store,
+            dir: &self.paths,
+            limits: method::put::write_limits(self),
+            max_attendees: usize::try_from(self.limits.max_attendees_per_instance).unwrap_or(usize::MAX),
+        }
+    }
+
     /// Waits for a listing permit: held while a whole-collection listing is read and its
     /// answer written, released before the answer is sent. Waiters are served in order.
     pub async fn listing_permit(&self) -> DavResult<tokio::sync::SemaphorePermit<'_>> {
@@ -131,6 +144,8 @@ pub enum DavMethod {
     Copy,
     Move,
     Report,
+    /// RFC 6638 §5: free/busy requests to the scheduling outbox.
+    Post,
     Other,
 }
 
@@ -149,6 +164,7 @@ impl DavMethod {
             "COPY" => DavMethod::Copy,
             "MOVE" => DavMethod::Move,
             "REPORT" => DavMethod::Report,
+            "POST" => DavMethod::Post,
             _ => DavMethod::Other,
         }
     }
@@ -181,6 +197,7 @@ pub async fn handle(
         DavMethod::Copy => copy_move::handle(ctx, user, &target, &headers, true).await,
         DavMethod::Move => copy_move::handle(ctx, user, &target, &headers, false).await,
         DavMethod::Report => report::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Post => post::handle(ctx, user, &target, &headers, &body).await,
         DavMethod::Other => Err(DavError::MethodNotAllowed { allow: options::ALLOW }),
     }
 }

@@ -45,6 +45,13 @@ pub enum Live {
     // Apple
     CalendarColor,
     CalendarOrder,
+    // RFC 6638 §2.1.1, §2.2.1, §2.4, §9
+    ScheduleOutboxUrl,
+    ScheduleInboxUrl,
+    CalendarUserType,
+    ScheduleDefaultCalendarUrl,
+    ScheduleCalendarTransp,
+    ScheduleTag,
 }
 
 const TABLE: &[(Live, &str, &str)] = &[
@@ -80,6 +87,12 @@ const TABLE: &[(Live, &str, &str)] = &[
     (Live::QuotaAvailableBytes, DAV, "quota-available-bytes"),
     (Live::CalendarColor, APPLE, "calendar-color"),
     (Live::CalendarOrder, APPLE, "calendar-order"),
+    (Live::ScheduleOutboxUrl, CALDAV, "schedule-outbox-URL"),
+    (Live::ScheduleInboxUrl, CALDAV, "schedule-inbox-URL"),
+    (Live::CalendarUserType, CALDAV, "calendar-user-type"),
+    (Live::ScheduleDefaultCalendarUrl, CALDAV, "schedule-default-calendar-URL"),
+    (Live::ScheduleCalendarTransp, CALDAV, "schedule-calendar-transp"),
+    (Live::ScheduleTag, CALDAV, "schedule-tag"),
 ];
 
 impl Live {
@@ -110,6 +123,8 @@ impl Live {
                 | Live::CalendarTimezone
                 | Live::CalendarColor
                 | Live::CalendarOrder
+                | Live::ScheduleCalendarTransp
+                | Live::ScheduleDefaultCalendarUrl
         )
     }
 

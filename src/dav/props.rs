@@ -32,6 +32,7 @@ pub struct ObjectView<'a> {
     pub size: i64,
     pub created_at: i64,
     pub modified_at: i64,
+    pub schedule_tag: Option<&'a str>,
     /// The object's calendar data, when the caller loaded it (REPORT calendar-data) and the
     /// object is a calendar object resource.
     pub calendar_data: Option<&'a [u8]>,
@@ -46,6 +47,7 @@ impl<'a> ObjectView<'a> {
             size: meta.size,
             created_at: meta.created_at,
             modified_at: meta.modified_at,
+            schedule_tag: meta.schedule_tag.as_deref(),
             calendar_data: None,
         }
     }
@@ -58,6 +60,7 @@ impl<'a> ObjectView<'a> {
             size: member.size,
             created_at: member.created_at,
             modified_at: member.modified_at,
+            schedule_tag: member.schedule_tag.as_deref(),
             calendar_data: None,
         }
     }
@@ -70,6 +73,25 @@ pub struct PropCtx<'a> {
     pub user: &'a Principal,
     /// Bytes the user stores, when quota properties were requested.
     pub used_bytes: Option<i64>,
+    /// The user's scheduling collections, when a scheduling property was requested.
+    pub sched: Option<SchedPaths>,
+}
+
+impl<'a> PropCtx<'a> {
+    /// A context without the request-wide facts (quota, scheduling paths): their properties
+    /// then answer 404.
+    pub fn plain(dav: &'a DavContext, user: &'a Principal) -> Self {
+        PropCtx { dav, user, used_bytes: None, sched: None }
+    }
+}
+
+/// Hrefs of the user's scheduling collections (RFC 6638 §2.1.1, §2.2.1, §9.2).
+#[derive(Debug, Clone, Default)]
+pub struct SchedPaths {
+    pub inbox: Option<String>,
+    pub outbox: Option<String>,
+    /// Where invitations land: the inbox's schedule-default-calendar-URL.
+    pub default_calendar: Option<String>,
 }
 
 /// A computed property value; `write` emits it inside the property element.
@@ -120,6 +142,32 @@ const OTHER_REPORTS: &[(&str, &str)] = &[(DAV, "expand-property")];
 /// RFC 4791 §7.8, §7.9 on a calendar object resource.
 const OBJECT_REPORTS: &[(&str, &str)] =
     &[(CALDAV, "calendar-query"), (CALDAV, "calendar-multiget"), (DAV, "expand-property")];
+/// RFC 6638 §2.2: the inbox's messages are read like calendar data and synced.
+const INBOX_REPORTS: &[(&str, &str)] = &[(CALDAV, "calendar-multiget"), (DAV, "sync-collection"), (DAV, "expand-property")];
+/// RFC 6638 §6.1.1: the owner may have messages delivered to the inbox...
+const INBOX_PRIVS: &[(&str, &str)] = &[
+    (DAV, "all"),
+    (DAV, "read"),
+    (DAV, "write-properties"),
+    (DAV, "unbind"),
+    (DAV, "read-acl"),
+    (DAV, "read-current-user-privilege-set"),
+    (CALDAV, "schedule-deliver"),
+    (CALDAV, "schedule-deliver-invite"),
+    (CALDAV, "schedule-deliver-reply"),
+    (CALDAV, "schedule-query-freebusy"),
+];
+/// ...and sends through the outbox (RFC 6638 §6.1.2).
+const OUTBOX_PRIVS: &[(&str, &str)] = &[
+    (DAV, "all"),
+    (DAV, "read"),
+    (DAV, "read-acl"),
+    (DAV, "read-current-user-privilege-set"),
+    (CALDAV, "schedule-send"),
+    (CALDAV, "schedule-send-invite"),
+    (CALDAV, "schedule-send-reply"),
+    (CALDAV, "schedule-send-freebusy"),
+];
 /// RFC 4791 §7.8 on the calendar home: the calendars below it are searched.
 const HOME_REPORTS: &[(&str, &str)] = &[(CALDAV, "calendar-query"), (DAV, "expand-property")];
 
@@ -134,6 +182,8 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         Live::ResourceType => Some(Value::ResourceType(resource_type(res))),
         Live::CurrentUserPrivilegeSet => Some(Value::Privileges(match res {
             Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => READ_PRIVS,
+            Res::Collection(c) if c.kind == CollectionKind::Inbox => INBOX_PRIVS,
+            Res::Collection(c) if c.kind == CollectionKind::Outbox => OUTBOX_PRIVS,
             _ => OWNER_PRIVS,
         })),
         Live::Owner => match res {
@@ -142,6 +192,8 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         },
         Live::SupportedReportSet => match res {
             Res::Collection(c) if c.kind == CollectionKind::Calendar => Some(Value::Reports(CALENDAR_REPORTS)),
+            Res::Collection(c) if c.kind == CollectionKind::Inbox => Some(Value::Reports(INBOX_REPORTS)),
+            Res::Collection(c) if c.kind == CollectionKind::Outbox => Some(Value::Reports(OTHER_REPORTS)),
             Res::Collection(_) => Some(Value::Reports(PLAIN_REPORTS)),
             Res::Root | Res::PrincipalsRoot | Res::Principal(_) => Some(Value::Reports(PRINCIPAL_REPORTS)),
             Res::Object(c, _) if c.kind == CollectionKind::Calendar => Some(Value::Reports(OBJECT_REPORTS)),
@@ -178,6 +230,9 @@ fn resource_type(res: Res<'_>) -> Vec<QName> {
     match res {
         Res::Principal(_) => vec![collection, QName::fixed(DAV, "principal")],
         Res::Collection(c) if c.kind == CollectionKind::Calendar => vec![collection, QName::fixed(CALDAV, "calendar")],
+        // RFC 6638 §2.1, §2.2.
+        Res::Collection(c) if c.kind == CollectionKind::Inbox => vec![collection, QName::fixed(CALDAV, "schedule-inbox")],
+        Res::Collection(c) if c.kind == CollectionKind::Outbox => vec![collection, QName::fixed(CALDAV, "schedule-outbox")],
         Res::Object(..) => vec![],
         _ => vec![collection],
     }
@@ -190,6 +245,10 @@ fn principal_value(ctx: &PropCtx<'_>, p: &Principal, live: Live) -> Option<Value
         Live::PrincipalUrl => Some(Value::Href(paths.principal(&p.name))),
         // Apple Calendar accepts exactly one home (clients.md): never more than this one href.
         Live::CalendarHomeSet => Some(Value::Href(paths.home(&p.name))),
+        Live::ScheduleInboxUrl => ctx.sched.as_ref().and_then(|s| s.inbox.clone()).map(Value::Href),
+        Live::ScheduleOutboxUrl => ctx.sched.as_ref().and_then(|s| s.outbox.clone()).map(Value::Href),
+        // RFC 6638 §2.4.2: every Kalends principal is a person.
+        Live::CalendarUserType => Some(Value::Text("INDIVIDUAL".into())),
         Live::CalendarUserAddressSet => {
             let mut hrefs = Vec::new();
             if let Some(email) = &p.email {
@@ -212,7 +271,15 @@ fn collection_value(ctx: &PropCtx<'_>, c: &Collection, live: Live) -> Option<Val
         Live::CreationDate => Some(Value::Text(rfc3339(c.created_at))),
         Live::SyncToken => Some(Value::Text(sync_token(c, c.sync_seq))),
         Live::GetCtag => Some(Value::Text(format!("{}-{}", c.id.0, c.sync_seq))),
+        Live::ScheduleDefaultCalendarUrl if c.kind == CollectionKind::Inbox => {
+            ctx.sched.as_ref().and_then(|s| s.default_calendar.clone()).map(Value::Href)
+        }
         _ if !calendar => None,
+        // RFC 6638 §9.1: opaque unless the owner made it transparent.
+        Live::ScheduleCalendarTransp => {
+            let mark = if c.props.transparent { "transparent" } else { "opaque" };
+            Some(Value::ResourceType(vec![QName::fixed(CALDAV, mark)]))
+        }
         Live::CalendarDescription => text(&c.props.description),
         Live::CalendarTimezone => text(&c.props.timezone),
         Live::CalendarColor => text(&c.props.color),
@@ -234,6 +301,8 @@ fn object_value(object: &ObjectView<'_>, live: Live) -> Option<Value> {
         Live::GetContentLength => Some(Value::Text(object.size.to_string())),
         Live::GetLastModified => Some(Value::Text(http_date(object.modified_at))),
         Live::CreationDate => Some(Value::Text(rfc3339(object.created_at))),
+        // RFC 6638 §3.2.10: scheduling objects only.
+        Live::ScheduleTag => object.schedule_tag.map(|t| Value::Text(t.to_owned())),
         Live::CalendarData => {
             // Validated as UTF-8 on write, so the checked conversion (faster than the lossy
             // one's chunked scan) succeeds; the lossy one stays for older data.

@@ -20,6 +20,23 @@ pub enum LiveChange {
     Timezone(Option<String>),
     Color(Option<String>),
     Order(Option<String>),
+    /// RFC 6638 §9.1 schedule-calendar-transp (calendars): true = transparent.
+    Transparent(bool),
+    /// RFC 6638 §9.2 schedule-default-calendar-URL (the inbox): one of the owner's calendars
+    /// that takes events, resolved from its href by the caller.
+    DefaultCalendar(Option<crate::store::CollectionId>),
+}
+
+impl LiveChange {
+    /// Whether a collection of `kind` has this property.
+    pub fn applies_to(&self, kind: CollectionKind) -> bool {
+        match self {
+            LiveChange::Transparent(_) => kind == CollectionKind::Calendar,
+            LiveChange::DefaultCalendar(_) => kind == CollectionKind::Inbox,
+            LiveChange::DisplayName(_) => true,
+            _ => !kind.is_scheduling_box(),
+        }
+    }
 }
 
 /// Checks one change on its own; the reason is shown to the client.
@@ -44,6 +61,8 @@ fn apply(props: &mut CollectionProps, change: LiveChange) {
         LiveChange::Timezone(v) => props.timezone = v,
         LiveChange::Color(v) => props.color = v,
         LiveChange::Order(v) => props.order = v.map(|s| s.trim().to_owned()),
+        LiveChange::Transparent(v) => props.transparent = v,
+        LiveChange::DefaultCalendar(v) => props.default_calendar = v,
     }
 }
 
@@ -58,6 +77,9 @@ pub struct PropertyUpdate {
 pub async fn patch(store: &Store, collection: &Collection, update: PropertyUpdate) -> ServiceResult<Collection> {
     for change in &update.live {
         check(change).map_err(ServiceError::BadRequest)?;
+        if !change.applies_to(collection.kind) {
+            return Err(ServiceError::Refused(format!("{change:?} does not apply to this collection")));
+        }
     }
     let props = if update.live.is_empty() {
         None

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod collections;
 pub mod freebusy;
 pub mod objects;
+pub mod scheduling;
 pub mod users;
 
 use crate::calendar::{ComponentKind, InvalidObject};
@@ -53,6 +54,12 @@ pub enum ServiceError {
     /// A request that makes no sense for the target (e.g. a calendar inside a calendar).
     #[error("{0}")]
     Conflict(String),
+    /// RFC 6638 §3.2.4.1 unique-scheduling-object-resource: the owner's other object with the UID.
+    #[error("the UID is already a scheduling object at {name}")]
+    UniqueSchedulingObject { collection_path: String, owner: String, name: String },
+    /// A scheduling rule refused the change (RFC 6638 §3.2.4, §5.2).
+    #[error(transparent)]
+    Scheduling(#[from] crate::sched::SchedError),
     /// 403 with a one-line reason where no RFC names a precondition (e.g. a PUT into the
     /// scheduling inbox).
     #[error("{0}")]
@@ -77,6 +84,7 @@ impl From<StoreError> for ServiceError {
                 ServiceError::Conflict(format!("UID already used by {existing_name}"))
             }
             StoreError::UidReplaced { name } => ServiceError::Conflict(format!("{name} holds another UID")),
+            StoreError::InBatch { error, .. } => ServiceError::from(*error),
             other => ServiceError::Internal(other.to_string()),
         }
     }

@@ -6,8 +6,10 @@ use sha2::{Digest, Sha256};
 use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::timeline::HORIZON_SECONDS;
 use crate::calendar::{Indexed, ValidateOptions, index_object};
+use super::scheduling::deliver::{self, SchedCtx};
+use crate::calendar::ComponentKind;
 use crate::store::{
-    Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
+    SchedWritten, Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
 };
 
 /// Limits a write must respect (from configuration).
@@ -43,6 +45,8 @@ pub struct PutRequest<'a> {
     /// The media type the client stated, if any (lowercase, without parameters).
     pub content_type: Option<&'a str>,
     pub expect: Expect,
+    /// RFC 6638 §8.3 If-Schedule-Tag-Match, quotes included.
+    pub tag_match: Option<&'a str>,
 }
 
 /// RFC 6638 §2.1, §2.2: only the server writes into the scheduling inbox, and the outbox holds
@@ -69,17 +73,44 @@ pub struct PutDone {
     pub verbatim: bool,
 }
 
-/// Creates or replaces the resource, after validation, in one store transaction.
-pub async fn put(store: &Store, owner: &Principal, req: PutRequest<'_>, limits: &WriteLimits) -> ServiceResult<PutDone> {
+/// Creates or replaces the resource, after validation, in one store transaction. An event or
+/// to-do with an ORGANIZER, or one replacing a scheduling object, is a scheduling change: it is
+/// written with what it sends (RFC 6638 §3.2, `scheduling::deliver`).
+pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> ServiceResult<PutDone> {
+    let (store, limits) = (ctx.store, &ctx.limits);
     validate_name(req.name)?;
     refuse_box(req.collection)?;
-    let sent = req.data.len();
+    let sent = req.data.clone();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
-    let verbatim = object.data.len() == sent;
     check_quota(store, owner, object.data.len(), limits).await?;
-    let PutOutcome { created, meta } =
-        store.put_object(req.collection.id, object, req.expect).await.map_err(|e| uid_conflict(e, owner, req.collection))?;
-    Ok(PutDone { created, meta, verbatim })
+    if !may_schedule(req.collection, &object) && req.tag_match.is_none() {
+        match store.put_object(req.collection.id, object.clone(), req.expect.clone()).await {
+            Ok(PutOutcome { created, meta }) => {
+                let verbatim = usize::try_from(meta.size).is_ok_and(|n| n == sent.len());
+                return Ok(PutDone { verbatim, created, meta });
+            }
+            // The name holds a scheduling object: its attendees must hear of this.
+            Err(StoreError::SchedulingObject) => {}
+            Err(e) => return Err(uid_conflict(e, owner, req.collection)),
+        }
+    }
+    let done = deliver::put(ctx, owner, req.collection, object, req.expect, req.tag_match).await?;
+    match done.written {
+        Some(SchedWritten::Put(PutOutcome { created, meta })) => {
+            let verbatim = done.stored.as_deref().is_some_and(|t| t.as_bytes() == sent.as_slice());
+            Ok(PutDone { created, meta, verbatim })
+        }
+        _ => Err(ServiceError::Internal("a scheduled PUT wrote no object".into())),
+    }
+}
+
+/// Whether the object can be a scheduling object resource (RFC 6638 §3.1): an event or to-do
+/// in a calendar that names an ORGANIZER.
+fn may_schedule(collection: &Collection, object: &NewObject) -> bool {
+    let component = object.calendar.as_ref().map(|c| c.component);
+    collection.kind == CollectionKind::Calendar
+        && matches!(component, Some(ComponentKind::Event | ComponentKind::Todo))
+        && object.data.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
 }
 
 /// The UTF-8 byte-order mark. It is an encoding signature, not iCalendar content (RFC 5545
@@ -142,7 +173,7 @@ async fn check_quota(store: &Store, owner: &Principal, size: usize, limits: &Wri
     Ok(())
 }
 
-fn uid_conflict(e: StoreError, owner: &Principal, collection: &Collection) -> ServiceError {
+pub(crate) fn uid_conflict(e: StoreError, owner: &Principal, collection: &Collection) -> ServiceError {
     match e {
         StoreError::UidConflict { existing_name } => ServiceError::UidConflict {
             collection_path: collection.path.clone(),
@@ -160,8 +191,24 @@ fn uid_conflict(e: StoreError, owner: &Principal, collection: &Collection) -> Se
     }
 }
 
-pub async fn delete(store: &Store, collection: &Collection, name: &str, expect: Expect) -> ServiceResult<()> {
-    Ok(store.delete_object(collection.id, name, expect).await?)
+/// A DELETE. Deleting a scheduling object cancels (organizer) or declines (attendee) in the
+/// same transaction (RFC 6638 §3.2.3).
+pub async fn delete(
+    ctx: &SchedCtx<'_>,
+    owner: &Principal,
+    collection: &Collection,
+    object: &ObjectMeta,
+    expect: Expect,
+    tag_match: Option<&str>,
+) -> ServiceResult<()> {
+    if object.schedule_tag.is_none() && tag_match.is_none() {
+        match ctx.store.delete_object(collection.id, &object.name, expect.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::SchedulingObject) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    deliver::delete(ctx, owner, collection, &object.name, expect, tag_match).await
 }
 
 /// COPY or MOVE of one object (RFC 4918 §9.8, §9.9).

@@ -63,6 +63,10 @@ pub enum StoreError {
     /// (RFC 4918 §9.8.5, §9.9.4: 403).
     #[error("the destination overlaps the source")]
     Overlap,
+    /// A plain write would replace a scheduling object (one with a Schedule-Tag); the caller
+    /// writes it as a scheduling change instead.
+    #[error("the object is a scheduling object")]
+    SchedulingObject,
     /// A write of a scheduling batch was refused; the whole batch rolled back.
     #[error("write {index} of the batch: {error}")]
     InBatch { index: usize, error: Box<StoreError> },

@@ -12,7 +12,8 @@ use crate::service::{self, Principal};
 pub async fn handle(ctx: &DavContext, user: &Principal, target: &Target, headers: &DavHeaders) -> DavResult<DavResponse> {
     match locate(ctx, user, target).await? {
         Located::Object(c, meta) => {
-            service::objects::delete(&ctx.store, &c, &meta.name, headers.write_expectation()).await?;
+            let tag_match = headers.if_schedule_tag_match.as_deref();
+            service::objects::delete(&ctx.sched(), user, &c, &meta, headers.write_expectation(), tag_match).await?;
         }
         Located::Collection(c) => {
             // Collections have no ETag: If-Match can only be "*" here.

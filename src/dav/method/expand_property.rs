@@ -57,7 +57,7 @@ pub async fn handle(
     if !located.exists() {
         return Err(DavError::NotFound);
     }
-    let pctx = PropCtx { dav: ctx, user, used_bytes: None };
+    let pctx = PropCtx::plain(ctx, user);
     let results = expand(&pctx, &located, &specs, 0).await?;
     let mut ms = Multistatus::new();
     ms.props(&self_href(ctx, user, &located), &results);

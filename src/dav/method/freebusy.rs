@@ -14,6 +14,22 @@ use crate::store::{Collection, CollectionKind};
 /// keys of superseded sync sequences linger.
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// A calendar's busy time in [start, end) as FREEBUSY lines, from the cache when a fresh
+/// answer is there (any write to the calendar changes the key).
+pub async fn cached_busy_lines(ctx: &DavContext, collection: &Collection, start: i64, end: i64) -> DavResult<String> {
+    let zone = super::report::query_zone(collection, None)?;
+    let max_instances = usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX);
+    let query = FreeBusyQuery { collection, start, end, zone, max_instances };
+    let key = query.cache_key();
+    let cached = ctx.cache.get(&key).await;
+    if let Some(lines) = cached.as_deref().and_then(cached_lines) {
+        return Ok(lines.to_owned());
+    }
+    let lines = busy_lines(&compute(&ctx.store, &query).await?);
+    ctx.cache.put(&key, lines.as_bytes(), CACHE_TTL).await;
+    Ok(lines)
+}
+
 pub async fn free_busy_query(ctx: &DavContext, collection: &Collection, start: &str, end: &str) -> DavResult<DavResponse> {
     if collection.kind != CollectionKind::Calendar {
         return Err(DavError::forbidden(Condition::SupportedReport, "free-busy-query runs on a calendar collection"));
@@ -25,19 +41,8 @@ pub async fn free_busy_query(ctx: &DavContext, collection: &Collection, start: &
     if end <= start {
         return Err(DavError::BadRequest("CALDAV:time-range end must be after start".into()));
     }
-    let zone = super::report::query_zone(collection, None)?;
-    let max_instances = usize::try_from(ctx.limits.max_instances).unwrap_or(usize::MAX);
-    let query = FreeBusyQuery { collection, start, end, zone, max_instances };
-    let key = query.cache_key();
-    let cached = ctx.cache.get(&key).await;
-    let body = match cached.as_deref().and_then(cached_lines) {
-        Some(lines) => vfreebusy(start, end, lines, crate::service::now()),
-        None => {
-            let lines = busy_lines(&compute(&ctx.store, &query).await?);
-            ctx.cache.put(&key, lines.as_bytes(), CACHE_TTL).await;
-            vfreebusy(start, end, &lines, crate::service::now())
-        }
-    };
+    let lines = cached_busy_lines(ctx, collection, start, end).await?;
+    let body = vfreebusy(start, end, &lines, crate::service::now());
     let mut resp = http::Response::new(Bytes::from(body));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));

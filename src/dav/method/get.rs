@@ -28,8 +28,10 @@ pub async fn handle(
                 return Ok(with_validators(empty(StatusCode::NOT_MODIFIED), &meta.etag, meta.modified_at));
             }
             let (etag, modified_at, content_type) = (meta.etag.clone(), meta.modified_at, meta.content_type.clone());
+            let tag = meta.schedule_tag.clone();
             let mut resp = with_validators(http::Response::new(Bytes::from(object.data)), &etag, modified_at);
             set(&mut resp, header::CONTENT_TYPE, &content_type);
+            set_schedule_tag(&mut resp, tag.as_deref());
             return Ok(resp);
         }
     }
@@ -46,6 +48,7 @@ pub async fn handle(
             };
             let mut resp = with_validators(http::Response::new(body), &meta.etag, meta.modified_at);
             set(&mut resp, header::CONTENT_TYPE, &meta.content_type);
+            set_schedule_tag(&mut resp, meta.schedule_tag.as_deref());
             if head {
                 set(&mut resp, header::CONTENT_LENGTH, &meta.size.to_string());
             }
@@ -106,6 +109,13 @@ fn empty(status: StatusCode) -> DavResponse {
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = status;
     resp
+}
+
+/// RFC 6638 §3.2.10: GET (and PUT) of a scheduling object carries its Schedule-Tag.
+pub fn set_schedule_tag(resp: &mut DavResponse, tag: Option<&str>) {
+    if let Some(tag) = tag {
+        set(resp, header::HeaderName::from_static("schedule-tag"), tag);
+    }
 }
 
 pub fn set(resp: &mut DavResponse, name: header::HeaderName, value: &str) {

@@ -101,7 +101,8 @@ fn build_request(props: &[Element], flavour: Flavour) -> Result<NewCollectionReq
             },
             SetOp::ResourceType(_) => {}
             SetOp::Dead(dead) => update.set_dead.push(dead),
-            SetOp::Components(_) | SetOp::Protected => {
+            // A new calendar is no inbox; MKCALENDAR cannot set the inbox's default calendar.
+            SetOp::Components(_) | SetOp::Protected | SetOp::DefaultCalendar(_) | SetOp::Invalid(_) => {
                 refused.push((e.name.clone(), StatusCode::FORBIDDEN, Some(Condition::CannotModifyProtectedProperty)));
             }
         }

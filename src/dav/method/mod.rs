@@ -8,6 +8,7 @@ pub mod freebusy;
 pub mod get;
 pub mod mkcol;
 pub mod options;
+pub mod post;
 pub mod principal_search;
 pub mod propfind;
 pub mod proppatch;

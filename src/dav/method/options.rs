@@ -6,8 +6,8 @@ use http::{HeaderValue, StatusCode, header};
 use crate::dav::DavResponse;
 
 /// Compliance classes: class 1 and 3 (RFC 4918 §18), calendar-access (RFC 4791),
-/// extended-mkcol (RFC 5689).
-pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol";
+/// extended-mkcol (RFC 5689), calendar-auto-schedule (RFC 6638 §2).
+pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol, calendar-auto-schedule";
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
 /// What succeeds on an existing collection (a 405's Allow names only those, RFC 9110 §15.5.6):

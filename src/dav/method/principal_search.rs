@@ -43,7 +43,7 @@ pub fn property_search(
     props: &PropSelection,
 ) -> DavResult<DavResponse> {
     check_depth(headers)?;
-    let pctx = PropCtx { dav: ctx, user, used_bytes: None };
+    let pctx = PropCtx::plain(ctx, user);
     let hit = |s: &PropertySearch| s.props.iter().any(|name| searchable(&pctx, user, name).iter().any(|v| matches(v, s)));
     let found = if any_of { searches.iter().any(hit) } else { searches.iter().all(hit) };
     let mut ms = Multistatus::new();

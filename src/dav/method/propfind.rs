@@ -7,12 +7,12 @@ use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::locate::{Located, locate};
 use crate::dav::multistatus::{Multistatus, PropResult};
 use crate::dav::property::Live;
-use crate::dav::props::{ObjectView, PropCtx, Res, Value, value};
+use crate::dav::props::{ObjectView, PropCtx, Res, SchedPaths, Value, value};
 use crate::dav::request::{PropSelection, parse_propfind};
 use crate::dav::resource::Target;
 use crate::dav::xml::{self, Element, QName};
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
-use crate::service::Principal;
+use crate::service::{self, Principal};
 use crate::store::{Collection, CollectionKind, CollectionStore, DeadProp, ObjectMeta, ObjectStore, UserStore};
 
 pub async fn handle(
@@ -32,7 +32,11 @@ pub async fn handle(
     if !located.exists() {
         return Err(DavError::NotFound);
     }
-    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, &selection).await? };
+    let pctx = PropCtx {
+        used_bytes: used_bytes_if_asked(ctx, user, &selection).await?,
+        sched: sched_paths_if_asked(ctx, user, &selection).await?,
+        ..PropCtx::plain(ctx, user)
+    };
     let mut ms = Multistatus::new();
     let href = self_href(ctx, user, &located);
     write_located(&pctx, &mut ms, &href, &located, &selection).await?;
@@ -235,6 +239,23 @@ fn needs_quota(sel: &PropSelection) -> bool {
             .any(|n| matches!(Live::from_name(n), Some(Live::QuotaUsedBytes | Live::QuotaAvailableBytes))),
         PropSelection::PropName => false,
     }
+}
+
+/// The user's scheduling collections' hrefs, when the selection names one of their properties.
+pub async fn sched_paths_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<SchedPaths>> {
+    let asked = [Live::ScheduleInboxUrl, Live::ScheduleOutboxUrl, Live::ScheduleDefaultCalendarUrl]
+        .iter()
+        .any(|live| names(sel, &live.name()));
+    if !asked {
+        return Ok(None);
+    }
+    let boxes = service::scheduling::boxes(&ctx.store, user).await?;
+    let href = |c: &Collection| ctx.paths.collection(&user.name, &c.path);
+    Ok(Some(SchedPaths {
+        inbox: boxes.inbox.as_ref().map(href),
+        outbox: boxes.outbox.as_ref().map(href),
+        default_calendar: boxes.default_calendar.as_ref().map(href),
+    }))
 }
 
 pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {

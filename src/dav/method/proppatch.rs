@@ -16,7 +16,7 @@ use crate::dav::xml::{CALDAV, Element, QName};
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::collections::{LiveChange, PropertyUpdate, check};
 use crate::service::{self, Principal};
-use crate::store::{ComponentSet, DeadProp, ObjectStore};
+use crate::store::{CollectionKind, ComponentSet, DeadProp, ObjectStore};
 
 /// What setting one property element means.
 #[derive(Debug)]
@@ -26,6 +26,10 @@ pub enum SetOp {
     Components(ComponentSet),
     ResourceType(Vec<QName>),
     Dead(DeadProp),
+    /// RFC 6638 §9.2: an href the handler resolves to one of the user's calendars.
+    DefaultCalendar(String),
+    /// A value the target refuses with this precondition.
+    Invalid(Condition),
     /// A live property clients may not set.
     Protected,
 }
@@ -51,6 +55,16 @@ pub fn classify_set(e: &Element) -> SetOp {
             SetOp::Components(set)
         }
         Some(Live::ResourceType) => SetOp::ResourceType(e.children().map(|c| c.name.clone()).collect()),
+        // RFC 6638 §9.1: <C:opaque/> or <C:transparent/>.
+        Some(Live::ScheduleCalendarTransp) => match e.children().next() {
+            Some(c) if c.name.is(CALDAV, "transparent") => SetOp::Live(LiveChange::Transparent(true)),
+            Some(c) if c.name.is(CALDAV, "opaque") => SetOp::Live(LiveChange::Transparent(false)),
+            _ => SetOp::Protected,
+        },
+        Some(Live::ScheduleDefaultCalendarUrl) => match e.child(crate::dav::xml::DAV, "href") {
+            Some(href) => SetOp::DefaultCalendar(href.text().trim().to_owned()),
+            None => SetOp::Protected,
+        },
         Some(_) => SetOp::Protected,
         None => SetOp::Dead(dead_prop(e)),
     }
@@ -67,6 +81,8 @@ fn remove_live(live: Live) -> Option<LiveChange> {
         Live::CalendarTimezone => Some(LiveChange::Timezone(None)),
         Live::CalendarColor => Some(LiveChange::Color(None)),
         Live::CalendarOrder => Some(LiveChange::Order(None)),
+        Live::ScheduleCalendarTransp => Some(LiveChange::Transparent(false)),
+        Live::ScheduleDefaultCalendarUrl => Some(LiveChange::DefaultCalendar(None)),
         _ => None,
     }
 }
@@ -86,12 +102,13 @@ pub async fn handle(
 ) -> DavResult<DavResponse> {
     let ops = parse_proppatch(body)?;
     let located = locate(ctx, user, target).await?;
+    let calendars = resolve_default_calendars(ctx, user, &ops).await?;
     let (update, checked) = match &located {
-        Located::Collection(_) => check_ops(&ops, true),
-        Located::Object(..) => check_ops(&ops, false),
+        Located::Collection(c) => check_ops(&ops, Some(c.kind), &calendars),
+        Located::Object(..) => check_ops(&ops, None, &calendars),
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
         // Principals, homes and the fixed collections keep no writable properties.
-        _ => check_ops(&ops, false),
+        _ => check_ops(&ops, None, &calendars),
     };
     let failed = checked.iter().any(|c| c.refusal.is_some());
     if !failed {
@@ -118,6 +135,31 @@ pub async fn handle(
     Ok(ms.finish())
 }
 
+/// Each schedule-default-calendar-URL href being set, and the calendar of the user's it names
+/// (None: not one of their calendars that take events, RFC 6638 §9.2).
+type DefaultCalendars = Vec<(String, Option<crate::store::CollectionId>)>;
+
+async fn resolve_default_calendars(ctx: &DavContext, user: &Principal, ops: &[PatchOp]) -> DavResult<DefaultCalendars> {
+    let mut out = Vec::new();
+    for op in ops {
+        if let PatchOp::Set(e) = op
+            && let SetOp::DefaultCalendar(href) = classify_set(e)
+        {
+            let found = match locate(ctx, user, &ctx.paths.parse(&href)).await {
+                Ok(Located::Collection(c))
+                    if c.kind == crate::store::CollectionKind::Calendar && c.props.components.contains(ComponentSet::VEVENT) =>
+                {
+                    Some(c.id)
+                }
+                Ok(_) | Err(DavError::Forbidden | DavError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            out.push((href, found));
+        }
+    }
+    Ok(out)
+}
+
 /// RFC 4918 §9.2: instructions apply in document order, so the update keeps only each dead
 /// property's last instruction. The sets and removals it hands the store are then disjoint,
 /// and the order the store applies them in cannot matter.
@@ -133,17 +175,29 @@ fn remove_dead(update: &mut PropertyUpdate, namespace: String, name: String) {
     update.remove_dead.push((namespace, name));
 }
 
-/// Checks every instruction; `live_ok` says whether the target has writable live properties
-/// and dead properties (collections and objects keep dead ones; objects no live ones).
-fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
+/// Checks every instruction; `kind` is the target collection's (None: an object or another
+/// resource, which keep dead properties only, or none).
+fn check_ops(ops: &[PatchOp], kind: Option<CollectionKind>, calendars: &DefaultCalendars) -> (PropertyUpdate, Vec<Checked>) {
     let mut update = PropertyUpdate::default();
     let mut checked = Vec::new();
     let protected = Some((StatusCode::FORBIDDEN, Some(Condition::CannotModifyProtectedProperty)));
+    let live_ok = |change: &LiveChange| kind.is_some_and(|k| change.applies_to(k));
     for op in ops {
         let (name, refusal) = match op {
             PatchOp::Set(e) => {
-                let refusal = match classify_set(e) {
-                    SetOp::Live(change) if live_ok => match check(&change) {
+                let op = match classify_set(e) {
+                    SetOp::DefaultCalendar(href) => match calendars.iter().find(|(h, _)| *h == href) {
+                        Some((_, Some(id))) => SetOp::Live(LiveChange::DefaultCalendar(Some(*id))),
+                        // RFC 6638 §9.2 precondition.
+                        _ => SetOp::Invalid(Condition::ValidScheduleDefaultCalendarUrl),
+                    },
+                    other => other,
+                };
+                let refusal = match op {
+                    SetOp::Invalid(condition) if kind == Some(CollectionKind::Inbox) => {
+                        Some((StatusCode::FORBIDDEN, Some(condition)))
+                    }
+                    SetOp::Live(change) if live_ok(&change) => match check(&change) {
                         Ok(()) => {
                             update.live.push(change);
                             None
@@ -164,7 +218,7 @@ fn check_ops(ops: &[PatchOp], live_ok: bool) -> (PropertyUpdate, Vec<Checked>) {
             PatchOp::Remove(name) => {
                 let refusal = match Live::from_name(name) {
                     Some(live) => match remove_live(live) {
-                        Some(change) if live_ok => {
+                        Some(change) if live_ok(&change) => {
                             update.live.push(change);
                             None
                         }
@@ -193,7 +247,7 @@ mod tests {
     fn dead_properties_follow_document_order() {
         let body = br#"<propertyupdate xmlns="DAV:" xmlns:x="urn:x"><remove><prop><x:a/></prop></remove><set><prop><x:a>1</x:a></prop></set><set><prop><x:a>2</x:a><x:b>3</x:b></prop></set><remove><prop><x:b/></prop></remove></propertyupdate>"#;
         let ops = parse_proppatch(body).unwrap();
-        let (update, checked) = check_ops(&ops, true);
+        let (update, checked) = check_ops(&ops, Some(CollectionKind::Calendar), &Vec::new());
         assert!(checked.iter().all(|c| c.refusal.is_none()));
         // a: removed, then set twice: the last value stays. b: set, then removed.
         let set: Vec<(&str, &str)> = update.set_dead.iter().map(|d| (d.name.as_str(), d.xml.as_str())).collect();

@@ -6,7 +6,7 @@ use http::{StatusCode, header};
 
 use crate::dav::header::DavHeaders;
 use crate::dav::locate::{Located, locate};
-use crate::dav::method::get::set;
+use crate::dav::method::get::{set, set_schedule_tag};
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
 use crate::service::objects::{PutRequest, WriteLimits, put};
@@ -28,21 +28,23 @@ pub async fn handle(
         }
         _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW_COLLECTION }),
     };
-    let limits = write_limits(ctx);
     let request = PutRequest {
         collection: &collection,
         name: &name,
         data: body.to_vec(),
         content_type: headers.content_type.as_deref(),
         expect: headers.write_expectation(),
+        tag_match: headers.if_schedule_tag_match.as_deref(),
     };
-    let outcome = put(&ctx.store, user, request, &limits).await?;
+    let outcome = put(&ctx.sched(), user, request).await?;
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // RFC 4791 §5.3.4: the ETag only when the stored bytes are exactly what was sent.
     if outcome.verbatim {
         set(&mut resp, header::ETAG, &outcome.meta.etag);
     }
+    // RFC 6638 §3.2.10: a write of a scheduling object answers its new Schedule-Tag.
+    set_schedule_tag(&mut resp, outcome.meta.schedule_tag.as_deref());
     if outcome.created {
         set(&mut resp, header::LOCATION, &ctx.paths.object(&user.name, &collection.path, &name));
     }

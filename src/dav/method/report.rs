@@ -160,7 +160,7 @@ async fn multiget(
         .collect();
     let names: Vec<String> = members.iter().flatten().cloned().collect();
     let objects = ctx.store.objects_by_names(collection.id, &names).await?;
-    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let pctx = PropCtx { used_bytes: used_bytes_if_asked(ctx, user, props).await?, ..PropCtx::plain(ctx, user) };
     let mut ms = Multistatus::new();
     for (href, member) in hrefs.iter().zip(&members) {
         // The store returns them ordered by name, each once.
@@ -267,7 +267,7 @@ async fn sync_collection(
         Err(StoreError::InvalidSyncToken) => return Err(invalid()),
         Err(e) => return Err(e.into()),
     };
-    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let pctx = PropCtx { used_bytes: used_bytes_if_asked(ctx, user, props).await?, ..PropCtx::plain(ctx, user) };
     let mut ms = Multistatus::new();
     if wants_data(props) {
         let names: Vec<String> = delta.changed.iter().map(|m| m.name.clone()).collect();
@@ -325,7 +325,7 @@ async fn calendar_query(
             ctx.store.objects_in_range(collection.id, component, start, end).await?
         }
     };
-    let pctx = PropCtx { dav: ctx, user, used_bytes: used_bytes_if_asked(ctx, user, props).await? };
+    let pctx = PropCtx { used_bytes: used_bytes_if_asked(ctx, user, props).await?, ..PropCtx::plain(ctx, user) };
     for Candidate { object, timeline } in &candidates {
         match object_matches_with(&object.data, timeline.as_ref(), filter, qctx) {
             Ok(true) => write_object(&pctx, ms, collection, object.into(), out)?,

@@ -39,7 +39,7 @@ pub mod sql {
         " FROM objects WHERE collection_id = $1 AND name = $2"
     );
     pub const EXISTING_OBJECT: &str =
-        "SELECT id, etag, uid, size FROM objects WHERE collection_id = $1 AND name = $2";
+        "SELECT id, etag, uid, size, schedule_tag FROM objects WHERE collection_id = $1 AND name = $2";
     pub const UID_HOLDER: &str =
         "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2 AND id <> $3";
     /// Everything a PUT must know before it writes, in one statement (each statement is a
@@ -47,7 +47,7 @@ pub mod sql {
     /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
     /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
     /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
-    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, e.uid, \
+    pub const PUT_CHECKS: &str = "SELECT e.etag, e.size, e.uid, e.schedule_tag, \
          EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = $3) AS child, \
          (SELECT name FROM objects WHERE collection_id = $1 AND uid = $4 AND name <> $2 \
           ORDER BY name LIMIT 1) AS uid_holder, \
@@ -212,19 +212,21 @@ pub(super) struct ExistingRow {
     pub(super) etag: String,
     pub(super) uid: Option<String>,
     pub(super) size: i64,
+    pub(super) schedule_tag: Option<String>,
 }
-from_row!(ExistingRow { id, etag, uid, size });
+from_row!(ExistingRow { id, etag, uid, size, schedule_tag });
 
 struct PutChecksRow {
     /// The ETag and size of the object now at the name; both NULL when there is none.
     etag: Option<String>,
     size: Option<i64>,
     uid: Option<String>,
+    schedule_tag: Option<String>,
     child: bool,
     uid_holder: Option<String>,
     tombstone: bool,
 }
-from_row!(PutChecksRow { etag, size, uid, child, uid_holder, tombstone });
+from_row!(PutChecksRow { etag, size, uid, schedule_tag, child, uid_holder, tombstone });
 
 /// UidConflict if another object (not `except`) in the collection carries `uid`.
 pub(super) async fn check_uid_free(
@@ -311,6 +313,11 @@ pub(super) async fn put_locked(
     {
         return Err(StoreError::UidReplaced { name: object.name });
     }
+    // A scheduling object is replaced only by a write that knows it is one (a Schedule-Tag):
+    // its attendees must hear of the change (RFC 6638 §3.2), so the caller takes that path.
+    if checks.schedule_tag.is_some() && object.schedule_tag.is_none() {
+        return Err(StoreError::SchedulingObject);
+    }
     let statement = if existed {
         // In place, so the object keeps its id, created_at and dead properties.
         sql::UPDATE_OBJECT
@@ -351,12 +358,18 @@ pub(super) async fn delete_locked(
     name: &str,
     expect: &Expect,
     now: Timestamp,
+    scheduling: bool,
 ) -> StoreResult<()> {
     // A missing target is 404 whatever the conditions say (RFC 7232 §5: failures take
     // precedence over preconditions).
     let existing = existing_object(conn, collection, name).await?.ok_or(StoreError::NotFound)?;
     if !expect_holds(expect, Some(&existing.etag)) {
         return Err(StoreError::PreconditionFailed);
+    }
+    // Deleting a scheduling object cancels or declines: the caller takes that path (RFC 6638
+    // §3.2.3).
+    if existing.schedule_tag.is_some() && !scheduling {
+        return Err(StoreError::SchedulingObject);
     }
     sqlx::query(sql::DELETE_OBJECT).bind(existing.id).execute(&mut *conn).await?;
     add_bytes(conn, collection, -existing.size).await?;
@@ -477,7 +490,7 @@ impl ObjectStore for Engine {
         let now = now();
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
-        delete_locked(&mut tx, collection, bumped.sync_seq, name, &expect, now).await?;
+        delete_locked(&mut tx, collection, bumped.sync_seq, name, &expect, now, false).await?;
         tx.commit().await?;
         Ok(())
     }

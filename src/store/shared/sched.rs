@@ -129,7 +129,7 @@ impl SchedStore for Engine {
                 SchedWrite::Delete { collection, name, expect } => {
                     let seq = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b.sync_seq).ok_or(StoreError::NotFound);
                     match seq {
-                        Ok(seq) => delete_locked(&mut tx, collection, seq, &name, &expect, now).await.map(|()| SchedWritten::Deleted),
+                        Ok(seq) => delete_locked(&mut tx, collection, seq, &name, &expect, now, true).await.map(|()| SchedWritten::Deleted),
                         Err(e) => Err(e),
                     }
                 }
