@@ -58,6 +58,9 @@ mod status;
 pub(crate) mod text;
 mod view;
 
+#[cfg(test)]
+mod tests;
+
 
 pub use address::Address;
 pub use apply::{apply_cancel, apply_reply, apply_request, refresh_others};
