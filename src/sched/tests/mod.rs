@@ -7,6 +7,7 @@ mod apply;
 mod attendee;
 mod clients;
 mod organizer;
+mod property;
 mod rfc;
 
 use super::text::{self, Comp};
