@@ -11,7 +11,7 @@ use super::message::read;
 use super::object::{Object, Rid, When, attendee, attendee_mut, cancelled, partstat, server_attendees};
 use super::organizer::organizer_of;
 use super::text::{Comp, Prop};
-use super::view::{compose, exdate_for, is_per_attendee, view_of};
+use super::view::{compose, exdate_for, is_per_attendee, is_progress, view_of};
 use super::{Applied, Message, Method, SchedError};
 use crate::calendar::ComponentKind;
 use crate::calendar::instances::expand_object;
@@ -137,8 +137,10 @@ fn merge(old: &Object, copy: &mut Object, who: &Address, keep_answers: bool, now
 fn transfer_personal(from: &Comp, to: &mut Comp) {
     to.children.retain(|c| c.name != "VALARM");
     to.children.extend(from.children.iter().filter(|c| c.name == "VALARM").cloned());
-    to.props.retain(|p| !is_per_attendee(&p.name));
-    to.props.extend(from.props.iter().filter(|p| is_per_attendee(&p.name)).cloned());
+    let progress = is_progress(from) && is_progress(to);
+    let personal = |name: &str| is_per_attendee(name) || (progress && name == "STATUS");
+    to.props.retain(|p| !personal(&p.name));
+    to.props.extend(from.props.iter().filter(|p| personal(&p.name)).cloned());
 }
 
 /// EXDATEs the attendee added to decline instances (RFC 6638 §3.2.2.3).

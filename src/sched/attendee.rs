@@ -10,7 +10,7 @@ use super::classify::role_of;
 use super::object::{Object, When, attendee, cancelled, parse_duration, partstat, server_agent};
 use super::organizer::organizer_of;
 use super::text::{Comp, Prop};
-use super::view::{compose, public};
+use super::view::{compose, is_progress, public};
 use super::{Message, Method, Plan, Role, SchedError, ScheduleStatus};
 
 /// What RFC 6638 §3.2.2.1 lets an attendee change besides their own ATTENDEE line, VALARMs,
@@ -185,7 +185,8 @@ fn reply(source: &Object, me: &Address, organizer: &Address, sources: &[&Object]
 /// RFC 6638 §3.2.2.1: the attendee may change their own ATTENDEE line, TRANSP,
 /// PERCENT-COMPLETE, COMPLETED, VALARMs, CREATED/DTSTAMP/LAST-MODIFIED, add EXDATEs and
 /// overrides that only carry such changes; Kalends also lets them keep X- properties (their
-/// client's own data). Everything else is the organizer's.
+/// client's own data) and report a to-do's progress in STATUS (`view::is_progress`).
+/// Everything else is the organizer's.
 fn check_allowed(old: &Object, new: &Object, me: &Address) -> Result<(), SchedError> {
     if old.master().is_some() && new.master().is_none() {
         return Err(refuse("the master component cannot be removed; decline the event instead (RFC 6638 §3.2.2.1)"));
@@ -265,7 +266,10 @@ fn same_people(old: &Comp, new: &Comp, me: &Address) -> Result<(), SchedError> {
 /// times as instants, DURATION in seconds, RRULE by its parts, other values trimmed.
 fn controlled(obj: &Object, c: &Comp) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let skip = |n: &str| PERSONAL.contains(&n) || n.starts_with("X-") || matches!(n, "ATTENDEE" | "ORGANIZER" | "EXDATE");
+    let progress = is_progress(c);
+    let skip = |n: &str| {
+        PERSONAL.contains(&n) || n.starts_with("X-") || matches!(n, "ATTENDEE" | "ORGANIZER" | "EXDATE") || (progress && n == "STATUS")
+    };
     for p in c.props.iter().filter(|p| !skip(&p.name)) {
         let value = match p.name.as_str() {
             "DTSTART" | "DTEND" | "DUE" | "RECURRENCE-ID" | "RDATE" => format!("{:?}", obj.whens(p)),

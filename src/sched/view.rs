@@ -27,6 +27,15 @@ pub(crate) fn is_per_attendee(name: &str) -> bool {
     matches!(name, "TRANSP" | "COMPLETED" | "PERCENT-COMPLETE") || is_private(name)
 }
 
+/// Whether a component is a VTODO whose STATUS is progress (RFC 5545 §3.8.1.11: NEEDS-ACTION,
+/// IN-PROCESS, COMPLETED, or none): the assignee's to report, like COMPLETED and
+/// PERCENT-COMPLETE (RFC 6638 §3.2.2.1 items 3–4); jtx Board and Thunderbird set STATUS:COMPLETED
+/// when an assignee ticks a task off. CANCELLED stays the organizer's.
+pub(crate) fn is_progress(c: &Comp) -> bool {
+    let progress = |s: &str| matches!(s.trim().to_ascii_uppercase().as_str(), "NEEDS-ACTION" | "IN-PROCESS" | "COMPLETED");
+    c.name == "VTODO" && c.value("STATUS").is_none_or(progress)
+}
+
 /// RFC 6638 §7.1–§7.3: parameters that never leave the server.
 pub(crate) fn is_server_param(name: &str) -> bool {
     matches!(name, "SCHEDULE-AGENT" | "SCHEDULE-STATUS" | "SCHEDULE-FORCE-SEND")

@@ -116,4 +116,21 @@ fn jtx_task_assignment() {
     assert_eq!(partstat_of(&reply, "mailto:bob@example.com"), "IN-PROCESS");
     let later = copy.replace("DUE;VALUE=DATE:20240607", "DUE;VALUE=DATE:20240614");
     assert!(matches!(attendee_change(Some(&copy), &later, &bob(), NOW), Err(SchedError::ValidAttendeeChange(why)) if why.contains("DUE")));
+    // jtx ticks the task off: STATUS, COMPLETED and PERCENT-COMPLETE are Bob's progress to report.
+    let done = progress
+        .replace("STATUS:NEEDS-ACTION", "STATUS:COMPLETED\r\nCOMPLETED:20240605T160000Z")
+        .replace("PERCENT-COMPLETE:40", "PERCENT-COMPLETE:100")
+        .replace("PARTSTAT=IN-PROCESS", "PARTSTAT=COMPLETED");
+    let finished = attendee_change(Some(&answer.store), &done, &bob(), NOW).unwrap();
+    assert_eq!(partstat_of(&items(&finished.messages[0].text)[0], "mailto:bob@example.com"), "COMPLETED");
+    let cancelled = progress.replace("STATUS:NEEDS-ACTION", "STATUS:CANCELLED");
+    assert!(matches!(attendee_change(Some(&copy), &cancelled, &bob(), NOW), Err(SchedError::ValidAttendeeChange(why)) if why.contains("STATUS")));
+    // Olivia renames the task: Bob's copy keeps his progress.
+    let (plan, _) = bobs_copy(JTX);
+    let renamed = organizer_change(Some(&plan.store), &plan.store.replace("SUMMARY:Prepare slides", "SUMMARY:Prepare the slides"), &olivia(), NOW).unwrap();
+    let request = &to(&renamed.messages, "mailto:bob@example.com")[0].text;
+    let updated = items(&stored(apply_request(request, Some(&finished.store), &bob()[0], NOW).unwrap())).remove(0);
+    assert_eq!(line(&updated, "SUMMARY"), "SUMMARY:Prepare the slides for the review");
+    assert_eq!((line(&updated, "STATUS"), line(&updated, "PERCENT-COMPLETE")), ("STATUS:COMPLETED".into(), "PERCENT-COMPLETE:100".into()));
+    assert_eq!(partstat_of(&updated, "mailto:bob@example.com"), "COMPLETED");
 }
