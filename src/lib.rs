@@ -8,6 +8,7 @@
 //! - [`error`]: the one place errors become HTTP statuses and DAV:error bodies.
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
+//! - [`sched`]: pure iTIP domain (RFC 6638 implicit scheduling on RFC 5546): what to store and send.
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
 //! - [`worker`]: background loops beside the server (sync tombstone pruning).
@@ -28,6 +29,7 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod http;
+pub mod sched;
 pub mod service;
 pub mod store;
 pub mod worker;
