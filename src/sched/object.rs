@@ -82,23 +82,22 @@ impl Object {
         self.items().map(sequence).max().unwrap_or(0)
     }
 
-    /// The ORGANIZER of every component, which RFC 6638 §3.1 wants the same in all of them.
+    /// The ORGANIZER of every component, which RFC 6638 §3.2.4.2 wants the same in all of
+    /// them. Two different ones are refused. An override without one is read as the series'
+    /// (what Apple's server repairs it to): exports and generators write overrides that way, and
+    /// refusing them would refuse valid iCalendar over a property the override repeats.
     pub fn organizer(&self) -> Result<Option<&Prop>, SchedError> {
         let mut found: Option<&Prop> = None;
-        let mut missing = false;
         for c in self.items() {
             match (c.prop("ORGANIZER"), found) {
-                (None, _) => missing = true,
+                (None, _) => {}
                 (Some(p), Some(first)) if Address::new(p.value()) != Address::new(first.value()) => {
                     return Err(SchedError::SameOrganizer);
                 }
                 (Some(p), _) => found = found.or(Some(p)),
             }
         }
-        match (found, missing) {
-            (Some(_), true) => Err(SchedError::SameOrganizer),
-            (found, _) => Ok(found),
-        }
+        Ok(found)
     }
 
     /// Every address that is an ATTENDEE of some component, first appearance first.
@@ -283,7 +282,9 @@ BEGIN:VEVENT\r\nUID:u\r\nRECURRENCE-ID:20240126T100000Z\r\nDTSTART;VALUE=DATE:20
         assert_eq!(parse_duration("1H"), None);
         let mixed = OBJ.replace("ORGANIZER:MAILTO:O@X", "ORGANIZER:mailto:p@x");
         assert!(matches!(Object::parse(&mixed).unwrap().organizer(), Err(SchedError::SameOrganizer)));
-        let missing = OBJ.replace("ORGANIZER:MAILTO:O@X\r\n", "");
-        assert!(matches!(Object::parse(&missing).unwrap().organizer(), Err(SchedError::SameOrganizer)));
+        // An override without ORGANIZER has the series'.
+        let missing = OBJ.replacen("ORGANIZER:MAILTO:O@X\r\n", "", 1);
+        let found = Object::parse(&missing).unwrap().organizer().unwrap().map(|p| Address::new(p.value()));
+        assert_eq!(found, Some(Address::new("mailto:o@x")));
     }
 }
