@@ -8,6 +8,10 @@
 //! addresses, see [`Address`]), whether an object is theirs as ORGANIZER, as an ATTENDEE, or
 //! no scheduling object at all (RFC 6638 §3.1).
 //!
+//! [`schedule_write`] and [`schedule_delete`] route a PUT or DELETE by the owner's role before
+//! and after (RFC 6638 §3.2.3) to the functions below; the service can call them for every write
+//! to a calendar collection.
+//!
 //! # A write by the organizer
 //! `PUT` of an organizer object: [`organizer_change`]`(old, new, owner, now)` returns a [`Plan`]:
 //! `store`, the text to store instead of the client's (SEQUENCE raised when the change needs
@@ -65,7 +69,7 @@ mod tests;
 pub use address::Address;
 pub use apply::{apply_cancel, apply_reply, apply_request, refresh_others};
 pub use attendee::{attendee_change, attendee_delete};
-pub use classify::classify;
+pub use classify::{classify, schedule_delete, schedule_write};
 pub use freebusy::{FreeBusyRequest, freebusy_reply, parse_freebusy_request};
 pub use message::{Incoming, check_max_attendees, parse_message};
 pub use organizer::{organizer_change, organizer_delete};
