@@ -8,6 +8,10 @@
 //! addresses, see [`Address`]), whether an object is theirs as ORGANIZER, as an ATTENDEE, or
 //! no scheduling object at all (RFC 6638 §3.1).
 //!
+//! [`schedule_write`] and [`schedule_delete`] route a PUT or DELETE by the owner's role before
+//! and after (RFC 6638 §3.2.3) to the functions below; the service can call them for every write
+//! to a calendar collection.
+//!
 //! # A write by the organizer
 //! `PUT` of an organizer object: [`organizer_change`]`(old, new, owner, now)` returns a [`Plan`]:
 //! `store`, the text to store instead of the client's (SEQUENCE raised when the change needs
@@ -20,7 +24,7 @@
 //! # A write by an attendee
 //! [`attendee_change`] refuses changes beyond the attendee's own participation
 //! ([`SchedError::ValidAttendeeChange`], RFC 6638 §3.2.2.1) and returns a REPLY per changed
-//! instance; [`attendee_delete`] declines unless the event was cancelled or declined already.
+//! instance; [`attendee_delete`] declines each instance not cancelled or declined already.
 //!
 //! # Delivery
 //! For each [`Message`] the service finds the recipient's copy (by UID) and applies it:
@@ -34,10 +38,10 @@
 //! [`parse_message`] validates an iTIP message ([`SchedError::ValidSchedulingMessage`], RFC 6638
 //! §5.2.1); [`parse_freebusy_request`] and [`freebusy_reply`] answer a VFREEBUSY REQUEST (RFC 6638
 //! §5, RFC 5546 §3.3.2) from busy periods the service computed. [`check_max_attendees`] is the
-//! RFC 4791 §5.2.9 limit.
+//! RFC 4791 §5.2.9 limit (the service checks it on the organizer's PUT, before planning).
 //!
 //! # Text
-//! Work is done on content lines ([`text`]): values stay as the client wrote them, components
+//! Work is done on content lines (the `text` module): values stay as the client wrote them, components
 //! that are not changed are copied, stored text keeps untouched lines byte for byte, and
 //! outgoing messages carry METHOD, the VTIMEZONEs they use, CRLF and lines folded at 75
 //! octets. SCHEDULE-AGENT, SCHEDULE-STATUS and SCHEDULE-FORCE-SEND never leave the server
@@ -65,7 +69,7 @@ mod tests;
 pub use address::Address;
 pub use apply::{apply_cancel, apply_reply, apply_request, refresh_others};
 pub use attendee::{attendee_change, attendee_delete};
-pub use classify::classify;
+pub use classify::{classify, schedule_delete, schedule_write};
 pub use freebusy::{FreeBusyRequest, freebusy_reply, parse_freebusy_request};
 pub use message::{Incoming, check_max_attendees, parse_message};
 pub use organizer::{organizer_change, organizer_delete};

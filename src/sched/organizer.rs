@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::address::Address;
+use super::address::{Address, is_owner};
 use super::cancel::{self, Instance};
 use super::change::{Change, compare};
 use super::classify::role_of;
@@ -34,26 +34,28 @@ pub fn organizer_change(old: Option<&str>, new: &str, owner: &[Address], now: i6
     let old = old.map(Object::parse).transpose()?;
     let mut new = Object::parse(new)?;
     if let Some(old) = &old {
-        same_organizer(old, &new)?;
+        same_organizer(old, &new, owner)?;
     }
     let old = match old {
         Some(o) if role_of(&o, owner)? == Role::Organizer => Some(o),
         _ => None,
     };
     if role_of(&new, owner)? != Role::Organizer {
-        let messages = old.as_ref().map(|o| removal(o, now)).unwrap_or_default();
+        let messages = old.as_ref().map(|o| removal(o, owner, now)).unwrap_or_default();
         return Ok(Plan { store: new.write(true), messages });
     }
     let organizer = organizer_of(&new).ok_or(SchedError::SameOrganizer)?;
     let forced = take_force_send(&mut new);
-    let mut bump = coerce_partstats(old.as_ref(), &mut new, &organizer);
-    bump |= reset_rescheduled(old.as_ref(), &mut new, &organizer);
+    let mut bump = coerce_partstats(old.as_ref(), &mut new, owner);
+    bump |= reset_rescheduled(old.as_ref(), &mut new, owner);
     let mut recipients = server_attendees(&new, &organizer);
     for who in old.as_ref().map(|o| server_attendees(o, &organizer)).unwrap_or_default() {
         if !recipients.contains(&who) {
             recipients.push(who);
         }
     }
+    // RFC 6638 §3.2.1: never a message to the organizer, under any of their addresses.
+    recipients.retain(|who| !owner.contains(who));
     let intents: Vec<Intent> = recipients.into_iter().map(|who| intent(old.as_ref(), &new, who, &forced)).collect();
     bump |= intents.iter().any(|i| i.whole.is_some() || !i.instances.is_empty());
     settle_sequence(old.as_ref(), &mut new, bump);
@@ -65,25 +67,29 @@ pub fn organizer_change(old: Option<&str>, new: &str, owner: &[Address], now: i6
 pub fn organizer_delete(old: &str, owner: &[Address], now: i64) -> Result<Vec<Message>, SchedError> {
     let old = Object::parse(old)?;
     match role_of(&old, owner)? {
-        Role::Organizer => Ok(removal(&old, now)),
+        Role::Organizer => Ok(removal(&old, owner, now)),
         _ => Ok(Vec::new()),
     }
 }
 
-fn removal(old: &Object, now: i64) -> Vec<Message> {
+fn removal(old: &Object, owner: &[Address], now: i64) -> Vec<Message> {
     let Some(organizer) = organizer_of(old) else {
         return Vec::new();
     };
-    cancel::for_everyone(old, &organizer, old.sequence() + 1, now)
+    let mut messages = cancel::for_everyone(old, &organizer, old.sequence() + 1, now);
+    messages.retain(|m| !owner.contains(&m.recipient));
+    messages
 }
 
 pub(crate) fn organizer_of(obj: &Object) -> Option<Address> {
     obj.organizer().ok().flatten().map(|p| Address::new(p.value()))
 }
 
-fn same_organizer(old: &Object, new: &Object) -> Result<(), SchedError> {
+/// The ORGANIZER may be written with another of the owner's addresses (Apple switches between
+/// `mailto:` and `urn:uuid:`), but not become someone else.
+fn same_organizer(old: &Object, new: &Object, owner: &[Address]) -> Result<(), SchedError> {
     match (organizer_of(old), organizer_of(new)) {
-        (Some(before), Some(after)) if before != after => Err(SchedError::ValidOrganizer(format!(
+        (Some(before), Some(after)) if before != after && !(owner.contains(&before) && owner.contains(&after)) => Err(SchedError::ValidOrganizer(format!(
             "the ORGANIZER of a scheduled event cannot change ({before} to {after}); create a new event instead (RFC 6638 §3.2.4.3)"
         ))),
         _ => Ok(()),
@@ -109,12 +115,12 @@ fn take_force_send(new: &mut Object) -> Vec<Address> {
 
 /// Keeps the organizer from answering for SERVER attendees (RFC 6638 §3.2.1): their PARTSTAT is
 /// what was stored, unless set back to NEEDS-ACTION. Returns whether anyone was reset so.
-fn coerce_partstats(old: Option<&Object>, new: &mut Object, organizer: &Address) -> bool {
+fn coerce_partstats(old: Option<&Object>, new: &mut Object, owner: &[Address]) -> bool {
     let before: Vec<Option<&Comp>> =
         new.items().map(|c| old.and_then(|o| o.find(&new.rid(c)).or_else(|| o.master()))).collect();
     let mut reset = false;
     for (c, old_c) in new.items_mut().zip(before) {
-        for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE" && server_agent(p) && !organizer.is(p.value())) {
+        for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE" && server_agent(p) && !is_owner(owner, p.value())) {
             let who = Address::new(p.value());
             let stored = old_c.and_then(|o| attendee(o, &who));
             let was = stored.map_or_else(|| "NEEDS-ACTION".to_owned(), partstat);
@@ -141,7 +147,7 @@ fn ask(p: &mut Prop) {
 
 /// RFC 6638 §3.2.8: resets the attendees of each rescheduled component. Returns whether any
 /// change calls for a new SEQUENCE (an override removed counts).
-fn reset_rescheduled(old: Option<&Object>, new: &mut Object, organizer: &Address) -> bool {
+fn reset_rescheduled(old: Option<&Object>, new: &mut Object, owner: &[Address]) -> bool {
     let Some(old) = old else { return false };
     let changes: Vec<Change> = new
         .items()
@@ -152,7 +158,7 @@ fn reset_rescheduled(old: Option<&Object>, new: &mut Object, organizer: &Address
         .collect();
     for (c, change) in new.items_mut().zip(&changes) {
         if change.reset {
-            for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE" && server_agent(p) && !organizer.is(p.value())) {
+            for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE" && server_agent(p) && !is_owner(owner, p.value())) {
                 p.set_param("PARTSTAT", "NEEDS-ACTION");
                 ask(p);
             }

@@ -204,6 +204,18 @@ fn deleting_or_unscheduling_cancels_for_everyone() {
 }
 
 #[test]
+fn the_organizer_under_another_address_is_still_the_organizer() {
+    let both = [addr("mailto:o@x.org"), addr("urn:uuid:0b1c")];
+    let old = standup("", "");
+    let new = old.replace("ORGANIZER;CN=Olga:mailto:o@x.org", "ORGANIZER;CN=Olga:urn:uuid:0B1C").replace("ATTENDEE;PARTSTAT=ACCEPTED:mailto:o@x.org\r\n", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:o@x.org\r\nATTENDEE:urn:uuid:0b1c\r\n");
+    let plan = organizer_change(Some(&old), &new, &both, NOW).unwrap();
+    check_plan(&plan);
+    assert!(plan.messages.iter().all(|m| !both.contains(&m.recipient)), "nothing to the organizer's other address");
+    assert_eq!(plan.messages.len(), 2);
+    assert!(organizer_delete(&new, &both, NOW).unwrap().iter().all(|m| !both.contains(&m.recipient)));
+}
+
+#[test]
 fn the_organizer_cannot_change() {
     let old = standup("", "");
     let new = old.replace("ORGANIZER;CN=Olga:mailto:o@x.org", "ORGANIZER:mailto:a@x.org");
