@@ -176,6 +176,18 @@ pub fn put_event(seed: u64, k: usize) -> (String, String) {
     (format!("put{seed}-{k}.ics"), ics)
 }
 
+/// The `k`-th invitation: a new event the bench user organizes with every invitee attending
+/// (on Kalends each one gets a copy and an inbox message before the PUT returns).
+#[allow(dead_code)] // The query_scaling example shares this file and invites nobody.
+pub fn invite_event(seed: u64, k: usize, organizer: &str, invitees: &[String]) -> (String, String) {
+    let (name, ics) = put_event(seed + 1, k);
+    let mut people = format!("ORGANIZER;CN=Bencher:mailto:{organizer}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{organizer}\r\n");
+    for invitee in invitees {
+        people.push_str(&format!("ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{invitee}\r\n"));
+    }
+    (format!("invite-{name}"), ics.replace("END:VEVENT\r\n", &format!("{people}END:VEVENT\r\n")))
+}
+
 /// splitmix64: small, fast and the same on every machine.
 pub struct Rng(u64);
 

@@ -569,6 +569,7 @@ fn static_loaded(endpoint: Arc<Endpoint>, corpus: Arc<Corpus>) -> Loaded {
         busy_a: 0,
         upload: Duration::ZERO,
         puts: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        invites: Arc::new(std::sync::atomic::AtomicU64::new(0)),
     }
 }
 

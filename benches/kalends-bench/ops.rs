@@ -33,11 +33,24 @@ pub enum Op {
     SyncIncremental,
     FirstSync,
     Put,
+    /// A PUT of a new event inviting ten local attendees (RFC 6638), into calendar B so the
+    /// other rows' answers stay as they are.
+    Invite,
 }
 
 impl Op {
-    pub const SERVER_OPS: [Op; 9] =
-        [Op::Get, Op::Propfind, Op::Query, Op::Multiget, Op::FreeBusy, Op::SyncInitial, Op::SyncIncremental, Op::FirstSync, Op::Put];
+    pub const SERVER_OPS: [Op; 10] = [
+        Op::Get,
+        Op::Propfind,
+        Op::Query,
+        Op::Multiget,
+        Op::FreeBusy,
+        Op::SyncInitial,
+        Op::SyncIncremental,
+        Op::FirstSync,
+        Op::Put,
+        Op::Invite,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -51,6 +64,7 @@ impl Op {
             Op::SyncIncremental => "sync-collection incremental",
             Op::FirstSync => "DAVx5-style first sync",
             Op::Put => "PUT new event",
+            Op::Invite => "PUT invitation, 10 attendees",
         }
     }
 }
@@ -73,6 +87,8 @@ pub struct Loaded {
     pub upload: Duration,
     /// PUTs done by the PUT operation so far (their names are numbered from here).
     pub puts: Arc<AtomicU64>,
+    /// Invitations PUT so far.
+    pub invites: Arc<AtomicU64>,
 }
 
 async fn send(conn: &mut Conn, req: &Req) -> Result<crate::client::Resp, String> {
@@ -149,6 +165,7 @@ pub async fn load(endpoint: Arc<Endpoint>, base: &str, corpus: Arc<Corpus>, conc
         corpus,
         upload,
         puts: Arc::new(AtomicU64::new(0)),
+        invites: Arc::new(AtomicU64::new(0)),
     })
 }
 
@@ -177,7 +194,7 @@ async fn put_all(endpoint: &Arc<Endpoint>, jobs: Arc<Vec<(String, String)>>, con
 /// The expected item count of `op` on `l`, as the report prints it.
 pub fn expected(op: Op, l: &Loaded) -> Option<usize> {
     match op {
-        Op::StaticGet | Op::Get | Op::Put => Some(1),
+        Op::StaticGet | Op::Get | Op::Put | Op::Invite => Some(1),
         Op::Propfind | Op::SyncInitial => Some(l.count_a),
         Op::Query => Some(l.week_a),
         Op::Multiget => Some(MULTIGET.min(l.count_a)),
@@ -326,6 +343,17 @@ async fn unit_inner(
                 Outcome::Ok(Some(1))
             } else {
                 Outcome::Wrong(format!("PUT {name}: HTTP {}", r.status))
+            }
+        }
+        Op::Invite => {
+            let k = l.invites.fetch_add(1, Ordering::Relaxed) as usize;
+            let invitees: Vec<String> = (0..crate::servers::INVITEES).map(crate::servers::invitee_email).collect();
+            let (name, ics) = corpus::invite_event(l.corpus.seed, k, crate::servers::EMAIL, &invitees);
+            let r = conn.send(&Req::new("PUT", format!("{}{name}", l.calendars[1])).ics(ics).create_only()).await?;
+            if r.status == 201 {
+                Outcome::Ok(Some(1))
+            } else {
+                Outcome::Wrong(format!("PUT {name}: HTTP {} {}", r.status, r.text().chars().take(200).collect::<String>()))
             }
         }
     })

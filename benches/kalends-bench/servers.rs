@@ -18,6 +18,15 @@ pub const RADICALE_VERSION: &str = "3.9.0";
 
 pub const USER: &str = "bench";
 pub const PASSWORD: &str = "bench-pw-7f3a";
+/// The bench user's email on Kalends, so its invitations are scheduling objects (no corpus
+/// event names it, so the corpus stays plain objects).
+pub const EMAIL: &str = "bencher@kalends.test";
+/// Users the invitation row invites (RFC 6638 delivery to local attendees).
+pub const INVITEES: usize = 10;
+
+pub fn invitee_email(i: usize) -> String {
+    format!("invitee{i}@kalends.test")
+}
 
 /// The storage behind a Kalends server.
 #[derive(Debug, Clone)]
@@ -128,6 +137,29 @@ async fn wait_listening(child: &mut Child, addr: SocketAddr, dir: &Path) -> Resu
     Err(format!("did not listen on {addr} within {START_TIMEOUT:?}"))
 }
 
+/// `kalends user add NAME --email EMAIL` against the server's configuration.
+fn add_user(bin: &Path, config: &Path, name: &str, email: &str) -> Result<(), String> {
+    let mut add = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(["user", "add", name, "--email", email, "--password-stdin"])
+        .env_remove("KALENDS_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    if let Some(mut stdin) = add.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(PASSWORD.as_bytes()).map_err(|e| format!("user add: {e}"))?;
+    }
+    let out = add.wait_with_output().map_err(|e| format!("user add: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("kalends user add {name} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
 /// A Kalends server from `bin` on a fresh data dir (or database), with the bench user.
 pub async fn start_kalends(bin: &Path, label: &str, storage: &Storage, redis: Option<&str>) -> Result<Server, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
@@ -154,23 +186,9 @@ pub async fn start_kalends(bin: &Path, label: &str, storage: &Storage, redis: Op
     }
     let config = dir.path().join("kalends.toml");
     std::fs::write(&config, toml).map_err(|e| format!("config: {e}"))?;
-    let mut add = Command::new(bin)
-        .arg("--config")
-        .arg(&config)
-        .args(["user", "add", USER, "--password-stdin"])
-        .env_remove("KALENDS_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
-    if let Some(mut stdin) = add.stdin.take() {
-        use std::io::Write as _;
-        stdin.write_all(PASSWORD.as_bytes()).map_err(|e| format!("user add: {e}"))?;
-    }
-    let out = add.wait_with_output().map_err(|e| format!("user add: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("kalends user add failed: {}", String::from_utf8_lossy(&out.stderr)));
+    add_user(bin, &config, USER, EMAIL)?;
+    for i in 0..INVITEES {
+        add_user(bin, &config, &format!("invitee{i}"), &invitee_email(i))?;
     }
     let (stdout, stderr) = log_file(dir.path()).map_err(|e| format!("log: {e}"))?;
     let mut child = Command::new(bin)

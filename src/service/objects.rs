@@ -7,6 +7,8 @@ use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::timeline::HORIZON_SECONDS;
 use crate::calendar::{Indexed, ValidateOptions, index_object};
 use super::scheduling::deliver::{self, SchedCtx};
+use super::scheduling::directory::principal_addresses;
+use crate::sched::Role;
 use crate::calendar::ComponentKind;
 use crate::store::{
     SchedWritten, Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
@@ -83,7 +85,7 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
     let sent = req.data.clone();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
     check_quota(store, owner, object.data.len(), limits).await?;
-    if !may_schedule(req.collection, &object) && req.tag_match.is_none() {
+    if !scheduling_object(ctx, owner, req.collection, &object)? && req.tag_match.is_none() {
         match store.put_object(req.collection.id, object.clone(), req.expect.clone()).await {
             Ok(PutOutcome { created, meta }) => {
                 let verbatim = usize::try_from(meta.size).is_ok_and(|n| n == sent.len());
@@ -104,13 +106,34 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
     }
 }
 
-/// Whether the object can be a scheduling object resource (RFC 6638 §3.1): an event or to-do
-/// in a calendar that names an ORGANIZER.
-fn may_schedule(collection: &Collection, object: &NewObject) -> bool {
+/// Whether the object is a scheduling object resource of the owner's (RFC 6638 §3.1): an event
+/// or to-do in a calendar whose ORGANIZER is the owner or invites them. Most objects have no
+/// ORGANIZER and are told apart without parsing; an invitation imported from elsewhere that
+/// does not name the owner is a plain object. (Whether the object it replaces was a scheduling
+/// object the store tells: `StoreError::SchedulingObject`.)
+fn scheduling_object(ctx: &SchedCtx<'_>, owner: &Principal, collection: &Collection, object: &NewObject) -> ServiceResult<bool> {
     let component = object.calendar.as_ref().map(|c| c.component);
-    collection.kind == CollectionKind::Calendar
+    let candidate = collection.kind == CollectionKind::Calendar
         && matches!(component, Some(ComponentKind::Event | ComponentKind::Todo))
-        && object.data.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
+        && object.data.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"));
+    if !candidate {
+        return Ok(false);
+    }
+    let text = String::from_utf8_lossy(&object.data);
+    let addrs = principal_addresses(ctx.dir, owner);
+    match crate::sched::classify(&text, &addrs) {
+        Ok(Role::None) => Ok(false),
+        Ok(_) => Ok(true),
+        // Conflicting ORGANIZERs matter only where the owner takes part.
+        Err(crate::sched::SchedError::SameOrganizer) if !addrs.iter().any(|a| mentions(&object.data, a.as_str())) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `data` mentions `address`, ignoring ASCII case (addresses are compared so).
+fn mentions(data: &[u8], address: &str) -> bool {
+    let needle = address.as_bytes();
+    !needle.is_empty() && data.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// The UTF-8 byte-order mark. It is an encoding signature, not iCalendar content (RFC 5545

@@ -69,6 +69,18 @@ pub struct ExternalItip {
     pub attempts: i64,
 }
 
+/// Where one recipient's deliveries go, read for all recipients of a change at once.
+#[derive(Debug, Clone)]
+pub struct DeliveryTarget {
+    pub user: UserId,
+    pub inbox: Option<Collection>,
+    /// RFC 6638 §9.2: the inbox's default calendar while it takes events, else `calendar`,
+    /// else their first calendar that takes events.
+    pub default_calendar: Option<Collection>,
+    /// Their copy of the UID, if any (the first by collection id).
+    pub copy: Option<(Collection, StoredObject)>,
+}
+
 pub trait SchedStore {
     /// The owner's inbox or outbox (`kind` Inbox or Outbox).
     fn scheduling_box(
@@ -92,6 +104,10 @@ pub trait SchedStore {
         &self,
         writes: Vec<SchedWrite>,
     ) -> impl Future<Output = StoreResult<Vec<SchedWritten>>> + Send;
+    /// Users by any of these email addresses (without case), in one statement.
+    fn users_by_emails(&self, emails: &[String]) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    /// Each user's inbox, default calendar and copy of `uid`, in three statements for all.
+    fn delivery_targets(&self, users: &[UserId], uid: &str) -> impl Future<Output = StoreResult<Vec<DeliveryTarget>>> + Send;
     /// Pending external messages, oldest first.
     fn pending_external(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<ExternalItip>>> + Send;
 }
@@ -102,4 +118,6 @@ delegate!(SchedStore {
     fn objects_with_uid(&self, owner: UserId, uid: &str) -> StoreResult<Vec<(Collection, StoredObject)>>;
     fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>>;
     fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>>;
+    fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>>;
+    fn delivery_targets(&self, users: &[UserId], uid: &str) -> StoreResult<Vec<DeliveryTarget>>;
 });

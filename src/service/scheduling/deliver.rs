@@ -67,6 +67,8 @@ struct Deliveries {
     external: Vec<NewExternalItip>,
     statuses: Vec<(Address, ScheduleStatus)>,
     boxes: HashMap<UserId, Boxes>,
+    /// Recipients already looked up.
+    resolved: HashMap<Address, Recipient>,
 }
 
 /// The result of a scheduled write: what the store wrote for the sender.
@@ -202,6 +204,9 @@ async fn commit(
     expect: Expect,
 ) -> Result<ServiceResult<Scheduled>, Retry> {
     let mut d = Deliveries::default();
+    if let Err(e) = prefetch(ctx, &plan.messages, &mut d).await {
+        return Ok(Err(e));
+    }
     if let Err(e) = deliver_all(ctx, owner, plan.messages, &mut d, false).await {
         return Ok(Err(e));
     }
@@ -240,6 +245,51 @@ async fn commit(
     }
 }
 
+/// Reads what delivering `messages` needs in a few statements for all recipients: who each
+/// address is, and each local recipient's inbox, default calendar and copy. An invitation to
+/// ten colleagues then costs four reads, not forty.
+async fn prefetch(ctx: &SchedCtx<'_>, messages: &[Message], d: &mut Deliveries) -> ServiceResult<()> {
+    let mut emails: Vec<String> = messages.iter().filter_map(|m| m.recipient.email()).map(str::to_lowercase).collect();
+    emails.sort();
+    emails.dedup();
+    let users = ctx.store.users_by_emails(&emails).await?;
+    for email in &emails {
+        let mut named = users.iter().filter(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)));
+        let recipient = match (named.next(), named.next()) {
+            (None, _) => Recipient::External(email.clone()),
+            (Some(u), None) => Recipient::Local(u.clone()),
+            // Two users share the address: delivering to either would be a guess.
+            (Some(_), Some(_)) => Recipient::Unknown,
+        };
+        d.resolved.insert(Address::new(&format!("mailto:{email}")), recipient);
+    }
+    let mut uids: Vec<&str> = messages.iter().map(|m| m.uid.as_str()).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    let ids: Vec<UserId> = d.resolved.values().filter_map(|r| if let Recipient::Local(u) = r { Some(u.id) } else { None }).collect();
+    for uid in uids {
+        for t in ctx.store.delivery_targets(&ids, uid).await? {
+            d.boxes.entry(t.user).or_insert(Boxes { inbox: t.inbox, outbox: None, default_calendar: t.default_calendar });
+            let slot = t.copy.map(|(collection, o)| push_copy(d, collection, o));
+            d.seen.insert((t.user, uid.to_owned()), slot);
+        }
+    }
+    Ok(())
+}
+
+fn push_copy(d: &mut Deliveries, collection: Collection, o: StoredObject) -> usize {
+    d.copies.push(Copy {
+        collection,
+        name: o.meta.name.clone(),
+        etag: Some(o.meta.etag.clone()),
+        text: Some(String::from_utf8_lossy(&o.data).into_owned()),
+        tag: o.meta.schedule_tag.clone(),
+        retag: false,
+        changed: false,
+    });
+    d.copies.len() - 1
+}
+
 /// Delivers each message in order (RFC 6638 §4.1), recording each recipient's status.
 async fn deliver_all(
     ctx: &SchedCtx<'_>,
@@ -251,7 +301,11 @@ async fn deliver_all(
     let mut queue: Vec<(Message, bool)> = messages.into_iter().map(|m| (m, refresh)).collect();
     queue.reverse();
     while let Some((message, quiet)) = queue.pop() {
-        let status = match resolve(ctx.store, ctx.dir, &message.recipient).await? {
+        let recipient = match d.resolved.get(&message.recipient) {
+            Some(r) => r.clone(),
+            None => resolve(ctx.store, ctx.dir, &message.recipient).await?,
+        };
+        let status = match recipient {
             Recipient::Local(user) if user.id == sender.id => ScheduleStatus::Delivered,
             Recipient::Local(user) => {
                 let principal = Principal { id: user.id, name: user.name.clone(), email: user.email.clone() };
@@ -334,18 +388,7 @@ async fn copy_of(ctx: &SchedCtx<'_>, user: &Principal, uid: &str, d: &mut Delive
         return Ok(*slot);
     }
     let found = ctx.store.objects_with_uid(user.id, uid).await?.into_iter().next();
-    let slot = found.map(|(collection, o)| {
-        d.copies.push(Copy {
-            collection,
-            name: o.meta.name.clone(),
-            etag: Some(o.meta.etag.clone()),
-            text: Some(String::from_utf8_lossy(&o.data).into_owned()),
-            tag: o.meta.schedule_tag.clone(),
-            retag: false,
-            changed: false,
-        });
-        d.copies.len() - 1
-    });
+    let slot = found.map(|(collection, o)| push_copy(d, collection, o));
     d.seen.insert((user.id, uid.to_owned()), slot);
     Ok(slot)
 }

@@ -55,15 +55,18 @@ macro_rules! object_meta_cols {
          last_end, created_at, modified_at, sync_seq, schedule_tag"
     };
 }
+/// `collection_cols!` of the collection aliased `c` in a join.
+macro_rules! c_collection_cols {
+    () => {
+        "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
+         c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
+         c.modified_at, c.role, c.transparent, c.default_calendar_id"
+    };
+}
 /// The columns of a collection and of one of its objects (prefixed `o_`) for MEMBER_*.
 macro_rules! member_cols {
     () => {
-        concat!(
-            "c.id, c.owner_id, c.parent_id, c.path, c.kind, c.displayname, c.description, \
-             c.timezone, c.color, c.calendar_order, c.components, c.sync_seq, c.created_at, \
-             c.modified_at, c.role, c.transparent, c.default_calendar_id, ",
-            joined_object_cols!()
-        )
+        concat!(c_collection_cols!(), ", ", joined_object_cols!())
     };
 }
 /// An object's metadata columns (`o`) prefixed `o_`, for `MaybeObjectMetaRow`.

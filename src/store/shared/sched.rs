@@ -1,14 +1,14 @@
 //! Scheduling (RFC 6638): the boxes, users by address, a user's copies of one UID, the
 //! scheduling transaction and the external message queue; `impl SchedStore`.
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::objects::{MemberRow, delete_locked, put_locked};
 use super::users::UserRow;
 use super::{Db, Engine, bump_seq, now};
 use crate::store::sched::lock_order;
 use crate::store::{
-    Collection, CollectionKind, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
+    Collection, CollectionKind, DeliveryTarget, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
     StoreResult, StoredObject, User, UserId,
 };
 
@@ -26,6 +26,28 @@ pub mod sql {
         ", o.data AS o_data FROM collections c JOIN objects o \
          ON o.collection_id = c.id AND o.uid = $2 WHERE c.owner_id = $1 AND c.kind = 'calendar' \
          ORDER BY c.id"
+    );
+    /// The batched lookups end in an IN list of placeholders (`in_list`).
+    pub const USERS_BY_EMAILS_PREFIX: &str =
+        concat!("SELECT ", user_cols!(), " FROM users WHERE lower(email) IN (");
+    pub const INBOXES_PREFIX: &str =
+        concat!("SELECT ", collection_cols!(), " FROM collections WHERE role = 'inbox' AND owner_id IN (");
+    /// Each user's calendars that take events (VEVENT is bit 1), the inbox's chosen default
+    /// first, then `calendar` (every user's first one), then by path: the first row of a user
+    /// is where an invitation without a copy lands (RFC 6638 §9.2).
+    pub const EVENT_CALENDARS_PREFIX: &str = concat!(
+        "SELECT ",
+        c_collection_cols!(),
+        " FROM collections c JOIN collections i ON i.owner_id = c.owner_id AND i.role = 'inbox' \
+         WHERE c.kind = 'calendar' AND (c.components & 1) = 1 AND c.owner_id IN ("
+    );
+    pub const EVENT_CALENDARS_ORDER: &str =
+        ") ORDER BY c.owner_id, CASE WHEN c.id = i.default_calendar_id THEN 0 WHEN c.path = 'calendar' THEN 1 ELSE 2 END, c.path";
+    pub const COPIES_PREFIX: &str = concat!(
+        "SELECT ",
+        member_cols!(),
+        ", o.data AS o_data FROM collections c JOIN objects o \
+         ON o.collection_id = c.id AND o.uid = $1 WHERE c.kind = 'calendar' AND c.owner_id IN ("
     );
     pub const QUEUE_EXTERNAL: &str = "INSERT INTO itip_outbox (owner_id, recipient, method, uid, \
          data, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
@@ -62,6 +84,22 @@ impl From<ExternalRow> for ExternalItip {
             attempts: r.attempts,
         }
     }
+}
+
+/// "$first, $first+1, …" for `n` values, padded to a power of two so that a few statement
+/// texts serve every length (the padding repeats the last value; IN is a set).
+fn in_list(first: usize, n: usize) -> (String, usize) {
+    let binds = n.max(1).next_power_of_two();
+    let list: Vec<String> = (first..first + binds).map(|i| format!("${i}")).collect();
+    (list.join(", "), binds)
+}
+
+fn padded<T: Clone>(values: &[T], binds: usize) -> Vec<T> {
+    let mut out = values.to_vec();
+    if let Some(last) = values.last() {
+        out.resize(binds, last.clone());
+    }
+    out
 }
 
 fn role(kind: CollectionKind) -> Option<&'static str> {
@@ -149,6 +187,71 @@ impl SchedStore for Engine {
         }
         tx.commit().await?;
         Ok(done)
+    }
+
+    async fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+        let (list, binds) = in_list(1, lowered.len());
+        let text = format!("{}{list}) ORDER BY id", sql::USERS_BY_EMAILS_PREFIX);
+        let mut query = sqlx::query_as::<_, UserRow>(AssertSqlSafe(text));
+        for e in padded(&lowered, binds) {
+            query = query.bind(e);
+        }
+        let rows = query.fetch_all(&mut *self.reader().await?).await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn delivery_targets(&self, users: &[UserId], uid: &str) -> StoreResult<Vec<DeliveryTarget>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+        let mut conn = self.reader().await?;
+        let (list, binds) = in_list(1, ids.len());
+        let mut query = sqlx::query_as::<_, super::collections::CollectionRow>(AssertSqlSafe(format!("{}{list})", sql::INBOXES_PREFIX)));
+        for id in padded(&ids, binds) {
+            query = query.bind(id);
+        }
+        let inboxes = query.fetch_all(&mut *conn).await?;
+        let mut query = sqlx::query_as::<_, super::collections::CollectionRow>(AssertSqlSafe(format!(
+            "{}{list}{}",
+            sql::EVENT_CALENDARS_PREFIX,
+            sql::EVENT_CALENDARS_ORDER
+        )));
+        for id in padded(&ids, binds) {
+            query = query.bind(id);
+        }
+        let calendars = query.fetch_all(&mut *conn).await?;
+        let (list, binds) = in_list(2, ids.len());
+        let mut query = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!("{}{list}) ORDER BY c.id", sql::COPIES_PREFIX))).bind(uid);
+        for id in padded(&ids, binds) {
+            query = query.bind(id);
+        }
+        let copies = query.fetch_all(&mut *conn).await?;
+        let mut out: Vec<DeliveryTarget> = users.iter().map(|&user| DeliveryTarget { user, inbox: None, default_calendar: None, copy: None }).collect();
+        for row in inboxes {
+            let c = Collection::try_from(row)?;
+            if let Some(t) = out.iter_mut().find(|t| t.user == c.owner) {
+                t.inbox = Some(c);
+            }
+        }
+        for row in calendars {
+            let c = Collection::try_from(row)?;
+            if let Some(t) = out.iter_mut().find(|t| t.user == c.owner && t.default_calendar.is_none()) {
+                t.default_calendar = Some(c);
+            }
+        }
+        for row in copies {
+            if let (c, Some(meta), Some(data)) = row.split()?
+                && let Some(t) = out.iter_mut().find(|t| t.user == c.owner && t.copy.is_none())
+            {
+                t.copy = Some((c, StoredObject { meta, data }));
+            }
+        }
+        Ok(out)
     }
 
     async fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>> {
