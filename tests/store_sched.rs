@@ -168,7 +168,7 @@ async fn a_scheduling_batch_is_all_or_nothing(store: Store) {
     let writes = vec![
         SchedWrite::Put { collection: organizer_cal, object: event("m.ics", "meet", 1), expect: Expect::Absent },
         SchedWrite::Put { collection: bob_cal, object: event("copy.ics", "meet", 1), expect: Expect::Absent },
-        SchedWrite::Put { collection: bob_inbox, object: message("i1.ics", "REQUEST 1"), expect: Expect::Absent },
+        SchedWrite::Deliver { collection: bob_inbox, object: message("i1.ics", "REQUEST 1") },
         external(alice.id, "mailto:carol@elsewhere.example"),
     ];
     let done = store.write_scheduling(writes).await.unwrap();
@@ -183,6 +183,10 @@ async fn a_scheduling_batch_is_all_or_nothing(store: Store) {
     };
     let before = seqs(store.clone()).await;
     assert_eq!(store.pending_external(10).await.unwrap().len(), 1);
+    // The byte counters (quota) count what the batch wrote, whichever way it was written.
+    let sizes = |objects: &[NewObject]| objects.iter().map(|o| o.data.len() as i64).sum::<i64>();
+    assert_eq!(store.used_bytes(alice.id).await.unwrap(), sizes(&[event("m.ics", "meet", 1)]));
+    assert_eq!(store.used_bytes(_bob.id).await.unwrap(), sizes(&[event("copy.ics", "meet", 1), message("i1.ics", "REQUEST 1")]));
 
     // The update's last write is refused (a stale ETag): nothing of the batch stays.
     let writes = vec![

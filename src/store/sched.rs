@@ -16,6 +16,8 @@ pub enum SchedWrite {
     Put { collection: CollectionId, object: NewObject, expect: Expect },
     /// Delete an object, as `delete_object` does.
     Delete { collection: CollectionId, name: String, expect: Expect },
+    /// Add a message under a fresh random name (an inbox delivery): no checks, one INSERT.
+    Deliver { collection: CollectionId, object: NewObject },
     /// Queue an iTIP message for a recipient outside this server.
     External(NewExternalItip),
 }
@@ -23,7 +25,9 @@ pub enum SchedWrite {
 impl SchedWrite {
     fn collection(&self) -> Option<CollectionId> {
         match self {
-            SchedWrite::Put { collection, .. } | SchedWrite::Delete { collection, .. } => Some(*collection),
+            SchedWrite::Put { collection, .. } | SchedWrite::Delete { collection, .. } | SchedWrite::Deliver { collection, .. } => {
+                Some(*collection)
+            }
             SchedWrite::External(_) => None,
         }
     }
@@ -36,6 +40,19 @@ pub fn lock_order(writes: &[SchedWrite]) -> Vec<CollectionId> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+impl SchedWrite {
+    /// Bytes this write adds that are known before it runs: a creation's or a delivery's size.
+    pub fn known_bytes(&self) -> Option<(CollectionId, i64)> {
+        let size = |o: &NewObject| i64::try_from(o.data.len()).unwrap_or(i64::MAX);
+        match self {
+            SchedWrite::Put { collection, object, expect: Expect::Absent } | SchedWrite::Deliver { collection, object } => {
+                Some((*collection, size(object)))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What each write of a batch did, in the batch's order.

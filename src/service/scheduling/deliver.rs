@@ -451,7 +451,7 @@ fn delivery_writes(ctx: &SchedCtx<'_>, d: Deliveries) -> ServiceResult<Vec<Sched
         writes.push(SchedWrite::Put { collection: copy.collection.id, object, expect });
     }
     for (inbox, object) in d.inbox {
-        writes.push(SchedWrite::Put { collection: inbox.id, object, expect: Expect::Absent });
+        writes.push(SchedWrite::Deliver { collection: inbox.id, object });
     }
     writes.extend(d.external.into_iter().map(SchedWrite::External));
     Ok(writes)

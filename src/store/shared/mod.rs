@@ -127,6 +127,10 @@ mod sql {
     /// The per-collection lock and counter of every member change (see the module doc).
     pub const BUMP_SEQ: &str = "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $2 \
          WHERE id = $1 RETURNING sync_seq, path";
+    /// BUMP_SEQ that also adds bytes known before the writes run (a scheduling batch's new
+    /// objects), saving a statement per collection.
+    pub const BUMP_SEQ_BYTES: &str = "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $2, \
+         used_bytes = used_bytes + $3 WHERE id = $1 RETURNING sync_seq, path";
     /// Takes a collection's row lock without changing it.
     pub const LOCK_COLLECTION: &str =
         "UPDATE collections SET token_floor = token_floor WHERE id = $1";
@@ -188,6 +192,17 @@ async fn bump_seq(
     sqlx::query_as(sql::BUMP_SEQ)
         .bind(collection.0)
         .bind(now)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// `bump_seq` adding `bytes` to the collection's counter in the same statement.
+async fn bump_seq_bytes(conn: &mut Conn, collection: CollectionId, now: Timestamp, bytes: i64) -> StoreResult<BumpedRow> {
+    sqlx::query_as(sql::BUMP_SEQ_BYTES)
+        .bind(collection.0)
+        .bind(now)
+        .bind(bytes)
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::NotFound)

@@ -280,6 +280,8 @@ impl Engine {
 }
 
 /// A PUT inside a transaction that holds `collection`'s row lock (`bumped`, from `bump_seq`).
+/// `counted`: the lock's bump already added this object's size (a creation whose size was
+/// known up front, `write_scheduling`).
 pub(super) async fn put_locked(
     conn: &mut Conn,
     collection: CollectionId,
@@ -287,6 +289,7 @@ pub(super) async fn put_locked(
     object: NewObject,
     expect: &Expect,
     now: Timestamp,
+    counted: bool,
 ) -> StoreResult<PutOutcome> {
     let cal = object.calendar.as_ref();
     let checks: PutChecksRow = sqlx::query_as(sql::PUT_CHECKS)
@@ -346,8 +349,43 @@ pub(super) async fn put_locked(
     if checks.tombstone {
         clear_tombstone(conn, collection, &object.name).await?;
     }
-    add_bytes(conn, collection, size - checks.size.unwrap_or(0)).await?;
+    if !counted {
+        add_bytes(conn, collection, size - checks.size.unwrap_or(0)).await?;
+    }
     Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
+}
+
+/// A new object under a name nobody else can have picked (an inbox message's random name),
+/// inside a transaction that holds the collection's lock and has counted its size: one
+/// INSERT, no checks (a name taken after all fails the UNIQUE constraint, and the batch).
+pub(super) async fn insert_locked(
+    conn: &mut Conn,
+    collection: CollectionId,
+    bumped: &BumpedRow,
+    object: NewObject,
+    now: Timestamp,
+) -> StoreResult<PutOutcome> {
+    let cal = object.calendar.as_ref();
+    let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
+    let row: ObjectMetaRow = sqlx::query_as(sql::INSERT_OBJECT)
+        .bind(collection.0)
+        .bind(&object.name)
+        .bind(&object.data)
+        .bind(&object.etag)
+        .bind(&object.content_type)
+        .bind(size)
+        .bind(cal.map(|c| c.uid.as_str()))
+        .bind(cal.map(|c| c.component.as_str()))
+        .bind(cal.and_then(|c| c.first_start))
+        .bind(cal.and_then(|c| c.last_end))
+        .bind(now)
+        .bind(bumped.sync_seq)
+        .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+        .bind(object.timeline.as_ref().and_then(|t| t.until))
+        .bind(object.schedule_tag.as_deref())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(PutOutcome { created: true, meta: ObjectMeta::try_from(row)? })
 }
 
 /// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.
@@ -476,7 +514,7 @@ impl ObjectStore for Engine {
         let now = now();
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
-        let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now).await?;
+        let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now, false).await?;
         tx.commit().await?;
         Ok(outcome)
     }

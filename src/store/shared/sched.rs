@@ -3,12 +3,12 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::objects::{MemberRow, delete_locked, put_locked};
+use super::objects::{MemberRow, delete_locked, insert_locked, put_locked};
 use super::users::UserRow;
-use super::{Db, Engine, bump_seq, now};
+use super::{Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
-    Collection, CollectionKind, DeliveryTarget, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
+    Collection, CollectionKind, DeliveryTarget, Expect, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
     StoreResult, StoredObject, User, UserId,
 };
 
@@ -151,7 +151,9 @@ impl SchedStore for Engine {
         let mut tx = self.begin_write().await?;
         let mut locked = Vec::new();
         for id in lock_order(&writes) {
-            locked.push((id, bump_seq(&mut tx, id, now).await?));
+            let known: i64 = writes.iter().filter_map(SchedWrite::known_bytes).filter(|(c, _)| *c == id).map(|(_, b)| b).sum();
+            let bumped = if known == 0 { bump_seq(&mut tx, id, now).await? } else { bump_seq_bytes(&mut tx, id, now, known).await? };
+            locked.push((id, bumped));
         }
         let mut done = Vec::with_capacity(writes.len());
         for (index, write) in writes.into_iter().enumerate() {
@@ -159,8 +161,16 @@ impl SchedStore for Engine {
             let written = match write {
                 SchedWrite::Put { collection, object, expect } => {
                     let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
+                    let counted = expect == Expect::Absent;
                     match bumped {
-                        Ok(bumped) => put_locked(&mut tx, collection, bumped, object, &expect, now).await.map(SchedWritten::Put),
+                        Ok(bumped) => put_locked(&mut tx, collection, bumped, object, &expect, now, counted).await.map(SchedWritten::Put),
+                        Err(e) => Err(e),
+                    }
+                }
+                SchedWrite::Deliver { collection, object } => {
+                    let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
+                    match bumped {
+                        Ok(bumped) => insert_locked(&mut tx, collection, bumped, object, now).await.map(SchedWritten::Put),
                         Err(e) => Err(e),
                     }
                 }
