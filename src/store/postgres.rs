@@ -11,6 +11,9 @@ use super::StoreResult;
 
 type Db = Postgres;
 type Engine = PgStore;
+/// Concurrent writers: a batch locks its collections one statement each, in ascending id
+/// order, so that two batches never wait for each other in a cycle.
+const ONE_STATEMENT_LOCKS: bool = false;
 
 // Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]

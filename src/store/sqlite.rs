@@ -17,6 +17,9 @@ use super::StoreResult;
 
 type Db = Sqlite;
 type Engine = SqliteStore;
+/// One writer at a time: a batch may lock (bump) all its collections in one statement, in any
+/// order (`write_scheduling`).
+const ONE_STATEMENT_LOCKS: bool = true;
 
 // Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]

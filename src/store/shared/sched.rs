@@ -5,10 +5,10 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::objects::{MemberRow, delete_locked, insert_locked, put_locked};
 use super::users::UserRow;
-use super::{Db, Engine, bump_seq, bump_seq_bytes, now};
+use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
-    Collection, CollectionKind, DeliveryTarget, Expect, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
+    Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
     StoreResult, StoredObject, User, UserId,
 };
 
@@ -102,6 +102,29 @@ fn padded<T: Clone>(values: &[T], binds: usize) -> Vec<T> {
     out
 }
 
+/// Bumps every collection of a batch, each with the bytes known for it, in one statement
+/// (where the engine allows it: `ONE_STATEMENT_LOCKS`). NotFound if one of them is gone.
+async fn bump_all(conn: &mut super::Conn, counts: &[(CollectionId, i64)], now: i64) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
+    // "CASE id WHEN $2 THEN $3 WHEN $4 THEN $5 … END" and "IN ($2, $4, …)": placeholders only.
+    let cases: Vec<String> = (0..counts.len()).map(|i| format!("WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i)).collect();
+    let ids: Vec<String> = (0..counts.len()).map(|i| format!("${}", 2 + 2 * i)).collect();
+    let text = format!(
+        "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $1, used_bytes = used_bytes + \
+         CASE id {} ELSE 0 END WHERE id IN ({}) RETURNING id, sync_seq, path",
+        cases.join(" "),
+        ids.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64, String)>(AssertSqlSafe(text)).bind(now);
+    for (id, bytes) in counts {
+        query = query.bind(id.0).bind(*bytes);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    if rows.len() != counts.len() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(rows.into_iter().map(|(id, sync_seq, path)| (CollectionId(id), BumpedRow { sync_seq, path })).collect())
+}
+
 fn role(kind: CollectionKind) -> Option<&'static str> {
     match kind {
         CollectionKind::Inbox => Some("inbox"),
@@ -149,12 +172,21 @@ impl SchedStore for Engine {
     async fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>> {
         let now = now();
         let mut tx = self.begin_write().await?;
-        let mut locked = Vec::new();
+        let mut counts = Vec::new();
         for id in lock_order(&writes) {
             let known: i64 = writes.iter().filter_map(SchedWrite::known_bytes).filter(|(c, _)| *c == id).map(|(_, b)| b).sum();
-            let bumped = if known == 0 { bump_seq(&mut tx, id, now).await? } else { bump_seq_bytes(&mut tx, id, now, known).await? };
-            locked.push((id, bumped));
+            counts.push((id, known));
         }
+        let locked = if super::super::ONE_STATEMENT_LOCKS && counts.len() > 1 {
+            bump_all(&mut tx, &counts, now).await?
+        } else {
+            let mut locked = Vec::new();
+            for &(id, known) in &counts {
+                let bumped = if known == 0 { bump_seq(&mut tx, id, now).await? } else { bump_seq_bytes(&mut tx, id, now, known).await? };
+                locked.push((id, bumped));
+            }
+            locked
+        };
         let mut done = Vec::with_capacity(writes.len());
         for (index, write) in writes.into_iter().enumerate() {
             let in_batch = |error| StoreError::InBatch { index, error: Box::new(error) };
