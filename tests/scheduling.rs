@@ -61,6 +61,21 @@ fn attendee_line(text: &str, who: &str) -> String {
     unfolded(text).lines().find(|l| l.starts_with("ATTENDEE") && l.to_lowercase().contains(&who.to_lowercase())).unwrap_or_default().to_owned()
 }
 
+/// `text` with the PARTSTAT of `who` set to `partstat`, unfolded.
+fn answered(text: &str, who: &str, partstat: &str) -> String {
+    let text = unfolded(text);
+    let lines = text.lines().map(|l| {
+        if l.starts_with("ATTENDEE") && l.contains(who) {
+            let start = l.find("PARTSTAT=").unwrap() + "PARTSTAT=".len();
+            let end = l[start..].find([';', ':']).map_or(l.len(), |e| start + e);
+            format!("{}{partstat}{}", &l[..start], &l[end..])
+        } else {
+            l.to_owned()
+        }
+    });
+    lines.collect::<Vec<_>>().join("\r\n") + "\r\n"
+}
+
 async fn invite_reaches_calendars_and_inboxes(engine: Engine) {
     let s = start(engine).await;
     let ics = meeting("m1", &["bea@example.org", "carl@example.org", "dave@elsewhere.example"], "20270105T100000Z", 0);
@@ -135,6 +150,58 @@ async fn reschedule_resets_and_removal_cancels(engine: Engine) {
     let bea = get_as(&s, "bea", "/calendars/bea/calendar/m3.ics").await;
     assert!(bea.status == 404 || bea.body.contains("STATUS:CANCELLED"), "{}", bea.body);
     assert!(inbox(&s, "bea").await.iter().any(|m| m.contains("METHOD:CANCEL")));
+    s.stop().await;
+}
+
+/// RFC 6638 §3.2.10.1: a write on a copy read before another attendee answered keeps that
+/// answer; an attendee answers only for themselves.
+async fn an_older_copy_keeps_newer_answers(engine: Engine) {
+    let s = start(engine).await;
+    s.put_ics(&format!("{CAL}m11.ics"), &meeting("m11", &["bea@example.org", "carl@example.org"], "20270105T100000Z", 0)).await;
+    let carl_path = "/calendars/carl/calendar/m11.ics";
+    let read = get_as(&s, "carl", carl_path).await.body;
+    let bea_path = "/calendars/bea/calendar/m11.ics";
+    let bea = answered(&get_as(&s, "bea", bea_path).await.body, "bea@", "ACCEPTED");
+    let r = send(s.req_as("bea", "bea-pw", "PUT", bea_path).header("Content-Type", "text/calendar").body(bea)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // Carl's client answers on what it read, without a precondition, and says Bea declined.
+    let older = answered(&answered(&read, "carl@", "TENTATIVE"), "bea@", "DECLINED");
+    let r = send(s.req_as("carl", "carl-pw", "PUT", carl_path).header("Content-Type", "text/calendar").body(older)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let carl = get_as(&s, "carl", carl_path).await.body;
+    assert!(attendee_line(&carl, "bea@").contains("PARTSTAT=ACCEPTED"), "Bea's answer is kept: {carl}");
+    assert!(attendee_line(&carl, "carl@").contains("PARTSTAT=TENTATIVE"), "{carl}");
+    let mine = send(s.req("GET", &format!("{CAL}m11.ics"))).await.body;
+    assert!(attendee_line(&mine, "bea@").contains("PARTSTAT=ACCEPTED"), "{mine}");
+    assert!(attendee_line(&mine, "carl@").contains("PARTSTAT=TENTATIVE"), "{mine}");
+    s.stop().await;
+}
+
+/// RFC 6638 §3.2.10: Bea's answer refreshes Carl's copy without a new Schedule-Tag (attendee
+/// rule 2), so Carl's client may write with the tag it has (If-Schedule-Tag-Match, §3.2.10.1);
+/// his own write gives a new one (rule 3).
+async fn a_refresh_keeps_the_schedule_tag(engine: Engine) {
+    let s = start(engine).await;
+    s.put_ics(&format!("{CAL}m12.ics"), &meeting("m12", &["bea@example.org", "carl@example.org"], "20270105T100000Z", 0)).await;
+    let carl_path = "/calendars/carl/calendar/m12.ics";
+    let read = get_as(&s, "carl", carl_path).await;
+    let tag = read.header("schedule-tag").unwrap();
+    let bea_path = "/calendars/bea/calendar/m12.ics";
+    let bea = answered(&get_as(&s, "bea", bea_path).await.body, "bea@", "ACCEPTED");
+    let r = send(s.req_as("bea", "bea-pw", "PUT", bea_path).header("Content-Type", "text/calendar").body(bea)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let refreshed = get_as(&s, "carl", carl_path).await;
+    assert!(attendee_line(&refreshed.body, "bea@").contains("PARTSTAT=ACCEPTED"), "{}", refreshed.body);
+    assert_eq!(refreshed.header("schedule-tag").as_deref(), Some(tag.as_str()), "only participation changed");
+    let older = answered(&read.body, "carl@", "TENTATIVE");
+    let put = s.req_as("carl", "carl-pw", "PUT", carl_path).header("Content-Type", "text/calendar");
+    let r = send(put.header("If-Schedule-Tag-Match", tag.as_str()).body(older)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_ne!(r.header("schedule-tag").unwrap(), tag, "his own write changes it");
+    let carl = get_as(&s, "carl", carl_path).await.body;
+    assert!(attendee_line(&carl, "bea@").contains("PARTSTAT=ACCEPTED"), "Bea's answer is kept: {carl}");
+    let mine = send(s.req("GET", &format!("{CAL}m12.ics"))).await.body;
+    assert!(attendee_line(&mine, "carl@").contains("PARTSTAT=TENTATIVE"), "{mine}");
     s.stop().await;
 }
 
@@ -306,6 +373,8 @@ on_both_engines!(
     freebusy_through_the_outbox,
     invite_reaches_calendars_and_inboxes,
     replies_update_the_organizer_and_others,
+    an_older_copy_keeps_newer_answers,
+    a_refresh_keeps_the_schedule_tag,
     reschedule_resets_and_removal_cancels,
     attendee_delete_declines,
     attendees_change_only_their_participation,

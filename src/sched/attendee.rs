@@ -25,7 +25,8 @@ fn refuse(why: impl Into<String>) -> SchedError {
 ///
 /// Refused (`ValidAttendeeChange`) when it changes more than the attendee's participation;
 /// `ValidOrganizer` when it changes the ORGANIZER. Otherwise the client's text is stored
-/// (SCHEDULE-FORCE-SEND removed, §7.2) and a REPLY goes to the organizer with each instance
+/// (SCHEDULE-FORCE-SEND removed, §7.2; the other attendees' ATTENDEE properties as stored,
+/// §3.2.10.1) and a REPLY goes to the organizer with each instance
 /// whose PARTSTAT changed: an EXDATE the attendee added declines that instance, an override they
 /// added answers for that instance only. Nothing is sent when the ORGANIZER's SCHEDULE-AGENT is
 /// not SERVER or the event is cancelled. A copy the attendee creates (`old` = None) replies for
@@ -52,6 +53,7 @@ pub fn attendee_change(old: Option<&str>, new: &str, owner: &[Address], now: i64
     let me = my_address(&new, owner).ok_or_else(|| refuse("the owner is not an attendee"))?;
     if let Some(old) = &old {
         check_allowed(old, &new, &me)?;
+        keep_others(old, &mut new, owner);
     }
     let forced = take_force_reply(&mut new);
     let agent_is_server = new.organizer()?.is_some_and(server_agent);
@@ -207,6 +209,22 @@ fn check_allowed(old: &Object, new: &Object, me: &Address) -> Result<(), SchedEr
         }
     }
     Ok(())
+}
+
+/// RFC 6638 §3.2.10.1: the other attendees' ATTENDEE properties are taken from the stored copy.
+/// A refresh after another attendee's REPLY keeps the Schedule-Tag (§3.2.10), so a client may
+/// write on a copy older than their answers; it must not put the older answers back. An
+/// attendee answers only for themselves (§3.2.2.1 item 1), as the organizer does (§3.2.1).
+fn keep_others(old: &Object, new: &mut Object, owner: &[Address]) {
+    let stored: Vec<Option<&Comp>> = new.items().map(|c| old.find(&new.rid(c)).or_else(|| old.master())).collect();
+    for (c, before) in new.items_mut().zip(stored) {
+        let Some(before) = before else { continue };
+        for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE" && !is_owner(owner, p.value())) {
+            if let Some(kept) = attendee(before, &Address::new(p.value())) {
+                *p = kept.clone();
+            }
+        }
+    }
 }
 
 fn same_content(old_obj: &Object, old: &Comp, new_obj: &Object, new: &Comp, me: &Address) -> Result<(), SchedError> {

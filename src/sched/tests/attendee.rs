@@ -76,6 +76,21 @@ fn changes_beyond_participation_are_refused() {
 }
 
 #[test]
+fn other_attendees_lines_are_the_stored_ones() {
+    // b answered after a's client read the copy: a's write on that older copy (RFC 6638
+    // §3.2.10.1, If-Schedule-Tag-Match) keeps b's answer.
+    let read = copy_of(&standup("", ""));
+    let current = read.replace("ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:b@x.org", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:b@x.org");
+    assert_ne!(current, read);
+    let plan = attendee_change(Some(&current), &answer(&read, "TENTATIVE"), &me(), NOW).unwrap();
+    assert_eq!(plan.store, answer(&current, "TENTATIVE"));
+    assert_eq!(methods(&plan.messages, "mailto:o@x.org"), [Method::Reply]);
+    // a answers only for a.
+    let forged = answer(&current, "ACCEPTED").replace("PARTSTAT=ACCEPTED:mailto:b@x.org", "PARTSTAT=DECLINED:mailto:b@x.org");
+    assert_eq!(attendee_change(Some(&current), &forged, &me(), NOW).unwrap().store, answer(&current, "ACCEPTED"));
+}
+
+#[test]
 fn declining_one_instance_by_exdate_or_override() {
     let copy = answer(&copy_of(&standup("", "")), "ACCEPTED");
     let exdate = copy.replace("RRULE:FREQ=DAILY;COUNT=5\r\n", "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20240613T100000\r\n");

@@ -369,7 +369,7 @@ async fn deliver_local(
                 let copy = &mut d.copies[i];
                 copy.text = Some(text);
                 copy.changed = true;
-                copy.retag |= message.method != Method::Reply;
+                copy.retag |= retags(message.method, quiet);
             }
         }
         Ok(Applied::Ignored(reason)) => tracing::debug!(uid = %message.uid, %reason, "iTIP message not applied"),
@@ -380,6 +380,14 @@ async fn deliver_local(
         inbox_message(ctx, user, message, d).await?;
     }
     Ok(refresh)
+}
+
+/// Whether applying a message gives the copy a new Schedule-Tag (RFC 6638 §3.2.10): an
+/// organizer's update does (attendee rule 1); a REPLY applied to the organizer's copy does not
+/// (organizer rule 1), nor does the refresh (`refresh`) the other attendees get after it, which
+/// changes only participation (attendee rule 2), so their clients' If-Schedule-Tag-Match holds.
+fn retags(method: Method, refresh: bool) -> bool {
+    method != Method::Reply && !refresh
 }
 
 /// The user's copy of `uid`, read once per transaction (None: they have none yet).
@@ -511,6 +519,14 @@ mod tests {
         let odd = safe_name("a/b c");
         assert!(odd.len() == 32 && odd.chars().all(|c| c.is_ascii_hexdigit()), "{odd}");
         assert_ne!(safe_name("a/b c"), safe_name("a/b d"));
+    }
+
+    #[test]
+    fn only_an_organizers_update_retags() {
+        assert!(retags(Method::Request, false));
+        assert!(retags(Method::Cancel, false));
+        assert!(!retags(Method::Reply, false), "the organizer's copy keeps its tag");
+        assert!(!retags(Method::Request, true), "a refresh keeps the attendee's tag");
     }
 
     #[test]
