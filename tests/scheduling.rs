@@ -207,11 +207,20 @@ async fn a_refresh_keeps_the_schedule_tag(engine: Engine) {
 
 async fn attendee_delete_declines(engine: Engine) {
     let s = start(engine).await;
-    s.put_ics(&format!("{CAL}m4.ics"), &meeting("m4", &["bea@example.org"], "20270105T100000Z", 0)).await;
+    s.put_ics(&format!("{CAL}m4.ics"), &meeting("m4", &["bea@example.org", "carl@example.org"], "20270105T100000Z", 0)).await;
     let r = send(s.req_as("bea", "bea-pw", "DELETE", "/calendars/bea/calendar/m4.ics")).await;
     assert_eq!(r.status, 204, "{}", r.body);
     let mine = send(s.req("GET", &format!("{CAL}m4.ics"))).await.body;
     assert!(attendee_line(&mine, "bea@").contains("PARTSTAT=DECLINED"), "{mine}");
+    // Carl's answer refreshes the attendees who still have the event, not Bea's deleted copy.
+    let path = "/calendars/carl/calendar/m4.ics";
+    let copy = get_as(&s, "carl", path).await.body;
+    let accepted = unfolded(&copy).lines().map(|l| {
+        if l.starts_with("ATTENDEE") && l.contains("carl@") { l.replace("NEEDS-ACTION", "ACCEPTED") } else { l.to_owned() }
+    }).collect::<Vec<_>>().join("\r\n") + "\r\n";
+    let r = send(s.req_as("carl", "carl-pw", "PUT", path).header("Content-Type", "text/calendar").body(accepted)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(get_as(&s, "bea", "/calendars/bea/calendar/m4.ics").await.status, 404, "a refresh does not re-invite");
     s.stop().await;
 }
 

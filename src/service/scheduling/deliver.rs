@@ -344,6 +344,11 @@ async fn deliver_local(
     quiet: bool,
 ) -> ServiceResult<Vec<Message>> {
     let slot = copy_of(ctx, user, &message.uid, d).await?;
+    // A refresh updates a copy that is there; one the attendee deleted (and so declined) stays
+    // deleted (RFC 6638 §4.2 refreshes attendees, it does not invite them again).
+    if quiet && slot.is_none() {
+        return Ok(Vec::new());
+    }
     let now = crate::service::now();
     let existing = slot.and_then(|i| d.copies[i].text.clone());
     let applied = match message.method {
