@@ -328,24 +328,7 @@ pub(super) async fn put_locked(
         sql::INSERT_OBJECT
     };
     let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
-    let row: ObjectMetaRow = sqlx::query_as(statement)
-        .bind(collection.0)
-        .bind(&object.name)
-        .bind(&object.data)
-        .bind(&object.etag)
-        .bind(&object.content_type)
-        .bind(size)
-        .bind(cal.map(|c| c.uid.as_str()))
-        .bind(cal.map(|c| c.component.as_str()))
-        .bind(cal.and_then(|c| c.first_start))
-        .bind(cal.and_then(|c| c.last_end))
-        .bind(now)
-        .bind(bumped.sync_seq)
-        .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-        .bind(object.timeline.as_ref().and_then(|t| t.until))
-        .bind(object.schedule_tag.as_deref())
-        .fetch_one(&mut *conn)
-        .await?;
+    let row = write_row(conn, statement, collection, bumped.sync_seq, &object, now).await?;
     if checks.tombstone {
         clear_tombstone(conn, collection, &object.name).await?;
     }
@@ -365,9 +348,22 @@ pub(super) async fn insert_locked(
     object: NewObject,
     now: Timestamp,
 ) -> StoreResult<PutOutcome> {
+    let row = write_row(conn, sql::INSERT_OBJECT, collection, bumped.sync_seq, &object, now).await?;
+    Ok(PutOutcome { created: true, meta: ObjectMeta::try_from(row)? })
+}
+
+/// INSERT_OBJECT or UPDATE_OBJECT, which take the same arguments in the same order.
+async fn write_row(
+    conn: &mut Conn,
+    statement: &'static str,
+    collection: CollectionId,
+    seq: i64,
+    object: &NewObject,
+    now: Timestamp,
+) -> StoreResult<ObjectMetaRow> {
     let cal = object.calendar.as_ref();
     let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
-    let row: ObjectMetaRow = sqlx::query_as(sql::INSERT_OBJECT)
+    Ok(sqlx::query_as(statement)
         .bind(collection.0)
         .bind(&object.name)
         .bind(&object.data)
@@ -379,13 +375,12 @@ pub(super) async fn insert_locked(
         .bind(cal.and_then(|c| c.first_start))
         .bind(cal.and_then(|c| c.last_end))
         .bind(now)
-        .bind(bumped.sync_seq)
+        .bind(seq)
         .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
         .bind(object.timeline.as_ref().and_then(|t| t.until))
         .bind(object.schedule_tag.as_deref())
         .fetch_one(&mut *conn)
-        .await?;
-    Ok(PutOutcome { created: true, meta: ObjectMeta::try_from(row)? })
+        .await?)
 }
 
 /// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.
