@@ -93,9 +93,8 @@ pub async fn put(
     let uid = object.calendar.as_ref().map(|c| c.uid.clone()).unwrap_or_default();
     let mut last = None;
     for _ in 0..ATTEMPTS {
-        let old = ctx.store.object(collection.id, &object.name).await?;
+        let old = own_copy(ctx, owner, collection, &object.name, &uid).await?;
         let expect = tag_expectation(&old, tag_match, &expect)?;
-        unique_scheduling_object(ctx, owner, collection, &object.name, &uid).await?;
         let plan = sender_put(ctx, owner, old.as_ref(), &text)?;
         match commit(ctx, owner, collection, Some(&object), &object.name, plan, expect).await {
             Err(Retry(e)) => last = Some(e),
@@ -149,23 +148,30 @@ fn tag_expectation(old: &Option<StoredObject>, tag_match: Option<&str>, expect: 
     }
 }
 
-/// RFC 6638 §3.2.4.1: one scheduling object resource per UID among the owner's calendars.
-async fn unique_scheduling_object(
+/// The object being replaced, read with the owner's other objects of the UID in one statement:
+/// RFC 6638 §3.2.4.1 allows one scheduling object resource per UID among the owner's
+/// calendars, so any other one is refused. An object of another UID at the name is no
+/// concern here: the store refuses replacing it (no-uid-conflict).
+async fn own_copy(
     ctx: &SchedCtx<'_>,
     owner: &Principal,
     collection: &Collection,
     name: &str,
     uid: &str,
-) -> ServiceResult<()> {
-    let copies = ctx.store.objects_with_uid(owner.id, uid).await?;
-    match copies.into_iter().find(|(c, o)| c.id != collection.id || o.meta.name != name) {
-        Some((c, o)) => Err(ServiceError::UniqueSchedulingObject {
-            collection_path: c.path,
-            owner: owner.name.clone(),
-            name: o.meta.name,
-        }),
-        None => Ok(()),
+) -> ServiceResult<Option<StoredObject>> {
+    let mut here = None;
+    for (c, o) in ctx.store.objects_with_uid(owner.id, uid).await? {
+        if c.id == collection.id && o.meta.name == name {
+            here = Some(o);
+        } else {
+            return Err(ServiceError::UniqueSchedulingObject {
+                collection_path: c.path,
+                owner: owner.name.clone(),
+                name: o.meta.name,
+            });
+        }
     }
+    Ok(here)
 }
 
 /// Classifies the old and new object for the owner and asks the domain what the write means.

@@ -338,18 +338,47 @@ pub(super) async fn put_locked(
     Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
 }
 
-/// A new object under a name nobody else can have picked (an inbox message's random name),
-/// inside a transaction that holds the collection's lock and has counted its size: one
-/// INSERT, no checks (a name taken after all fails the UNIQUE constraint, and the batch).
-pub(super) async fn insert_locked(
-    conn: &mut Conn,
-    collection: CollectionId,
-    bumped: &BumpedRow,
-    object: NewObject,
-    now: Timestamp,
-) -> StoreResult<PutOutcome> {
-    let row = write_row(conn, sql::INSERT_OBJECT, collection, bumped.sync_seq, &object, now).await?;
-    Ok(PutOutcome { created: true, meta: ObjectMeta::try_from(row)? })
+/// New objects under names nobody else can have picked (inbox messages), each in a collection
+/// the transaction holds at the given seq and whose size it has counted: one multi-row INSERT
+/// for all of them. The rows come back in any order; the caller matches them by name.
+pub(super) async fn insert_many_locked(conn: &mut Conn, rows: &[(CollectionId, i64, NewObject)], now: Timestamp) -> StoreResult<Vec<ObjectMeta>> {
+    const PER_ROW: usize = 14;
+    // Placeholders only: "($1, …, $11, $11, $12, …)" per row, the values all bound.
+    let values: Vec<String> = (0..rows.len())
+        .map(|r| {
+            let p = |k: usize| format!("${}", r * PER_ROW + k);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(11), p(12), p(13), p(14), "NULL"
+            )
+        })
+        .collect();
+    let text = format!(
+        "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, first_start, \
+         last_end, created_at, modified_at, sync_seq, instances, instances_until, schedule_tag) VALUES {} RETURNING {}",
+        values.join(", "),
+        object_meta_cols!()
+    );
+    let mut query = sqlx::query_as::<_, ObjectMetaRow>(sqlx::AssertSqlSafe(text));
+    for (collection, seq, object) in rows {
+        let cal = object.calendar.as_ref();
+        query = query
+            .bind(collection.0)
+            .bind(&object.name)
+            .bind(&object.data)
+            .bind(&object.etag)
+            .bind(&object.content_type)
+            .bind(i64::try_from(object.data.len()).unwrap_or(i64::MAX))
+            .bind(cal.map(|c| c.uid.as_str()))
+            .bind(cal.map(|c| c.component.as_str()))
+            .bind(cal.and_then(|c| c.first_start))
+            .bind(cal.and_then(|c| c.last_end))
+            .bind(now)
+            .bind(*seq)
+            .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+            .bind(object.timeline.as_ref().and_then(|t| t.until));
+    }
+    query.fetch_all(&mut *conn).await?.into_iter().map(ObjectMeta::try_from).collect()
 }
 
 /// INSERT_OBJECT or UPDATE_OBJECT, which take the same arguments in the same order.

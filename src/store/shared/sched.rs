@@ -3,7 +3,7 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::objects::{MemberRow, delete_locked, insert_locked, put_locked};
+use super::objects::{MemberRow, delete_locked, insert_many_locked, put_locked};
 use super::users::UserRow;
 use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
@@ -187,7 +187,9 @@ impl SchedStore for Engine {
             }
             locked
         };
-        let mut done = Vec::with_capacity(writes.len());
+        let mut done: Vec<Option<SchedWritten>> = Vec::with_capacity(writes.len());
+        // Deliveries go in one multi-row INSERT after the other writes.
+        let mut deliveries: Vec<(usize, (CollectionId, i64, crate::store::NewObject))> = Vec::new();
         for (index, write) in writes.into_iter().enumerate() {
             let in_batch = |error| StoreError::InBatch { index, error: Box::new(error) };
             let written = match write {
@@ -200,10 +202,14 @@ impl SchedStore for Engine {
                     }
                 }
                 SchedWrite::Deliver { collection, object } => {
-                    let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
-                    match bumped {
-                        Ok(bumped) => insert_locked(&mut tx, collection, bumped, object, now).await.map(SchedWritten::Put),
-                        Err(e) => Err(e),
+                    let seq = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b.sync_seq);
+                    match seq {
+                        Some(seq) => {
+                            deliveries.push((index, (collection, seq, object)));
+                            done.push(None);
+                            continue;
+                        }
+                        None => Err(StoreError::NotFound),
                     }
                 }
                 SchedWrite::Delete { collection, name, expect } => {
@@ -225,10 +231,23 @@ impl SchedStore for Engine {
                     .map(SchedWritten::Queued)
                     .map_err(StoreError::from),
             };
-            done.push(written.map_err(in_batch)?);
+            done.push(Some(written.map_err(in_batch)?));
+        }
+        if !deliveries.is_empty() {
+            let rows: Vec<_> = deliveries.iter().map(|(_, r)| r.clone()).collect();
+            let first = deliveries[0].0;
+            let metas = insert_many_locked(&mut tx, &rows, now)
+                .await
+                .map_err(|error| StoreError::InBatch { index: first, error: Box::new(error) })?;
+            for meta in metas {
+                let at = deliveries.iter().find(|(_, (c, _, o))| *c == meta.collection && o.name == meta.name).map(|(i, _)| *i);
+                if let Some(i) = at {
+                    done[i] = Some(SchedWritten::Put(crate::store::PutOutcome { created: true, meta }));
+                }
+            }
         }
         tx.commit().await?;
-        Ok(done)
+        done.into_iter().map(|d| d.ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))).collect()
     }
 
     async fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>> {
