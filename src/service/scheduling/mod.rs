@@ -4,6 +4,8 @@
 
 pub mod deliver;
 pub mod directory;
+pub mod inbound;
+pub mod mail;
 
 use std::collections::HashMap;
 
