@@ -35,6 +35,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImipCommand {
+    /// Make a new key for signing RSVP links; links signed with the old one keep working for
+    /// 60 days (rotate after a suspected leak of the database or of many links).
+    RotateRsvpKey,
     /// Read one RFC 5322 message on standard input (an MTA pipe transport) and process its
     /// iTIP part. Exit 0: processed or dropped (logged); 65: not mail; 75: try again later.
     Receive,
@@ -104,6 +107,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user_command(cmd, &config).await,
         Command::Imip(ImipCommand::Receive) => Ok(()),
+        Command::Imip(ImipCommand::RotateRsvpKey) => {
+            let store = kalends::app::open_store(&config).await?;
+            let key = kalends::service::scheduling::rsvp::rotate_key(&store).await?;
+            println!("RSVP links are now signed with key {}; older keys verify for 60 more days", key.id);
+            Ok(())
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `kalends imip receive` (RFC 6047 iMIP replies back in), on SQLite and PostgreSQL: replies
 //! shaped like Outlook/Exchange (no ORGANIZER), Gmail, Apple Mail (method= stripped) and
 //! Thunderbird (fixtures/imip/) update the organizer's copy, keep its Schedule-Tag and refresh
-//! the other attendees; a spoofed From changes nothing; invitations from outside reach the
+//! the other attendees; a REFRESH queues the current event for the asker; a spoofed From
+//! changes nothing; invitations from outside reach the
 //! inbox only by default; the binary's exit codes follow sysexits.h; malformed input never
 //! panics.
 #![allow(clippy::unwrap_used)]
@@ -14,6 +15,7 @@ use kalends::cache::Cache;
 use kalends::config::{Config, ExternalInvitations};
 use kalends::service::scheduling::inbound::{Decision, Receipt, receive};
 use kalends::service::users;
+use kalends::store::SchedStore;
 
 const CAL: &str = "/calendars/alice/calendar/";
 const UID: &str = "040000008200E00074C5B7101A82E00800000000A0B1C2D3E4F5@example.org";
@@ -141,7 +143,29 @@ async fn invitations_from_outside(engine: Engine) {
     s.stop().await;
 }
 
-on_both_engines!(real_world_replies_apply, spoofed_and_unknown_replies_change_nothing, invitations_from_outside);
+async fn refresh_queues_the_current_event(engine: Engine) {
+    let s = start(engine).await;
+    let queued = s.store.pending_external(100).await.unwrap().len();
+    let refresh = format!(
+        "From: dana@contoso.example\r\nMessage-ID: <refresh-1@contoso.example>\r\nContent-Type: text/calendar\r\n\r\n\
+         BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//X//EN\r\nMETHOD:REFRESH\r\nBEGIN:VEVENT\r\nUID:{UID}\r\n\
+         DTSTAMP:20261201T000000Z\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:dana@contoso.example\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let r = receive_as(&s, ExternalInvitations::Inbox, refresh.as_bytes()).await;
+    assert_eq!(r, Receipt::Done(Decision::Refreshed { organizer: "alice".into() }));
+    let pending = s.store.pending_external(100).await.unwrap();
+    assert_eq!(pending.len(), queued + 1);
+    let last = pending.last().unwrap();
+    assert_eq!((last.message.recipient.as_str(), last.message.method.as_str()), ("mailto:dana@contoso.example", "REQUEST"));
+    assert!(String::from_utf8_lossy(&last.message.data).contains("SUMMARY:Planning"));
+    // Someone else asking for Dana is refused.
+    let spoofed = refresh.replace("From: dana@contoso.example", "From: eve@contoso.example");
+    assert!(matches!(receive_as(&s, ExternalInvitations::Inbox, spoofed.as_bytes()).await, Receipt::Done(Decision::Dropped(_))));
+    s.stop().await;
+}
+
+on_both_engines!(refresh_queues_the_current_event, real_world_replies_apply, spoofed_and_unknown_replies_change_nothing, invitations_from_outside);
 
 /// Runs the binary with `stdin`, on a fresh SQLite database (or the given URL).
 fn run_binary(stdin: &[u8], database_url: Option<&str>) -> (i32, String) {

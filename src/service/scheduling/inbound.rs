@@ -16,6 +16,8 @@ use crate::store::{SchedStore, UserId, UserStore};
 pub enum Decision {
     /// A REPLY applied to the organizer's copy (and the message put in their inbox).
     Replied { organizer: String },
+    /// A REFRESH answered: the current event queued for the attendee who asked.
+    Refreshed { organizer: String },
     /// An invitation or cancellation delivered to these users (inbox, and calendar if allowed).
     Delivered { users: Vec<String>, calendar: bool },
     /// Deliberately not processed, and why (the MTA is told success: retrying cannot help).
@@ -103,9 +105,7 @@ async fn decide(ctx: &SchedCtx<'_>, invitations: ExternalInvitations, text: &str
     match method {
         Method::Reply => reply(ctx, text, origin).await,
         Method::Request | Method::Cancel => invitation(ctx, invitations, text, origin).await,
-        // RFC 5546 §3.2.6: an attendee asks for the current event. Not answered yet: the
-        // organizer's next update reaches them anyway.
-        Method::Refresh => Ok(dropped("REFRESH is not answered by this server (the organizer's next update is)")),
+        Method::Refresh => refresh(ctx, text, origin).await,
         other => Ok(dropped(format!("METHOD:{} from outside is not processed", other.as_str()))),
     }
 }
@@ -149,47 +149,106 @@ async fn reply(ctx: &SchedCtx<'_>, text: &str, origin: &Origin<'_>) -> ServiceRe
         Err(e) => return Ok(dropped(format!("not a valid REPLY: {e}"))),
     };
     let Some(who) = incoming.attendees.first().cloned() else { return Ok(dropped("a REPLY without ATTENDEE")) };
-    // RFC 6047 §3: the sender is the calendar user replying; anyone else is a spoof.
-    if let Some(from) = origin.from
-        && who.email().is_none_or(|e| !e.eq_ignore_ascii_case(from))
-    {
-        return Ok(dropped(format!("From {from} is not the replying ATTENDEE {who}")));
+    if let Some(refused) = spoofed(origin, &who, "replying ATTENDEE") {
+        return Ok(refused);
     }
     let now = crate::service::now();
-    for owner in ctx.store.owners_of_uid(&incoming.uid).await? {
-        if origin.organizer.is_some_and(|o| o != owner) {
-            continue;
-        }
-        let Some(user) = ctx.store.user_by_id(owner).await? else { continue };
-        let principal = Principal { id: user.id, name: user.name.clone(), email: user.email.clone() };
-        let addrs = principal_addresses(ctx.dir, &principal);
-        if stated && !addrs.contains(&incoming.organizer) {
-            continue;
-        }
-        let Some(organizer) = addrs.first().cloned() else { continue };
-        let message_text = if stated { text.to_owned() } else { with_organizer(text, &organizer) };
-        for (_, copy) in ctx.store.objects_with_uid(owner, &incoming.uid).await? {
-            let copy = String::from_utf8_lossy(&copy.data).into_owned();
-            if sched::classify(&copy, &addrs) != Ok(Role::Organizer) {
+    let stated_organizer = stated.then_some(&incoming.organizer);
+    // The first copy the REPLY applies to takes it; else the last reason is the answer.
+    let mut why = None;
+    for found in organizer_copies(ctx, &incoming.uid, stated_organizer, origin.organizer).await? {
+        let message_text = if stated { text.to_owned() } else { with_organizer(text, &found.address) };
+        match sched::apply_reply(&message_text, &found.copy, now) {
+            Ok(Applied::Store(_)) => {}
+            Ok(Applied::Ignored(reason)) => {
+                why = Some(reason);
                 continue;
             }
-            match sched::apply_reply(&message_text, &copy, now) {
-                Ok(Applied::Store(_)) => {}
-                Ok(Applied::Ignored(why)) => return Ok(dropped(why)),
-                Err(e) => return Ok(dropped(format!("the REPLY does not apply: {e}"))),
+            Err(e) => {
+                why = Some(format!("the REPLY does not apply: {e}"));
+                continue;
             }
-            let message = Message {
-                method: Method::Reply,
-                uid: incoming.uid.clone(),
-                originator: who.clone(),
-                recipient: organizer.clone(),
-                text: message_text,
-            };
-            deliver_from_outside(ctx, owner, vec![message], true).await?;
-            return Ok(Decision::Replied { organizer: user.name });
+        }
+        let message = Message {
+            method: Method::Reply,
+            uid: incoming.uid.clone(),
+            originator: who.clone(),
+            recipient: found.address.clone(),
+            text: message_text,
+        };
+        deliver_from_outside(ctx, found.user.id, vec![message], true).await?;
+        return Ok(Decision::Replied { organizer: found.user.name });
+    }
+    Ok(dropped(why.unwrap_or_else(|| format!("no organizer here has UID {} with {who} invited", incoming.uid))))
+}
+
+/// RFC 5546 §3.2.6 REFRESH: the attendee gets the event as it is now, a REQUEST queued for
+/// email like any message to them.
+async fn refresh(ctx: &SchedCtx<'_>, text: &str, origin: &Origin<'_>) -> ServiceResult<Decision> {
+    let incoming = match sched::parse_message(text) {
+        Ok(i) => i,
+        Err(e) => return Ok(dropped(format!("not a valid REFRESH: {e}"))),
+    };
+    let Some(who) = incoming.attendees.first().cloned() else { return Ok(dropped("a REFRESH without ATTENDEE")) };
+    if let Some(refused) = spoofed(origin, &who, "ATTENDEE asking") {
+        return Ok(refused);
+    }
+    let now = crate::service::now();
+    for found in organizer_copies(ctx, &incoming.uid, Some(&incoming.organizer), origin.organizer).await? {
+        if let Some(message) = sched::refresh_for(&found.copy, &who, now) {
+            deliver_from_outside(ctx, found.user.id, vec![message], true).await?;
+            return Ok(Decision::Refreshed { organizer: found.user.name });
         }
     }
     Ok(dropped(format!("no organizer here has UID {} with {who} invited", incoming.uid)))
+}
+
+/// RFC 6047 §3: the sender is the calendar user the message speaks for; anyone else is a
+/// spoof (as far as the MTA's checks of From go).
+fn spoofed(origin: &Origin<'_>, who: &Address, role: &str) -> Option<Decision> {
+    let from = origin.from?;
+    match who.email().is_some_and(|e| e.eq_ignore_ascii_case(from)) {
+        true => None,
+        false => Some(dropped(format!("From {from} is not the {role} {who}"))),
+    }
+}
+
+/// A local organizer's copy of an event.
+struct OrganizerCopy {
+    user: Principal,
+    /// The organizer's calendar user address that messages to them name.
+    address: Address,
+    copy: String,
+}
+
+/// The organizer copies of `uid` among local users (first user first): objects whose owner is
+/// their ORGANIZER, of `stated` when the message names one, of `only` when a token does.
+async fn organizer_copies(
+    ctx: &SchedCtx<'_>,
+    uid: &str,
+    stated: Option<&Address>,
+    only: Option<UserId>,
+) -> ServiceResult<Vec<OrganizerCopy>> {
+    let mut out = Vec::new();
+    for owner in ctx.store.owners_of_uid(uid).await? {
+        if only.is_some_and(|o| o != owner) {
+            continue;
+        }
+        let Some(user) = ctx.store.user_by_id(owner).await? else { continue };
+        let user = Principal { id: user.id, name: user.name, email: user.email };
+        let addrs = principal_addresses(ctx.dir, &user);
+        if stated.is_some_and(|s| !addrs.contains(s)) {
+            continue;
+        }
+        let Some(address) = stated.cloned().or_else(|| addrs.first().cloned()) else { continue };
+        for (_, object) in ctx.store.objects_with_uid(owner, uid).await? {
+            let copy = String::from_utf8_lossy(&object.data).into_owned();
+            if sched::classify(&copy, &addrs) == Ok(Role::Organizer) {
+                out.push(OrganizerCopy { user: user.clone(), address: address.clone(), copy });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The most local attendees an invitation from outside is delivered to.
@@ -202,11 +261,9 @@ async fn invitation(ctx: &SchedCtx<'_>, invitations: ExternalInvitations, text: 
         Err(e) => return Ok(dropped(format!("not a valid {}: {e}", method_of(text).map_or("message", Method::as_str)))),
     };
     let organizer = incoming.organizer.clone();
-    // RFC 6047 §3: the organizer sends invitations; a stranger could otherwise cancel events.
-    if let Some(from) = origin.from
-        && organizer.email().is_none_or(|e| !e.eq_ignore_ascii_case(from))
-    {
-        return Ok(dropped(format!("From {from} is not the ORGANIZER {organizer}")));
+    // The organizer sends invitations; a stranger could otherwise cancel events.
+    if let Some(refused) = spoofed(origin, &organizer, "ORGANIZER") {
+        return Ok(refused);
     }
     // A local organizer's messages travel inside the server, never by email.
     if matches!(resolve(ctx.store, ctx.dir, &organizer).await?, Recipient::Local(_)) {

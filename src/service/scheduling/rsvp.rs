@@ -199,7 +199,7 @@ pub async fn answer(ctx: &SchedCtx<'_>, token: &str, answer: Answer) -> ServiceR
             Ok(Ok(event))
         }
         Decision::Dropped(why) => Ok(Err(Refusal::Gone(why))),
-        Decision::Delivered { .. } => Ok(Err(Refusal::Gone("the answer could not be applied".into()))),
+        Decision::Delivered { .. } | Decision::Refreshed { .. } => Ok(Err(Refusal::Gone("the answer could not be applied".into()))),
     }
 }
 
