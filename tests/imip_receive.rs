@@ -233,3 +233,26 @@ async fn malformed_input_never_panics() {
     }
     s.stop().await;
 }
+
+/// The binary end to end, as an MTA runs it: a Gmail reply piped in, with the database of a
+/// running server, answers the organizer's event there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_applies_a_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kalends.db").display());
+    let store = kalends::store::Store::open(&url).await.unwrap();
+    users::create(&store, "alice", Some("alice@example.org"), ALICE_PW).await.unwrap();
+    let config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = kalends::app::start(&config, store.clone(), listener).unwrap();
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let put = client.put(format!("{base}{CAL}planning.ics")).basic_auth("alice", Some(ALICE_PW)).header("Content-Type", "text/calendar").body(meeting());
+    assert_eq!(send(put).await.status, 201);
+    let (code, out) = tokio::task::spawn_blocking(move || run_binary(&fixture("gmail-reply.eml"), Some(&url))).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Replied"), "{out}");
+    let mine = send(client.get(format!("{base}{CAL}planning.ics")).basic_auth("alice", Some(ALICE_PW))).await;
+    assert_eq!(partstat_of(&mine.body, "gary@gmail.example"), "DECLINED", "{}", mine.body);
+    server.stop().await;
+}
