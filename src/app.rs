@@ -17,6 +17,7 @@ use crate::dav::resource::Paths;
 use crate::dav::{DavContext, DavLimits};
 use crate::http::server::{HttpState, serve};
 use crate::service::auth::Authenticator;
+use crate::service::scheduling::inbound::{Receipt, receive};
 use crate::service::users::bootstrap_admin;
 use crate::store::Store;
 
@@ -89,12 +90,10 @@ fn concurrent_listings(config: &Config) -> usize {
     }
 }
 
-/// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
-pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Result<RunningServer> {
-    let addr = listener.local_addr()?;
-    let cache = open_cache(config)?;
-    let dav = DavContext {
-        store: store.clone(),
+/// What every DAV handler (and the scheduling use-cases outside HTTP) needs.
+pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
+    DavContext {
+        store,
         paths: Paths::new(config.base_path()).with_public_authority(config.public_authority()),
         limits: DavLimits {
             max_resource_size: config.limits.max_resource_size,
@@ -105,9 +104,32 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             max_attendees_per_instance: config.limits.max_attendees_per_instance,
             freebusy_lookup: config.scheduling.freebusy_lookup,
         },
-        cache: cache.clone(),
+        cache,
         listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),
+    }
+}
+
+/// `kalends imip receive`: one email from the MTA through the inbound scheduling pipeline,
+/// with the server's configuration and database. A database that cannot be opened is a
+/// temporary failure (the MTA keeps the message and tries again).
+pub async fn imip_receive(config: &Config, raw: &[u8]) -> Receipt {
+    // Input that is not mail is refused before the database is opened: no retry helps it.
+    if let Err(e) = crate::service::scheduling::mail::parse(raw) {
+        return Receipt::NotMail(e.to_string());
+    }
+    let store = match open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return Receipt::TempFail(format!("{e:#}")),
     };
+    let dav = dav_context(config, store, Cache::memory(16));
+    receive(&dav.sched(), config.scheduling.external_invitations, raw).await
+}
+
+/// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
+pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let cache = open_cache(config)?;
+    let dav = dav_context(config, store.clone(), cache.clone());
     let state = Arc::new(HttpState {
         dav,
         auth: Authenticator::new(

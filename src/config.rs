@@ -49,6 +49,19 @@ pub struct SchedulingConfig {
     /// user of this server sees every other user's free/busy, nothing more) or `nobody` (each
     /// user only their own).
     pub freebusy_lookup: FreeBusyLookup,
+    /// What an invitation (REQUEST, CANCEL) from an organizer outside the server does when it
+    /// arrives by email (`kalends imip receive`): `inbox` (only the user's scheduling inbox) or
+    /// `calendar` (also applied to their calendar, as an invitation from a local organizer is).
+    pub external_invitations: ExternalInvitations,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalInvitations {
+    /// Anyone can send email: a stranger's invitation must not write into a calendar unasked.
+    #[default]
+    Inbox,
+    Calendar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -61,7 +74,7 @@ pub enum FreeBusyLookup {
 
 impl Default for SchedulingConfig {
     fn default() -> Self {
-        SchedulingConfig { freebusy_lookup: FreeBusyLookup::Users }
+        SchedulingConfig { freebusy_lookup: FreeBusyLookup::Users, external_invitations: ExternalInvitations::Inbox }
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kalends::config::Config;
+use kalends::service::scheduling::inbound::Receipt;
 use kalends::service::users;
 
 #[derive(Parser)]
@@ -27,6 +28,19 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Email invitations and replies (iMIP, RFC 6047).
+    #[command(subcommand)]
+    Imip(ImipCommand),
+}
+
+#[derive(Subcommand)]
+enum ImipCommand {
+    /// Make a new key for signing RSVP links; links signed with the old one keep working for
+    /// 60 days (rotate after a suspected leak of the database or of many links).
+    RotateRsvpKey,
+    /// Read one RFC 5322 message on standard input (an MTA pipe transport) and process its
+    /// iTIP part. Exit 0: processed or dropped (logged); 65: not mail; 75: try again later.
+    Receive,
 }
 
 #[derive(Subcommand)]
@@ -58,7 +72,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kalends: {e}");
-            return ExitCode::from(2);
+            // An MTA bounces on most codes; a configuration being fixed is worth a retry.
+            let receiving = matches!(cli.command, Command::Imip(ImipCommand::Receive));
+            return ExitCode::from(if receiving { EX_TEMPFAIL } else { 2 });
         }
     };
     init_tracing(&config.log);
@@ -69,6 +85,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Imip(ImipCommand::Receive) = cli.command {
+        return imip_receive(&runtime, &config);
+    }
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -87,7 +106,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, &config).await,
+        Command::Imip(ImipCommand::Receive) => Ok(()),
+        Command::Imip(ImipCommand::RotateRsvpKey) => {
+            let store = kalends::app::open_store(&config).await?;
+            let key = kalends::service::scheduling::rsvp::rotate_key(&store).await?;
+            println!("RSVP links are now signed with key {}; older keys verify for 60 more days", key.id);
+            Ok(())
+        }
     }
+}
+
+/// sysexits.h EX_TEMPFAIL: the MTA keeps the message and retries.
+const EX_TEMPFAIL: u8 = 75;
+
+/// `kalends imip receive`: the exit status is the MTA's instruction (sysexits.h).
+fn imip_receive(runtime: &tokio::runtime::Runtime, config: &Config) -> ExitCode {
+    let mut raw = Vec::new();
+    let limit = u64::try_from(kalends::service::scheduling::mail::MAX_MAIL_BYTES + 1).unwrap_or(u64::MAX);
+    if let Err(e) = std::io::stdin().take(limit).read_to_end(&mut raw) {
+        eprintln!("kalends: cannot read standard input: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    let receipt = runtime.block_on(kalends::app::imip_receive(config, &raw));
+    match &receipt {
+        Receipt::Done(decision) => eprintln!("kalends: {decision:?}"),
+        Receipt::NotMail(why) => eprintln!("kalends: {why}"),
+        Receipt::TempFail(why) => eprintln!("kalends: temporary failure: {why}"),
+    }
+    ExitCode::from(receipt.exit_code())
 }
 
 async fn user_command(cmd: UserCommand, config: &Config) -> anyhow::Result<()> {

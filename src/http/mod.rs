@@ -2,4 +2,5 @@
 //! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
 
 pub mod auth;
+pub mod rsvp;
 pub mod server;

@@ -1,4 +1,4 @@
-//! Accept loop and per-request pipeline: well-known redirect → OPTIONS → authenticate →
+//! Accept loop and per-request pipeline: RSVP links (rsvp.rs) → well-known redirect → OPTIONS → authenticate →
 //! read the body within limits → DAV → one log line (method, path, principal, status, ms).
 
 use std::convert::Infallible;
@@ -103,6 +103,11 @@ async fn respond(
     let method = DavMethod::parse(req.method());
     let method_name = req.method().clone();
     let paths = &state.dav.paths;
+    // RSVP links carry their own credential (a signed token), so no Basic auth.
+    if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
+        let token = token.to_owned();
+        return (None, super::rsvp::handle(state, req, &token).await);
+    }
     // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
     if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
         let mut resp = text(StatusCode::MOVED_PERMANENTLY, "see the context path");

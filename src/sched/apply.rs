@@ -8,7 +8,7 @@
 
 use super::address::Address;
 use super::message::read;
-use super::object::{Object, Rid, When, attendee, attendee_mut, cancelled, partstat, server_attendees};
+use super::object::{Object, Rid, When, attendee, attendee_mut, cancelled, is_server_attendee, partstat, server_attendees};
 use super::organizer::organizer_of;
 use super::text::{Comp, Prop};
 use super::view::{compose, exdate_for, is_per_attendee, is_progress, view_of};
@@ -345,6 +345,28 @@ pub fn refresh_others(organizer_copy: &str, replied: &Address, now: i64) -> Vec<
         }
     }
     out
+}
+
+/// RFC 5546 §3.2.6: the answer to a REFRESH from `who`, a REQUEST with the event as they are
+/// invited to it now (their view, RFC 6638 §3.2.6); None when they are not invited (any more)
+/// or the copy is not an organizer's.
+pub fn refresh_for(organizer_copy: &str, who: &Address, now: i64) -> Option<Message> {
+    let obj = Object::parse(organizer_copy).ok()?;
+    let organizer = organizer_of(&obj)?;
+    if !is_server_attendee(&obj, who) {
+        return None;
+    }
+    let view = view_of(&obj, who);
+    if view.is_empty() {
+        return None;
+    }
+    Some(Message {
+        method: Method::Request,
+        uid: obj.uid().unwrap_or_default().to_owned(),
+        originator: organizer,
+        recipient: who.clone(),
+        text: compose(Method::Request, &[&obj], view, now),
+    })
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ mod tests;
 
 
 pub use address::Address;
-pub use apply::{apply_cancel, apply_reply, apply_request, refresh_others};
+pub use apply::{apply_cancel, apply_reply, apply_request, refresh_for, refresh_others};
 pub use attendee::{attendee_change, attendee_delete};
 pub use classify::{classify, schedule_delete, schedule_write};
 pub use freebusy::{FreeBusyRequest, freebusy_reply, parse_freebusy_request};

@@ -618,5 +618,7 @@ delegate!(SyncStore {
     fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool>;
 });
 
+mod rsvp;
+pub use rsvp::{RsvpKey, RsvpStore};
 mod sched;
 pub use sched::{DeliveryTarget, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, lock_order};

@@ -125,6 +125,8 @@ pub trait SchedStore {
     fn users_by_emails(&self, emails: &[String]) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
     /// Each user's inbox, default calendar and copy of `uid`, in three statements for all.
     fn delivery_targets(&self, users: &[UserId], uid: &str) -> impl Future<Output = StoreResult<Vec<DeliveryTarget>>> + Send;
+    /// The users who keep a calendar object with this UID (at most 100), by id.
+    fn owners_of_uid(&self, uid: &str) -> impl Future<Output = StoreResult<Vec<UserId>>> + Send;
     /// Pending external messages, oldest first.
     fn pending_external(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<ExternalItip>>> + Send;
 }
@@ -135,6 +137,7 @@ delegate!(SchedStore {
     fn objects_with_uid(&self, owner: UserId, uid: &str) -> StoreResult<Vec<(Collection, StoredObject)>>;
     fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>>;
     fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>>;
+    fn owners_of_uid(&self, uid: &str) -> StoreResult<Vec<UserId>>;
     fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>>;
     fn delivery_targets(&self, users: &[UserId], uid: &str) -> StoreResult<Vec<DeliveryTarget>>;
 });

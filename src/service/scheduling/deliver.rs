@@ -69,6 +69,8 @@ struct Deliveries {
     boxes: HashMap<UserId, Boxes>,
     /// Recipients already looked up.
     resolved: HashMap<Address, Recipient>,
+    /// An invitation from outside that goes to the inbox only (`scheduling.external_invitations`).
+    inbox_only: bool,
 }
 
 /// The result of a scheduled write: what the store wrote for the sender.
@@ -213,7 +215,7 @@ async fn commit(
     if let Err(e) = prefetch(ctx, &plan.messages, &mut d).await {
         return Ok(Err(e));
     }
-    if let Err(e) = deliver_all(ctx, owner, plan.messages, &mut d, false).await {
+    if let Err(e) = deliver_all(ctx, Some(owner.id), owner.id, plan.messages, &mut d, false).await {
         return Ok(Err(e));
     }
     let tag = plan.scheduling.then(new_tag);
@@ -296,10 +298,46 @@ fn push_copy(d: &mut Deliveries, collection: Collection, o: StoredObject) -> usi
     d.copies.len() - 1
 }
 
-/// Delivers each message in order (RFC 6638 §4.1), recording each recipient's status.
+/// Messages that come from outside the server (an iMIP email, an RSVP link) delivered to local
+/// users, planned and written like a local sender's (one `write_scheduling` batch, planned
+/// again when a copy changed meanwhile): a REPLY updates the organizer's copy and refreshes the
+/// other attendees (RFC 6638 §4.2), whose external ones are queued as `queue_owner`'s messages.
+/// `calendar`: apply to calendars (else each message only reaches the inbox).
+pub(crate) async fn deliver_from_outside(
+    ctx: &SchedCtx<'_>,
+    queue_owner: UserId,
+    messages: Vec<Message>,
+    calendar: bool,
+) -> ServiceResult<()> {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let mut d = Deliveries { inbox_only: !calendar, ..Deliveries::default() };
+        prefetch(ctx, &messages, &mut d).await?;
+        deliver_all(ctx, None, queue_owner, messages.clone(), &mut d, false).await?;
+        let writes = delivery_writes(ctx, d)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        match ctx.store.write_scheduling(writes).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::InBatch { error, .. })
+                if matches!(*error, StoreError::PreconditionFailed | StoreError::UidConflict { .. } | StoreError::AlreadyExists) =>
+            {
+                last = Some(ServiceError::Conflict("a recipient's calendar kept changing; try again".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.unwrap_or_else(|| ServiceError::Internal("scheduling retries exhausted".into())))
+}
+
+/// Delivers each message in order (RFC 6638 §4.1), recording each recipient's status. `sender`:
+/// the local user who sent them (None from outside), to whom nothing is delivered;
+/// `queue_owner`: whose messages the external ones are.
 async fn deliver_all(
     ctx: &SchedCtx<'_>,
-    sender: &Principal,
+    sender: Option<UserId>,
+    queue_owner: UserId,
     messages: Vec<Message>,
     d: &mut Deliveries,
     refresh: bool,
@@ -312,7 +350,7 @@ async fn deliver_all(
             None => resolve(ctx.store, ctx.dir, &message.recipient).await?,
         };
         let status = match recipient {
-            Recipient::Local(user) if user.id == sender.id => ScheduleStatus::Delivered,
+            Recipient::Local(user) if Some(user.id) == sender => ScheduleStatus::Delivered,
             Recipient::Local(user) => {
                 let principal = Principal { id: user.id, name: user.name.clone(), email: user.email.clone() };
                 let more = deliver_local(ctx, &principal, &message, d, quiet).await?;
@@ -322,7 +360,7 @@ async fn deliver_all(
             }
             Recipient::External(_) => {
                 d.external.push(NewExternalItip {
-                    owner: sender.id,
+                    owner: queue_owner,
                     recipient: message.recipient.as_str().to_owned(),
                     method: message.method.as_str().to_owned(),
                     uid: message.uid.clone(),
@@ -353,6 +391,10 @@ async fn deliver_local(
     // A refresh updates a copy that is there; one the attendee deleted (and so declined) stays
     // deleted (RFC 6638 §4.2 refreshes attendees, it does not invite them again).
     if quiet && slot.is_none() {
+        return Ok(Vec::new());
+    }
+    if d.inbox_only && !quiet {
+        inbox_message(ctx, user, message, d).await?;
         return Ok(Vec::new());
     }
     let now = crate::service::now();

@@ -1,9 +1,14 @@
 //! RFC 6638 scheduling as a use-case: which collections a principal schedules with, and (in
 //! `deliver`) what a write of a scheduling object sends and to whom, written in the same
-//! transaction as the write. The iTIP rules themselves are the pure `sched` domain.
+//! transaction as the write; `inbound` takes iTIP messages from outside (an email through
+//! `mail`, an RSVP link through `rsvp`) into the same delivery. The iTIP rules themselves are
+//! the pure `sched` domain.
 
 pub mod deliver;
 pub mod directory;
+pub mod inbound;
+pub mod mail;
+pub mod rsvp;
 
 use std::collections::HashMap;
 

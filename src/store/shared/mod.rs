@@ -117,6 +117,7 @@ pub(super) mod collections;
 pub(super) mod dead_props;
 pub(super) mod listing;
 pub(super) mod objects;
+pub(super) mod rsvp;
 pub(super) mod sched;
 pub(super) mod sync;
 pub(super) mod transfer;

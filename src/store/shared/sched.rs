@@ -27,6 +27,9 @@ pub mod sql {
          ON o.collection_id = c.id AND o.uid = $2 WHERE c.owner_id = $1 AND c.kind = 'calendar' \
          ORDER BY c.id"
     );
+    /// Who keeps an object with this UID (an inbound REPLY without ORGANIZER is routed by it).
+    pub const OWNERS_OF_UID: &str = "SELECT DISTINCT c.owner_id FROM collections c JOIN objects o \
+         ON o.collection_id = c.id WHERE o.uid = $1 AND c.kind = 'calendar' ORDER BY c.owner_id LIMIT 100";
     /// The batched lookups end in an IN list of placeholders (`in_list`).
     pub const USERS_BY_EMAILS_PREFIX: &str =
         concat!("SELECT ", user_cols!(), " FROM users WHERE lower(email) IN (");
@@ -313,6 +316,11 @@ impl SchedStore for Engine {
             }
         }
         Ok(out)
+    }
+
+    async fn owners_of_uid(&self, uid: &str) -> StoreResult<Vec<UserId>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(sql::OWNERS_OF_UID).bind(uid).fetch_all(&mut *self.reader().await?).await?;
+        Ok(rows.into_iter().map(|(id,)| UserId(id)).collect())
     }
 
     async fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>> {
