@@ -32,6 +32,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0003_objects_listing.sql",
     "0004_timelines.sql",
     "0005_scheduling.sql",
+    "0006_imip_outbox.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -40,6 +41,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0003_objects_listing.sql",
     "0004_timelines.sql",
     "0005_scheduling.sql",
+    "0006_imip_outbox.sql",
 );
 
 impl Embedded {
