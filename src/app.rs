@@ -19,6 +19,7 @@ use crate::http::server::{HttpState, serve};
 use crate::service::auth::Authenticator;
 use crate::service::users::bootstrap_admin;
 use crate::store::Store;
+use crate::worker::imip::{ImipSettings, Mailer, spawn_imip};
 
 /// Opens and migrates the configured database (creating the data dir for SQLite).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -68,6 +69,7 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     purge: JoinHandle<()>,
     timelines: JoinHandle<()>,
+    imip: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -77,6 +79,9 @@ impl RunningServer {
         let _ = self.task.await;
         let _ = self.purge.await;
         let _ = self.timelines.await;
+        if let Some(imip) = self.imip {
+            let _ = imip.await;
+        }
     }
 }
 
@@ -87,6 +92,21 @@ fn concurrent_listings(config: &Config) -> usize {
         Some(n) => usize::try_from(n.max(1)).unwrap_or(usize::MAX),
         None => 2 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     }
+}
+
+/// The iMIP sender when `smtp_url` is set (docs/decisions/0017-imip-sending.md); without it the
+/// outbox keeps its messages (SCHEDULE-STATUS 1.0) until email is configured. A malformed URL
+/// or sender is an error; the relay itself is not contacted here.
+pub fn open_mailer(config: &Config) -> anyhow::Result<Option<Arc<Mailer>>> {
+    let (Some(url), Some(from)) = (&config.smtp_url, &config.mail_from) else {
+        tracing::info!("email: off (no smtp_url); invitations to people outside the server wait in the outbox");
+        return Ok(None);
+    };
+    let settings = ImipSettings::from_config(config);
+    let mailer = Mailer::new(url, from, settings, Duration::from_secs(config.imip.smtp_timeout_secs.max(1)))
+        .with_context(|| format!("smtp_url {}", redact(url)))?;
+    tracing::info!(url = %redact(url), from = %from, "email: iMIP invitations sent through SMTP");
+    Ok(Some(Arc::new(mailer)))
 }
 
 /// Starts serving on `listener` with an already opened store (tests bind 127.0.0.1:0).
@@ -122,13 +142,14 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
     let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let timelines = crate::worker::spawn_timelines(store.clone(), crate::worker::TIMELINES_EVERY, stopped.clone());
+    let imip = open_mailer(config)?.map(|mailer| spawn_imip(mailer, store.clone(), stopped.clone()));
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
     });
-    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines })
+    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines, imip })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.

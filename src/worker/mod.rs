@@ -1,5 +1,8 @@
 //! Background loops that run beside the server and stop with it. Each is safe to run on every
 //! node at once: each store write is one transaction that several nodes may repeat harmlessly.
+//! `imip` drains the outbox of emails to people outside the server (RFC 6047).
+
+pub mod imip;
 
 use std::time::Duration;
 

@@ -4,6 +4,7 @@
 
 pub mod deliver;
 pub mod directory;
+pub mod imip;
 
 use std::collections::HashMap;
 
