@@ -190,6 +190,50 @@ async fn send_limits_make_messages_wait(engine: Engine) {
     s.stop().await;
 }
 
+/// Two nodes draining one outbox at once (claims skip each other's rows: FOR UPDATE SKIP
+/// LOCKED on PostgreSQL, the one writer on SQLite) send every message exactly once.
+async fn two_workers_never_send_a_message_twice(engine: Engine) {
+    let s = start_server(engine).await;
+    let sink = SmtpSink::start().await;
+    for i in 0..24 {
+        let uid = format!("race{i}");
+        s.put_ics(&format!("{CAL}{uid}.ics"), &meeting(&uid, "20270105T100000", &uid)).await;
+    }
+    let small = |c: &mut Config| c.imip.batch = 3;
+    let (a, b) = (mailer(&sink.url(), small), mailer(&sink.url(), small));
+    let t = now();
+    let (ra, rb) = tokio::join!(a.drain_once(&s.store, t), b.drain_once(&s.store, t));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.sent + rb.sent, 24, "{ra:?} {rb:?}");
+    let mut ids: Vec<String> = sink
+        .mails()
+        .iter()
+        .map(|m| MessageParser::default().parse(&m.data).unwrap().message_id().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 24);
+    assert_eq!(sink.mails().len(), 24);
+    assert!(outbox_states(&s).await.iter().all(|st| st == "sent"));
+    s.stop().await;
+}
+
+/// A node that claimed a message and died: the row is sent by another after the lease.
+async fn a_dead_nodes_claim_is_taken_over(engine: Engine) {
+    let s = start_server(engine).await;
+    let sink = SmtpSink::start().await;
+    s.put_ics(&format!("{CAL}m8.ics"), &meeting("m8", "20270105T100000", "Orphan")).await;
+    let t = now();
+    let dead = s.store.claim_external(t, t + 300, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let m = mailer(&sink.url(), |_| {});
+    assert_eq!(m.drain_once(&s.store, t + 299).await.unwrap(), Drained::default(), "held by the lease");
+    assert_eq!(m.drain_once(&s.store, t + 300).await.unwrap().sent, 1);
+    assert_eq!(sink.mails().len(), 1);
+    assert!(daves_line(&s, "m8.ics").await.0.contains("SCHEDULE-STATUS=1.1"));
+    s.stop().await;
+}
+
 async fn the_server_sends_by_itself(engine: Engine) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
@@ -216,4 +260,6 @@ on_both_engines!(
     refusals_and_age_fail_with_5x,
     send_limits_make_messages_wait,
     the_server_sends_by_itself,
+    two_workers_never_send_a_message_twice,
+    a_dead_nodes_claim_is_taken_over,
 );
