@@ -79,6 +79,8 @@ pub struct ImipConfig {
     /// Per organizer: messages sent per hour and per day at most; more wait.
     pub per_hour: u32,
     pub per_day: u32,
+    /// Messages a node sends at once, each on its own pooled SMTP connection.
+    pub concurrency: u32,
     /// One SMTP command's timeout, in seconds.
     pub smtp_timeout_secs: u64,
     /// The circuit breaker in front of the relay: open this long after a connection failure,
@@ -98,6 +100,7 @@ impl Default for ImipConfig {
             max_age_hours: 72,
             per_hour: 200,
             per_day: 1_000,
+            concurrency: 16,
             smtp_timeout_secs: 30,
             breaker_initial_ms: 1_000,
             breaker_max_ms: 60_000,

@@ -106,6 +106,8 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
 }
 
 async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
+    // Replies go out at once (no Nagle delay waiting for the client's ACK).
+    let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let _ = write.write_all(b"220 sink ESMTP ready\r\n").await;
