@@ -312,4 +312,10 @@ async fn the_outbox_is_claimed_settled_and_coalesced(store: Store) {
     assert_eq!(rows[2].sent_at, Some(now + 11));
     assert_eq!(store.external_sent_since(alice.id, now, now - 86_400).await.unwrap(), (1, 1));
     assert_eq!(store.external_sent_since(alice.id, now + 20, now).await.unwrap(), (0, 1));
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.sent, stats.failed, stats.superseded), (1, 1, 1, 2));
+    assert_eq!(stats.oldest_pending, Some(rows[3].created_at));
+    // Pruning takes settled rows only.
+    assert_eq!(store.prune_external(now + 1).await.unwrap(), 4);
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending"]);
 }

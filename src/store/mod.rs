@@ -619,4 +619,4 @@ delegate!(SyncStore {
 });
 
 mod sched;
-pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, SchedStore, SchedWrite, SchedWritten, lock_order};
+pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};

@@ -88,6 +88,18 @@ pub enum ItipOutcome {
     Failed { error: String },
 }
 
+/// The outbox at a glance, for logs and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Messages waiting (due or not, claimed or not).
+    pub pending: i64,
+    /// When the oldest waiting message was queued.
+    pub oldest_pending: Option<Timestamp>,
+    pub sent: i64,
+    pub failed: i64,
+    pub superseded: i64,
+}
+
 /// A row a worker holds until `lease_until`, proven by `claim`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedItip {
@@ -174,6 +186,11 @@ pub trait SchedStore {
         lease_until: Timestamp,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<ClaimedItip>>> + Send;
+    /// Counts by state, and the oldest waiting message (one statement).
+    fn outbox_stats(&self) -> impl Future<Output = StoreResult<OutboxStats>> + Send;
+    /// Deletes settled messages (sent, failed, superseded) queued before `before`; returns how
+    /// many. Pending ones stay whatever their age (the drain fails them at `max_age`).
+    fn prune_external(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
     /// How many messages the owner had sent since each of the two times (per-organizer limits).
     fn external_sent_since(
         &self,
@@ -192,6 +209,8 @@ delegate!(SchedStore {
     fn external_of(&self, owner: UserId) -> StoreResult<Vec<ExternalItip>>;
     fn claim_external(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedItip>>;
     fn external_sent_since(&self, owner: UserId, hour: Timestamp, day: Timestamp) -> StoreResult<(i64, i64)>;
+    fn outbox_stats(&self) -> StoreResult<OutboxStats>;
+    fn prune_external(&self, before: Timestamp) -> StoreResult<u64>;
     fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>>;
     fn delivery_targets(&self, users: &[UserId], uid: &str) -> StoreResult<Vec<DeliveryTarget>>;
 });

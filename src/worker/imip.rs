@@ -284,8 +284,18 @@ pub fn spawn_imip(mailer: std::sync::Arc<Mailer>, store: Store, stop: watch::Rec
     super::spawn_every(every, stop, move || {
         let (mailer, store) = (mailer.clone(), store.clone());
         async move {
-            if let Err(e) = mailer.drain_once(&store, crate::service::now()).await {
-                tracing::warn!(error = %e, "iMIP outbox round failed; retrying later");
+            match mailer.drain_once(&store, crate::service::now()).await {
+                Ok(round) if round == Drained::default() => {}
+                // What the round did and what is left (issue 16: depth, oldest age, counts).
+                Ok(round) => match store.outbox_stats().await {
+                    Ok(o) => tracing::info!(
+                        sent = round.sent, retried = round.retried, failed = round.failed, deferred = round.deferred,
+                        pending = o.pending, oldest_pending_age = o.oldest_pending.map(|t| crate::service::now().saturating_sub(t)),
+                        "iMIP outbox round"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "reading the iMIP outbox's numbers failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "iMIP outbox round failed; retrying later"),
             }
         }
     })

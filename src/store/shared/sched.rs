@@ -11,7 +11,7 @@ use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
     ClaimedItip, Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, ItipOutcome, ItipSettle,
-    NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
+    NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
 };
 
 /// This capability's SQL, shared by both engines.
@@ -85,6 +85,8 @@ pub mod sql {
          WHERE id = $1 AND claim = $2 AND state = 'pending'";
     pub const SETTLE_FAILED: &str = "UPDATE itip_outbox SET state = 'failed', last_error = $3, claim = NULL \
          WHERE id = $1 AND claim = $2 AND state = 'pending'";
+    pub const OUTBOX_STATS: &str = "SELECT state, COUNT(*), MIN(created_at) FROM itip_outbox GROUP BY state";
+    pub const PRUNE_EXTERNAL: &str = "DELETE FROM itip_outbox WHERE state <> 'pending' AND created_at < $1";
     pub const SENT_SINCE: &str = "SELECT COALESCE(SUM(CASE WHEN sent_at > $2 THEN 1 ELSE 0 END), 0), COUNT(*) \
          FROM itip_outbox WHERE owner_id = $1 AND sent_at > $3";
 }
@@ -408,5 +410,27 @@ impl SchedStore for Engine {
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(counts)
+    }
+
+    async fn outbox_stats(&self) -> StoreResult<OutboxStats> {
+        let rows: Vec<(String, i64, Option<i64>)> =
+            sqlx::query_as(sql::OUTBOX_STATS).fetch_all(&mut *self.reader().await?).await?;
+        let mut stats = OutboxStats::default();
+        for (state, count, oldest) in rows {
+            match state.as_str() {
+                "pending" => (stats.pending, stats.oldest_pending) = (count, oldest),
+                "sent" => stats.sent = count,
+                "failed" => stats.failed = count,
+                _ => stats.superseded += count,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn prune_external(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::PRUNE_EXTERNAL).bind(before).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(done)
     }
 }
