@@ -237,6 +237,36 @@ async fn a_dead_nodes_claim_is_taken_over(engine: Engine) {
     s.stop().await;
 }
 
+/// An attendee here answering an organizer outside: the REPLY goes by mail in the attendee's
+/// name, and the status lands on the ORGANIZER line of their copy.
+async fn a_reply_to_an_outside_organizer(engine: Engine) {
+    let s = start_server(engine).await;
+    let sink = SmtpSink::start().await;
+    let event = |partstat: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:ext1\r\nDTSTAMP:20260101T000000Z\r\n\
+             DTSTART:20270105T100000Z\r\nDURATION:PT1H\r\nSUMMARY:Their meeting\r\nORGANIZER;CN=Olga:mailto:olga@elsewhere.example\r\n\
+             ATTENDEE;CN=Alice Ærø;PARTSTAT={partstat}:mailto:alice@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    assert!(s.put_ics(&format!("{CAL}ext1.ics"), &event("NEEDS-ACTION")).await.status.is_success());
+    let r = send(s.req("GET", &format!("{CAL}ext1.ics"))).await;
+    let r = send(s.req("PUT", &format!("{CAL}ext1.ics")).header("If-Match", r.header("etag").unwrap()).body(event("ACCEPTED"))).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let m = mailer(&sink.url(), |_| {});
+    assert_eq!(m.drain_once(&s.store, now()).await.unwrap().sent, 1);
+    let mails = sink.mails();
+    assert_eq!(mails[0].to, ["olga@elsewhere.example"]);
+    let mail = MessageParser::default().parse(&mails[0].data).unwrap();
+    assert_eq!(mail.subject(), Some("Alice Ærø accepted: Their meeting"));
+    assert_eq!(mail.from().unwrap().first().unwrap().name(), Some("Alice Ærø"));
+    assert_eq!(mail.reply_to().unwrap().first().unwrap().address(), Some("alice@example.org"));
+    let copy = send(s.req("GET", &format!("{CAL}ext1.ics"))).await.body.replace("\r\n ", "");
+    let organizer = copy.lines().find(|l| l.starts_with("ORGANIZER")).unwrap();
+    assert!(organizer.contains("SCHEDULE-STATUS=1.1"), "{copy}");
+    s.stop().await;
+}
+
 async fn the_server_sends_by_itself(engine: Engine) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
@@ -265,6 +295,7 @@ on_both_engines!(
     the_server_sends_by_itself,
     two_workers_never_send_a_message_twice,
     a_dead_nodes_claim_is_taken_over,
+    a_reply_to_an_outside_organizer,
 );
 
 /// The drain rate to the loopback sink (docs/performance.md): `cargo test --release --test imip
