@@ -123,6 +123,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             max_instances: config.limits.max_instances,
             quota_bytes: config.limits.quota_bytes,
             max_attendees_per_instance: config.limits.max_attendees_per_instance,
+            max_external_recipients: config.imip.max_recipients,
             freebusy_lookup: config.scheduling.freebusy_lookup,
         },
         cache: cache.clone(),

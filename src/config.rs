@@ -79,6 +79,9 @@ pub struct ImipConfig {
     /// Per organizer: messages sent per hour and per day at most; more wait.
     pub per_hour: u32,
     pub per_day: u32,
+    /// Outside recipients one change may send to (each gets an email); more get
+    /// SCHEDULE-STATUS 5.3 and nothing is sent to them. Keeps one account from mass-mailing.
+    pub max_recipients: u32,
     /// Messages a node sends at once, each on its own pooled SMTP connection.
     pub concurrency: u32,
     /// One SMTP command's timeout, in seconds.
@@ -100,6 +103,7 @@ impl Default for ImipConfig {
             max_age_hours: 72,
             per_hour: 200,
             per_day: 1_000,
+            max_recipients: 50,
             concurrency: 16,
             smtp_timeout_secs: 30,
             breaker_initial_ms: 1_000,

@@ -267,6 +267,26 @@ async fn a_reply_to_an_outside_organizer(engine: Engine) {
     s.stop().await;
 }
 
+/// `imip.max_recipients`: one change emails that many outside people at most; the rest are
+/// refused with 5.3 and nothing is queued for them.
+async fn outside_recipients_are_capped_per_change(engine: Engine) {
+    let s = start_with(engine, |c| c.imip.max_recipients = 2).await;
+    let many = meeting("m9", "20270105T100000", "Crowd").replace(
+        "END:VEVENT",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:erin@elsewhere.example\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:fay@elsewhere.example\r\nEND:VEVENT",
+    );
+    assert_eq!(s.put_ics(&format!("{CAL}m9.ics"), &many).await.status, 201);
+    assert_eq!(outbox_states(&s).await.len(), 2);
+    let text = send(s.req("GET", &format!("{CAL}m9.ics"))).await.body.replace("\r\n ", "");
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ATTENDEE") && l.contains("elsewhere"))
+        .map(|l| if l.contains("SCHEDULE-STATUS=1.0") { "1.0" } else if l.contains("SCHEDULE-STATUS=5.3") { "5.3" } else { "?" })
+        .collect();
+    assert_eq!(statuses, ["1.0", "1.0", "5.3"], "{text}");
+    s.stop().await;
+}
+
 async fn the_server_sends_by_itself(engine: Engine) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
@@ -296,6 +316,7 @@ on_both_engines!(
     two_workers_never_send_a_message_twice,
     a_dead_nodes_claim_is_taken_over,
     a_reply_to_an_outside_organizer,
+    outside_recipients_are_capped_per_change,
 );
 
 /// The drain rate to the loopback sink (docs/performance.md): `cargo test --release --test imip
