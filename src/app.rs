@@ -219,6 +219,19 @@ mod tests {
         assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
     }
 
+    #[tokio::test]
+    async fn email_follows_smtp_url() {
+        let mut config = crate::config::Config::default();
+        assert!(super::open_mailer(&config).expect("email off").is_none(), "email is off without smtp_url");
+        config.mail_from = Some("Kalends <c@example.org>".into());
+        // Nothing listens on port 1: the relay is not contacted at start.
+        config.smtp_url = Some("smtp://127.0.0.1:1".into());
+        assert!(super::open_mailer(&config).expect("a mailer").is_some());
+        config.smtp_url = Some("smtpx://u:secret@h".into());
+        let err = super::open_mailer(&config).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("smtp_url") && !err.contains("secret"), "{err}");
+    }
+
     #[test]
     fn the_cache_follows_redis_url() {
         let mut config = crate::config::Config::default();
