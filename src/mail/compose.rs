@@ -8,7 +8,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
-use super::summary::{Summary, summarize};
+use super::summary::{Action, Summary, summarize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -30,6 +30,8 @@ pub struct Envelope {
     pub recipient: String,
     pub message_id: String,
     pub date: SystemTime,
+    /// Links shown under the summary in both text parts (RSVP answers, say); may be empty.
+    pub actions: Vec<Action>,
 }
 
 /// A deterministic Message-ID per (queued message, recipient): a send repeated after a crash
@@ -80,14 +82,14 @@ pub fn compose(envelope: &Envelope, itip: &str) -> Result<Message, ComposeError>
     }) {
         builder = builder.reply_to(reply_to);
     }
-    builder.multipart(body(&summary, itip)?).map_err(|e| ComposeError::Build(e.to_string()))
+    builder.multipart(body(&summary, &envelope.actions, itip)?).map_err(|e| ComposeError::Build(e.to_string()))
 }
 
 /// multipart/mixed [ multipart/alternative [ text/plain, text/html, text/calendar ],
 /// application/ics attachment ]: the shape Outlook, Gmail and Apple Mail all show with their
 /// buttons (RFC 6047 §2.4 puts the iTIP body in text/calendar; the attachment serves clients
 /// that only offer to open attached files).
-fn body(summary: &Summary, itip: &str) -> Result<MultiPart, ComposeError> {
+fn body(summary: &Summary, actions: &[Action], itip: &str) -> Result<MultiPart, ComposeError> {
     let method = summary.method.as_str();
     // Base64 keeps the calendar's CRLF line ends and folding exactly as written (RFC 5545
     // §3.1); quoted-printable would let relays rewrap or re-end its lines.
@@ -101,8 +103,8 @@ fn body(summary: &Summary, itip: &str) -> Result<MultiPart, ComposeError> {
     Ok(MultiPart::mixed()
         .multipart(
             MultiPart::alternative()
-                .singlepart(SinglePart::plain(summary.plain()))
-                .singlepart(SinglePart::html(summary.html()))
+                .singlepart(SinglePart::plain(summary.plain_with(actions)))
+                .singlepart(SinglePart::html(summary.html_with(actions)))
                 .singlepart(calendar),
         )
         .singlepart(Attachment::new(file.to_owned()).body(base64()?, ics)))
@@ -120,7 +122,7 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
 
     fn envelope() -> Envelope {
         let sender: Mailbox = "Kalends <calendar@cal.example.org>".parse().unwrap();
-        Envelope { message_id: message_id(7, "mailto:carol@else.example", &sender), sender, recipient: "mailto:carol@else.example".into(), date: SystemTime::UNIX_EPOCH }
+        Envelope { message_id: message_id(7, "mailto:carol@else.example", &sender), sender, recipient: "mailto:carol@else.example".into(), date: SystemTime::UNIX_EPOCH, actions: Vec::new() }
     }
 
     #[test]

@@ -5,4 +5,4 @@ pub mod compose;
 pub mod summary;
 
 pub use compose::{ComposeError, Envelope, compose, mailto_address, message_id};
-pub use summary::{Person, Summary, escape_html, summarize};
+pub use summary::{Action, Person, Summary, escape_html, summarize};

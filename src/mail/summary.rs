@@ -37,6 +37,13 @@ impl Person {
     }
 }
 
+/// A link under the summary (e.g. an RSVP answer page): its label and absolute URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub label: String,
+    pub url: String,
+}
+
 /// What an iTIP message is about, for the mail's subject and text parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -195,6 +202,30 @@ impl Summary {
         }
     }
 
+    /// The text/plain part, with `actions` listed as "label: URL" lines after it.
+    pub fn plain_with(&self, actions: &[Action]) -> String {
+        let mut out = self.plain();
+        if !actions.is_empty() {
+            out.push('\n');
+            for a in actions {
+                out.push_str(&format!("{}: {}\n", a.label, a.url));
+            }
+        }
+        out
+    }
+
+    /// The text/html part, with `actions` as links after the summary.
+    pub fn html_with(&self, actions: &[Action]) -> String {
+        let mut out = self.html();
+        if !actions.is_empty() {
+            let links: Vec<String> =
+                actions.iter().map(|a| format!("<a href=\"{}\">{}</a>", escape_html(&a.url), escape_html(&a.label))).collect();
+            let at = out.rfind("</body>").unwrap_or(out.len());
+            out.insert_str(at, &format!("<p>{}</p>\n", links.join(" &middot; ")));
+        }
+        out
+    }
+
     /// The text/plain part.
     pub fn plain(&self) -> String {
         let mut out = format!("{}\n\n", self.heading());
@@ -285,6 +316,17 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         let plain = summarize(REQUEST).unwrap().plain();
         assert!(plain.contains("Where: Room 1; left\n"), "{plain}");
         assert!(plain.contains("Bob, B. <bob@example.org> (accepted)"), "{plain}");
+    }
+
+    #[test]
+    fn actions_are_escaped_links() {
+        let s = summarize(REQUEST).unwrap();
+        let actions = [Action { label: "Accept <now>".into(), url: "https://x.example/r?t=a&b=\"c".into() }];
+        let html = s.html_with(&actions);
+        assert!(html.contains("<a href=\"https://x.example/r?t=a&amp;b=&quot;c\">Accept &lt;now&gt;</a>"), "{html}");
+        assert!(html.ends_with("</p>\n</body></html>\n"), "{html}");
+        assert!(s.plain_with(&actions).ends_with("\nAccept <now>: https://x.example/r?t=a&b=\"c\n"));
+        assert_eq!(s.plain_with(&[]), s.plain());
     }
 
     #[test]

@@ -240,6 +240,7 @@ impl Mailer {
             recipient: m.recipient.clone(),
             message_id: message_id(row.item.id, &m.recipient, &self.sender),
             date: SystemTime::now(),
+            actions: Vec::new(),
         };
         let text = String::from_utf8_lossy(&m.data);
         let message = match compose(&envelope, &text) {
