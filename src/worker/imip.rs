@@ -253,7 +253,11 @@ impl Mailer {
                 Sent::Ok
             }
             Err(e) if e.is_permanent() => Sent::Permanent(e.to_string()),
-            Err(e) if e.is_transient() => Sent::Transient(e.to_string()),
+            // The message itself cannot go this way (e.g. a non-ASCII address and a relay
+            // without SMTPUTF8, RFC 6531): retrying would not help, and the relay is fine.
+            Err(e) if e.is_client() => Sent::Permanent(e.to_string()),
+            // 4xx, or an answer that could not be read: the relay is there, try later.
+            Err(e) if e.is_transient() || e.is_response() => Sent::Transient(e.to_string()),
             Err(e) => Sent::Unreachable(e.to_string()),
         }
     }
