@@ -287,6 +287,28 @@ async fn outside_recipients_are_capped_per_change(engine: Engine) {
     s.stop().await;
 }
 
+/// An unreachable relay opens the breaker: one message tries and the others of the round are
+/// put back untried, their attempts not counted.
+async fn an_unreachable_relay_opens_the_breaker(engine: Engine) {
+    let s = start_server(engine).await;
+    let sink = SmtpSink::down().await;
+    for uid in ["b1", "b2", "b3"] {
+        s.put_ics(&format!("{CAL}{uid}.ics"), &meeting(uid, "20270105T100000", uid)).await;
+    }
+    let m = mailer(&sink.url(), |c| {
+        c.imip.concurrency = 1;
+        c.imip.breaker_initial_ms = 60_000;
+        c.imip.breaker_max_ms = 60_000;
+    });
+    let round = m.drain_once(&s.store, now()).await.unwrap();
+    assert_eq!((round.retried, round.deferred, round.sent), (1, 2, 0));
+    let alice = s.store.users_by_email("alice@example.org").await.unwrap().remove(0);
+    let mut attempts: Vec<i64> = s.store.external_of(alice.id).await.unwrap().iter().map(|r| r.attempts).collect();
+    attempts.sort();
+    assert_eq!(attempts, [0, 0, 1]);
+    s.stop().await;
+}
+
 async fn the_server_sends_by_itself(engine: Engine) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
@@ -317,6 +339,7 @@ on_both_engines!(
     a_dead_nodes_claim_is_taken_over,
     a_reply_to_an_outside_organizer,
     outside_recipients_are_capped_per_change,
+    an_unreachable_relay_opens_the_breaker,
 );
 
 /// The drain rate to the loopback sink (docs/performance.md): `cargo test --release --test imip
