@@ -300,12 +300,25 @@ async fn an_unreachable_relay_opens_the_breaker(engine: Engine) {
         c.imip.breaker_initial_ms = 60_000;
         c.imip.breaker_max_ms = 60_000;
     });
-    let round = m.drain_once(&s.store, now()).await.unwrap();
+    let t = now();
+    let round = m.drain_once(&s.store, t).await.unwrap();
     assert_eq!((round.retried, round.deferred, round.sent), (1, 2, 0));
     let alice = s.store.users_by_email("alice@example.org").await.unwrap().remove(0);
-    let mut attempts: Vec<i64> = s.store.external_of(alice.id).await.unwrap().iter().map(|r| r.attempts).collect();
+    let rows = s.store.external_of(alice.id).await.unwrap();
+    let mut attempts: Vec<i64> = rows.iter().map(|r| r.attempts).collect();
     attempts.sort();
     assert_eq!(attempts, [0, 0, 1]);
+    // Put back until the breaker lets a probe through, not into the next poll.
+    assert!(rows.iter().filter(|r| r.attempts == 0).all(|r| r.next_attempt_at >= t + 59), "{rows:?}");
+    // In batches, the round stops at the first batch once the relay is known down.
+    s.put_ics(&format!("{CAL}b4.ics"), &meeting("b4", "20270105T100000", "b4")).await;
+    s.put_ics(&format!("{CAL}b5.ics"), &meeting("b5", "20270105T100000", "b5")).await;
+    let one = mailer(&sink.url(), |c| {
+        c.imip.batch = 1;
+        c.imip.breaker_initial_ms = 60_000;
+        c.imip.breaker_max_ms = 60_000;
+    });
+    assert_eq!(one.drain_once(&s.store, now() + 1).await.unwrap(), Drained { retried: 1, ..Drained::default() });
     s.stop().await;
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::cache::Health;
 use crate::cache::breaker::{Backoff, Breaker, Permit, Transition};
 use crate::calendar::ValidateOptions;
 use crate::config::Config;
@@ -149,7 +150,10 @@ impl Mailer {
             for r in results {
                 done += r?;
             }
-            if !full {
+            // With the relay unreachable the rest would only be claimed and put back: leave
+            // them for a later round.
+            let relay_up = matches!(self.breaker().health(Instant::now()), Health::Up);
+            if !full || !relay_up {
                 return Ok(done);
             }
         }
@@ -172,8 +176,13 @@ impl Mailer {
             let permit = self.breaker().admit(Instant::now());
             match permit {
                 None => {
+                    // Back when the breaker lets a probe through (at least a second away).
                     done.deferred += 1;
-                    (give_back(now.saturating_add(1)), None)
+                    let wait = match self.breaker().health(Instant::now()) {
+                        Health::Down { retry_in } => i64::try_from(retry_in.as_secs()).unwrap_or(i64::MAX).max(1),
+                        Health::Up | Health::Probing => 1,
+                    };
+                    (give_back(now.saturating_add(wait)), None)
                 }
                 Some(permit) => {
                     let sent = self.send(&row).await;
