@@ -318,4 +318,19 @@ async fn the_outbox_is_claimed_settled_and_coalesced(store: Store) {
     // Pruning takes settled rows only.
     assert_eq!(store.prune_external(now + 1).await.unwrap(), 4);
     assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending"]);
+
+    // A CANCEL of one instance supersedes nothing; a CANCEL of the whole event supersedes the
+    // pending REQUEST (the recipient gets the CANCEL alone).
+    let with_data = |method: &str, data: &[u8]| {
+        let mut w = queue("mailto:erin@elsewhere.example", method);
+        if let SchedWrite::External(m) = &mut w {
+            m.data = data.to_vec();
+        }
+        w
+    };
+    store.write_scheduling(vec![with_data("REQUEST", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")]).await.unwrap();
+    store.write_scheduling(vec![with_data("CANCEL", b"RECURRENCE-ID:20270105T100000Z\r\n")]).await.unwrap();
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending", "pending", "pending"]);
+    store.write_scheduling(vec![with_data("CANCEL", b"BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\n")]).await.unwrap();
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending", "superseded", "pending", "pending"]);
 }

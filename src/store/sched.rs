@@ -18,8 +18,9 @@ pub enum SchedWrite {
     Delete { collection: CollectionId, name: String, expect: Expect },
     /// Add a message under a fresh random name (an inbox delivery): no checks, one INSERT.
     Deliver { collection: CollectionId, object: NewObject },
-    /// Queue an iTIP message for a recipient outside this server. A REQUEST supersedes the
-    /// pending REQUESTs of the same (owner, UID, recipient) that no worker holds.
+    /// Queue an iTIP message for a recipient outside this server. A REQUEST, or a CANCEL of the
+    /// whole event, supersedes the pending REQUESTs of the same (owner, UID, recipient) that no
+    /// worker holds.
     External(NewExternalItip),
     /// Record how a claimed external message's send ended; refused with NotFound when the
     /// claim is no longer held (its lease ran out and another worker took the row).

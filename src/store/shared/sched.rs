@@ -61,9 +61,10 @@ pub mod sql {
     pub const PENDING_EXTERNAL: &str =
         concat!("SELECT ", external_cols!(), " FROM itip_outbox WHERE state = 'pending' ORDER BY id LIMIT $1");
     pub const EXTERNAL_OF: &str = concat!("SELECT ", external_cols!(), " FROM itip_outbox WHERE owner_id = $1 ORDER BY id");
-    /// RFC 6047 coalescing: a REQUEST carries the recipient's whole view (decision 0015), so it
-    /// makes every older pending REQUEST of the same (owner, UID, recipient) pointless. Rows a
-    /// worker holds (claimed, lease running) may be on the wire already and are left alone.
+    /// Coalescing: a REQUEST carries the recipient's whole view (decision 0015) and a CANCEL of
+    /// the whole event ends it, so either makes every older pending REQUEST of the same (owner,
+    /// UID, recipient) pointless. Rows a worker holds (claimed, lease running) may be on the
+    /// wire already and are left alone.
     pub const SUPERSEDE: &str = "UPDATE itip_outbox SET state = 'superseded', claim = NULL \
          WHERE owner_id = $1 AND uid = $2 AND lower(recipient) = lower($3) AND method = 'REQUEST' \
          AND state = 'pending' AND id < $4 AND (claim IS NULL OR next_attempt_at <= $5)";
@@ -178,7 +179,10 @@ async fn queue_external(conn: &mut super::Conn, m: &NewExternalItip, now: Timest
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
-    if m.method.eq_ignore_ascii_case("REQUEST") {
+    // A REQUEST carries the recipient's whole view; a CANCEL without RECURRENCE-ID calls the
+    // whole event off (RFC 5546 §3.2.5): either makes older pending REQUESTs pointless.
+    let whole_cancel = m.method.eq_ignore_ascii_case("CANCEL") && !m.data.windows(13).any(|w| w == b"RECURRENCE-ID");
+    if m.method.eq_ignore_ascii_case("REQUEST") || whole_cancel {
         sqlx::query(sql::SUPERSEDE).bind(m.owner.0).bind(&m.uid).bind(&m.recipient).bind(id).bind(now).execute(&mut *conn).await?;
     }
     Ok(id)
