@@ -21,9 +21,14 @@ const CAL: &str = "/calendars/alice/calendar/";
 const DAVE: &str = "dave@elsewhere.example";
 const FROM: &str = "Kalends <calendar@kalends.test>";
 
+const BERLIN: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n\
+DTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\n\
+END:VTIMEZONE\r\n";
+
 fn meeting(uid: &str, dtstart: &str, summary: &str) -> String {
     format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n\
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n{BERLIN}BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n\
          DTSTART;TZID=Europe/Berlin:{dtstart}\r\nDURATION:PT1H\r\nSUMMARY:{summary}\r\nLOCATION:Raum <3>\r\n\
          ORGANIZER;CN=Alice Ærø:mailto:alice@example.org\r\nATTENDEE;CN=Alice Ærø;PARTSTAT=ACCEPTED:mailto:alice@example.org\r\n\
          ATTENDEE;CN=Dave;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{DAVE}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
@@ -93,6 +98,9 @@ async fn invitation_is_one_mail_with_the_right_parts(engine: Engine) {
     assert_eq!(calendar.content_type().unwrap().attribute("charset"), Some("utf-8"));
     let ics = String::from_utf8(calendar.contents().to_vec()).unwrap();
     assert!(ics.contains("METHOD:REQUEST\r\n") && !ics.contains("SCHEDULE-STATUS"), "{ics}");
+    // RFC 5546 §3.2.2: the zone the times use travels along; the attendee is asked to answer.
+    assert!(ics.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"), "{ics}");
+    assert!(ics.replace("\r\n ", "").lines().any(|l| l.starts_with("ATTENDEE") && l.contains(DAVE) && l.contains("RSVP=TRUE")), "{ics}");
     let parsed: icalendar::Calendar = ics.parse().unwrap();
     assert_eq!(parsed.property_value("METHOD"), Some("REQUEST"));
     let attachment = part("application", "ics");
