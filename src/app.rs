@@ -20,6 +20,7 @@ use crate::service::auth::Authenticator;
 use crate::service::scheduling::inbound::{Receipt, receive};
 use crate::service::users::bootstrap_admin;
 use crate::store::Store;
+use crate::worker::imip::{ImipSettings, Mailer, spawn_imip};
 
 /// Opens and migrates the configured database (creating the data dir for SQLite).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -69,6 +70,7 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     purge: JoinHandle<()>,
     timelines: JoinHandle<()>,
+    imip: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -78,6 +80,9 @@ impl RunningServer {
         let _ = self.task.await;
         let _ = self.purge.await;
         let _ = self.timelines.await;
+        if let Some(imip) = self.imip {
+            let _ = imip.await;
+        }
     }
 }
 
@@ -88,6 +93,21 @@ fn concurrent_listings(config: &Config) -> usize {
         Some(n) => usize::try_from(n.max(1)).unwrap_or(usize::MAX),
         None => 2 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     }
+}
+
+/// The iMIP sender when `smtp_url` is set (docs/decisions/0017-imip-sending.md); without it the
+/// outbox keeps its messages (SCHEDULE-STATUS 1.0) until email is configured. A malformed URL
+/// or sender is an error; the relay itself is not contacted here.
+pub fn open_mailer(config: &Config) -> anyhow::Result<Option<Arc<Mailer>>> {
+    let (Some(url), Some(from)) = (&config.smtp_url, &config.mail_from) else {
+        tracing::info!("email: off (no smtp_url); invitations to people outside the server wait in the outbox");
+        return Ok(None);
+    };
+    let settings = ImipSettings::from_config(config);
+    let mailer = Mailer::new(url, from, settings, Duration::from_secs(config.imip.smtp_timeout_secs.max(1)))
+        .with_context(|| format!("smtp_url {}", redact(url)))?;
+    tracing::info!(url = %redact(url), from = %from, "email: iMIP invitations sent through SMTP");
+    Ok(Some(Arc::new(mailer)))
 }
 
 /// What every DAV handler (and the scheduling use-cases outside HTTP) needs.
@@ -102,6 +122,7 @@ pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
             max_instances: config.limits.max_instances,
             quota_bytes: config.limits.quota_bytes,
             max_attendees_per_instance: config.limits.max_attendees_per_instance,
+            max_external_recipients: config.imip.max_recipients,
             freebusy_lookup: config.scheduling.freebusy_lookup,
         },
         cache,
@@ -144,13 +165,14 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
     let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let timelines = crate::worker::spawn_timelines(store.clone(), crate::worker::TIMELINES_EVERY, stopped.clone());
+    let imip = open_mailer(config)?.map(|mailer| spawn_imip(mailer, store.clone(), stopped.clone()));
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
     });
-    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines })
+    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines, imip })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.
@@ -217,6 +239,19 @@ mod tests {
         assert_eq!(super::redact("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
         assert_eq!(super::redact("redis://u:p@ss@h"), "redis://u:***@h");
         assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
+    }
+
+    #[tokio::test]
+    async fn email_follows_smtp_url() {
+        let mut config = crate::config::Config::default();
+        assert!(super::open_mailer(&config).expect("email off").is_none(), "email is off without smtp_url");
+        config.mail_from = Some("Kalends <c@example.org>".into());
+        // Nothing listens on port 1: the relay is not contacted at start.
+        config.smtp_url = Some("smtp://127.0.0.1:1".into());
+        assert!(super::open_mailer(&config).expect("a mailer").is_some());
+        config.smtp_url = Some("smtpx://u:secret@h".into());
+        let err = super::open_mailer(&config).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("smtp_url") && !err.contains("secret"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,15 @@ pub struct Config {
     pub public_url: Option<String>,
     /// tracing filter, e.g. `info` or `kalends=debug` (KALENDS_LOG).
     pub log: String,
+    /// SMTP relay for invitations to people outside the server (iMIP, RFC 6047), in lettre's
+    /// URL form: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`, `smtps://host`
+    /// (KALENDS_SMTP_URL). Without it email is off and external recipients stay at
+    /// SCHEDULE-STATUS 1.0 (queued) until it is set.
+    pub smtp_url: Option<String>,
+    /// The sender of those emails, e.g. `Kalends <calendar@example.org>` (KALENDS_MAIL_FROM);
+    /// required with `smtp_url`. Mails show the organizer's name with this address.
+    pub mail_from: Option<String>,
+    pub imip: ImipConfig,
     pub limits: Limits,
     pub auth: AuthConfig,
     pub cache: CacheConfig,
@@ -62,6 +71,58 @@ pub enum ExternalInvitations {
     #[default]
     Inbox,
     Calendar,
+}
+
+/// How the iMIP outbox is drained (docs/decisions/0017-imip-sending.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImipConfig {
+    /// How often a node looks for due messages, in milliseconds.
+    pub poll_ms: u64,
+    /// Messages claimed per round.
+    pub batch: u32,
+    /// How long a claimed message is held by its node before another may take it (a node that
+    /// died mid-send is recovered after this), in seconds.
+    pub lease_secs: u64,
+    /// The first retry after a temporary failure, doubled per attempt up to `retry_max_secs`.
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    /// A message not sent within this many hours fails (SCHEDULE-STATUS 5.1).
+    pub max_age_hours: u64,
+    /// Per organizer: messages sent per hour and per day at most; more wait.
+    pub per_hour: u32,
+    pub per_day: u32,
+    /// Outside recipients one change may send to (each gets an email); more get
+    /// SCHEDULE-STATUS 5.3 and nothing is sent to them. Keeps one account from mass-mailing.
+    pub max_recipients: u32,
+    /// Messages a node sends at once, each on its own pooled SMTP connection.
+    pub concurrency: u32,
+    /// One SMTP command's timeout, in seconds.
+    pub smtp_timeout_secs: u64,
+    /// The circuit breaker in front of the relay: open this long after a connection failure,
+    /// doubling up to the maximum, in milliseconds.
+    pub breaker_initial_ms: u64,
+    pub breaker_max_ms: u64,
+}
+
+impl Default for ImipConfig {
+    fn default() -> Self {
+        ImipConfig {
+            poll_ms: 5_000,
+            batch: 50,
+            lease_secs: 300,
+            retry_initial_secs: 60,
+            retry_max_secs: 3_600,
+            max_age_hours: 72,
+            per_hour: 200,
+            per_day: 1_000,
+            max_recipients: 50,
+            concurrency: 16,
+            smtp_timeout_secs: 30,
+            breaker_initial_ms: 1_000,
+            breaker_max_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -148,6 +209,9 @@ impl Default for Config {
             redis_url: None,
             public_url: None,
             log: "info".into(),
+            smtp_url: None,
+            mail_from: None,
+            imip: ImipConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
             cache: CacheConfig::default(),
@@ -218,6 +282,8 @@ impl Config {
                 "KALENDS_REDIS_URL" => self.redis_url = non_empty(value),
                 "KALENDS_PUBLIC_URL" => self.public_url = non_empty(value),
                 "KALENDS_LOG" => self.log = value,
+                "KALENDS_SMTP_URL" => self.smtp_url = non_empty(value),
+                "KALENDS_MAIL_FROM" => self.mail_from = non_empty(value),
                 _ => {}
             }
         }
@@ -227,6 +293,17 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
             public_base(url).map_err(|message| ConfigError::Env { name: "public_url", message })?;
+        }
+        if let Some(from) = &self.mail_from
+            && from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            return Err(ConfigError::Env { name: "mail_from", message: format!("{from:?} is not an address like `Kalends <calendar@example.org>`") });
+        }
+        if self.smtp_url.is_some() && self.mail_from.is_none() {
+            return Err(ConfigError::Env { name: "mail_from", message: "required when smtp_url is set".into() });
+        }
+        if self.imip.batch == 0 || self.imip.lease_secs == 0 || self.imip.poll_ms == 0 {
+            return Err(ConfigError::Env { name: "imip", message: "batch, lease_secs and poll_ms must be at least 1".into() });
         }
         if self.cache.redis_timeout_ms == 0 {
             // A zero timeout would turn every Redis call into a failure.
@@ -353,6 +430,22 @@ mod tests {
         std::fs::write(&path, "[cache]\nredis_timeout_ms = 0\n").unwrap();
         let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
         assert!(err.contains("cache.redis_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn email_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!((c.smtp_url, c.imip.per_hour, c.imip.per_day), (None, 200, 1000));
+        let c = Config::load(None, env(&[("KALENDS_SMTP_URL", "smtp://h:25"), ("KALENDS_MAIL_FROM", "Kalends <c@example.org>")])).unwrap();
+        assert_eq!((c.smtp_url.as_deref(), c.mail_from.as_deref()), (Some("smtp://h:25"), Some("Kalends <c@example.org>")));
+        let err = Config::load(None, env(&[("KALENDS_SMTP_URL", "smtp://h:25")])).unwrap_err().to_string();
+        assert!(err.contains("mail_from"), "{err}");
+        assert!(Config::load(None, env(&[("KALENDS_MAIL_FROM", "not an address")])).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[imip]\nper_hour = 5\nretry_initial_secs = 1\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!((c.imip.per_hour, c.imip.retry_initial_secs, c.imip.batch), (5, 1, 50));
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod sched;
 pub mod service;
 pub mod store;

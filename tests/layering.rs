@@ -11,6 +11,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["hyper", "http::", "quick_xml", "crate::dav", "crate::http", "crate::service", "crate::cache"]),
     // A port beside store/: bytes in, bytes out; it knows no wire format, SQL or caller.
     ("cache", &["hyper", "http::", "quick_xml", "sqlx", "xml", "crate::dav", "crate::http", "crate::service", "crate::store", "crate::calendar", "crate::sched", "crate::app", "crate::config"]),
+    // iMIP composition is pure: iTIP text in, a MIME message out; the worker sends it.
+    ("mail", &["hyper", "http::", "quick_xml", "sqlx", "tokio", "AsyncSmtpTransport", "crate::dav", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::app", "crate::worker"]),
     ("service", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http"]),
     ("dav", &["hyper", "sqlx", "crate::http", "crate::app"]),
     // Background loops call the store and services; they speak no wire format.

@@ -11,6 +11,7 @@ use kalends::store::{
     ComponentSet, Expect, NewCollection, NewExternalItip, NewObject, NewUser, ObjectStore, SchedStore, SchedWrite,
     SchedWritten, Store, StoreError, User, UserId, UserStore,
 };
+use kalends::store::{ItipOutcome, ItipSettle};
 
 macro_rules! contract_tests {
     ($($name:ident),+ $(,)?) => {
@@ -41,6 +42,7 @@ contract_tests!(
     copies_of_a_uid_across_calendars,
     a_scheduling_batch_is_all_or_nothing,
     opposite_batches_do_not_deadlock,
+    the_outbox_is_claimed_settled_and_coalesced,
 );
 
 fn home(path: &str, kind: CollectionKind) -> NewCollection {
@@ -253,4 +255,82 @@ async fn opposite_batches_do_not_deadlock(store: Store) {
         total += store.list_objects(c.id).await.unwrap().len();
     }
     assert_eq!(total, 24 * 4);
+}
+
+/// The iMIP outbox (migration 0006): a claim takes due rows with a lease, a second claim skips
+/// them, a lost lease makes a settlement fail, a newer REQUEST supersedes older pending ones,
+/// and sends are counted per owner.
+async fn the_outbox_is_claimed_settled_and_coalesced(store: Store) {
+    let (alice, _) = user(&store, "alice", None).await;
+    let queue = |recipient: &str, method: &str| {
+        let mut w = external(alice.id, recipient);
+        if let SchedWrite::External(m) = &mut w {
+            m.method = method.to_owned();
+        }
+        w
+    };
+    // Three REQUESTs to carol: only the newest stays pending. A CANCEL supersedes nothing.
+    for _ in 0..3 {
+        store.write_scheduling(vec![queue("mailto:carol@elsewhere.example", "REQUEST")]).await.unwrap();
+    }
+    store.write_scheduling(vec![queue("mailto:dave@elsewhere.example", "CANCEL"), queue("mailto:dave@elsewhere.example", "REQUEST")]).await.unwrap();
+    let states = |rows: Vec<kalends::store::ExternalItip>| rows.into_iter().map(|r| r.state).collect::<Vec<_>>();
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["superseded", "superseded", "pending", "pending", "pending"]);
+
+    let now = kalends::service::now() + 5;
+    let claimed = store.claim_external(now + 10, now + 70, 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(claimed.iter().all(|c| c.item.attempts == 1));
+    // Held rows are not due for anyone else until the lease ends.
+    assert!(store.claim_external(now + 20, now + 80, 10).await.unwrap().is_empty());
+    let settle = |c: &kalends::store::ClaimedItip, outcome| SchedWrite::Settle(ItipSettle { id: c.item.id, claim: c.claim.clone(), outcome });
+    store.write_scheduling(vec![settle(&claimed[0], ItipOutcome::Sent { at: now + 11 })]).await.unwrap();
+    store
+        .write_scheduling(vec![settle(&claimed[1], ItipOutcome::Retry { at: now + 100, error: Some("421".into()), counted: true })])
+        .await
+        .unwrap();
+    // The third's worker "dies": after the lease another claim takes it, and the first
+    // worker's late settlement is refused.
+    let again = store.claim_external(now + 71, now + 130, 10).await.unwrap();
+    assert_eq!(again.iter().map(|c| c.item.id).collect::<Vec<_>>(), [claimed[2].item.id]);
+    assert_eq!(again[0].item.attempts, 2);
+    match store.write_scheduling(vec![settle(&claimed[2], ItipOutcome::Sent { at: now + 72 })]).await {
+        Err(StoreError::InBatch { index: 0, error }) => assert!(matches!(*error, StoreError::NotFound)),
+        other => panic!("a lost lease must refuse the settlement, got {other:?}"),
+    }
+    store.write_scheduling(vec![settle(&again[0], ItipOutcome::Failed { error: "550 no such user".into() })]).await.unwrap();
+    // The retried row is due at its time, and a limit deferral gives its attempt back.
+    let retry = store.claim_external(now + 100, now + 160, 10).await.unwrap();
+    assert_eq!((retry.len(), retry[0].item.attempts, retry[0].item.last_error.as_deref()), (1, 2, Some("421")));
+    store
+        .write_scheduling(vec![settle(&retry[0], ItipOutcome::Retry { at: now + 200, error: None, counted: false })])
+        .await
+        .unwrap();
+    let rows = store.external_of(alice.id).await.unwrap();
+    assert_eq!(states(rows.clone()), ["superseded", "superseded", "sent", "pending", "failed"]);
+    assert_eq!((rows[3].attempts, rows[3].next_attempt_at), (1, now + 200));
+    assert_eq!(rows[2].sent_at, Some(now + 11));
+    assert_eq!(store.external_sent_since(alice.id, now, now - 86_400).await.unwrap(), (1, 1));
+    assert_eq!(store.external_sent_since(alice.id, now + 20, now).await.unwrap(), (0, 1));
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.sent, stats.failed, stats.superseded), (1, 1, 1, 2));
+    assert_eq!(stats.oldest_pending, Some(rows[3].created_at));
+    // Pruning takes settled rows only.
+    assert_eq!(store.prune_external(now + 1).await.unwrap(), 4);
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending"]);
+
+    // A CANCEL of one instance supersedes nothing; a CANCEL of the whole event supersedes the
+    // pending REQUEST (the recipient gets the CANCEL alone).
+    let with_data = |method: &str, data: &[u8]| {
+        let mut w = queue("mailto:erin@elsewhere.example", method);
+        if let SchedWrite::External(m) = &mut w {
+            m.data = data.to_vec();
+        }
+        w
+    };
+    store.write_scheduling(vec![with_data("REQUEST", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")]).await.unwrap();
+    store.write_scheduling(vec![with_data("CANCEL", b"RECURRENCE-ID:20270105T100000Z\r\n")]).await.unwrap();
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending", "pending", "pending"]);
+    store.write_scheduling(vec![with_data("CANCEL", b"BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\n")]).await.unwrap();
+    assert_eq!(states(store.external_of(alice.id).await.unwrap()), ["pending", "superseded", "pending", "pending"]);
 }

@@ -36,6 +36,8 @@ pub struct DavLimits {
     pub max_instances: u32,
     pub quota_bytes: i64,
     pub max_attendees_per_instance: u32,
+    /// Outside recipients (iMIP) one change may send to (`imip.max_recipients`).
+    pub max_external_recipients: u32,
     /// RFC 6638 §5: whose free/busy the outbox answers for.
     pub freebusy_lookup: crate::config::FreeBusyLookup,
 }
@@ -60,6 +62,7 @@ impl DavContext {
             dir: &self.paths,
             limits: method::put::write_limits(self),
             max_attendees: usize::try_from(self.limits.max_attendees_per_instance).unwrap_or(usize::MAX),
+            max_external: usize::try_from(self.limits.max_external_recipients).unwrap_or(usize::MAX),
         }
     }
 

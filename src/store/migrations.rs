@@ -32,6 +32,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0003_objects_listing.sql",
     "0004_timelines.sql",
     "0005_scheduling.sql",
+    "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
 );
 
@@ -41,6 +42,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0003_objects_listing.sql",
     "0004_timelines.sql",
     "0005_scheduling.sql",
+    "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
 );
 

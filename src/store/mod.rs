@@ -621,4 +621,4 @@ delegate!(SyncStore {
 mod rsvp;
 pub use rsvp::{RsvpKey, RsvpStore};
 mod sched;
-pub use sched::{DeliveryTarget, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, lock_order};
+pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};

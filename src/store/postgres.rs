@@ -15,6 +15,13 @@ type Engine = PgStore;
 /// order, so that two batches never wait for each other in a cycle.
 const ONE_STATEMENT_LOCKS: bool = false;
 
+/// How the outbox claim's subquery locks its rows (shared/sched.rs). Concurrent claims skip the rows another claim has locked, so two nodes never take one row.
+macro_rules! claim_lock {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+
 // Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]
 #[path = "shared/mod.rs"]

@@ -18,8 +18,13 @@ pub enum SchedWrite {
     Delete { collection: CollectionId, name: String, expect: Expect },
     /// Add a message under a fresh random name (an inbox delivery): no checks, one INSERT.
     Deliver { collection: CollectionId, object: NewObject },
-    /// Queue an iTIP message for a recipient outside this server.
+    /// Queue an iTIP message for a recipient outside this server. A REQUEST, or a CANCEL of the
+    /// whole event, supersedes the pending REQUESTs of the same (owner, UID, recipient) that no
+    /// worker holds.
     External(NewExternalItip),
+    /// Record how a claimed external message's send ended; refused with NotFound when the
+    /// claim is no longer held (its lease ran out and another worker took the row).
+    Settle(ItipSettle),
 }
 
 impl SchedWrite {
@@ -28,7 +33,7 @@ impl SchedWrite {
             SchedWrite::Put { collection, .. } | SchedWrite::Delete { collection, .. } | SchedWrite::Deliver { collection, .. } => {
                 Some(*collection)
             }
-            SchedWrite::External(_) => None,
+            SchedWrite::External(_) | SchedWrite::Settle(_) => None,
         }
     }
 }
@@ -61,6 +66,46 @@ pub enum SchedWritten {
     Put(PutOutcome),
     Deleted,
     Queued(i64),
+    Settled,
+}
+
+/// The end of one send attempt of a claimed outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItipSettle {
+    pub id: i64,
+    /// The token `claim_external` gave the row.
+    pub claim: String,
+    pub outcome: ItipOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItipOutcome {
+    /// The SMTP server accepted it at this time.
+    Sent { at: Timestamp },
+    /// Try again at `at`: a transient failure (`error`), or a send limit reached (`counted`
+    /// false: the claim's attempt is given back).
+    Retry { at: Timestamp, error: Option<String>, counted: bool },
+    /// Never to be sent (a permanent refusal, or too old).
+    Failed { error: String },
+}
+
+/// The outbox at a glance, for logs and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Messages waiting (due or not, claimed or not).
+    pub pending: i64,
+    /// When the oldest waiting message was queued.
+    pub oldest_pending: Option<Timestamp>,
+    pub sent: i64,
+    pub failed: i64,
+    pub superseded: i64,
+}
+
+/// A row a worker holds until `lease_until`, proven by `claim`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedItip {
+    pub item: ExternalItip,
+    pub claim: String,
 }
 
 /// An iTIP message for a calendar user outside this server (RFC 6047 iMIP delivers it).
@@ -81,9 +126,13 @@ pub struct ExternalItip {
     pub id: i64,
     pub message: NewExternalItip,
     pub created_at: Timestamp,
-    /// pending, sent or failed.
+    /// pending, sent, failed or superseded.
     pub state: String,
+    /// Attempts so far, counting a claim that is in flight.
     pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub sent_at: Option<Timestamp>,
 }
 
 /// Where one recipient's deliveries go, read for all recipients of a change at once.
@@ -129,6 +178,29 @@ pub trait SchedStore {
     fn owners_of_uid(&self, uid: &str) -> impl Future<Output = StoreResult<Vec<UserId>>> + Send;
     /// Pending external messages, oldest first.
     fn pending_external(&self, limit: u32) -> impl Future<Output = StoreResult<Vec<ExternalItip>>> + Send;
+    /// Every external message of an owner (any state), oldest first: for tests and the admin.
+    fn external_of(&self, owner: UserId) -> impl Future<Output = StoreResult<Vec<ExternalItip>>> + Send;
+    /// Takes up to `limit` pending rows due at `now` (oldest due first) for one worker until
+    /// `lease_until`, each with one more attempt; rows other workers hold are skipped, so
+    /// several nodes drain one outbox without taking the same row.
+    fn claim_external(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<ClaimedItip>>> + Send;
+    /// Counts by state, and the oldest waiting message (one statement).
+    fn outbox_stats(&self) -> impl Future<Output = StoreResult<OutboxStats>> + Send;
+    /// Deletes settled messages (sent, failed, superseded) queued before `before`; returns how
+    /// many. Pending ones stay whatever their age (the drain fails them at `max_age`).
+    fn prune_external(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// How many messages the owner had sent since each of the two times (per-organizer limits).
+    fn external_sent_since(
+        &self,
+        owner: UserId,
+        hour: Timestamp,
+        day: Timestamp,
+    ) -> impl Future<Output = StoreResult<(i64, i64)>> + Send;
 }
 
 delegate!(SchedStore {
@@ -138,6 +210,11 @@ delegate!(SchedStore {
     fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>>;
     fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>>;
     fn owners_of_uid(&self, uid: &str) -> StoreResult<Vec<UserId>>;
+    fn external_of(&self, owner: UserId) -> StoreResult<Vec<ExternalItip>>;
+    fn claim_external(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedItip>>;
+    fn external_sent_since(&self, owner: UserId, hour: Timestamp, day: Timestamp) -> StoreResult<(i64, i64)>;
+    fn outbox_stats(&self) -> StoreResult<OutboxStats>;
+    fn prune_external(&self, before: Timestamp) -> StoreResult<u64>;
     fn users_by_emails(&self, emails: &[String]) -> StoreResult<Vec<User>>;
     fn delivery_targets(&self, users: &[UserId], uid: &str) -> StoreResult<Vec<DeliveryTarget>>;
 });

@@ -21,6 +21,13 @@ type Engine = SqliteStore;
 /// order (`write_scheduling`).
 const ONE_STATEMENT_LOCKS: bool = true;
 
+/// How the outbox claim's subquery locks its rows (shared/sched.rs). One writer at a time (BEGIN IMMEDIATE): a claim needs no row locks.
+macro_rules! claim_lock {
+    () => {
+        ""
+    };
+}
+
 // Deliberately compiled once per engine; see the top of shared/mod.rs.
 #[allow(clippy::duplicate_mod)]
 #[path = "shared/mod.rs"]

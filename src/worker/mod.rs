@@ -1,5 +1,8 @@
 //! Background loops that run beside the server and stop with it. Each is safe to run on every
 //! node at once: each store write is one transaction that several nodes may repeat harmlessly.
+//! `imip` drains the outbox of emails to people outside the server (RFC 6047).
+
+pub mod imip;
 
 use std::time::Duration;
 
@@ -8,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::calendar::timeline::{HORIZON_SECONDS, RENEW_SECONDS};
 use crate::calendar::timeline_of;
-use crate::store::{Store, StoreResult, SyncStore};
+use crate::store::{SchedStore, Store, StoreResult, SyncStore};
 
 /// How often tombstones are pruned. Pruning is cheap and its timing is not observable beyond
 /// the retention, so an hour is plenty.
@@ -22,8 +25,18 @@ pub async fn purge_once(store: &Store, retention: Duration) -> StoreResult<u64> 
     store.prune_tombstones(crate::service::now().saturating_sub(keep)).await
 }
 
-/// Runs `purge_once` every `every` until `stop` turns true. A failure is logged and retried at
-/// the next tick: losing a round only keeps tombstones a little longer.
+/// How long settled iMIP messages (sent, failed, superseded) stay in the outbox: longer than the
+/// day the send limits look back, long enough to answer "was it sent?" for a while.
+pub const OUTBOX_KEEP: Duration = Duration::from_secs(30 * 86_400);
+
+/// Deletes settled outbox messages older than `OUTBOX_KEEP`; returns how many went.
+pub async fn prune_outbox_once(store: &Store) -> StoreResult<u64> {
+    let keep = i64::try_from(OUTBOX_KEEP.as_secs()).unwrap_or(i64::MAX);
+    store.prune_external(crate::service::now().saturating_sub(keep)).await
+}
+
+/// Runs `purge_once` and `prune_outbox_once` every `every` until `stop` turns true. A failure
+/// is logged and retried at the next tick: losing a round only keeps rows a little longer.
 pub fn spawn_purge(store: Store, retention: Duration, every: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     spawn_every(every, stop, move || {
         let store = store.clone();
@@ -32,6 +45,11 @@ pub fn spawn_purge(store: Store, retention: Duration, every: Duration, stop: wat
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "sync tombstones pruned"),
                 Err(e) => tracing::warn!(error = %e, "pruning sync tombstones failed; retrying later"),
+            }
+            match prune_outbox_once(&store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "settled iMIP messages pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning the iMIP outbox failed; retrying later"),
             }
         }
     })

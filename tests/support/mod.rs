@@ -9,6 +9,7 @@
 #![allow(dead_code)] // Each test crate uses its own subset of these helpers.
 
 pub mod redis;
+pub mod smtp;
 
 use std::thread;
 

@@ -28,6 +28,8 @@ pub struct SchedCtx<'a> {
     pub limits: WriteLimits,
     /// RFC 4791 §5.2.9 max-attendees-per-instance.
     pub max_attendees: usize,
+    /// Outside recipients (iMIP) one change may queue messages for; the rest get 5.3.
+    pub max_external: usize,
 }
 
 /// How often a scheduling transaction is rebuilt when a recipient's copy changed under it.
@@ -358,6 +360,7 @@ async fn deliver_all(
                 queue.extend(more.into_iter().rev().map(|m| (m, true)));
                 ScheduleStatus::Delivered
             }
+            Recipient::External(_) if over_external_cap(d, &message.recipient, ctx.max_external) => ScheduleStatus::Refused,
             Recipient::External(_) => {
                 d.external.push(NewExternalItip {
                     owner: queue_owner,
@@ -376,6 +379,19 @@ async fn deliver_all(
         }
     }
     Ok(())
+}
+
+/// Whether `recipient` would be one outside recipient too many for this change (a recipient
+/// already queued for, e.g. a CANCEL and a REQUEST, counts once).
+fn over_external_cap(d: &Deliveries, recipient: &Address, cap: usize) -> bool {
+    let known = d.external.iter().any(|e| recipient.is(&e.recipient));
+    if known {
+        return false;
+    }
+    let mut distinct: Vec<&str> = d.external.iter().map(|e| e.recipient.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() >= cap
 }
 
 /// One message to a user of this server: applied to their copy, and put in their inbox.

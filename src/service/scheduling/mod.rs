@@ -6,6 +6,7 @@
 
 pub mod deliver;
 pub mod directory;
+pub mod imip;
 pub mod inbound;
 pub mod mail;
 pub mod rsvp;

@@ -1,5 +1,7 @@
 //! Scheduling (RFC 6638): the boxes, users by address, a user's copies of one UID, the
-//! scheduling transaction and the external message queue; `impl SchedStore`.
+//! scheduling transaction and the external message queue (its claims with a lease, its
+//! coalescing and its settlement; the engines differ only in how a claim skips locked rows,
+//! `claim_lock!`); `impl SchedStore`.
 
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -8,8 +10,8 @@ use super::users::UserRow;
 use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
-    Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, NewExternalItip, SchedStore, SchedWrite, SchedWritten, StoreError,
-    StoreResult, StoredObject, User, UserId,
+    ClaimedItip, Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, ItipOutcome, ItipSettle,
+    NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
 };
 
 /// This capability's SQL, shared by both engines.
@@ -54,8 +56,43 @@ pub mod sql {
     );
     pub const QUEUE_EXTERNAL: &str = "INSERT INTO itip_outbox (owner_id, recipient, method, uid, \
          data, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
-    pub const PENDING_EXTERNAL: &str = "SELECT id, owner_id, recipient, method, uid, data, \
-         created_at, state, attempts FROM itip_outbox WHERE state = 'pending' ORDER BY id LIMIT $1";
+    macro_rules! external_cols {
+        () => {
+            "id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at"
+        };
+    }
+    pub const PENDING_EXTERNAL: &str =
+        concat!("SELECT ", external_cols!(), " FROM itip_outbox WHERE state = 'pending' ORDER BY id LIMIT $1");
+    pub const EXTERNAL_OF: &str = concat!("SELECT ", external_cols!(), " FROM itip_outbox WHERE owner_id = $1 ORDER BY id");
+    /// Coalescing: a REQUEST carries the recipient's whole view (decision 0015) and a CANCEL of
+    /// the whole event ends it, so either makes every older pending REQUEST of the same (owner,
+    /// UID, recipient) pointless. Rows a worker holds (claimed, lease running) may be on the
+    /// wire already and are left alone.
+    pub const SUPERSEDE: &str = "UPDATE itip_outbox SET state = 'superseded', claim = NULL \
+         WHERE owner_id = $1 AND uid = $2 AND lower(recipient) = lower($3) AND method = 'REQUEST' \
+         AND state = 'pending' AND id < $4 AND (claim IS NULL OR next_attempt_at <= $5)";
+    /// A claim: the due rows get the worker's token, one more attempt, and `next_attempt_at` set
+    /// to the lease's end, so a row whose worker died is due again when the lease ends.
+    pub const CLAIM: &str = concat!(
+        "UPDATE itip_outbox SET claim = $1, next_attempt_at = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM itip_outbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+         ORDER BY next_attempt_at, id LIMIT $4",
+        claim_lock!(),
+        ") RETURNING ",
+        external_cols!()
+    );
+    /// Settlements hold only while the claim does (`claim = $2`).
+    pub const SETTLE_SENT: &str = "UPDATE itip_outbox SET state = 'sent', sent_at = $3, claim = NULL, \
+         last_error = NULL WHERE id = $1 AND claim = $2 AND state = 'pending'";
+    pub const SETTLE_RETRY: &str = "UPDATE itip_outbox SET next_attempt_at = $3, \
+         last_error = COALESCE($4, last_error), attempts = attempts - $5, claim = NULL \
+         WHERE id = $1 AND claim = $2 AND state = 'pending'";
+    pub const SETTLE_FAILED: &str = "UPDATE itip_outbox SET state = 'failed', last_error = $3, claim = NULL \
+         WHERE id = $1 AND claim = $2 AND state = 'pending'";
+    pub const OUTBOX_STATS: &str = "SELECT state, COUNT(*), MIN(created_at) FROM itip_outbox GROUP BY state";
+    pub const PRUNE_EXTERNAL: &str = "DELETE FROM itip_outbox WHERE state <> 'pending' AND created_at < $1";
+    pub const SENT_SINCE: &str = "SELECT COALESCE(SUM(CASE WHEN sent_at > $2 THEN 1 ELSE 0 END), 0), COUNT(*) \
+         FROM itip_outbox WHERE owner_id = $1 AND sent_at > $3";
 }
 
 struct ExternalRow {
@@ -68,8 +105,11 @@ struct ExternalRow {
     created_at: i64,
     state: String,
     attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
 }
-from_row!(ExternalRow { id, owner_id, recipient, method, uid, data, created_at, state, attempts });
+from_row!(ExternalRow { id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at });
 
 impl From<ExternalRow> for ExternalItip {
     fn from(r: ExternalRow) -> Self {
@@ -85,6 +125,9 @@ impl From<ExternalRow> for ExternalItip {
             created_at: r.created_at,
             state: r.state,
             attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            last_error: r.last_error,
+            sent_at: r.sent_at,
         }
     }
 }
@@ -126,6 +169,49 @@ async fn bump_all(conn: &mut super::Conn, counts: &[(CollectionId, i64)], now: i
         return Err(StoreError::NotFound);
     }
     Ok(rows.into_iter().map(|(id, sync_seq, path)| (CollectionId(id), BumpedRow { sync_seq, path })).collect())
+}
+
+/// Queues one external message, superseding the older pending REQUESTs it makes pointless.
+async fn queue_external(conn: &mut super::Conn, m: &NewExternalItip, now: Timestamp) -> StoreResult<i64> {
+    let id: i64 = sqlx::query_scalar(sql::QUEUE_EXTERNAL)
+        .bind(m.owner.0)
+        .bind(&m.recipient)
+        .bind(&m.method)
+        .bind(&m.uid)
+        .bind(&m.data)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+    // A REQUEST carries the recipient's whole view; a CANCEL without RECURRENCE-ID calls the
+    // whole event off (RFC 5546 §3.2.5): either makes older pending REQUESTs pointless.
+    let whole_cancel = m.method.eq_ignore_ascii_case("CANCEL") && !m.data.windows(13).any(|w| w == b"RECURRENCE-ID");
+    if m.method.eq_ignore_ascii_case("REQUEST") || whole_cancel {
+        sqlx::query(sql::SUPERSEDE).bind(m.owner.0).bind(&m.uid).bind(&m.recipient).bind(id).bind(now).execute(&mut *conn).await?;
+    }
+    Ok(id)
+}
+
+/// Records a send's end on its row, if the claim still holds (else NotFound).
+async fn settle(conn: &mut super::Conn, s: &ItipSettle) -> StoreResult<()> {
+    let query = match &s.outcome {
+        ItipOutcome::Sent { at } => sqlx::query(sql::SETTLE_SENT).bind(s.id).bind(&s.claim).bind(*at),
+        ItipOutcome::Retry { at, error, counted } => sqlx::query(sql::SETTLE_RETRY)
+            .bind(s.id)
+            .bind(&s.claim)
+            .bind(*at)
+            .bind(error.as_deref())
+            .bind(if *counted { 0_i64 } else { 1 }),
+        ItipOutcome::Failed { error } => sqlx::query(sql::SETTLE_FAILED).bind(s.id).bind(&s.claim).bind(error.as_str()),
+    };
+    match query.execute(&mut *conn).await?.rows_affected() {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+fn claim_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn role(kind: CollectionKind) -> Option<&'static str> {
@@ -222,17 +308,8 @@ impl SchedStore for Engine {
                         Err(e) => Err(e),
                     }
                 }
-                SchedWrite::External(m) => sqlx::query_scalar(sql::QUEUE_EXTERNAL)
-                    .bind(m.owner.0)
-                    .bind(&m.recipient)
-                    .bind(&m.method)
-                    .bind(&m.uid)
-                    .bind(&m.data)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map(SchedWritten::Queued)
-                    .map_err(StoreError::from),
+                SchedWrite::External(m) => queue_external(&mut tx, &m, now).await.map(SchedWritten::Queued),
+                SchedWrite::Settle(s) => settle(&mut tx, &s).await.map(|()| SchedWritten::Settled),
             };
             done.push(Some(written.map_err(in_batch)?));
         }
@@ -329,5 +406,62 @@ impl SchedStore for Engine {
             .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows.into_iter().map(ExternalItip::from).collect())
+    }
+
+    async fn external_of(&self, owner: UserId) -> StoreResult<Vec<ExternalItip>> {
+        let rows: Vec<ExternalRow> =
+            sqlx::query_as(sql::EXTERNAL_OF).bind(owner.0).fetch_all(&mut *self.reader().await?).await?;
+        Ok(rows.into_iter().map(ExternalItip::from).collect())
+    }
+
+    async fn claim_external(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedItip>> {
+        let claim = claim_token();
+        // SQLite: one statement under BEGIN IMMEDIATE, so no other writer runs between its
+        // read and its write. PostgreSQL: rows locked by another claim are skipped.
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<ExternalRow> = sqlx::query_as(sql::CLAIM)
+            .bind(&claim)
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut out: Vec<ClaimedItip> =
+            rows.into_iter().map(|r| ClaimedItip { item: ExternalItip::from(r), claim: claim.clone() }).collect();
+        out.sort_by_key(|c| c.item.id);
+        Ok(out)
+    }
+
+    async fn external_sent_since(&self, owner: UserId, hour: Timestamp, day: Timestamp) -> StoreResult<(i64, i64)> {
+        let counts: (i64, i64) = sqlx::query_as(sql::SENT_SINCE)
+            .bind(owner.0)
+            .bind(hour)
+            .bind(day)
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
+        Ok(counts)
+    }
+
+    async fn outbox_stats(&self) -> StoreResult<OutboxStats> {
+        let rows: Vec<(String, i64, Option<i64>)> =
+            sqlx::query_as(sql::OUTBOX_STATS).fetch_all(&mut *self.reader().await?).await?;
+        let mut stats = OutboxStats::default();
+        for (state, count, oldest) in rows {
+            match state.as_str() {
+                "pending" => (stats.pending, stats.oldest_pending) = (count, oldest),
+                "sent" => stats.sent = count,
+                "failed" => stats.failed = count,
+                _ => stats.superseded += count,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn prune_external(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::PRUNE_EXTERNAL).bind(before).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(done)
     }
 }
