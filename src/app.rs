@@ -105,7 +105,11 @@ pub fn open_mailer(config: &Config) -> anyhow::Result<Option<Arc<Mailer>>> {
     };
     let settings = ImipSettings::from_config(config);
     let mailer = Mailer::new(url, from, settings, Duration::from_secs(config.imip.smtp_timeout_secs.max(1)))
-        .with_context(|| format!("smtp_url {}", redact(url)))?;
+        .with_context(|| format!("smtp_url {}", redact(url)))?
+        .with_rsvp_links(config.public_url.clone());
+    if config.public_url.is_none() {
+        tracing::info!("email: invitations carry no RSVP link (no public_url to link to)");
+    }
     tracing::info!(url = %redact(url), from = %from, "email: iMIP invitations sent through SMTP");
     Ok(Some(Arc::new(mailer)))
 }

@@ -115,6 +115,42 @@ async fn invitation_is_one_mail_with_the_right_parts(engine: Engine) {
     s.stop().await;
 }
 
+/// The invitation's RSVP link (issue 16) leads to the confirmation page; its POST answers for
+/// Dave, and the organizer's copy shows it. A CANCEL carries no link.
+async fn invitations_carry_a_working_rsvp_link(engine: Engine) {
+    let s = start_server(engine).await;
+    let sink = SmtpSink::start().await;
+    let r = s.put_ics(&format!("{CAL}m9.ics"), &meeting("m9", "20270105T100000", "Review")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = mailer(&sink.url(), |_| {}).with_rsvp_links(Some(s.base.clone()));
+    m.drain_once(&s.store, now()).await.unwrap();
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    let mail = MessageParser::default().parse(&mails[0].data).unwrap();
+    let plain = mail.body_text(0).unwrap();
+    let link = plain.split_whitespace().find(|w| w.contains("/rsvp/")).unwrap_or_else(|| panic!("no RSVP link in {plain}")).to_owned();
+    assert!(link.starts_with(&s.base), "{link}");
+    assert!(mail.body_html(0).unwrap().contains(&link), "the HTML part links it too");
+    let path = link.trim_start_matches(&s.base).to_owned();
+    let page = send(s.anon("GET", &path)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Review"), "{}", page.body);
+    let (line, _) = daves_line(&s, "m9.ics").await;
+    assert!(line.contains("PARTSTAT=NEEDS-ACTION"), "GET answers nothing: {line}");
+    let r = send(s.anon("POST", &path).header("Content-Type", "application/x-www-form-urlencoded").body("answer=accepted")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (line, _) = daves_line(&s, "m9.ics").await;
+    assert!(line.contains("PARTSTAT=ACCEPTED"), "{line}");
+    // Deleting the event mails a CANCEL, which asks nothing.
+    assert_eq!(send(s.req("DELETE", &format!("{CAL}m9.ics"))).await.status, 204);
+    m.drain_once(&s.store, now()).await.unwrap();
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 2);
+    let cancel = MessageParser::default().parse(&mails[1].data).unwrap();
+    assert!(!cancel.body_text(0).unwrap().contains("/rsvp/"));
+    s.stop().await;
+}
+
 async fn pending_updates_are_coalesced(engine: Engine) {
     let s = start_server(engine).await;
     let sink = SmtpSink::start().await;
@@ -351,6 +387,7 @@ async fn the_server_sends_by_itself(engine: Engine) {
 
 on_both_engines!(
     invitation_is_one_mail_with_the_right_parts,
+    invitations_carry_a_working_rsvp_link,
     pending_updates_are_coalesced,
     an_outage_loses_nothing_and_sends_once,
     refusals_and_age_fail_with_5x,

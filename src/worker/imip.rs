@@ -19,10 +19,11 @@ use crate::cache::Health;
 use crate::cache::breaker::{Backoff, Breaker, Permit, Transition};
 use crate::calendar::ValidateOptions;
 use crate::config::Config;
-use crate::mail::{Envelope, compose, message_id};
+use crate::mail::{Action, Envelope, compose, message_id};
 use crate::sched::ScheduleStatus;
 use crate::service::ServiceResult;
 use crate::service::scheduling::imip::settle;
+use crate::service::scheduling::rsvp;
 use crate::store::{ClaimedItip, ItipOutcome, SchedStore, Store, Timestamp, UserId};
 
 /// The drain's settings, from `[imip]` (config.rs explains each).
@@ -94,6 +95,9 @@ pub struct Mailer {
     sender: Mailbox,
     settings: ImipSettings,
     breaker: Mutex<Breaker>,
+    /// The server's public URL, for the RSVP link of invitations (none without it: a link
+    /// must be absolute to work from a mailbox).
+    public_url: Option<String>,
 }
 
 /// How one send ended.
@@ -118,7 +122,13 @@ impl Mailer {
             .pool_config(PoolConfig::new().max_size(u32::try_from(settings.concurrency).unwrap_or(u32::MAX)))
             .build();
         let breaker = Mutex::new(Breaker::new(settings.breaker));
-        Ok(Mailer { transport, sender, settings, breaker })
+        Ok(Mailer { transport, sender, settings, breaker, public_url: None })
+    }
+
+    /// Invitations carry an RSVP link under `public_url` (service::scheduling::rsvp).
+    pub fn with_rsvp_links(mut self, public_url: Option<String>) -> Mailer {
+        self.public_url = public_url;
+        self
     }
 
     pub fn settings(&self) -> &ImipSettings {
@@ -185,7 +195,8 @@ impl Mailer {
                     (give_back(now.saturating_add(wait)), None)
                 }
                 Some(permit) => {
-                    let sent = self.send(&row).await;
+                    let actions = self.answer_actions(store, &row, now).await;
+                    let sent = self.send(&row, actions).await;
                     self.tell_breaker(permit, &sent);
                     match sent {
                         Sent::Ok => (ItipOutcome::Sent { at: now }, Some(ScheduleStatus::Sent)),
@@ -242,14 +253,38 @@ impl Mailer {
         }
     }
 
-    async fn send(&self, row: &ClaimedItip) -> Sent {
+    /// The RSVP link of an invitation (issue 16): Accept, Maybe or Decline on a page that asks
+    /// before it answers. A link that cannot be made leaves the mail without one (the iTIP part
+    /// still lets the recipient's mail program answer).
+    async fn answer_actions(&self, store: &Store, row: &ClaimedItip, now: Timestamp) -> Vec<Action> {
+        let Some(public_url) = &self.public_url else {
+            return Vec::new();
+        };
+        let m = &row.item.message;
+        if m.method != "REQUEST" {
+            return Vec::new();
+        }
+        let key = match rsvp::signing_key(store).await {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::warn!(id = row.item.id, error = %e, "no RSVP signing key; invitation sent without its link");
+                return Vec::new();
+            }
+        };
+        let text = String::from_utf8_lossy(&m.data);
+        rsvp::invitation_link(public_url, &key, m.owner, &text, &m.recipient, now)
+            .map(|url| vec![Action { label: "Accept, maybe or decline".into(), url }])
+            .unwrap_or_default()
+    }
+
+    async fn send(&self, row: &ClaimedItip, actions: Vec<Action>) -> Sent {
         let m = &row.item.message;
         let envelope = Envelope {
             sender: self.sender.clone(),
             recipient: m.recipient.clone(),
             message_id: message_id(row.item.id, &m.recipient, &self.sender),
             date: SystemTime::now(),
-            actions: Vec::new(),
+            actions,
         };
         let text = String::from_utf8_lossy(&m.data);
         let message = match compose(&envelope, &text) {

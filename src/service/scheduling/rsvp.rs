@@ -74,6 +74,33 @@ pub fn link(public_url: &str, key: &RsvpKey, t: &Token) -> String {
     format!("{}/rsvp/{}", public_url.trim_end_matches('/'), sign(key, t))
 }
 
+/// The link an invitation emailed to `recipient` carries (RFC 6047 mail, beside its iTIP part):
+/// bound to the event's UID and SEQUENCE, expiring with the event (or after [`MAX_LIFETIME`]).
+/// None for messages that are no REQUEST (a CANCEL or REPLY asks nothing) or that do not read.
+pub fn invitation_link(public_url: &str, key: &RsvpKey, organizer: UserId, itip: &str, recipient: &str, now: i64) -> Option<String> {
+    let incoming = sched::parse_message(itip).ok()?;
+    if incoming.method != sched::Method::Request {
+        return None;
+    }
+    let token = Token {
+        organizer,
+        uid: incoming.uid,
+        attendee: Address::new(recipient),
+        sequence: incoming.sequence,
+        expires: expiry(event_end(itip), now),
+    };
+    Some(link(public_url, key, &token))
+}
+
+/// When the event's last instance ends (None: a series without end, or unreadable), read by
+/// the same indexer as a stored object once the iTIP METHOD line is set aside.
+fn event_end(itip: &str) -> Option<i64> {
+    let object: String = itip.split_inclusive('\n').filter(|l| !l.to_ascii_uppercase().starts_with("METHOD:")).collect();
+    let opts = crate::calendar::ValidateOptions { min_date_time: i64::MIN, max_date_time: i64::MAX };
+    let indexed = crate::calendar::index_object(object.as_bytes(), &opts, 0).ok()?;
+    indexed.index.last_end
+}
+
 /// Checks a token against the keys (constant-time MAC comparison) and its expiry.
 pub fn verify(keys: &[RsvpKey], token: &str, now: i64) -> Result<Token, TokenError> {
     let (payload, tag) = token.split_once('.').ok_or(TokenError::Forged)?;
