@@ -181,6 +181,29 @@ pub fn encode(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// Calendar user addresses that are principal URLs (RFC 6638 §2.4.1): an absolute path, or a
+/// URL whose path is, names a principal of this server.
+impl crate::service::scheduling::directory::Directory for Paths {
+    fn principal_name(&self, address: &str) -> Option<String> {
+        let path = match address.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
+                &rest[rest.find('/')?..]
+            }
+            Some(_) => return None,
+            None if address.starts_with('/') => address,
+            None => return None,
+        };
+        match self.parse(path) {
+            Target::Principal(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    fn principal_href(&self, user: &str) -> String {
+        self.principal(user)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,28 +262,5 @@ mod tests {
         assert!(behind_proxy.is_local("http://127.0.0.1:5232/dav/x", Some("127.0.0.1:5232")));
         assert!(!behind_proxy.is_local("https://evil.example/dav/x", Some("127.0.0.1:5232")));
         assert!(!behind_proxy.is_local("https://evil.example/dav/x", None));
-    }
-}
-
-/// Calendar user addresses that are principal URLs (RFC 6638 §2.4.1): an absolute path, or a
-/// URL whose path is, names a principal of this server.
-impl crate::service::scheduling::directory::Directory for Paths {
-    fn principal_name(&self, address: &str) -> Option<String> {
-        let path = match address.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
-                &rest[rest.find('/')?..]
-            }
-            Some(_) => return None,
-            None if address.starts_with('/') => address,
-            None => return None,
-        };
-        match self.parse(path) {
-            Target::Principal(name) => Some(name),
-            _ => None,
-        }
-    }
-
-    fn principal_href(&self, user: &str) -> String {
-        self.principal(user)
     }
 }

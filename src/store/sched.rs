@@ -60,7 +60,9 @@ impl SchedWrite {
     }
 }
 
-/// What each write of a batch did, in the batch's order.
+/// What each write of a batch did, in the batch's order. Short-lived, one per write: the size
+/// of `Put` against the others does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum SchedWritten {
     Put(PutOutcome),

@@ -369,7 +369,10 @@ mod tests {
         let c = CollectionId(1);
         let full = |store: SqliteStore| async move {
             let mut names = Vec::new();
-            store.list_members(c, &mut |o| Ok(names.push(o.name))).await.unwrap();
+            store.list_members(c, &mut |o| {
+                names.push(o.name);
+                Ok(())
+            }).await.unwrap();
             names
         };
         let expected: Vec<String> = (1..=ROWS).map(|i| format!("{i:05}.ics")).collect();
