@@ -378,7 +378,72 @@ async fn freebusy_through_the_outbox(engine: Engine) {
     s.stop().await;
 }
 
+/// A weekly series where Carl is invited to one instance only, then an EXDATE, Bea declining
+/// one instance, and SCHEDULE-FORCE-SEND (RFC 6638 §3.2.6, §7.2).
+async fn per_instance_attendees(engine: Engine) {
+    let s = start(engine).await;
+    let path = format!("{CAL}w1.ics");
+    let series = |exdate: &str, force: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20260101T000000Z\r\n\
+             DTSTART:20270104T090000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n{exdate}SUMMARY:Standup\r\n\
+             ORGANIZER:{ALICE}\r\nATTENDEE;PARTSTAT=ACCEPTED:{ALICE}\r\nATTENDEE;{force}PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bea@example.org\r\n\
+             END:VEVENT\r\nBEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20270111T090000Z\r\n\
+             DTSTART:20270111T100000Z\r\nDURATION:PT30M\r\nSUMMARY:Standup with Carl\r\nORGANIZER:{ALICE}\r\n\
+             ATTENDEE;PARTSTAT=ACCEPTED:{ALICE}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bea@example.org\r\n\
+             ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carl@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let r = s.put_ics(&path, &series("", "")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Carl sees his one instance, never the series he is not invited to.
+    let carl = get_as(&s, "carl", "/calendars/carl/calendar/w1.ics").await.body;
+    assert!(carl.contains("RECURRENCE-ID:20270111T090000Z") && carl.contains("Standup with Carl"), "{carl}");
+    assert!(!carl.contains("RRULE") && carl.matches("BEGIN:VEVENT").count() == 1, "{carl}");
+    let bea = get_as(&s, "bea", "/calendars/bea/calendar/w1.ics").await.body;
+    assert!(bea.contains("RRULE:FREQ=WEEKLY;COUNT=4") && bea.contains("RECURRENCE-ID:20270111T090000Z"), "{bea}");
+    // The organizer drops the third week: Bea's copy loses it too.
+    let r = s.put_ics(&path, &series("EXDATE:20270118T090000Z\r\n", "")).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let bea = get_as(&s, "bea", "/calendars/bea/calendar/w1.ics").await.body;
+    assert!(unfolded(&bea).contains("20270118T090000Z"), "EXDATE reached Bea: {bea}");
+    assert!(inbox(&s, "bea").await.iter().any(|m| m.contains("METHOD:CANCEL") || m.contains("EXDATE")), "Bea was told");
+    // Bea declines only Carl's week, in an override of her copy.
+    let copy = get_as(&s, "bea", "/calendars/bea/calendar/w1.ics").await.body;
+    let mut declined = String::new();
+    let mut in_override = false;
+    for line in unfolded(&copy).lines() {
+        if line.starts_with("RECURRENCE-ID") {
+            in_override = true;
+        }
+        if line == "END:VEVENT" {
+            in_override = false;
+        }
+        let line = if in_override && line.starts_with("ATTENDEE") && line.contains("bea@") { line.replace("NEEDS-ACTION", "DECLINED") } else { line.to_owned() };
+        declined.push_str(&line);
+        declined.push_str("\r\n");
+    }
+    let r = send(s.req_as("bea", "bea-pw", "PUT", "/calendars/bea/calendar/w1.ics").header("Content-Type", "text/calendar").body(declined)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mine = unfolded(&send(s.req("GET", &path)).await.body);
+    let override_part = &mine[mine.find("RECURRENCE-ID").unwrap()..];
+    assert!(attendee_line(override_part, "bea@").contains("PARTSTAT=DECLINED"), "{mine}");
+    let master_part = &mine[..mine.find("RECURRENCE-ID").unwrap()];
+    assert!(!attendee_line(master_part, "bea@").contains("DECLINED"), "only that instance: {mine}");
+    // SCHEDULE-FORCE-SEND=REQUEST sends again without a change, and is not stored.
+    let before = inbox(&s, "bea").await.len();
+    let current = send(s.req("GET", &path)).await.body;
+    let forced = unfolded(&current).replacen("ATTENDEE;", "ATTENDEE;SCHEDULE-FORCE-SEND=REQUEST;", 2).replacen("ATTENDEE;SCHEDULE-FORCE-SEND=REQUEST;", "ATTENDEE;", 1);
+    assert!(forced.contains("SCHEDULE-FORCE-SEND=REQUEST"), "{forced}");
+    let r = s.put_ics(&path, &forced).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(inbox(&s, "bea").await.len(), before + 1, "re-sent to Bea");
+    assert!(!send(s.req("GET", &path)).await.body.contains("SCHEDULE-FORCE-SEND"));
+    s.stop().await;
+}
+
 on_both_engines!(
+    per_instance_attendees,
     freebusy_through_the_outbox,
     invite_reaches_calendars_and_inboxes,
     replies_update_the_organizer_and_others,
