@@ -98,7 +98,9 @@ impl Calendar {
             store.put_object(collection.id, object, Expect::Any).await.expect("put");
         }
         eprintln!("loaded {total} events in {:.1} s", started.elapsed().as_secs_f64());
-        let config = Config { listen: "127.0.0.1:0".parse().expect("addr"), ..Config::default() };
+        let mut config = Config { listen: "127.0.0.1:0".parse().expect("addr"), ..Config::default() };
+        // No load balancer to warn: stop at once.
+        config.shutdown.grace_ms = 0;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let server = start(&config, store, listener).expect("server");
         let url = format!("http://{}/calendars/{USER}/calendar/", server.addr);

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -67,6 +68,9 @@ pub struct RunningServer {
     /// The server's cache, so tests can see which backend it uses and how it is doing.
     pub cache: Cache,
     stop: watch::Sender<bool>,
+    /// Shared with the HTTP state: set first, so `/readyz` answers 503 through the grace.
+    draining: Arc<AtomicBool>,
+    grace: Duration,
     task: JoinHandle<()>,
     purge: JoinHandle<()>,
     timelines: JoinHandle<()>,
@@ -74,8 +78,14 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Stops accepting, lets open requests finish, and waits for the server task.
+    /// Drains and stops: `/readyz` turns 503 at once while requests are still served for the
+    /// grace (`shutdown.grace_ms`), so a load balancer moves traffic away first; then the
+    /// listener closes, open requests get up to `shutdown.deadline_ms`, and the background
+    /// workers stop after their current item. Returns when all of them have.
     pub async fn stop(self) {
+        self.draining.store(true, Ordering::Release);
+        tracing::info!(grace = ?self.grace, "draining: /readyz answers 503; still serving through the grace");
+        tokio::time::sleep(self.grace).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let _ = self.purge.await;
@@ -155,6 +165,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let addr = listener.local_addr()?;
     let cache = open_cache(config)?;
     let dav = dav_context(config, store.clone(), cache.clone());
+    let draining = Arc::new(AtomicBool::new(false));
     let state = Arc::new(HttpState {
         dav,
         auth: Authenticator::new(
@@ -164,6 +175,8 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         ),
         max_body: config.limits.max_request_body,
         max_header_bytes: config.limits.max_header_bytes,
+        draining: draining.clone(),
+        shutdown_deadline: Duration::from_millis(config.shutdown.deadline_ms),
     });
     let (stop, mut stopped) = watch::channel(false);
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
@@ -176,7 +189,8 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         })
         .await;
     });
-    Ok(RunningServer { addr, store, cache, stop, task, purge, timelines, imip })
+    let grace = Duration::from_millis(config.shutdown.grace_ms);
+    Ok(RunningServer { addr, store, cache, stop, draining, grace, task, purge, timelines, imip })
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.
@@ -195,6 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -48,6 +48,23 @@ pub struct Config {
     pub auth: AuthConfig,
     pub cache: CacheConfig,
     pub scheduling: SchedulingConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+/// How the server stops on SIGTERM/SIGINT (and `RunningServer::stop`): `/readyz` turns 503 at
+/// once, requests are still served for `grace_ms` so a load balancer sees it and moves traffic
+/// away, then the listener closes and open requests get up to `deadline_ms` to finish.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    pub grace_ms: u64,
+    pub deadline_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig { grace_ms: 5000, deadline_ms: 30_000 }
+    }
 }
 
 /// RFC 6638 scheduling between the server's users.
@@ -216,6 +233,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             cache: CacheConfig::default(),
             scheduling: SchedulingConfig::default(),
+            shutdown: ShutdownConfig::default(),
         }
     }
 }
@@ -412,6 +430,17 @@ mod tests {
         let c = Config::load(Some(&path), env(&[("KALENDS_LISTEN", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.base_path(), "/dav");
+    }
+
+    #[test]
+    fn shutdown_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!((c.shutdown.grace_ms, c.shutdown.deadline_ms), (5000, 30_000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[shutdown]\ngrace_ms = 0\ndeadline_ms = 100\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!((c.shutdown.grace_ms, c.shutdown.deadline_ms), (0, 100));
     }
 
     #[test]

@@ -242,6 +242,7 @@ async fn a_server_starts_and_serves_while_redis_is_down() {
     let config = kalends::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         redis_url: Some(format!("redis://{addr}")),
+        shutdown: kalends::config::ShutdownConfig { grace_ms: 0, deadline_ms: 10_000 },
         ..kalends::config::Config::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -247,7 +247,8 @@ async fn the_binary_applies_a_reply() {
     let url = format!("sqlite://{}", dir.path().join("kalends.db").display());
     let store = kalends::store::Store::open(&url).await.unwrap();
     users::create(&store, "alice", Some("alice@example.org"), ALICE_PW).await.unwrap();
-    let config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    config.shutdown.grace_ms = 0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = kalends::app::start(&config, store.clone(), listener).unwrap();
     let base = format!("http://{}", server.addr);

@@ -2,5 +2,6 @@
 //! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
 
 pub mod auth;
+pub mod health;
 pub mod rsvp;
 pub mod server;

@@ -1,4 +1,5 @@
-//! Accept loop and per-request pipeline: RSVP links (rsvp.rs) → well-known redirect → OPTIONS → authenticate →
+//! Accept loop and per-request pipeline: health probes (health.rs) → RSVP links (rsvp.rs) →
+//! well-known redirect → OPTIONS → authenticate →
 //! read the body within limits → DAV → one log line (method, path, principal, status, ms).
 
 use std::convert::Infallible;
@@ -6,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,6 +35,10 @@ pub struct HttpState {
     pub max_body: usize,
     /// Largest request head (hyper answers 431 beyond).
     pub max_header_bytes: usize,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
+    /// How long open connections may take to finish once the listener is closed.
+    pub shutdown_deadline: Duration,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and waits (bounded) for open
@@ -79,8 +85,9 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
-        tracing::warn!("connections still open after 10 s; closing them");
+    let deadline = state.shutdown_deadline;
+    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?deadline, "connections still open at the shutdown deadline; closing them");
     }
 }
 
@@ -91,6 +98,11 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let (principal, resp) = respond(state, req, remote).await;
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Probes come every few seconds from every balancer: at info they would drown the log.
+    if super::health::probe(&state.dav.paths, &path).is_some() {
+        tracing::debug!(target: "kalends::request", %method, %path, status, ms = format!("{ms:.1}"));
+        return resp.map(Full::new);
+    }
     tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, ms = format!("{ms:.1}"));
     resp.map(Full::new)
 }
@@ -103,6 +115,9 @@ async fn respond(
     let method = DavMethod::parse(req.method());
     let method_name = req.method().clone();
     let paths = &state.dav.paths;
+    if let Some(probe) = super::health::probe(paths, req.uri().path()) {
+        return (None, super::health::answer(probe, req.method(), &state.dav.store, &state.draining).await);
+    }
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
         let token = token.to_owned();

@@ -552,6 +552,14 @@ impl Store {
             Store::Postgres(_) => "postgres",
         }
     }
+
+    /// Whether the database answers a cheap statement on the migrated schema (`/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
+    }
 }
 
 /// Implements a store trait for `Store` by forwarding each method to the engine.

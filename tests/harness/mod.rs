@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use kalends::app::{RunningServer, start};
-use kalends::config::Config;
+use kalends::config::{Config, ShutdownConfig};
 use kalends::dav::xml::{self, Element};
 use kalends::service::users;
 use kalends::store::Store;
@@ -46,7 +46,9 @@ pub async fn start_with(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Test
     };
     users::create(&store, "alice", Some("alice@example.org"), ALICE_PW).await.unwrap();
     users::create(&store, "bob", None, BOB_PW).await.unwrap();
-    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    // No grace by default: every test stops its server, and a load balancer is not watching.
+    let shutdown = ShutdownConfig { grace_ms: 0, deadline_ms: 10_000 };
+    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), shutdown, ..Config::default() };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = start(&config, store.clone(), listener).unwrap();
@@ -76,6 +78,13 @@ impl TestServer {
 
     pub async fn put_ics(&self, path: &str, ics: &str) -> Response {
         send(self.req("PUT", path).header("Content-Type", "text/calendar; charset=utf-8").body(ics.to_owned())).await
+    }
+
+    /// Begins the drain (`RunningServer::stop`) in the background; the server keeps serving
+    /// through its grace, and the handle resolves once it has stopped.
+    pub fn begin_stop(&mut self) -> tokio::task::JoinHandle<()> {
+        let server = self.server.take().unwrap();
+        tokio::spawn(server.stop())
     }
 
     pub async fn stop(mut self) {

@@ -177,6 +177,15 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
+impl Engine {
+    /// One cheap statement on a read connection, for `/readyz`: it reads the `users` table, so
+    /// it fails both when the database is unreachable and when the schema is not there.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1").fetch_optional(&mut *self.reader().await?).await?;
+        Ok(())
+    }
+}
+
 pub(super) struct BumpedRow {
     pub(super) sync_seq: i64,
     pub(super) path: String,
