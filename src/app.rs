@@ -208,8 +208,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %server.addr, engine = store.engine(), "Kalends is serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
-    server.stop().await;
-    tracing::info!("stopped");
+    // An operator who signals again does not want to wait out the grace and deadline: the
+    // process exits at once, dropping whatever is still under way.
+    tokio::select! {
+        () = server.stop() => tracing::info!("stopped"),
+        () = shutdown_signal() => tracing::warn!("second signal: exiting without waiting for the drain"),
+    }
     Ok(())
 }
 

@@ -103,42 +103,7 @@ on_both_engines!(probes_answer_without_credentials, readyz_fails_at_once_while_t
 /// grace ends succeeds, /readyz turns 503 within it, and the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_drains_and_exits_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("kalends.db");
-    let store = kalends::store::Store::open(&format!("sqlite://{}", db.display())).await.unwrap();
-    kalends::service::users::create(&store, "alice", None, ALICE_PW).await.unwrap();
-    drop(store);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("kalends.toml");
-    let toml = format!(
-        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nlog = \"warn\"\n[shutdown]\ngrace_ms = 3000\ndeadline_ms = 10000\n",
-        dir.path().display()
-    );
-    std::fs::write(&config, toml).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kalends"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("KALENDS_CONFIG")
-        .env_remove("KALENDS_DATABASE_URL")
-        .env_remove("KALENDS_REDIS_URL")
-        .env_remove("KALENDS_LISTEN")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..300 {
-        if client.get(format!("{base}/livez")).send().await.is_ok_and(|r| r.status() == 200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server did not come up");
-
+    let (mut child, base, _dir) = serve_binary(3000).await;
     let done = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
@@ -170,17 +135,8 @@ async fn sigterm_under_load_drains_and_exits_zero() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let status = std::process::Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
-    assert!(status.success());
-    let mut ready = 200;
-    for _ in 0..150 {
-        ready = client.get(format!("{base}/readyz")).send().await.unwrap().status().as_u16();
-        if ready == 503 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(ready, 503, "/readyz did not turn 503 during the grace");
+    child.term();
+    wait_until_unready(&base).await;
     // Well inside the 3 s grace: every request so far must have been served.
     tokio::time::sleep(Duration::from_millis(500)).await;
     done.store(true, Ordering::Release);
@@ -189,22 +145,94 @@ async fn sigterm_under_load_drains_and_exits_zero() {
         assert!(failures.is_empty(), "failed requests during the grace: {failures:?}");
     }
     assert!(sent.load(Ordering::Relaxed) > 3, "the clients sent almost nothing");
-    let mut exit = None;
-    for _ in 0..600 {
-        exit = child.0.try_wait().unwrap();
-        if exit.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let exit = exit.expect("the server still runs 60 s after SIGTERM");
+    let exit = child.wait(Duration::from_secs(60)).await.expect("the server still runs 60 s after SIGTERM");
     assert!(exit.success(), "exit status {exit}");
 }
 
-/// Kills the server if the test fails before it exits by itself.
-struct KillOnDrop(std::process::Child);
+/// A second SIGTERM during the drain ends the process at once, still with status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_skips_the_grace() {
+    let (mut child, base, _dir) = serve_binary(600_000).await;
+    child.term();
+    wait_until_unready(&base).await;
+    child.term();
+    let exit = child.wait(Duration::from_secs(30)).await.expect("the second SIGTERM did not end the drain");
+    assert!(exit.success(), "exit status {exit}");
+}
 
-impl Drop for KillOnDrop {
+/// The binary serving a fresh SQLite database with user alice, on a free port, with the given
+/// grace; answers once /livez does. The temp dir must outlive the process.
+async fn serve_binary(grace_ms: u64) -> (Server, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kalends.db");
+    let store = kalends::store::Store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+    kalends::service::users::create(&store, "alice", None, ALICE_PW).await.unwrap();
+    drop(store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("kalends.toml");
+    let toml = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nlog = \"warn\"\n[shutdown]\ngrace_ms = {grace_ms}\ndeadline_ms = 10000\n",
+        dir.path().display()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kalends"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env_remove("KALENDS_CONFIG")
+        .env_remove("KALENDS_DATABASE_URL")
+        .env_remove("KALENDS_REDIS_URL")
+        .env_remove("KALENDS_LISTEN")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("{base}/livez")).send().await.is_ok_and(|r| r.status() == 200) {
+            return (child, base, dir);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not come up");
+}
+
+/// Polls /readyz (bounded) until it answers 503.
+async fn wait_until_unready(base: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..150 {
+        let r = client.get(format!("{base}/readyz")).send().await.unwrap();
+        if r.status() == 503 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("/readyz did not turn 503 after SIGTERM");
+}
+
+/// The server process; killed if the test fails before it exits by itself.
+struct Server(std::process::Child);
+
+impl Server {
+    fn term(&self) {
+        let status = std::process::Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    async fn wait(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < bound {
+            if let Some(exit) = self.0.try_wait().unwrap() {
+                return Some(exit);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
             let _ = self.0.kill();
