@@ -2,7 +2,7 @@
 //! parsed object. Time ranges are decided by the caller's oracle, which knows recurrence and
 //! time zones (RFC 4791 §9.9); everything else is decided here.
 
-use super::ical::{Component, Line};
+use super::ical::{Component, Line, unescape_text};
 
 /// RFC 4791 §9.7.1: the filter's root is a comp-filter on VCALENDAR.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ fn prop_filter_matches(filter: &PropFilter, c: &Component, oracle: &dyn TimeOrac
     }
     props.any(|p| {
         filter.time_range.as_ref().is_none_or(|r| oracle.property_in_range(p, r))
-            && filter.text_match.as_ref().is_none_or(|m| text_matches(m, &unescape(&p.value)))
+            && filter.text_match.as_ref().is_none_or(|m| text_matches(m, &unescape_text(&p.value)))
             && filter.params.iter().all(|f| param_filter_matches(f, p))
     })
 }
@@ -203,24 +203,6 @@ fn is_date_time_property(name: &str) -> bool {
             "DTSTART" | "DTEND" | "DUE" | "DTSTAMP" | "CREATED" | "LAST-MODIFIED" | "RECURRENCE-ID" | "COMPLETED"
                 | "EXDATE" | "RDATE" | "TRIGGER" | "ACKNOWLEDGED" | "FREEBUSY"
         )
-}
-
-/// RFC 5545 §3.3.11 TEXT unescaping, so that a search for "a,b" finds `a\,b`.
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -35,6 +35,25 @@ impl Component {
     }
 }
 
+/// RFC 5545 §3.3.11 TEXT unescaping (`\n`, `\,`, `\;`, `\\`), for searching and showing a
+/// value: a search for "a,b" finds `a\,b`, a mail shows the comma.
+pub fn unescape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Unfolds `text` into logical lines (CRLF or LF; a line starting with space or tab continues
 /// the previous one, RFC 5545 §3.1).
 pub fn unfold(text: &str) -> Vec<String> {

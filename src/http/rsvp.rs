@@ -10,6 +10,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::dav::DavResponse;
+/// Element content and quoted attributes, escaped as the invitation emails escape them.
+pub use crate::mail::escape_html as escape;
 use crate::service::scheduling::rsvp::{self, Answer, Event, Refusal};
 
 use super::server::HttpState;
@@ -102,22 +104,6 @@ fn confirm_page(e: &Event) -> DavResponse {
 fn thanks_page(e: &Event) -> DavResponse {
     let body = format!("{}<p>Thank you. Your answer <strong>{}</strong> was sent to the organizer.</p>", details(e), label(&e.partstat));
     page(StatusCode::OK, "Answer recorded", &body)
-}
-
-/// HTML-escapes text for element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `title` is a constant; `body` is built from escaped values.

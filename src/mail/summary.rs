@@ -2,6 +2,7 @@
 //! what the iTIP message says, read once from its text, and written as plain text and as HTML
 //! with every value escaped.
 
+use crate::calendar::ical::unescape_text;
 use crate::sched::text::{self, Comp, Prop};
 
 /// Someone named in the event: their name (CN) if given, and their address without `mailto:`.
@@ -74,32 +75,15 @@ pub fn summarize(itip: &str) -> Option<Summary> {
     let sequence = main.value("SEQUENCE").and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
     Some(Summary {
         method,
-        title: main.value("SUMMARY").map(unescape).filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "(no title)".to_owned()),
+        title: main.value("SUMMARY").map(unescape_text).filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "(no title)".to_owned()),
         when: start.map(|(s, zone)| when(&s, zone.as_deref(), end.as_ref().map(|(e, z)| (e.as_str(), z.as_deref())))),
         repeats: main.prop("RRULE").is_some() || main.prop("RDATE").is_some(),
-        location: main.value("LOCATION").map(unescape).filter(|l| !l.trim().is_empty()),
+        location: main.value("LOCATION").map(unescape_text).filter(|l| !l.trim().is_empty()),
         organizer: main.prop("ORGANIZER").map(Person::from_prop),
         attendees: main.props_named("ATTENDEE").map(Person::from_prop).collect(),
-        description: main.value("DESCRIPTION").map(unescape).filter(|d| !d.trim().is_empty()),
+        description: main.value("DESCRIPTION").map(unescape_text).filter(|d| !d.trim().is_empty()),
         update: sequence > 0,
     })
-}
-
-/// RFC 5545 §3.3.11 TEXT: `\n`, `\,`, `\;` and `\\` back to what they stand for.
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match (c, c == '\\') {
-            (_, true) => match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            },
-            (c, false) => out.push(c),
-        }
-    }
-    out
 }
 
 /// A date or date-time as written (RFC 5545 §3.3.4, §3.3.5), in its own zone, which is named:

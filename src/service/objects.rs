@@ -85,7 +85,8 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
     let sent = req.data.clone();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
     check_quota(store, owner, object.data.len(), limits).await?;
-    if !scheduling_object(ctx, owner, req.collection, &object)? && req.tag_match.is_none() {
+    let role = scheduling_role(ctx, owner, req.collection, &object)?;
+    if role == Role::None && req.tag_match.is_none() {
         match store.put_object(req.collection.id, object.clone(), req.expect.clone()).await {
             Ok(PutOutcome { created, meta }) => {
                 let verbatim = usize::try_from(meta.size).is_ok_and(|n| n == sent.len());
@@ -96,7 +97,7 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
             Err(e) => return Err(uid_conflict(e, owner, req.collection)),
         }
     }
-    let done = deliver::put(ctx, owner, req.collection, object, req.expect, req.tag_match).await?;
+    let done = deliver::put(ctx, owner, req.collection, object, role, req.expect, req.tag_match).await?;
     match done.written {
         Some(SchedWritten::Put(PutOutcome { created, meta })) => {
             let verbatim = done.stored.as_deref().is_some_and(|t| t.as_bytes() == sent.as_slice());
@@ -111,21 +112,21 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
 /// ORGANIZER and are told apart without parsing; an invitation imported from elsewhere that
 /// does not name the owner is a plain object. (Whether the object it replaces was a scheduling
 /// object the store tells: `StoreError::SchedulingObject`.)
-fn scheduling_object(ctx: &SchedCtx<'_>, owner: &Principal, collection: &Collection, object: &NewObject) -> ServiceResult<bool> {
+/// The owner's role in the object, classified once here and handed to the scheduling path.
+fn scheduling_role(ctx: &SchedCtx<'_>, owner: &Principal, collection: &Collection, object: &NewObject) -> ServiceResult<Role> {
     let component = object.calendar.as_ref().map(|c| c.component);
     let candidate = collection.kind == CollectionKind::Calendar
         && matches!(component, Some(ComponentKind::Event | ComponentKind::Todo))
         && object.data.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"));
     if !candidate {
-        return Ok(false);
+        return Ok(Role::None);
     }
     let text = String::from_utf8_lossy(&object.data);
     let addrs = principal_addresses(ctx.dir, owner);
     match crate::sched::classify(&text, &addrs) {
-        Ok(Role::None) => Ok(false),
-        Ok(_) => Ok(true),
+        Ok(role) => Ok(role),
         // Conflicting ORGANIZERs matter only where the owner takes part.
-        Err(crate::sched::SchedError::SameOrganizer) if !addrs.iter().any(|a| mentions(&object.data, a.as_str())) => Ok(false),
+        Err(crate::sched::SchedError::SameOrganizer) if !addrs.iter().any(|a| mentions(&object.data, a.as_str())) => Ok(Role::None),
         Err(e) => Err(e.into()),
     }
 }

@@ -89,6 +89,7 @@ pub async fn put(
     owner: &Principal,
     collection: &Collection,
     object: NewObject,
+    role: Role,
     expect: Expect,
     tag_match: Option<&str>,
 ) -> ServiceResult<Scheduled> {
@@ -99,7 +100,7 @@ pub async fn put(
     for _ in 0..ATTEMPTS {
         let old = own_copy(ctx, owner, collection, &object.name, &uid).await?;
         let expect = tag_expectation(&old, tag_match, &expect)?;
-        let plan = sender_put(ctx, owner, old.as_ref(), &text)?;
+        let plan = sender_put(ctx, owner, old.as_ref(), &text, &role)?;
         match commit(ctx, owner, collection, Some(&object), &object.name, plan, expect).await {
             Err(Retry(e)) => last = Some(e),
             Ok(done) => return done,
@@ -179,12 +180,12 @@ async fn own_copy(
 }
 
 /// Classifies the old and new object for the owner and asks the domain what the write means.
-fn sender_put(ctx: &SchedCtx<'_>, owner: &Principal, old: Option<&StoredObject>, new: &str) -> ServiceResult<SenderPlan> {
+/// `role_new`: the owner's role in `new`, as the caller classified it.
+fn sender_put(ctx: &SchedCtx<'_>, owner: &Principal, old: Option<&StoredObject>, new: &str, role_new: &Role) -> ServiceResult<SenderPlan> {
     let addrs = principal_addresses(ctx.dir, owner);
     let now = crate::service::now();
     let old_text = old.map(|o| String::from_utf8_lossy(&o.data).into_owned());
     let was_scheduling = old.is_some_and(|o| o.meta.schedule_tag.is_some());
-    let role_new = sched::classify(new, &addrs)?;
     // Stored data that no longer classifies (older rules) counts as no scheduling object.
     let role_old = old_text.as_deref().map_or(Role::None, |t| sched::classify(t, &addrs).unwrap_or(Role::None));
     let organizer = matches!(role_new, Role::Organizer) || matches!(role_old, Role::Organizer);
@@ -258,11 +259,18 @@ async fn commit(
 /// Reads what delivering `messages` needs in a few statements for all recipients: who each
 /// address is, and each local recipient's inbox, default calendar and copy. An invitation to
 /// ten colleagues then costs four reads, not forty.
+/// What is known already (a REPLY's refresh reaches attendees read with an earlier batch) is not
+/// read again, nor replaced: a copy the planning has changed stays as it is.
 async fn prefetch(ctx: &SchedCtx<'_>, messages: &[Message], d: &mut Deliveries) -> ServiceResult<()> {
-    let mut emails: Vec<String> = messages.iter().filter_map(|m| m.recipient.email()).map(str::to_lowercase).collect();
+    let mut emails: Vec<String> = messages
+        .iter()
+        .filter(|m| !d.resolved.contains_key(&m.recipient))
+        .filter_map(|m| m.recipient.email())
+        .map(str::to_lowercase)
+        .collect();
     emails.sort();
     emails.dedup();
-    let users = ctx.store.users_by_emails(&emails).await?;
+    let users = if emails.is_empty() { Vec::new() } else { ctx.store.users_by_emails(&emails).await? };
     for email in &emails {
         let mut named = users.iter().filter(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)));
         let recipient = match (named.next(), named.next()) {
@@ -276,8 +284,15 @@ async fn prefetch(ctx: &SchedCtx<'_>, messages: &[Message], d: &mut Deliveries) 
     let mut uids: Vec<&str> = messages.iter().map(|m| m.uid.as_str()).collect();
     uids.sort_unstable();
     uids.dedup();
-    let ids: Vec<UserId> = d.resolved.values().filter_map(|r| if let Recipient::Local(u) = r { Some(u.id) } else { None }).collect();
     for uid in uids {
+        let mut ids: Vec<UserId> = d
+            .resolved
+            .values()
+            .filter_map(|r| if let Recipient::Local(u) = r { Some(u.id) } else { None })
+            .filter(|id| !d.seen.contains_key(&(*id, uid.to_owned())))
+            .collect();
+        ids.sort();
+        ids.dedup();
         for t in ctx.store.delivery_targets(&ids, uid).await? {
             d.boxes.entry(t.user).or_insert(Boxes { inbox: t.inbox, outbox: None, default_calendar: t.default_calendar });
             let slot = t.copy.map(|(collection, o)| push_copy(d, collection, o));
@@ -356,7 +371,9 @@ async fn deliver_all(
             Recipient::Local(user) => {
                 let principal = Principal { id: user.id, name: user.name.clone(), email: user.email.clone() };
                 let more = deliver_local(ctx, &principal, &message, d, quiet).await?;
-                // After a REPLY the other attendees learn the new participation (§4.2).
+                // After a REPLY the other attendees learn the new participation (§4.2); they
+                // are read together, not one by one.
+                prefetch(ctx, &more, d).await?;
                 queue.extend(more.into_iter().rev().map(|m| (m, true)));
                 ScheduleStatus::Delivered
             }

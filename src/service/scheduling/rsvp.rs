@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::deliver::SchedCtx;
 use super::directory::principal_addresses;
 use super::inbound::{Decision, Origin, process};
+use crate::calendar::ical::unescape_text;
 use crate::config::ExternalInvitations;
 use crate::sched::text::{self, Comp, Prop};
 use crate::sched::{self, Address, Role};
@@ -279,29 +280,12 @@ fn describe(cal: &Comp, attendee: &Address, organizer_name: &str) -> Option<Even
         |p| p.param("CN").map_or_else(|| Address::new(p.value()).email().unwrap_or(p.value()).to_owned(), str::to_owned),
     );
     Some(Event {
-        summary: chosen.value("SUMMARY").map_or_else(|| "(no title)".to_owned(), unescape),
+        summary: chosen.value("SUMMARY").map_or_else(|| "(no title)".to_owned(), unescape_text),
         when: chosen.prop("DTSTART").map_or_else(String::new, readable_time),
         organizer,
         attendee: attendee.email().unwrap_or(attendee.as_str()).to_owned(),
         partstat: invites(chosen, attendee).unwrap_or_default(),
     })
-}
-
-/// RFC 5545 §3.3.11 TEXT escapes undone for display.
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match (c, c == '\\') {
-            (_, true) => match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => {}
-            },
-            (c, false) => out.push(c),
-        }
-    }
-    out
 }
 
 /// `20270105T100000Z` → `2027-01-05 10:00 UTC`; with TZID, the zone named; a DATE → the day.
@@ -392,6 +376,6 @@ mod tests {
         p.set_param("TZID", "Europe/Berlin");
         assert_eq!(readable_time(&p), "2027-01-05 11:00 (Europe/Berlin)");
         assert_eq!(readable_time(&Prop::new("DTSTART", "20270105")), "2027-01-05");
-        assert_eq!(unescape("a\\, b\\;c\\nd"), "a, b;c\nd");
+        assert_eq!(unescape_text("a\\, b\\;c\\nd"), "a, b;c\nd");
     }
 }
