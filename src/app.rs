@@ -16,6 +16,7 @@ use crate::cache::{Cache, RedisCache, RedisSettings};
 use crate::config::Config;
 use crate::dav::resource::Paths;
 use crate::dav::{DavContext, DavLimits};
+use crate::http::limit::RateLimits;
 use crate::http::server::{HttpState, serve};
 use crate::service::auth::Authenticator;
 use crate::service::scheduling::inbound::{Receipt, receive};
@@ -173,6 +174,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
             Duration::from_secs(config.auth.cache_ttl_secs),
             Duration::from_millis(config.auth.user_cache_ms),
         ),
+        limits: RateLimits::new(&config.rate_limit, &cache),
         max_body: config.limits.max_request_body,
         max_header_bytes: config.limits.max_header_bytes,
         draining: draining.clone(),

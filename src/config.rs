@@ -49,6 +49,48 @@ pub struct Config {
     pub cache: CacheConfig,
     pub scheduling: SchedulingConfig,
     pub shutdown: ShutdownConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Rate limits (docs/decisions/0019-rate-limits.md). A unit is one cheap request; the cost
+/// table is `http::limit::cost`. Generous to clients, hard on floods: a DAVx5, Apple or
+/// Thunderbird first sync of a 5,000-event calendar runs untouched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Each authenticated principal: units refilled per second, and the bucket's size.
+    pub principal_per_second: u32,
+    pub principal_burst: u32,
+    /// Requests without credentials (and RSVP links), per client address (IPv6 by /64).
+    pub anonymous_per_minute: u32,
+    pub anonymous_burst: u32,
+    /// Failed logins per minute per address and per user name; beyond, 429 without checking
+    /// the password.
+    pub login_failures_per_minute: u32,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` name the client (CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A request short of units by less than this waits for them instead of getting 429.
+    pub soft_delay_ms: u64,
+    /// Nodes sharing the limits through Redis: while Redis is unreachable each node enforces
+    /// its 1/nodes share alone.
+    pub nodes: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            principal_per_second: 100,
+            principal_burst: 1_000,
+            anonymous_per_minute: 120,
+            anonymous_burst: 60,
+            login_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            soft_delay_ms: 500,
+            nodes: 1,
+        }
+    }
 }
 
 /// How the server stops on SIGTERM/SIGINT (and `RunningServer::stop`): `/readyz` turns 503 at
@@ -234,6 +276,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             scheduling: SchedulingConfig::default(),
             shutdown: ShutdownConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -302,6 +345,15 @@ impl Config {
                 "KALENDS_LOG" => self.log = value,
                 "KALENDS_SMTP_URL" => self.smtp_url = non_empty(value),
                 "KALENDS_MAIL_FROM" => self.mail_from = non_empty(value),
+                "KALENDS_RATE_LIMIT" => {
+                    self.rate_limit.enabled = match value.as_str() {
+                        "on" | "true" | "1" => true,
+                        "off" | "false" | "0" => false,
+                        _ => {
+                            return Err(ConfigError::Env { name: "KALENDS_RATE_LIMIT", message: format!("{value:?}: use on or off") });
+                        }
+                    };
+                }
                 _ => {}
             }
         }
@@ -322,6 +374,19 @@ impl Config {
         }
         if self.imip.batch == 0 || self.imip.lease_secs == 0 || self.imip.poll_ms == 0 {
             return Err(ConfigError::Env { name: "imip", message: "batch, lease_secs and poll_ms must be at least 1".into() });
+        }
+        let rl = &self.rate_limit;
+        for (name, value) in [
+            ("rate_limit.principal_per_second", rl.principal_per_second),
+            ("rate_limit.principal_burst", rl.principal_burst),
+            ("rate_limit.anonymous_per_minute", rl.anonymous_per_minute),
+            ("rate_limit.anonymous_burst", rl.anonymous_burst),
+            ("rate_limit.login_failures_per_minute", rl.login_failures_per_minute),
+            ("rate_limit.nodes", rl.nodes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Env { name, message: "must be at least 1 (turn limits off with rate_limit.enabled = false)".into() });
+            }
         }
         if self.cache.redis_timeout_ms == 0 {
             // A zero timeout would turn every Redis call into a failure.
@@ -441,6 +506,27 @@ mod tests {
         std::fs::write(&path, "[shutdown]\ngrace_ms = 0\ndeadline_ms = 100\n").unwrap();
         let c = Config::load(Some(&path), env(&[])).unwrap();
         assert_eq!((c.shutdown.grace_ms, c.shutdown.deadline_ms), (0, 100));
+    }
+
+    #[test]
+    fn rate_limit_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(c.rate_limit.enabled);
+        assert_eq!((c.rate_limit.principal_per_second, c.rate_limit.principal_burst), (100, 1_000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[rate_limit]\nprincipal_burst = 7\ntrusted_proxies = [\"10.0.0.0/8\", \"::1/128\"]\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.rate_limit.principal_burst, 7);
+        assert_eq!(c.rate_limit.trusted_proxies.len(), 2);
+        std::fs::write(&path, "[rate_limit]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").unwrap();
+        assert!(Config::load(Some(&path), env(&[])).is_err(), "a CIDR that is not one");
+        std::fs::write(&path, "[rate_limit]\nanonymous_burst = 0\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("rate_limit.anonymous_burst"), "{err}");
+        let off = Config::load(None, env(&[("KALENDS_RATE_LIMIT", "off")])).unwrap();
+        assert!(!off.rate_limit.enabled);
+        assert!(Config::load(None, env(&[("KALENDS_RATE_LIMIT", "maybe")])).is_err());
     }
 
     #[test]

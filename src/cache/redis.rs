@@ -4,6 +4,7 @@
 //! Nothing here returns an error to the caller. A failed or slow call is a miss (or a dropped
 //! write), opens the breaker, and is logged once per outage; the request goes on without Redis.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -137,16 +138,28 @@ impl RedisCache {
     /// Runs one command if the breaker admits it, within the timeout, and reports the outcome to
     /// the breaker. `None` whenever no answer was had.
     async fn call<T: FromRedisValue>(&self, what: &'static str, cmd: &Cmd) -> Option<T> {
+        self.run(what, |mut manager| async move { cmd.query_async::<T>(&mut manager).await }).await
+    }
+
+    /// Runs `op` on the shared connection if the breaker admits it, within the timeout, and
+    /// reports the outcome to the breaker: the one way in for every Redis user (the cache and
+    /// the rate limiter's script), so one outage opens one breaker for all. `None` whenever no
+    /// answer was had.
+    pub async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let permit = self.inner.breaker().admit(Instant::now())?;
         let mut attempt = Attempt { inner: &self.inner, permit: Some(permit) };
-        let (generation, mut manager) = match self.inner.manager() {
+        let (generation, manager) = match self.inner.manager() {
             Ok(current) => current,
             Err(e) => {
                 attempt.failed(what, None, &Failure::Redis(e));
                 return None;
             }
         };
-        let outcome = match tokio::time::timeout(self.inner.timeout, cmd.query_async::<T>(&mut manager)).await {
+        let outcome = match tokio::time::timeout(self.inner.timeout, op(manager)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(Failure::Redis(e)),
             Err(_) => Err(Failure::Timeout(self.inner.timeout)),

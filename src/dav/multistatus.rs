@@ -10,7 +10,13 @@ use super::xml::{DAV, QName, XmlWriter};
 
 pub struct Multistatus {
     w: XmlWriter,
+    responses: usize,
 }
+
+/// How many `<response>` elements a multistatus answer listed: a response extension the rate
+/// limiter charges by (listings cost by the items they return).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed(pub usize);
 
 /// One property's outcome in a response.
 #[derive(Debug, Clone)]
@@ -32,7 +38,7 @@ impl Multistatus {
     pub fn new() -> Self {
         let mut w = XmlWriter::new();
         w.start(&QName::fixed(DAV, "multistatus"));
-        Multistatus { w }
+        Multistatus { w, responses: 0 }
     }
 
     /// `props` for the `nth` (from 0) of `count` responses of a listing. After the first, room
@@ -52,6 +58,7 @@ impl Multistatus {
 
     /// A response that is a bare status (e.g. a missing href in a multiget, a sync tombstone).
     pub fn status(&mut self, href: &str, status: StatusCode) {
+        self.responses += 1;
         let w = &mut self.w;
         w.start(&QName::fixed(DAV, "response"));
         w.text_element(&QName::fixed(DAV, "href"), href);
@@ -62,6 +69,7 @@ impl Multistatus {
     /// A response with properties, grouped by status (200 first) and condition, in the order
     /// given within a group.
     pub fn props(&mut self, href: &str, results: &[PropResult]) {
+        self.responses += 1;
         write_response(&mut self.w, href, results);
     }
 }
@@ -106,7 +114,9 @@ impl Multistatus {
 
     pub fn finish(mut self) -> DavResponse {
         self.w.end();
-        xml_response(StatusCode::MULTI_STATUS, self.w.finish())
+        let mut resp = xml_response(StatusCode::MULTI_STATUS, self.w.finish());
+        resp.extensions_mut().insert(Listed(self.responses));
+        resp
     }
 }
 

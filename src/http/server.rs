@@ -1,6 +1,8 @@
-//! Accept loop and per-request pipeline: health probes (health.rs) → RSVP links (rsvp.rs) →
-//! well-known redirect → OPTIONS → authenticate →
-//! read the body within limits → DAV → one log line (method, path, principal, status, ms).
+//! Accept loop and per-request pipeline: health probes (health.rs) → RSVP links (rsvp.rs,
+//! limited by address) → well-known redirect → OPTIONS → anonymous requests limited by address
+//! → authenticate (failed logins limited) → read the body within limits → the principal's rate
+//! limit by the request's cost (limit/) → DAV → one log line (method, path, principal, status,
+//! limit verdict, ms).
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -21,16 +23,22 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use super::auth::{basic_credentials, challenge};
+use super::auth::{Credentials, basic_credentials, challenge};
+use super::limit::client::{addr_key, client_addr};
+use super::limit::cost::{RequestClass, items_cost};
+use super::limit::{RateLimits, Scope};
+use crate::dav::multistatus::Listed;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavMethod, DavResponse, method::options};
 use crate::error::{text, to_response};
-use crate::service::auth::Authenticator;
+use crate::service::Principal;
+use crate::service::auth::{AuthFailure, Authenticator};
 
 /// Shared by every connection.
 pub struct HttpState {
     pub dav: DavContext,
     pub auth: Authenticator,
+    pub limits: RateLimits,
     /// Largest request body accepted (413 beyond).
     pub max_body: usize,
     /// Largest request head (hyper answers 431 beyond).
@@ -95,7 +103,7 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let (principal, resp) = respond(state, req, remote).await;
+    let Outcome { principal, limit, resp } = respond(state, req, remote).await;
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     // Probes come every few seconds from every balancer: at info they would drown the log.
@@ -103,25 +111,41 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
         tracing::debug!(target: "kalends::request", %method, %path, status, ms = format!("{ms:.1}"));
         return resp.map(Full::new);
     }
-    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, ms = format!("{ms:.1}"));
+    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, limit, ms = format!("{ms:.1}"));
     resp.map(Full::new)
 }
 
-async fn respond(
-    state: &HttpState,
-    req: hyper::Request<Incoming>,
-    remote: SocketAddr,
-) -> (Option<String>, DavResponse) {
+/// What `respond` did, for the log line: who asked, and the rate limiter's verdict
+/// (`allowed`, `delayed`, `refused`, or `-` where no limit applies).
+struct Outcome {
+    principal: Option<String>,
+    limit: &'static str,
+    resp: DavResponse,
+}
+
+impl Outcome {
+    fn unlimited(resp: DavResponse) -> Outcome {
+        Outcome { principal: None, limit: "-", resp }
+    }
+}
+
+async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: SocketAddr) -> Outcome {
     let method = DavMethod::parse(req.method());
-    let method_name = req.method().clone();
     let paths = &state.dav.paths;
     if let Some(probe) = super::health::probe(paths, req.uri().path()) {
-        return (None, super::health::answer(probe, req.method(), &state.dav.store, &state.draining).await);
+        return Outcome::unlimited(super::health::answer(probe, req.method(), &state.dav.store, &state.draining).await);
     }
+    let client = client_addr(remote.ip(), req.headers(), state.limits.trusted_proxies());
+    let addr = addr_key(client);
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
         let token = token.to_owned();
-        return (None, super::rsvp::handle(state, req, &token).await);
+        let admission = state.limits.admit(Scope::Rsvp, &addr, 1).await;
+        if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
+            return Outcome { principal: None, limit: refused.label(), resp: unread(req, refused.refusal("too many requests from this address")).await };
+        }
+        let resp = super::rsvp::handle(state, req, &token).await;
+        return Outcome { principal: None, limit: admission.map_or("-", |a| a.label()), resp };
     }
     // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
     if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
@@ -129,47 +153,89 @@ async fn respond(
         if let Ok(v) = HeaderValue::from_str(&paths.root()) {
             resp.headers_mut().insert(header::LOCATION, v);
         }
-        return (None, resp);
+        return Outcome::unlimited(resp);
     }
+    // Static and cheaper than a limiter decision; and a 429 here breaks clients that probe
+    // with OPTIONS before anything else (org-caldav).
     if method == DavMethod::Options {
-        return (None, options::handle());
+        return Outcome::unlimited(options::handle());
     }
-    let Some(creds) = basic_credentials(req.headers()) else { return (None, unauthorized(req).await) };
-    let user = match state.auth.authenticate(&creds.user, &creds.password, remote.ip()).await {
+    let Some(creds) = basic_credentials(req.headers()) else {
+        let admission = state.limits.admit(Scope::Anonymous, &addr, 1).await;
+        let resp = match admission.filter(|a| !a.verdict.allowed) {
+            Some(refused) => refused.refusal("too many requests from this address"),
+            None => challenge(),
+        };
+        return Outcome { principal: None, limit: admission.map_or("-", |a| a.label()), resp: unread(req, resp).await };
+    };
+    let user = match authenticate(state, &creds, &addr).await {
         Ok(user) => user,
-        Err(failure) => {
-            tokio::time::sleep(failure.delay).await;
-            return (None, unauthorized(req).await);
-        }
+        Err((limit, resp)) => return Outcome { principal: None, limit, resp: unread(req, resp).await },
     };
     let name = Some(user.name.clone());
     let (parts, body) = req.into_parts();
     let body = match read_body(body, &parts.headers, state.max_body).await {
         Ok(b) => b,
-        Err(resp) => return (name, resp),
+        Err(resp) => return Outcome { principal: name, limit: "-", resp },
     };
+    let depth = parts.headers.get("depth").and_then(|v| v.to_str().ok());
+    let cost = RequestClass::of(method, depth, &body).cost();
+    let admission = state.limits.admit(Scope::Principal, &user.name, cost).await;
+    let limit = admission.map_or("-", |a| a.label());
+    if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
+        return Outcome { principal: name, limit, resp: refused.refusal("too many requests for this account") };
+    }
     // A bug in one handler must cost one 500, not the connection (and a silent client error).
     let handled = AssertUnwindSafe(crate::dav::handle(&state.dav, &user, method, parts.uri.path(), &parts.headers, body))
         .catch_unwind()
         .await;
-    let resp = match handled {
+    let mut resp = match handled {
         Ok(result) => result.unwrap_or_else(|e| to_response(e, paths)),
         Err(_) => {
-            tracing::error!(%method_name, path = parts.uri.path(), "request handler panicked");
+            tracing::error!(method = %parts.method, path = parts.uri.path(), "request handler panicked");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
         }
     };
-    (name, resp)
+    if let Some(Listed(items)) = resp.extensions().get::<Listed>().copied() {
+        state.limits.settle(Scope::Principal, &user.name, items_cost(items)).await;
+    }
+    if let Some(admission) = admission {
+        admission.annotate(&mut resp);
+    }
+    Outcome { principal: name, limit, resp }
+}
+
+/// Basic credentials → the principal, through the failed-login limits: an address or user name
+/// over them gets 429 before its password is checked (unless these exact credentials passed
+/// recently: someone guessing Alice's password must not lock Alice's phone out), and the
+/// failure that crosses them gets 429 instead of 401. A store failure is 503, not a 401 that
+/// would make clients ask for the password again.
+async fn authenticate(state: &HttpState, creds: &Credentials, addr: &str) -> Result<Principal, (&'static str, DavResponse)> {
+    let limits = &state.limits;
+    if !state.auth.recently_verified(&creds.user, &creds.password)
+        && let Some(wait) = limits.login_blocked(addr, &creds.user)
+    {
+        return Err(("refused", limits.login_refusal(wait)));
+    }
+    match state.auth.authenticate(&creds.user, &creds.password).await {
+        Ok(user) => Ok(user),
+        Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
+        Err(AuthFailure::Refused) => match limits.login_failed(addr, &creds.user).await {
+            Some(refused) => Err(("refused", refused.refusal("too many failed logins"))),
+            None => Err((if limits.enabled() { "allowed" } else { "-" }, challenge())),
+        },
+    }
 }
 
 /// Unauthenticated bodies up to this size are read and dropped, so the connection can carry
 /// the client's retry with credentials; larger ones are not worth reading for a stranger.
 const DRAIN_UNAUTHENTICATED: u64 = 64 * 1024;
 
-/// The 401 challenge. RFC 9110 §10.1.1/RFC 9112 §9.6: a response sent before the body is read
-/// must say the connection closes, or the client's retry on it fails; so a small body is
-/// drained first (keeping the connection), and anything else gets `Connection: close`.
-async fn unauthorized(req: hyper::Request<Incoming>) -> DavResponse {
+/// An answer given without reading the request body (401, 429). RFC 9110 §10.1.1/RFC 9112
+/// §9.6: a response sent before the body is read must say the connection closes, or the
+/// client's retry on it fails; so a small body is drained first (keeping the connection), and
+/// anything else gets `Connection: close`.
+async fn unread(req: hyper::Request<Incoming>, mut resp: DavResponse) -> DavResponse {
     let headers = req.headers();
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
@@ -181,10 +247,9 @@ async fn unauthorized(req: hyper::Request<Incoming>) -> DavResponse {
         let limit = usize::try_from(DRAIN_UNAUTHENTICATED).unwrap_or(usize::MAX);
         let drained = Limited::new(req.into_body(), limit).collect();
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), drained).await {
-            return challenge();
+            return resp;
         }
     }
-    let mut resp = challenge();
     resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }

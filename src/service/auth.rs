@@ -1,10 +1,10 @@
 //! Password hashing (argon2id) and request authentication with a credential cache, so argon2
 //! runs once per credential per TTL instead of once per request (clients send Basic auth on
 //! every request), a short-lived cache of user rows, so a request does not pay a store
-//! statement for its user, and a growing delay for repeated failures per user and address.
+//! statement for its user. Repeated failures are limited in `http::limit` (per address and
+//! user name, before a password is verified).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,10 +33,13 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Why authentication failed; `delay` is how long to wait before answering.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthFailure {
-    pub delay: Duration,
+/// Why authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Unknown user or wrong password (401).
+    Refused,
+    /// The store could not be asked (503): not the client's fault, and not a failed login.
+    Unavailable,
 }
 
 struct Verified {
@@ -52,11 +55,6 @@ struct KnownUser {
     at: Instant,
 }
 
-struct Failures {
-    count: u32,
-    last: Instant,
-}
-
 /// Authenticates Basic credentials. One per process, shared by all connections.
 pub struct Authenticator {
     store: Store,
@@ -69,11 +67,8 @@ pub struct Authenticator {
     user_ttl: Duration,
     users: Mutex<HashMap<String, KnownUser>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
-    failures: Mutex<HashMap<(String, IpAddr), Failures>>,
 }
 
-/// Failures older than this are forgotten.
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Bound on cache sizes; beyond it, stale entries are pruned.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -86,18 +81,24 @@ impl Authenticator {
             user_ttl,
             users: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Verifies `user`/`password` from `addr`. The user's row comes from the store at most once
+    /// Whether exactly these credentials were verified within the credential TTL: such a
+    /// client is not held up by limits on failed logins against its user name (someone else
+    /// guessing it), though a password changed since still fails in `authenticate`.
+    pub fn recently_verified(&self, user: &str, password: &str) -> bool {
+        let key = self.cache_key(user, password);
+        lock(&self.verified).get(&key).is_some_and(|v| v.at.elapsed() < self.ttl)
+    }
+
+    /// Verifies `user`/`password`. The user's row comes from the store at most once
     /// per `user_ttl` (a stale row is refreshed before a password is refused, so a new password
     /// works at once); argon2 runs only on a credential cache miss.
     pub async fn authenticate(
         &self,
         user: &str,
         password: &str,
-        addr: IpAddr,
     ) -> Result<Principal, AuthFailure> {
         let key = self.cache_key(user, password);
         let mut found = match self.known_user(user) {
@@ -114,11 +115,8 @@ impl Authenticator {
             found = fresh;
         }
         match (ok, found) {
-            (true, Some(u)) => {
-                self.clear_failures(user, addr);
-                Ok(principal_of(u))
-            }
-            _ => Err(AuthFailure { delay: self.record_failure(user, addr) }),
+            (true, Some(u)) => Ok(principal_of(u)),
+            _ => Err(AuthFailure::Refused),
         }
     }
 
@@ -160,7 +158,7 @@ impl Authenticator {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "user lookup failed during authentication");
-                return Err(AuthFailure { delay: Duration::ZERO });
+                return Err(AuthFailure::Unavailable);
             }
         };
         let mut users = lock(&self.users);
@@ -209,34 +207,8 @@ impl Authenticator {
         }
         map.insert(key, Verified { password_hash: password_hash.to_owned(), at: Instant::now() });
     }
-
-    fn record_failure(&self, user: &str, addr: IpAddr) -> Duration {
-        let mut map = lock(&self.failures);
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, f| f.last.elapsed() < FAILURE_WINDOW);
-        }
-        let entry = map.entry((user.to_owned(), addr)).or_insert(Failures { count: 0, last: Instant::now() });
-        if entry.last.elapsed() >= FAILURE_WINDOW {
-            entry.count = 0;
-        }
-        entry.count += 1;
-        entry.last = Instant::now();
-        failure_delay(entry.count)
-    }
-
-    fn clear_failures(&self, user: &str, addr: IpAddr) {
-        lock(&self.failures).remove(&(user.to_owned(), addr));
-    }
 }
 
-/// No delay for the first failure (a typo), then 0.5 s doubling up to 8 s.
-pub fn failure_delay(count: u32) -> Duration {
-    if count <= 1 {
-        return Duration::ZERO;
-    }
-    let ms = 250u64.saturating_mul(1 << (count - 1).min(5));
-    Duration::from_millis(ms.min(8_000))
-}
 
 fn principal_of(u: User) -> Principal {
     Principal { id: u.id, name: u.name, email: u.email }
@@ -266,21 +238,9 @@ mod tests {
     }
 
     #[test]
-    fn delay_grows_and_caps() {
-        assert_eq!(failure_delay(1), Duration::ZERO);
-        assert_eq!(failure_delay(2), Duration::from_millis(500));
-        assert_eq!(failure_delay(3), Duration::from_millis(1000));
-        assert_eq!(failure_delay(5), Duration::from_millis(4000));
-        assert_eq!(failure_delay(6), Duration::from_millis(8000));
-        assert_eq!(failure_delay(60), Duration::from_millis(8000));
-    }
-
-    #[test]
     fn dummy_hash_parses() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
     }
-
-    const ADDR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     async fn store_with(name: &str, password: &str) -> Store {
         let store = Store::open("sqlite::memory:").await.unwrap();
@@ -298,14 +258,14 @@ mod tests {
         let brief = Authenticator::new(store.clone(), day, short);
         let uncached = Authenticator::new(store.clone(), day, Duration::ZERO);
         for auth in [&remembering, &brief, &uncached] {
-            assert_eq!(auth.authenticate("ann", "pw", ADDR).await.unwrap().name, "ann");
+            assert_eq!(auth.authenticate("ann", "pw").await.unwrap().name, "ann");
         }
 
         crate::service::users::delete(&store, "ann").await.unwrap();
-        assert!(uncached.authenticate("ann", "pw", ADDR).await.is_err(), "ttl 0 reads the row every time");
-        assert!(remembering.authenticate("ann", "pw", ADDR).await.is_ok(), "the row is reused within the ttl");
+        assert!(uncached.authenticate("ann", "pw").await.is_err(), "ttl 0 reads the row every time");
+        assert!(remembering.authenticate("ann", "pw").await.is_ok(), "the row is reused within the ttl");
         tokio::time::sleep(short + Duration::from_millis(20)).await;
-        assert!(brief.authenticate("ann", "pw", ADDR).await.is_err(), "past the ttl the row is read again");
+        assert!(brief.authenticate("ann", "pw").await.is_err(), "past the ttl the row is read again");
     }
 
     /// A changed password works at once although the old row is remembered (a refusal reads
@@ -317,21 +277,21 @@ mod tests {
         let remembering = Authenticator::new(store.clone(), day, day);
         let brief = Authenticator::new(store.clone(), day, short);
         for auth in [&remembering, &brief] {
-            assert!(auth.authenticate("bob", "old", ADDR).await.is_ok());
+            assert!(auth.authenticate("bob", "old").await.is_ok());
         }
 
         crate::service::users::set_password(&store, "bob", "new").await.unwrap();
         // Within the ttl the remembered row still admits the old password...
-        assert!(remembering.authenticate("bob", "old", ADDR).await.is_ok());
+        assert!(remembering.authenticate("bob", "old").await.is_ok());
         // ...and a refusal re-reads the row, so the new one works at once.
-        assert!(remembering.authenticate("bob", "new", ADDR).await.is_ok(), "a refusal re-reads the row");
+        assert!(remembering.authenticate("bob", "new").await.is_ok(), "a refusal re-reads the row");
         // That re-read replaced the remembered row: the old hash no longer counts.
-        assert!(remembering.authenticate("bob", "old", ADDR).await.is_err());
-        assert!(remembering.authenticate("bob", "wrong", ADDR).await.is_err());
+        assert!(remembering.authenticate("bob", "old").await.is_err());
+        assert!(remembering.authenticate("bob", "wrong").await.is_err());
 
         tokio::time::sleep(short + Duration::from_millis(20)).await;
-        assert!(brief.authenticate("bob", "old", ADDR).await.is_err(), "past the ttl the row is read again");
-        assert!(brief.authenticate("bob", "new", ADDR).await.is_ok());
+        assert!(brief.authenticate("bob", "old").await.is_err(), "past the ttl the row is read again");
+        assert!(brief.authenticate("bob", "new").await.is_ok());
     }
 
     /// A name the store does not know is not remembered: a user created meanwhile logs in at
@@ -340,8 +300,22 @@ mod tests {
     async fn an_unknown_user_is_looked_up_again() {
         let store = store_with("cat", "pw").await;
         let auth = Authenticator::new(store.clone(), Duration::from_secs(300), Duration::from_secs(300));
-        assert!(auth.authenticate("dan", "pw2", ADDR).await.is_err());
+        assert!(auth.authenticate("dan", "pw2").await.is_err());
         crate::service::users::create(&store, "dan", None, "pw2").await.unwrap();
-        assert!(auth.authenticate("dan", "pw2", ADDR).await.is_ok());
+        assert!(auth.authenticate("dan", "pw2").await.is_ok());
+    }
+
+    /// Only credentials that passed count as recently verified (the failed-login limits
+    /// spare them), and only those exact ones.
+    #[tokio::test]
+    async fn recently_verified_credentials() {
+        let store = store_with("eve", "pw").await;
+        let auth = Authenticator::new(store, Duration::from_secs(300), Duration::from_secs(1));
+        assert!(!auth.recently_verified("eve", "pw"));
+        auth.authenticate("eve", "pw").await.unwrap();
+        assert!(auth.recently_verified("eve", "pw"));
+        assert!(!auth.recently_verified("eve", "wrong"));
+        assert!(auth.authenticate("eve", "wrong").await.is_err());
+        assert!(!auth.recently_verified("eve", "wrong"));
     }
 }

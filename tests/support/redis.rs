@@ -112,3 +112,44 @@ fn split(url: &str) -> (&str, &str, &str) {
     let end = url[start..].find('/').map_or(url.len(), |i| start + i);
     (&url[..start], &url[start..end], &url[end..])
 }
+
+/// A redis-server of the test's own on a free loopback port, which the test may stop (a shared
+/// one must not be): killed when dropped. A missing `redis-server` fails the test, naming it.
+pub struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    pub fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("this test starts its own redis-server (it stops it midway): {e}"));
+        let redis = PrivateRedis { child, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while connect(&redis.url()).and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).map_err(|e| e.to_string())).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server on port {port} did not answer");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: an outage, not a clean shutdown) and waits for it to go.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
