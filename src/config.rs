@@ -52,7 +52,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
 }
 
-/// Rate limits (docs/decisions/0019-rate-limits.md). A unit is one cheap request; the cost
+/// Rate limits (docs/decisions/0021-rate-limits.md). A unit is one cheap request; the cost
 /// table is `http::limit::cost`. Generous to clients, hard on floods: a DAVx5, Apple or
 /// Thunderbird first sync of a 5,000-event calendar runs untouched.
 #[derive(Debug, Clone, Deserialize)]

@@ -40,7 +40,9 @@ struct Args {
     /// Concurrency levels (connections).
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     levels: Vec<usize>,
-    /// What to measure: ref, sqlite, sqlite-redis, pg, pg-redis, radicale.
+    /// What to measure: ref, sqlite, sqlite-redis, pg, pg-redis, radicale; and, for the
+    /// limiter's cost, sqlite-limited, sqlite-redis-limited, pg-limited, pg-redis-limited
+    /// (rate limits on at quotas the load never reaches; every other target runs without them).
     #[arg(long, value_delimiter = ',', default_value = "ref,sqlite,sqlite-redis,pg,pg-redis,radicale")]
     targets: Vec<String>,
     /// Engines that also get the scaling rows.
@@ -266,11 +268,18 @@ async fn start(plan: &Plan, target: &str, events: usize) -> Result<Server, Strin
         }
         None => (&plan.bin, target, String::new()),
     };
+    // `…-limited`: the limiter deciding every request (with Redis when the target has it), at
+    // quotas no load here reaches, so the rows measure what deciding costs.
+    let (engine, limited) = match engine.strip_suffix("-limited") {
+        Some(engine) => (engine, true),
+        None => (engine, false),
+    };
     let (name, storage, redis) = label(engine).ok_or_else(|| format!("unknown target {target:?}"))?;
+    let name = if limited { format!("{name}, rate limits on") } else { name.to_owned() };
     let storage = storage.unwrap_or_else(|| Storage::Postgres(plan.pg_url.clone()));
     let redis = redis.then_some(plan.redis_url.as_str());
     let label = if events == plan.args.events { format!("{name}{suffix}") } else { format!("{name}{suffix} ({events} events)") };
-    servers::start_kalends(bin, &label, &storage, redis).await
+    servers::start_kalends(bin, &label, &storage, redis, limited).await
 }
 
 fn selected(plan: &Plan, op: Op) -> bool {

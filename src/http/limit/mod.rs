@@ -1,4 +1,4 @@
-//! Per-principal rate limits (docs/decisions/0019-rate-limits.md): GCRA buckets keyed by the
+//! Per-principal rate limits (docs/decisions/0021-rate-limits.md): GCRA buckets keyed by the
 //! authenticated principal, by client address for anonymous requests and RSVP links, and by
 //! address and user name for failed logins; in process (governor) or shared by every node
 //! through Redis (a Lua script), chosen like the cache. A request over its limit by less than
