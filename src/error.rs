@@ -99,6 +99,10 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             tracing::error!(%detail, "internal error");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
         }
+        ServiceError::Store(detail) => {
+            tracing::error!(%detail, "store error");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
     }
 }
 

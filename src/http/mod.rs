@@ -1,7 +1,9 @@
-//! The hyper edge: accepting connections, authentication, body limits, request logging.
+//! The hyper edge: accepting connections, authentication, body limits, request logging and
+//! metrics.
 //! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
 
 pub mod auth;
 pub mod health;
+pub mod metrics;
 pub mod rsvp;
 pub mod server;

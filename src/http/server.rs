@@ -1,6 +1,7 @@
-//! Accept loop and per-request pipeline: health probes (health.rs) → RSVP links (rsvp.rs) →
-//! well-known redirect → OPTIONS → authenticate →
-//! read the body within limits → DAV → one log line (method, path, principal, status, ms).
+//! Accept loop and per-request pipeline: health probes (health.rs) → `/metrics` (metrics.rs) →
+//! RSVP links (rsvp.rs) → well-known redirect → OPTIONS → authenticate →
+//! read the body within limits → DAV → one log line (method, path, principal, limit, status, ms)
+//! and the request metrics.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -22,9 +23,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use super::auth::{basic_credentials, challenge};
+use super::metrics::MetricsAccess;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavMethod, DavResponse, method::options};
 use crate::error::{text, to_response};
+use crate::metrics::Metrics;
 use crate::service::auth::Authenticator;
 
 /// Shared by every connection.
@@ -39,6 +42,10 @@ pub struct HttpState {
     pub draining: Arc<AtomicBool>,
     /// How long open connections may take to finish once the listener is closed.
     pub shutdown_deadline: Duration,
+    /// This server's metrics (one registry per server, never a global one).
+    pub metrics: Arc<Metrics>,
+    /// Whether and for whom this listener serves `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and waits (bounded) for open
@@ -68,6 +75,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let open = state.metrics.connection();
                 let state = state.clone();
                 let service = service_fn(move |req| {
                     let state = state.clone();
@@ -79,6 +87,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(open);
                 });
             }
             () = &mut shutdown => break,
@@ -97,13 +106,16 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let path = req.uri().path().to_owned();
     let (principal, resp) = respond(state, req, remote).await;
     let status = resp.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    state.metrics.request(&method, super::metrics::route_class(&state.dav.paths, &path), status, took);
+    let ms = took.as_secs_f64() * 1000.0;
     // Probes come every few seconds from every balancer: at info they would drown the log.
     if super::health::probe(&state.dav.paths, &path).is_some() {
         tracing::debug!(target: "kalends::request", %method, %path, status, ms = format!("{ms:.1}"));
         return resp.map(Full::new);
     }
-    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, ms = format!("{ms:.1}"));
+    // `limit`: the rate limiter's verdict goes here once it exists ("-": none was taken).
+    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), limit = "-", status, ms = format!("{ms:.1}"));
     resp.map(Full::new)
 }
 
@@ -117,6 +129,13 @@ async fn respond(
     let paths = &state.dav.paths;
     if let Some(probe) = super::health::probe(paths, req.uri().path()) {
         return (None, super::health::answer(probe, req.method(), &state.dav.store, &state.draining).await);
+    }
+    // A bearer token, not Basic auth; without one configured the main listener does not serve it.
+    if super::metrics::is_metrics_path(paths, req.uri().path()) {
+        if !state.metrics_access.on_main_listener() {
+            return (None, text(StatusCode::NOT_FOUND, "not found"));
+        }
+        return (None, super::metrics::answer(&state.metrics_access, req.method(), req.headers(), &state.metrics).await);
     }
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
@@ -153,7 +172,12 @@ async fn respond(
         .catch_unwind()
         .await;
     let resp = match handled {
-        Ok(result) => result.unwrap_or_else(|e| to_response(e, paths)),
+        Ok(result) => result.unwrap_or_else(|e| {
+            if e.is_store() {
+                state.metrics.store_error();
+            }
+            to_response(e, paths)
+        }),
         Err(_) => {
             tracing::error!(%method_name, path = parts.uri.path(), "request handler panicked");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
