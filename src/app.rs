@@ -206,7 +206,9 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let metrics_task = metrics_listener.map(|listener| {
         let mut stopped = stopped.clone();
         let paths = state.dav.paths.clone();
-        tracing::info!(addr = ?metrics_addr, "metrics: GET /metrics served on metrics_listen");
+        if let Some(addr) = metrics_addr {
+            tracing::info!(%addr, "metrics: GET /metrics served on metrics_listen");
+        }
         tokio::spawn(serve_metrics(listener, metrics.clone(), metrics_access, paths, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }))

@@ -208,7 +208,8 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-/// A counter family with one label, from (label value, count) pairs.
+/// A counter family with one label, from (label value, count) pairs. Help texts end with a
+/// full stop, as the registry writes those of registered metrics.
 fn counters(encoder: &mut DescriptorEncoder, name: &str, help: &str, label: &str, values: &[(&str, u64)]) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
     for (value, count) in values {
@@ -224,31 +225,31 @@ impl Collector for ScrapeTime {
         counters(
             &mut encoder,
             "cache_errors",
-            "Cache (Redis) calls that got no answer: failed or timed out; each was a miss",
+            "Cache (Redis) calls that got no answer, failed or timed out; each was a miss.",
             "kind",
             &[("failed", errors.failed), ("timeout", errors.timed_out)],
         )?;
         gauge(
             &mut encoder,
             "cache_breaker_state",
-            "The Redis circuit breaker: 0 closed, 1 open (answering without Redis), 2 half-open",
+            "The Redis circuit breaker: 0 closed, 1 open (answering without Redis), 2 half-open.",
             breaker_state(self.cache.health()),
         )?;
         let sends = self.mailer.as_ref().map(|m| m.sends()).unwrap_or_default();
         counters(
             &mut encoder,
             "imip_sends",
-            "iMIP emails by how their send ended on this node (temp_failed: retried later)",
+            "iMIP emails by how their send ended on this node (temp_failed: retried later).",
             "result",
             &[("sent", sends.sent), ("temp_failed", sends.temp_failed), ("failed", sends.failed)],
         )?;
         if let Some((outbox, at)) = *lock(&self.outbox) {
-            gauge(&mut encoder, "imip_outbox_pending", "iMIP emails waiting in the outbox (all nodes)", outbox.pending)?;
+            gauge(&mut encoder, "imip_outbox_pending", "iMIP emails waiting in the outbox (all nodes).", outbox.pending)?;
             let age = outbox.oldest_pending.map_or(0, |t| at.saturating_sub(t).max(0));
             gauge(
                 &mut encoder,
                 "imip_outbox_oldest_pending_age_seconds",
-                "Age of the oldest email waiting in the outbox, 0 when none waits",
+                "Age of the oldest email waiting in the outbox, 0 when none waits.",
                 age,
             )?;
         }
