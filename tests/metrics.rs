@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use harness::*;
+use support::smtp::{Mode, SmtpSink};
 
 const TOKEN: &str = "scrape-t0ken-for-tests";
 const PROPFIND: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#;
@@ -243,7 +244,51 @@ async fn cache_failures_are_counted(engine: Engine) {
     s.stop().await;
 }
 
+/// The mailer counts its sends by result; the scrape reads them (and the drained outbox).
+async fn sends_are_counted_by_result(engine: Engine) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let s = start_with(engine, |c| {
+        c.metrics_token = Some(TOKEN.into());
+        c.smtp_url = Some(url);
+        c.mail_from = Some("Kalends <calendar@kalends.test>".into());
+        c.imip.poll_ms = 20;
+    })
+    .await;
+    let metrics = format!("{}/metrics", s.base);
+    // Polls (bounded) until the sample has the value; returns the last samples seen.
+    let wait_for = |name: &'static str, labels: Vec<(&'static str, &'static str)>, want: f64| {
+        let metrics = metrics.clone();
+        async move {
+            let mut samples = Vec::new();
+            for _ in 0..250 {
+                samples = parse(&scrape(&metrics).await.body);
+                if value(&samples, name, &labels) == Some(want) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            samples
+        }
+    };
+    assert_eq!(s.put_ics("/calendars/alice/calendar/inv.ics", &invitation("inv")).await.status, 201);
+    let samples = wait_for("kalends_imip_sends_total", vec![("result", "sent")], 1.0).await;
+    assert_eq!(value(&samples, "kalends_imip_sends_total", &[("result", "sent")]), Some(1.0));
+    assert_eq!(sink.mails().len(), 1);
+    sink.set_mode(Mode::Permanent);
+    let refused = invitation("inv2").replace("dave@elsewhere.example", "erin@elsewhere.example");
+    assert_eq!(s.put_ics("/calendars/alice/calendar/inv2.ics", &refused).await.status, 201);
+    let samples = wait_for("kalends_imip_sends_total", vec![("result", "failed")], 1.0).await;
+    assert_eq!(value(&samples, "kalends_imip_sends_total", &[("result", "failed")]), Some(1.0));
+    assert_eq!(value(&samples, "kalends_imip_sends_total", &[("result", "sent")]), Some(1.0));
+    let samples = wait_for("kalends_imip_outbox_pending", vec![], 0.0).await;
+    assert_eq!(value(&samples, "kalends_imip_outbox_pending", &[]), Some(0.0));
+    assert_eq!(value(&samples, "kalends_imip_outbox_oldest_pending_age_seconds", &[]), Some(0.0));
+    s.stop().await;
+}
+
 on_both_engines!(
+    sends_are_counted_by_result,
     not_exposed_without_configuration,
     the_token_guards_the_main_listener,
     the_separate_listener_serves_only_metrics,

@@ -109,8 +109,9 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let took = started.elapsed();
     state.metrics.request(&method, super::metrics::route_class(&state.dav.paths, &path), status, took);
     let ms = took.as_secs_f64() * 1000.0;
-    // Probes come every few seconds from every balancer: at info they would drown the log.
-    if super::health::probe(&state.dav.paths, &path).is_some() {
+    // Probes come every few seconds from every balancer, scrapes from every Prometheus: at info
+    // they would drown the log.
+    if super::health::probe(&state.dav.paths, &path).is_some() || super::metrics::is_metrics_path(&state.dav.paths, &path) {
         tracing::debug!(target: "kalends::request", %method, %path, status, ms = format!("{ms:.1}"));
         return resp.map(Full::new);
     }

@@ -68,7 +68,7 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
-    /// The store failed (unreachable, a statement error, a broken row): a 500 counted as
+    /// The database failed (unreachable, a statement error, a broken row): a 500 counted as
     /// `kalends_store_errors_total`.
     #[error("store error: {0}")]
     Store(String),
@@ -89,7 +89,9 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::UidReplaced { name } => ServiceError::Conflict(format!("{name} holds another UID")),
             StoreError::InBatch { error, .. } => ServiceError::from(*error),
-            other => ServiceError::Store(other.to_string()),
+            // The database itself failed: a 500 worth counting (kalends_store_errors_total).
+            failed @ (StoreError::Database(_) | StoreError::Migrate(_)) => ServiceError::Store(failed.to_string()),
+            other => ServiceError::Internal(other.to_string()),
         }
     }
 }
