@@ -17,7 +17,9 @@ use crate::config::Config;
 use crate::dav::resource::Paths;
 use crate::dav::{DavContext, DavLimits};
 use crate::http::limit::RateLimits;
+use crate::http::metrics::{MetricsAccess, serve_metrics};
 use crate::http::server::{HttpState, serve};
+use crate::metrics::Metrics;
 use crate::service::auth::Authenticator;
 use crate::service::scheduling::inbound::{Receipt, receive};
 use crate::service::users::bootstrap_admin;
@@ -68,6 +70,10 @@ pub struct RunningServer {
     pub store: Store,
     /// The server's cache, so tests can see which backend it uses and how it is doing.
     pub cache: Cache,
+    /// Where `metrics_listen` is bound (tests bind port 0 and read it here).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The server's metrics, so tests (and the rate limiter's) can count into them.
+    pub metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
     /// Shared with the HTTP state: set first, so `/readyz` answers 503 through the grace.
     draining: Arc<AtomicBool>,
@@ -76,6 +82,7 @@ pub struct RunningServer {
     purge: JoinHandle<()>,
     timelines: JoinHandle<()>,
     imip: Option<JoinHandle<()>>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -89,6 +96,9 @@ impl RunningServer {
         tokio::time::sleep(self.grace).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(metrics) = self.metrics_task {
+            let _ = metrics.await;
+        }
         let _ = self.purge.await;
         let _ = self.timelines.await;
         if let Some(imip) = self.imip {
@@ -167,6 +177,14 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let cache = open_cache(config)?;
     let dav = dav_context(config, store.clone(), cache.clone());
     let draining = Arc::new(AtomicBool::new(false));
+    let mailer = open_mailer(config)?;
+    let metrics = Arc::new(Metrics::new(store.clone(), cache.clone(), mailer.clone()));
+    let metrics_access = MetricsAccess::new(config.metrics_token.as_deref());
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(bind_now(at).with_context(|| format!("cannot listen on metrics_listen {at}"))?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(TcpListener::local_addr).transpose()?;
     let state = Arc::new(HttpState {
         dav,
         auth: Authenticator::new(
@@ -179,12 +197,24 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         max_header_bytes: config.limits.max_header_bytes,
         draining: draining.clone(),
         shutdown_deadline: Duration::from_millis(config.shutdown.deadline_ms),
+        metrics: metrics.clone(),
+        metrics_access: metrics_access.clone(),
     });
     let (stop, mut stopped) = watch::channel(false);
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
     let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let timelines = crate::worker::spawn_timelines(store.clone(), crate::worker::TIMELINES_EVERY, stopped.clone());
-    let imip = open_mailer(config)?.map(|mailer| spawn_imip(mailer, store.clone(), stopped.clone()));
+    let imip = mailer.map(|mailer| spawn_imip(mailer, store.clone(), stopped.clone()));
+    let metrics_task = metrics_listener.map(|listener| {
+        let mut stopped = stopped.clone();
+        let paths = state.dav.paths.clone();
+        if let Some(addr) = metrics_addr {
+            tracing::info!(%addr, "metrics: GET /metrics served on metrics_listen");
+        }
+        tokio::spawn(serve_metrics(listener, metrics.clone(), metrics_access, paths, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
     let task = tokio::spawn(async move {
         serve(listener, state, async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -192,7 +222,15 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         .await;
     });
     let grace = Duration::from_millis(config.shutdown.grace_ms);
-    Ok(RunningServer { addr, store, cache, stop, draining, grace, task, purge, timelines, imip })
+    let server = RunningServer { addr, store, cache, metrics_addr, metrics, stop, draining, grace, task, purge, timelines, imip, metrics_task };
+    Ok(server)
+}
+
+/// Binds `addr` at once (inside the runtime), so a taken port fails the start, not later.
+fn bind_now(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
 }
 
 /// `kalends serve`: open, bootstrap, listen, and run until SIGINT/SIGTERM.

@@ -35,6 +35,15 @@ pub struct Config {
     pub public_url: Option<String>,
     /// tracing filter, e.g. `info` or `kalends=debug` (KALENDS_LOG).
     pub log: String,
+    /// `text` (default) or `json`: one JSON object per line (KALENDS_LOG_FORMAT).
+    pub log_format: LogFormat,
+    /// A separate address serving only `GET /metrics` (KALENDS_METRICS_LISTEN), e.g. on a
+    /// network only Prometheus reaches.
+    pub metrics_listen: Option<SocketAddr>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`, on the main listener
+    /// and on `metrics_listen` alike (KALENDS_METRICS_TOKEN). With neither set, `/metrics` is
+    /// not served at all.
+    pub metrics_token: Option<String>,
     /// SMTP relay for invitations to people outside the server (iMIP, RFC 6047), in lettre's
     /// URL form: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`, `smtps://host`
     /// (KALENDS_SMTP_URL). Without it email is off and external recipients stay at
@@ -89,6 +98,28 @@ impl Default for RateLimitConfig {
             trusted_proxies: Vec::new(),
             soft_delay_ms: 500,
             nodes: 1,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// tracing-subscriber's human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, its fields at the top level, for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("{other:?} is neither \"text\" nor \"json\"")),
         }
     }
 }
@@ -268,6 +299,9 @@ impl Default for Config {
             redis_url: None,
             public_url: None,
             log: "info".into(),
+            log_format: LogFormat::Text,
+            metrics_listen: None,
+            metrics_token: None,
             smtp_url: None,
             mail_from: None,
             imip: ImipConfig::default(),
@@ -343,6 +377,18 @@ impl Config {
                 "KALENDS_REDIS_URL" => self.redis_url = non_empty(value),
                 "KALENDS_PUBLIC_URL" => self.public_url = non_empty(value),
                 "KALENDS_LOG" => self.log = value,
+                "KALENDS_LOG_FORMAT" => {
+                    self.log_format =
+                        value.parse().map_err(|message| ConfigError::Env { name: "KALENDS_LOG_FORMAT", message })?;
+                }
+                "KALENDS_METRICS_LISTEN" if value.is_empty() => self.metrics_listen = None,
+                "KALENDS_METRICS_LISTEN" => {
+                    self.metrics_listen = Some(value.parse().map_err(|e| ConfigError::Env {
+                        name: "KALENDS_METRICS_LISTEN",
+                        message: format!("{value:?}: {e}"),
+                    })?);
+                }
+                "KALENDS_METRICS_TOKEN" => self.metrics_token = non_empty(value),
                 "KALENDS_SMTP_URL" => self.smtp_url = non_empty(value),
                 "KALENDS_MAIL_FROM" => self.mail_from = non_empty(value),
                 "KALENDS_RATE_LIMIT" => {
@@ -387,6 +433,10 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Env { name, message: "must be at least 1 (turn limits off with rate_limit.enabled = false)".into() });
             }
+        }
+        if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            // An empty token would be a token anyone can send.
+            return Err(ConfigError::Env { name: "metrics_token", message: "must not be empty".into() });
         }
         if self.cache.redis_timeout_ms == 0 {
             // A zero timeout would turn every Redis call into a failure.
@@ -561,6 +611,38 @@ mod tests {
         std::fs::write(&path, "[imip]\nper_hour = 5\nretry_initial_secs = 1\n").unwrap();
         let c = Config::load(Some(&path), env(&[])).unwrap();
         assert_eq!((c.imip.per_hour, c.imip.retry_initial_secs, c.imip.batch), (5, 1, 50));
+    }
+
+    #[test]
+    fn log_format_and_metrics_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!((c.log_format, c.metrics_listen, c.metrics_token), (LogFormat::Text, None, None));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:9464\"\nmetrics_token = \"s3cret\"\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9464));
+        assert_eq!(c.metrics_token.as_deref(), Some("s3cret"));
+        let c = Config::load(
+            Some(&path),
+            env(&[("KALENDS_LOG_FORMAT", "text"), ("KALENDS_METRICS_LISTEN", ""), ("KALENDS_METRICS_TOKEN", "t2")]),
+        )
+        .unwrap();
+        assert_eq!((c.log_format, c.metrics_listen, c.metrics_token.as_deref()), (LogFormat::Text, None, Some("t2")));
+        let c = Config::load(None, env(&[("KALENDS_METRICS_LISTEN", "[::1]:9000"), ("KALENDS_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!((c.metrics_listen.map(|a| a.port()), c.log_format), (Some(9000), LogFormat::Json));
+        // Unknown values name their key, in the file and in the environment.
+        std::fs::write(&path, "log_format = \"xml\"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("log_format") && err.contains("xml"), "{err}");
+        let err = Config::load(None, env(&[("KALENDS_LOG_FORMAT", "xml")])).unwrap_err().to_string();
+        assert!(err.contains("KALENDS_LOG_FORMAT") && err.contains("xml"), "{err}");
+        let err = Config::load(None, env(&[("KALENDS_METRICS_LISTEN", "nope")])).unwrap_err().to_string();
+        assert!(err.contains("KALENDS_METRICS_LISTEN"), "{err}");
+        std::fs::write(&path, "metrics_token = \" \"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("metrics_token"), "{err}");
     }
 
     #[test]

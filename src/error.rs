@@ -99,6 +99,10 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             tracing::error!(%detail, "internal error");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
         }
+        ServiceError::Store(detail) => {
+            tracing::error!(%detail, "store error");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
     }
 }
 
@@ -127,4 +131,21 @@ pub fn text(status: StatusCode, message: &str) -> DavResponse {
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_failed_database_is_a_counted_500() {
+        let failed = DavError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert!(failed.is_store());
+        assert_eq!(to_response(failed, &Paths::default()).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        // Store answers that are not failures map as before and are not counted.
+        assert!(!DavError::from(StoreError::NotFound).is_store());
+        assert!(!DavError::from(StoreError::SchedulingObject).is_store());
+        assert!(!DavError::Service(ServiceError::Internal("x".into())).is_store());
+    }
 }

@@ -12,6 +12,7 @@
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
 //! - [`worker`]: background loops beside the server (sync tombstone pruning).
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics`; [`logs`]: text or JSON log lines.
 
 // mimalloc instead of glibc malloc, here so every binary linking the library gets it (the
 // server, its tests and the benchmark alike): listings allocate rows on sqlx's SQLite threads
@@ -29,7 +30,9 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod http;
+pub mod logs;
 pub mod mail;
+pub mod metrics;
 pub mod sched;
 pub mod service;
 pub mod store;

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if receiving { EX_TEMPFAIL } else { 2 });
         }
     };
-    init_tracing(&config.log);
+    kalends::logs::init(&config.log, config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -177,10 +177,4 @@ fn read_password() -> anyhow::Result<String> {
     let password = input.lines().next().unwrap_or("").to_owned();
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
     Ok(password)
-}
-
-fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }

@@ -37,6 +37,15 @@ pub enum Health {
     Probing,
 }
 
+/// Backend calls that got no answer since start, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Errors {
+    /// The backend answered with an error, or could not be reached.
+    pub failed: u64,
+    /// No answer within the timeout.
+    pub timed_out: u64,
+}
+
 impl Cache {
     /// An in-process cache of at most `max_entries` values.
     pub fn memory(max_entries: usize) -> Cache {
@@ -64,6 +73,14 @@ impl Cache {
         match self {
             Cache::Memory(_) => Health::Up,
             Cache::Redis(cache) => cache.health(),
+        }
+    }
+
+    /// Failed and timed-out backend calls (the in-process cache never fails).
+    pub fn errors(&self) -> Errors {
+        match self {
+            Cache::Memory(_) => Errors::default(),
+            Cache::Redis(cache) => cache.errors(),
         }
     }
 

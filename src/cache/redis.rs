@@ -5,6 +5,7 @@
 //! write), opens the breaker, and is logged once per outage; the request goes on without Redis.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use redis::{Cmd, FromRedisValue};
 use tokio::time::Instant;
 
 use super::breaker::{Backoff, Breaker, Permit, Transition};
-use super::{Health, MAX_TTL};
+use super::{Errors, Health, MAX_TTL};
 
 /// How to reach Redis and how patient to be with it.
 #[derive(Debug, Clone)]
@@ -60,6 +61,10 @@ struct Inner {
     timeout: Duration,
     breaker: Mutex<Breaker>,
     connection: Mutex<Slot>,
+    /// Calls that got no answer, for `/metrics` (read at scrape time): a counter here costs one
+    /// atomic add per failure and needs no metrics registry in the cache layer.
+    failed: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 /// The current connection manager, created on first use and thrown away after a failure, so
@@ -95,6 +100,8 @@ impl RedisCache {
                 timeout: settings.timeout,
                 breaker: Mutex::new(Breaker::new(settings.backoff)),
                 connection: Mutex::new(Slot::default()),
+                failed: AtomicU64::new(0),
+                timed_out: AtomicU64::new(0),
             }),
         })
     }
@@ -129,6 +136,12 @@ impl RedisCache {
 
     pub fn health(&self) -> Health {
         self.inner.breaker().health(Instant::now())
+    }
+
+    /// Calls that failed or timed out since start (calls the open breaker refused are not
+    /// counted: they never reached Redis).
+    pub fn errors(&self) -> Errors {
+        Errors { failed: self.inner.failed.load(Ordering::Relaxed), timed_out: self.inner.timed_out.load(Ordering::Relaxed) }
     }
 
     fn key(&self, key: &str) -> String {
@@ -237,6 +250,11 @@ impl Attempt<'_> {
 
     fn failed(&mut self, what: &'static str, generation: Option<u64>, failure: &Failure) {
         let Some(permit) = self.permit.take() else { return };
+        let count = match failure {
+            Failure::Redis(_) => &self.inner.failed,
+            Failure::Timeout(_) => &self.inner.timed_out,
+        };
+        count.fetch_add(1, Ordering::Relaxed);
         if let Some(generation) = generation {
             self.inner.discard(generation);
         }

@@ -119,6 +119,11 @@ impl From<BadHeader> for DavError {
 }
 
 impl DavError {
+    /// Whether the store caused it (counted in `/metrics` where it becomes a response).
+    pub fn is_store(&self) -> bool {
+        matches!(self, DavError::Service(ServiceError::Store(_)))
+    }
+
     pub fn condition(status: StatusCode, condition: Condition) -> Self {
         DavError::Condition { status, condition, reason: None }
     }

@@ -1,9 +1,10 @@
 //! The hyper edge: accepting connections, authentication, rate limits, body limits, request
-//! logging.
+//! logging and metrics.
 //! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
 
 pub mod auth;
 pub mod health;
 pub mod limit;
+pub mod metrics;
 pub mod rsvp;
 pub mod server;

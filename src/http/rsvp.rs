@@ -38,6 +38,9 @@ pub async fn handle(state: &HttpState, req: hyper::Request<Incoming>, token: &st
         Ok(Ok(resp)) => resp,
         Ok(Err(refusal)) => refused(&refusal),
         Err(e) => {
+            if matches!(e, crate::service::ServiceError::Store(_)) {
+                state.metrics.store_error();
+            }
             tracing::warn!(error = %e, "RSVP failed");
             page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "<p>Your answer could not be recorded just now. Please try again in a few minutes.</p>")
         }

@@ -1,8 +1,8 @@
-//! Accept loop and per-request pipeline: health probes (health.rs) → RSVP links (rsvp.rs,
-//! limited by address) → well-known redirect → OPTIONS → anonymous requests limited by address
-//! → authenticate (failed logins limited) → read the body within limits → the principal's rate
-//! limit by the request's cost (limit/) → DAV → one log line (method, path, principal, status,
-//! limit verdict, ms).
+//! Accept loop and per-request pipeline: health probes (health.rs) → `/metrics` (metrics.rs) →
+//! RSVP links (rsvp.rs, limited by address) → well-known redirect → OPTIONS → anonymous
+//! requests limited by address → authenticate (failed logins limited) → read the body within
+//! limits → the principal's rate limit by the request's cost (limit/) → DAV → one log line
+//! (method, path, principal, limit verdict, status, ms) and the request metrics.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -26,11 +26,13 @@ use tokio::net::TcpListener;
 use super::auth::{Credentials, basic_credentials, challenge};
 use super::limit::client::{addr_key, client_addr};
 use super::limit::cost::{RequestClass, items_cost};
-use super::limit::{RateLimits, Scope};
+use super::limit::{Admission, RateLimits, Scope};
+use super::metrics::MetricsAccess;
 use crate::dav::multistatus::Listed;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavMethod, DavResponse, method::options};
 use crate::error::{text, to_response};
+use crate::metrics::Metrics;
 use crate::service::Principal;
 use crate::service::auth::{AuthFailure, Authenticator};
 
@@ -47,6 +49,10 @@ pub struct HttpState {
     pub draining: Arc<AtomicBool>,
     /// How long open connections may take to finish once the listener is closed.
     pub shutdown_deadline: Duration,
+    /// This server's metrics (one registry per server, never a global one).
+    pub metrics: Arc<Metrics>,
+    /// Whether and for whom this listener serves `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and waits (bounded) for open
@@ -76,6 +82,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let open = state.metrics.connection();
                 let state = state.clone();
                 let service = service_fn(move |req| {
                     let state = state.clone();
@@ -87,6 +94,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(open);
                 });
             }
             () = &mut shutdown => break,
@@ -105,13 +113,16 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let path = req.uri().path().to_owned();
     let Outcome { principal, limit, resp } = respond(state, req, remote).await;
     let status = resp.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    // Probes come every few seconds from every balancer: at info they would drown the log.
-    if super::health::probe(&state.dav.paths, &path).is_some() {
+    let took = started.elapsed();
+    state.metrics.request(&method, super::metrics::route_class(&state.dav.paths, &path), status, took);
+    let ms = took.as_secs_f64() * 1000.0;
+    // Probes come every few seconds from every balancer, scrapes from every Prometheus: at info
+    // they would drown the log.
+    if super::health::probe(&state.dav.paths, &path).is_some() || super::metrics::is_metrics_path(&state.dav.paths, &path) {
         tracing::debug!(target: "kalends::request", %method, %path, status, ms = format!("{ms:.1}"));
         return resp.map(Full::new);
     }
-    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), status, limit, ms = format!("{ms:.1}"));
+    tracing::info!(target: "kalends::request", %method, %path, principal = principal.as_deref().unwrap_or("-"), limit, status, ms = format!("{ms:.1}"));
     resp.map(Full::new)
 }
 
@@ -135,17 +146,25 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     if let Some(probe) = super::health::probe(paths, req.uri().path()) {
         return Outcome::unlimited(super::health::answer(probe, req.method(), &state.dav.store, &state.draining).await);
     }
+    // A bearer token, not Basic auth; without one configured the main listener does not serve it.
+    if super::metrics::is_metrics_path(paths, req.uri().path()) {
+        if !state.metrics_access.on_main_listener() {
+            return Outcome::unlimited(text(StatusCode::NOT_FOUND, "not found"));
+        }
+        return Outcome::unlimited(super::metrics::answer(&state.metrics_access, req.method(), req.headers(), &state.metrics).await);
+    }
     let client = client_addr(remote.ip(), req.headers(), state.limits.trusted_proxies());
     let addr = addr_key(client);
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
         let token = token.to_owned();
         let admission = state.limits.admit(Scope::Rsvp, &addr, 1).await;
+        let limit = verdict(&state.metrics, "rsvp", admission);
         if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
-            return Outcome { principal: None, limit: refused.label(), resp: unread(req, refused.refusal("too many requests from this address")).await };
+            return Outcome { principal: None, limit, resp: unread(req, refused.refusal("too many requests from this address")).await };
         }
         let resp = super::rsvp::handle(state, req, &token).await;
-        return Outcome { principal: None, limit: admission.map_or("-", |a| a.label()), resp };
+        return Outcome { principal: None, limit, resp };
     }
     // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
     if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
@@ -162,11 +181,12 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     }
     let Some(creds) = basic_credentials(req.headers()) else {
         let admission = state.limits.admit(Scope::Anonymous, &addr, 1).await;
+        let limit = verdict(&state.metrics, "anonymous", admission);
         let resp = match admission.filter(|a| !a.verdict.allowed) {
             Some(refused) => refused.refusal("too many requests from this address"),
             None => challenge(),
         };
-        return Outcome { principal: None, limit: admission.map_or("-", |a| a.label()), resp: unread(req, resp).await };
+        return Outcome { principal: None, limit, resp: unread(req, resp).await };
     };
     let user = match authenticate(state, &creds, &addr).await {
         Ok(user) => user,
@@ -181,7 +201,7 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     let depth = parts.headers.get("depth").and_then(|v| v.to_str().ok());
     let cost = RequestClass::of(method, depth, &body).cost();
     let admission = state.limits.admit(Scope::Principal, &user.name, cost).await;
-    let limit = admission.map_or("-", |a| a.label());
+    let limit = verdict(&state.metrics, "principal", admission);
     if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
         return Outcome { principal: name, limit, resp: refused.refusal("too many requests for this account") };
     }
@@ -190,7 +210,12 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         .catch_unwind()
         .await;
     let mut resp = match handled {
-        Ok(result) => result.unwrap_or_else(|e| to_response(e, paths)),
+        Ok(result) => result.unwrap_or_else(|e| {
+            if e.is_store() {
+                state.metrics.store_error();
+            }
+            to_response(e, paths)
+        }),
         Err(_) => {
             tracing::error!(method = %parts.method, path = parts.uri.path(), "request handler panicked");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
@@ -205,6 +230,17 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     Outcome { principal: name, limit, resp }
 }
 
+/// The limiter's verdict for the log line, counted in the metrics under `limiter`.
+fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission>) -> &'static str {
+    match admission {
+        Some(a) => {
+            metrics.rate_limit(limiter, a.label());
+            a.label()
+        }
+        None => "-",
+    }
+}
+
 /// Basic credentials → the principal, through the failed-login limits: an address or user name
 /// over them gets 429 before its password is checked (unless these exact credentials passed
 /// recently: someone guessing Alice's password must not lock Alice's phone out), and the
@@ -215,14 +251,22 @@ async fn authenticate(state: &HttpState, creds: &Credentials, addr: &str) -> Res
     if !state.auth.recently_verified(&creds.user, &creds.password)
         && let Some(wait) = limits.login_blocked(addr, &creds.user)
     {
+        state.metrics.rate_limit("login", "refused");
         return Err(("refused", limits.login_refusal(wait)));
     }
     match state.auth.authenticate(&creds.user, &creds.password).await {
         Ok(user) => Ok(user),
         Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
         Err(AuthFailure::Refused) => match limits.login_failed(addr, &creds.user).await {
-            Some(refused) => Err(("refused", refused.refusal("too many failed logins"))),
-            None => Err((if limits.enabled() { "allowed" } else { "-" }, challenge())),
+            Some(refused) => {
+                state.metrics.rate_limit("login", "refused");
+                Err(("refused", refused.refusal("too many failed logins")))
+            }
+            None if limits.enabled() => {
+                state.metrics.rate_limit("login", "allowed");
+                Err(("allowed", challenge()))
+            }
+            None => Err(("-", challenge())),
         },
     }
 }

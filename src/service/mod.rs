@@ -68,6 +68,10 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database failed (unreachable, a statement error, a broken row): a 500 counted as
+    /// `kalends_store_errors_total`.
+    #[error("store error: {0}")]
+    Store(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -85,6 +89,8 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::UidReplaced { name } => ServiceError::Conflict(format!("{name} holds another UID")),
             StoreError::InBatch { error, .. } => ServiceError::from(*error),
+            // The database itself failed: a 500 worth counting (kalends_store_errors_total).
+            failed @ (StoreError::Database(_) | StoreError::Migrate(_)) => ServiceError::Store(failed.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lettre::message::Mailbox;
@@ -86,6 +87,23 @@ impl std::ops::AddAssign for Drained {
     }
 }
 
+/// Messages by how their send ended, since start, for `/metrics` (read at scrape time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendCounts {
+    pub sent: u64,
+    /// A 4xx answer or an unreachable relay: the message is retried later.
+    pub temp_failed: u64,
+    /// Refused for good (5xx), unbuildable, or too old to send.
+    pub failed: u64,
+}
+
+#[derive(Default)]
+struct SendCounters {
+    sent: AtomicU64,
+    temp_failed: AtomicU64,
+    failed: AtomicU64,
+}
+
 /// Sends per owner in the last hour and day: read once per round, then counted here.
 type Counts = Mutex<HashMap<UserId, (i64, i64)>>;
 
@@ -98,6 +116,7 @@ pub struct Mailer {
     /// The server's public URL, for the RSVP link of invitations (none without it: a link
     /// must be absolute to work from a mailbox).
     public_url: Option<String>,
+    sends: SendCounters,
 }
 
 /// How one send ended.
@@ -122,7 +141,7 @@ impl Mailer {
             .pool_config(PoolConfig::new().max_size(u32::try_from(settings.concurrency).unwrap_or(u32::MAX)))
             .build();
         let breaker = Mutex::new(Breaker::new(settings.breaker));
-        Ok(Mailer { transport, sender, settings, breaker, public_url: None })
+        Ok(Mailer { transport, sender, settings, breaker, public_url: None, sends: SendCounters::default() })
     }
 
     /// Invitations carry an RSVP link under `public_url` (service::scheduling::rsvp).
@@ -133,6 +152,16 @@ impl Mailer {
 
     pub fn settings(&self) -> &ImipSettings {
         &self.settings
+    }
+
+    /// What this node's sends came to since start.
+    pub fn sends(&self) -> SendCounts {
+        let c = &self.sends;
+        SendCounts {
+            sent: c.sent.load(Ordering::Relaxed),
+            temp_failed: c.temp_failed.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+        }
     }
 
     fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -210,13 +239,18 @@ impl Mailer {
             }
         };
         match &outcome {
-            ItipOutcome::Sent { .. } => done.sent += 1,
+            ItipOutcome::Sent { .. } => {
+                done.sent += 1;
+                self.sends.sent.fetch_add(1, Ordering::Relaxed);
+            }
             ItipOutcome::Failed { error } => {
                 done.failed += 1;
+                self.sends.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(id = row.item.id, recipient = %m.recipient, uid = %m.uid, %error, "iMIP message failed for good");
             }
             ItipOutcome::Retry { error: Some(error), .. } => {
                 done.retried += 1;
+                self.sends.temp_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(id = row.item.id, attempts = row.item.attempts, %error, "iMIP send failed; will retry");
             }
             ItipOutcome::Retry { error: None, .. } => {}

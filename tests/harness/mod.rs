@@ -80,6 +80,16 @@ impl TestServer {
         send(self.req("PUT", path).header("Content-Type", "text/calendar; charset=utf-8").body(ics.to_owned())).await
     }
 
+    /// Where `metrics_listen` was bound, when the test configured it.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().and_then(|s| s.metrics_addr)
+    }
+
+    /// The server's metrics (to count into them as another component would).
+    pub fn metrics(&self) -> std::sync::Arc<kalends::metrics::Metrics> {
+        self.server.as_ref().map(|s| s.metrics.clone()).unwrap()
+    }
+
     /// Begins the drain (`RunningServer::stop`) in the background; the server keeps serving
     /// through its grace, and the handle resolves once it has stopped.
     pub fn begin_stop(&mut self) -> tokio::task::JoinHandle<()> {
