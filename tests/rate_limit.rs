@@ -35,6 +35,7 @@ async fn statuses(s: &TestServer, n: usize, user: Option<(&str, &str)>) -> Vec<u
 
 async fn a_flooding_principal_is_refused_while_another_is_served(engine: Engine) {
     let s = start_with(engine, |c| {
+        c.metrics_token = Some("scrape".into());
         c.rate_limit = limits(|l| {
             l.principal_per_second = 1;
             l.principal_burst = 5;
@@ -61,6 +62,16 @@ async fn a_flooding_principal_is_refused_while_another_is_served(engine: Engine)
     let bob = send(s.req_as("bob", BOB_PW, "PROPFIND", "/calendars/bob/").header("Depth", "0").body(PROPFIND_ETAG)).await;
     assert_eq!(bob.status, 207);
     assert!(bob.header("ratelimit").unwrap().starts_with("\"principal\";r=4;"), "{:?}", bob.header("ratelimit"));
+    // The refusals are counted for the operator.
+    let metrics = send(s.anon("GET", "/metrics").bearer_auth("scrape")).await;
+    let refusals: f64 = metrics
+        .body
+        .lines()
+        .find(|l| l.starts_with("kalends_rate_limit_decisions_total{") && l.contains("limiter=\"principal\"") && l.contains("verdict=\"refused\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(refusals >= 1.0, "{refusals}");
     s.stop().await;
 }
 
