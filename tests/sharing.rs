@@ -100,6 +100,12 @@ async fn share_in_sharee_home(engine: Engine) {
     assert_eq!(r.hrefs(), [format!("{path}a.ics")]);
     let r = report_as(&s, "bob", BOB_PW, &path, QUERY).await;
     assert_eq!(r.hrefs(), [format!("{path}a.ics")]);
+    let multiget = format!(
+        r#"<C:calendar-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><getetag/><C:calendar-data/></prop><href>{path}a.ics</href><href>/calendars/alice/calendar/a.ics</href></C:calendar-multiget>"#
+    );
+    let r = report_as(&s, "bob", BOB_PW, &path, &multiget).await;
+    assert!(prop_text(&r.response_for(&format!("{path}a.ics")), CALDAV, "calendar-data").contains("Alice's event"));
+    assert!(r.response_for("/calendars/alice/calendar/a.ics").child(DAV, "status").unwrap().text().contains("404"), "{}", r.body);
     let r = send(as_bob(&s, "GET", &format!("{path}a.ics"))).await;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Alice's event"));

@@ -29,8 +29,13 @@ pub async fn handle(
 ) -> DavResult<DavResponse> {
     match locate(ctx, user, target).await? {
         Located::Collection(c) if c.kind == CollectionKind::Outbox => {}
-        // Apple's sharing request (calendarserver sharing.txt §5.2.1).
-        Located::Collection(c) if c.kind == CollectionKind::Calendar => return super::share::handle(ctx, user, &c, body).await,
+        // Apple's sharing request (calendarserver sharing.txt §5.2.1), an XML body; anything
+        // else POSTed to a calendar stays 405.
+        Located::Collection(c)
+            if c.kind == CollectionKind::Calendar && headers.content_type.as_deref().is_some_and(|t| t.ends_with("xml")) =>
+        {
+            return super::share::handle(ctx, user, &c, body).await;
+        }
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
         other => return Err(DavError::MethodNotAllowed { allow: super::options::allow_on(&other) }),
     }
