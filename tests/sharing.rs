@@ -198,7 +198,7 @@ async fn free_busy_sharee(engine: Engine) {
     assert_needs(&send(as_bob(&s, "GET", &path)).await, "read");
     assert_needs(&send(as_bob(&s, "GET", &format!("{path}nothing.ics"))).await, "read");
     let r = propfind_as(&s, "bob", BOB_PW, &path, "1").await;
-    assert_eq!(r.hrefs(), [path.clone()], "no members: {}", r.body);
+    assert_eq!(r.hrefs(), std::slice::from_ref(&path), "no members: {}", r.body);
     assert_eq!(privileges(&r, &path), ["read-current-user-privilege-set", "read-free-busy"]);
     let home = propfind_as(&s, "bob", BOB_PW, "/calendars/bob/", "1").await;
     assert!(!home.hrefs().contains(&path), "not listed: {}", home.body);
@@ -342,6 +342,49 @@ async fn sharee(s: &TestServer, uid: &str) -> serde_json::Value {
         _ => panic!("the caldav sharee failed: {stderr}"),
     }
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs the `kalends` binary on the SQLite database in `dir`.
+fn kalends(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kalends"))
+        .args(args)
+        .env("KALENDS_DATABASE_URL", format!("sqlite://{}", dir.join("k.db").display()))
+        .env("KALENDS_DATA_DIR", dir)
+        .env_remove("KALENDS_CONFIG")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `kalends share add|list|remove` as an administrator types them.
+#[test]
+fn cli_share_add_list_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| kalends(dir.path(), args);
+    assert_eq!(run(&["user", "add", "alice"]).0, 0);
+    assert_eq!(run(&["user", "add", "bob"]).0, 0);
+    let (code, out) = run(&["share", "add", "alice", "calendar", "bob", "--access", "read-write"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("shared alice/calendar with bob (read-write): /calendars/bob/shared-"), "{out}");
+    let (code, out) = run(&["share", "add", "alice", "calendar", "bob", "--access", "free-busy"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("changed the share of alice/calendar with bob (free-busy)"), "{out}");
+    let (_, given) = run(&["share", "list", "alice"]);
+    assert!(given.starts_with("to\tcalendar\tbob\tfree-busy\t/calendars/bob/shared-"), "{given}");
+    let (_, received) = run(&["share", "list", "bob"]);
+    assert!(received.starts_with("from\tcalendar\talice\tfree-busy\t/calendars/bob/shared-"), "{received}");
+    // The URL stays when the access changes.
+    assert_eq!(given.split('\t').last(), received.split('\t').last());
+    assert_ne!(run(&["share", "add", "alice", "calendar", "bob", "--access", "owner"]).0, 0);
+    let (code, out) = run(&["share", "add", "alice", "inbox", "bob", "--access", "read"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("not a calendar"), "{out}");
+    assert_ne!(run(&["share", "add", "alice", "calendar", "alice", "--access", "read"]).0, 0);
+    assert_ne!(run(&["share", "add", "alice", "calendar", "nobody", "--access", "read"]).0, 0);
+    let (code, out) = run(&["share", "remove", "alice", "calendar", "bob"]);
+    assert_eq!(code, 0, "{out}");
+    assert_ne!(run(&["share", "remove", "alice", "calendar", "bob"]).0, 0);
+    assert_eq!(run(&["share", "list", "alice"]).1, "");
 }
 
 on_both_engines!(
