@@ -179,7 +179,13 @@ async fn read_write_sharee_writes_as_owner(engine: Engine) {
     assert_eq!(inbox.hrefs().len(), 2, "carol's inbox holds alice's REQUEST: {}", inbox.body);
     let copy = send(s.req_as("carol", CAROL_PW, "GET", "/calendars/carol/calendar/")).await;
     assert!(copy.body.contains("UID:meet"), "carol's copy: {}", copy.body);
-    // An event organized by bob is not alice's to send: plain data in her calendar, no delivery.
+    // Bob deleting it cancels it for carol, from alice (RFC 6638 §3.2.3).
+    let r = send(as_bob(&s, "DELETE", &format!("{path}meet.ics"))).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let inbox = send(s.req_as("carol", CAROL_PW, "PROPFIND", "/calendars/carol/inbox/").header("Depth", "1")).await;
+    assert_eq!(inbox.hrefs().len(), 3, "the CANCEL: {}", inbox.body);
+    let copy = send(s.req_as("carol", CAROL_PW, "GET", "/calendars/carol/calendar/")).await;
+    assert!(copy.body.contains("STATUS:CANCELLED"), "carol's copy: {}", copy.body);
     s.stop().await;
 }
 
@@ -344,6 +350,48 @@ async fn sharee(s: &TestServer, uid: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+fn fixture(path: &str) -> String {
+    let file = format!("{}/fixtures/dav/requests/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The recorded discovery requests of Apple Calendar, DAVx5 and Thunderbird, sent by a read
+/// sharee: each finds the share in the home listing with what it decides on (a calendar,
+/// shared, read-only, its components), and Thunderbird's calendar check answers on the share.
+async fn clients_find_the_share(engine: Engine) {
+    let s = start_server(engine).await;
+    let path = share(&s, "bob", Access::Read).await;
+    let read_only = ["read", "read-current-user-privilege-set", "read-free-busy"];
+    for client in ["apple", "davx5"] {
+        let body = fixture(&format!("{client}/propfind-home-depth1.xml"));
+        let r = send(as_bob(&s, "PROPFIND", "/calendars/bob/").header("Depth", "1").body(body)).await;
+        assert_eq!(r.status, 207, "{client}: {}", r.body);
+        assert!(resource_types(&r, &path).contains(&(CS.to_owned(), "shared".to_owned())), "{client}");
+        assert!(resource_types(&r, &path).contains(&(CALDAV.to_owned(), "calendar".to_owned())), "{client}");
+        assert_eq!(privileges(&r, &path), read_only, "{client}");
+        let comps = prop(&r.response_for(&path), CALDAV, "supported-calendar-component-set").unwrap();
+        assert_eq!((comps.0, comps.1.children().count()), (200, 2), "{client}");
+        assert_eq!(prop(&r.response_for(&path), DAV, "owner").unwrap().1.child(DAV, "href").unwrap().text(), "/principals/alice/");
+    }
+    // Apple: only the owner's own calendars offer sharing and list sharees.
+    let r = send(as_bob(&s, "PROPFIND", "/calendars/bob/").header("Depth", "1").body(fixture("apple/propfind-home-depth1.xml"))).await;
+    assert_eq!(prop(&r.response_for(&path), CS, "allowed-sharing-modes").unwrap().0, 404);
+    assert_eq!(prop(&r.response_for("/calendars/bob/calendar/"), CS, "allowed-sharing-modes").unwrap().0, 200);
+    assert_eq!(prop(&r.response_for("/calendars/bob/calendar/"), CS, "invite").unwrap().0, 200);
+    let body = fixture("thunderbird/propfind-calendar-depth0.xml");
+    let r = send(as_bob(&s, "PROPFIND", &path).header("Depth", "0").body(body)).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(privileges(&r, &path), read_only);
+    let reports = prop(&r.response_for(&path), DAV, "supported-report-set").unwrap().1;
+    assert!(reports.to_xml().contains("calendar-multiget") && reports.to_xml().contains("sync-collection"));
+    let owner = propfind_as(&s, "alice", ALICE_PW, "/calendars/alice/calendar/", "0").await;
+    assert_eq!(
+        prop_text(&r.response_for(&path), CS, "getctag"),
+        prop_text(&owner.response_for("/calendars/alice/calendar/"), CS, "getctag")
+    );
+    s.stop().await;
+}
+
 /// Runs the `kalends` binary on the SQLite database in `dir`.
 fn kalends(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kalends"))
@@ -396,4 +444,5 @@ on_both_engines!(
     removal_and_user_deletion,
     apple_share_post,
     python_caldav_sharee,
+    clients_find_the_share,
 );
