@@ -87,6 +87,10 @@ async fn share_in_sharee_home(engine: Engine) {
     assert_eq!(prop(&share_response, DAV, "owner").unwrap().1.child(DAV, "href").unwrap().text(), "/principals/alice/");
     assert_eq!(prop(&share_response, CS, "shared-url").unwrap().1.child(DAV, "href").unwrap().text(), "/calendars/alice/calendar/");
     assert_eq!(prop_text(&share_response, DAV, "displayname"), "Calendar");
+    // Alice's side: her calendar is marked as one she shares (sharing.txt §5.3).
+    let owner_home = propfind_as(&s, "alice", ALICE_PW, "/calendars/alice/", "1").await;
+    assert!(resource_types(&owner_home, "/calendars/alice/calendar/").contains(&(CS.to_owned(), "shared-owner".to_owned())));
+    assert!(!resource_types(&owner_home, "/calendars/alice/tasks/").contains(&(CS.to_owned(), "shared-owner".to_owned())));
     // Bob's own calendars are his: no CS:shared, all privileges.
     assert!(!resource_types(&home, "/calendars/bob/calendar/").contains(&(CS.to_owned(), "shared".to_owned())));
     assert!(privileges(&home, "/calendars/bob/calendar/").contains(&"write-content".to_owned()));
@@ -422,7 +426,7 @@ fn cli_share_add_list_remove() {
     let (_, received) = run(&["share", "list", "bob"]);
     assert!(received.starts_with("from\tcalendar\talice\tfree-busy\t/calendars/bob/shared-"), "{received}");
     // The URL stays when the access changes.
-    assert_eq!(given.split('\t').last(), received.split('\t').last());
+    assert_eq!(given.trim_end().rsplit('\t').next(), received.trim_end().rsplit('\t').next());
     assert_ne!(run(&["share", "add", "alice", "calendar", "bob", "--access", "owner"]).0, 0);
     let (code, out) = run(&["share", "add", "alice", "inbox", "bob", "--access", "read"]);
     assert_ne!(code, 0);

@@ -76,7 +76,8 @@ pub struct PropCtx<'a> {
     pub used_bytes: Option<i64>,
     /// The user's scheduling collections, when a scheduling property was requested.
     pub sched: Option<SchedPaths>,
-    /// The shares of the user's calendars, when `CS:invite` was requested.
+    /// The shares of the user's calendars, when `CS:invite` was requested, or the resource
+    /// type of the home's or a collection's listing (`CS:shared-owner`).
     pub invites: Option<Vec<Share>>,
 }
 
@@ -194,7 +195,7 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
     match live {
         Live::CurrentUserPrincipal => Some(Value::Href(paths.principal(&user.name))),
         Live::PrincipalCollectionSet => Some(Value::Href(paths.principals())),
-        Live::ResourceType => Some(Value::ResourceType(resource_type(res))),
+        Live::ResourceType => Some(Value::ResourceType(resource_type(ctx, res))),
         Live::CurrentUserPrivilegeSet => Some(Value::Privileges(match res {
             // Decision 0023: what the sharee's access grants, on the calendar and its members.
             Res::Collection(c) | Res::Object(c, _) if let Some(grant) = &c.share => privilege_set(grant.access),
@@ -245,9 +246,17 @@ fn quota_target(res: Res<'_>) -> bool {
     matches!(res, Res::Home(_) | Res::Collection(_))
 }
 
-fn resource_type(res: Res<'_>) -> Vec<QName> {
+fn resource_type(ctx: &PropCtx<'_>, res: Res<'_>) -> Vec<QName> {
     let collection = QName::fixed(DAV, "collection");
     match res {
+        // calendarserver sharing.txt §5.3: the owner's calendar that is shared with someone.
+        Res::Collection(c)
+            if c.kind == CollectionKind::Calendar
+                && c.share.is_none()
+                && ctx.invites.as_ref().is_some_and(|all| all.iter().any(|s| s.collection == c.id)) =>
+        {
+            vec![collection, QName::fixed(CALDAV, "calendar"), QName::fixed(CS, "shared-owner")]
+        }
         Res::Principal(_) => vec![collection, QName::fixed(DAV, "principal")],
         // calendarserver sharing.txt §5.3: a sharee's view of a shared calendar.
         Res::Collection(c) if c.kind == CollectionKind::Calendar && c.share.is_some() => {

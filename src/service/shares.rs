@@ -170,3 +170,31 @@ pub async fn set_per_user(store: &Store, view: &Collection, changes: Vec<LiveCha
 pub fn can_read(access: Access) -> bool {
     matches!(access, Access::Read | Access::ReadWrite)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_have_their_own_shape() {
+        let (a, b) = (new_segment(), new_segment());
+        assert_ne!(a, b);
+        assert!(is_share_segment(&a) && is_share_segment(&b), "{a} {b}");
+        // 20 characters of the alphabet after the prefix, and nothing else.
+        for not in ["calendar", "shared-", "shared-abc", "Shared-abcdefghijkmnpqrstuv", "shared-abcdefghijkmnpqrstu0", "shared-abcdefghijkmnpqrstuvw"] {
+            assert!(!is_share_segment(not), "{not}");
+        }
+        assert!(is_share_segment("shared-abcdefghijkmnpqrstuv"));
+    }
+
+    #[test]
+    fn per_user_properties_are_the_four() {
+        assert!(is_per_user(&LiveChange::DisplayName(None)));
+        assert!(is_per_user(&LiveChange::Color(Some("#fff".into()))));
+        assert!(is_per_user(&LiveChange::Order(None)));
+        assert!(is_per_user(&LiveChange::Transparent(true)));
+        assert!(!is_per_user(&LiveChange::Description(None)));
+        assert!(!is_per_user(&LiveChange::Timezone(None)));
+        assert!(!is_per_user(&LiveChange::DefaultCalendar(None)));
+    }
+}

@@ -38,7 +38,7 @@ pub async fn handle(
     let pctx = PropCtx {
         used_bytes: used_bytes_if_asked(ctx, user, &selection).await?,
         sched: sched_paths_if_asked(ctx, user, &selection).await?,
-        invites: invites_if_asked(ctx, user, &selection).await?,
+        invites: invites_if_asked(ctx, user, &located, &selection).await?,
         ..PropCtx::plain(ctx, user)
     };
     let mut ms = Multistatus::new();
@@ -270,9 +270,21 @@ pub async fn sched_paths_if_asked(ctx: &DavContext, user: &Principal, sel: &Prop
     }))
 }
 
-/// The shares of the user's calendars, when the selection names `CS:invite`.
-pub async fn invites_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<Vec<Share>>> {
-    if names(sel, &Live::Invite.name()) { Ok(Some(ctx.store.shares_by_owner(user.id).await?)) } else { Ok(None) }
+/// The shares of the user's calendars, when the selection names `CS:invite`, or the resource
+/// type on the home or one of the user's own collections (`CS:shared-owner`): one query per
+/// request, never one per member.
+pub async fn invites_if_asked(ctx: &DavContext, user: &Principal, located: &Located, sel: &PropSelection) -> DavResult<Option<Vec<Share>>> {
+    let own = match located {
+        Located::Home => true,
+        Located::Collection(c) => c.share.is_none(),
+        _ => false,
+    };
+    let types = names(sel, &Live::ResourceType.name()) || matches!(sel, PropSelection::AllProp { .. });
+    if names(sel, &Live::Invite.name()) || (types && own) {
+        Ok(Some(ctx.store.shares_by_owner(user.id).await?))
+    } else {
+        Ok(None)
+    }
 }
 
 pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {
