@@ -354,6 +354,26 @@ async fn sharee(s: &TestServer, uid: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The share is bound to the calendar, not to its path: the owner renaming it (MOVE) keeps the
+/// sharee's URL and moves `CS:shared-url`; the owner deleting it removes the share.
+async fn owner_moves_and_deletes(engine: Engine) {
+    let s = start_server(engine).await;
+    assert_eq!(send(s.req("MKCALENDAR", "/calendars/alice/work/")).await.status, 201);
+    assert_eq!(s.put_ics("/calendars/alice/work/w.ics", &event("w", "Work")).await.status, 201);
+    let (share, _) = shares::add(&s.store, "alice", "work", "bob", Access::Read).await.unwrap();
+    let path = format!("/calendars/bob/{}/", share.segment);
+    let mv = s.req("MOVE", "/calendars/alice/work/").header("Destination", format!("{}/calendars/alice/job/", s.base));
+    assert_eq!(send(mv).await.status, 201);
+    let r = propfind_as(&s, "bob", BOB_PW, &path, "0").await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(prop(&r.response_for(&path), CS, "shared-url").unwrap().1.child(DAV, "href").unwrap().text(), "/calendars/alice/job/");
+    assert!(send(as_bob(&s, "GET", &format!("{path}w.ics"))).await.body.contains("Work"));
+    assert_eq!(send(s.req("DELETE", "/calendars/alice/job/")).await.status, 204);
+    assert_eq!(propfind_as(&s, "bob", BOB_PW, &path, "0").await.status, 404);
+    assert_eq!(report_as(&s, "bob", BOB_PW, &path, SYNC).await.status, 404);
+    s.stop().await;
+}
+
 fn fixture(path: &str) -> String {
     let file = format!("{}/fixtures/dav/requests/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -449,4 +469,5 @@ on_both_engines!(
     apple_share_post,
     python_caldav_sharee,
     clients_find_the_share,
+    owner_moves_and_deletes,
 );
