@@ -173,6 +173,9 @@ async fn read_write_sharee_writes_as_owner(engine: Engine) {
     assert_eq!(r.header("location").as_deref(), Some(format!("{path}b.ics").as_str()));
     assert!(send(s.req("GET", "/calendars/alice/calendar/b.ics")).await.body.contains("Bob wrote this"));
     assert_eq!(send(as_bob(&s, "DELETE", &format!("{path}b.ics"))).await.status, 204);
+    // The calendar's own properties stay alice's, even for a read-write sharee.
+    let description = r#"<propertyupdate xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><set><prop><C:calendar-description>mine</C:calendar-description><displayname>Mine</displayname></prop></set></propertyupdate>"#;
+    assert_needs(&send(as_bob(&s, "PROPPATCH", &path).body(description)).await, "write-properties");
     assert_eq!(send(s.req("GET", "/calendars/alice/calendar/b.ics")).await.status, 404);
     // RFC 6638 through a share: alice is the organizer's calendar user.
     let invitation = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:meet\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Planning\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
