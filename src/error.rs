@@ -117,6 +117,16 @@ pub fn condition_response(status: StatusCode, condition: &Condition, reason: Opt
             w.text_element(&QName::fixed(DAV, "href"), href);
             w.end();
         }
+        Condition::NeedPrivileges { href, privilege: (pns, plocal) } => {
+            w.start(&QName::fixed(ns, local));
+            w.start(&QName::fixed(DAV, "resource"));
+            w.text_element(&QName::fixed(DAV, "href"), href);
+            w.start(&QName::fixed(DAV, "privilege"));
+            w.empty(&QName::fixed(pns, plocal));
+            w.end();
+            w.end();
+            w.end();
+        }
         _ => w.empty(&QName::fixed(ns, local)),
     }
     if let Some(reason) = reason {

@@ -4,10 +4,11 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use kalends::config::Config;
 use kalends::service::scheduling::inbound::Receipt;
-use kalends::service::users;
+use kalends::service::{shares, users};
+use kalends::store::Access;
 
 #[derive(Parser)]
 #[command(name = "kalends", version, about = "A CalDAV/iCalendar server")]
@@ -31,6 +32,44 @@ enum Command {
     /// Email invitations and replies (iMIP, RFC 6047).
     #[command(subcommand)]
     Imip(ImipCommand),
+    /// Share calendars between users (accepted at once; they appear in the sharee's home).
+    #[command(subcommand)]
+    Share(ShareCommand),
+}
+
+#[derive(Subcommand)]
+enum ShareCommand {
+    /// Share USER's CALENDAR (its URL segment, e.g. `calendar`) with SHAREE, or change the access
+    /// of an existing share.
+    Add {
+        user: String,
+        calendar: String,
+        sharee: String,
+        #[arg(long, value_enum)]
+        access: AccessArg,
+    },
+    /// List the shares of USER's calendars and the calendars shared with USER.
+    List { user: String },
+    /// Stop sharing USER's CALENDAR with SHAREE.
+    Remove { user: String, calendar: String, sharee: String },
+}
+
+/// `--access`: what the sharee may do.
+#[derive(Clone, Copy, ValueEnum)]
+enum AccessArg {
+    Read,
+    ReadWrite,
+    FreeBusy,
+}
+
+impl From<AccessArg> for Access {
+    fn from(a: AccessArg) -> Access {
+        match a {
+            AccessArg::Read => Access::Read,
+            AccessArg::ReadWrite => Access::ReadWrite,
+            AccessArg::FreeBusy => Access::FreeBusy,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -106,6 +145,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, &config).await,
+        Command::Share(cmd) => share_command(cmd, &config).await,
         Command::Imip(ImipCommand::Receive) => Ok(()),
         Command::Imip(ImipCommand::RotateRsvpKey) => {
             let store = kalends::app::open_store(&config).await?;
@@ -165,6 +205,36 @@ async fn user_command(cmd: UserCommand, config: &Config) -> anyhow::Result<()> {
         UserCommand::Delete { name } => {
             users::delete(&store, &name).await?;
             println!("deleted user {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn share_command(cmd: ShareCommand, config: &Config) -> anyhow::Result<()> {
+    let store = kalends::app::open_store(config).await?;
+    let paths = kalends::dav::resource::Paths::new(config.base_path());
+    match cmd {
+        ShareCommand::Add { user, calendar, sharee, access } => {
+            let (share, created) = shares::add(&store, &user, &calendar, &sharee, access.into()).await?;
+            let verb = if created { "shared" } else { "changed the share of" };
+            let at = paths.collection(&share.sharee_name, &share.segment);
+            println!("{verb} {user}/{} with {sharee} ({}): {at}", share.path, share.access.as_str());
+        }
+        ShareCommand::List { user } => {
+            let (given, received) = shares::list(&store, &user).await?;
+            // One tab-separated line per share: direction, calendar, other user, access, URL.
+            for s in given {
+                let at = paths.collection(&s.sharee_name, &s.segment);
+                println!("to\t{}\t{}\t{}\t{at}", s.path, s.sharee_name, s.access.as_str());
+            }
+            for s in received {
+                let at = paths.collection(&s.sharee_name, &s.segment);
+                println!("from\t{}\t{}\t{}\t{at}", s.path, s.owner_name, s.access.as_str());
+            }
+        }
+        ShareCommand::Remove { user, calendar, sharee } => {
+            anyhow::ensure!(shares::remove(&store, &user, &calendar, &sharee).await?, "{user}/{calendar} is not shared with {sharee}");
+            println!("stopped sharing {user}/{calendar} with {sharee}");
         }
     }
     Ok(())

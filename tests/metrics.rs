@@ -26,27 +26,11 @@ struct Sample {
     value: f64,
 }
 
-/// The Python to parse with: `KALENDS_TEST_PYTHON` (tools/test-all sets it to the conformance
-/// venv's), else that venv if `conformance/run --venv` made one, else `python3`.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("KALENDS_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".conformance-cache");
-    let venv = std::fs::read_dir(&cache)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.join(".complete").exists() && p.join("bin/python").exists());
-    venv.map_or_else(|| PathBuf::from("python3"), |v| v.join("bin/python"))
-}
-
 /// Parses `text` with prometheus_client; fails the test, loudly, when Python or the package is
 /// missing or the text does not parse.
 fn parse(text: &str) -> Vec<Sample> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_metrics.py");
-    let python = python();
+    let python = support::python();
     let mut child = Command::new(&python)
         .arg(&script)
         .stdin(Stdio::piped())

@@ -13,6 +13,8 @@ pub enum Condition {
     QuotaNotExceeded,
     NumberOfMatchesWithinLimits,
     ValidResourcetype,
+    /// RFC 3744 §7.1.1: the resource's href and the privilege (namespace, name) it lacks.
+    NeedPrivileges { href: String, privilege: (&'static str, &'static str) },
     // CALDAV:
     ValidCalendarData,
     ValidCalendarObjectResource,
@@ -53,6 +55,7 @@ impl Condition {
             Condition::QuotaNotExceeded => (DAV, "quota-not-exceeded"),
             Condition::NumberOfMatchesWithinLimits => (DAV, "number-of-matches-within-limits"),
             Condition::ValidResourcetype => (DAV, "valid-resourcetype"),
+            Condition::NeedPrivileges { .. } => (DAV, "need-privileges"),
             Condition::SupportedReport => (DAV, "supported-report"),
             Condition::ValidCalendarData => (CALDAV, "valid-calendar-data"),
             Condition::ValidCalendarObjectResource => (CALDAV, "valid-calendar-object-resource"),

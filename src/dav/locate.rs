@@ -1,10 +1,15 @@
 //! Resolving a request path to the resource it names, with the one authorization rule of this
-//! version: a user reaches only their own principal, home and what is below it.
+//! version: a user reaches only their own principal, home and what is below it. A calendar
+//! another user shared with them is below their home too, under the share's segment
+//! (decision 0023): it resolves to the owner's collection carrying the grant, which the
+//! methods check (`access.rs`).
 
+use super::access::{Privilege, need};
 use super::resource::Target;
 use super::{DavContext, DavError, DavResult};
 use crate::service::Principal;
-use crate::store::{Collection, CollectionStore, ObjectMeta, ObjectStore, StoredObject};
+use crate::service::shares::is_share_segment;
+use crate::store::{Access, Collection, CollectionStore, ObjectMeta, ObjectStore, ShareStore, StoredObject};
 
 /// What a path names, after looking in the store.
 #[derive(Debug, Clone)]
@@ -39,6 +44,13 @@ pub async fn locate(ctx: &DavContext, user: &Principal, target: &Target) -> DavR
         Target::Home(name) => own(user, name).map(|()| Located::Home),
         Target::InHome { owner, segments, trailing_slash } => {
             own(user, owner)?;
+            // Only a segment of a share's shape costs the share lookup; one naming no share
+            // is looked up as the user's own, like any other.
+            if let Some(first) = segments.first().filter(|s| is_share_segment(s))
+                && let Some(view) = ctx.store.shared_view(user.id, first).await?
+            {
+                return in_share(ctx, user, view, segments).await;
+            }
             in_home(ctx, user, segments, *trailing_slash).await
         }
         Target::WellKnownCaldav | Target::Unknown => Err(DavError::NotFound),
@@ -56,13 +68,33 @@ pub async fn locate_object_data(ctx: &DavContext, user: &Principal, target: &Tar
     let Target::InHome { owner, segments, trailing_slash: false } = target else { return Ok(None) };
     own(user, owner)?;
     let Some((name, parent_segments)) = segments.split_last() else { return Ok(None) };
-    if parent_segments.is_empty() {
+    // A share's members are located through the share (`locate`), which checks the grant.
+    if parent_segments.first().is_none_or(|s| is_share_segment(s)) {
         return Ok(None);
     }
     Ok(match ctx.store.member_data(user.id, &parent_segments.join("/"), name).await? {
         Some((parent, Some(object))) => Some((parent, object)),
         _ => None,
     })
+}
+
+/// A path below a share: the shared calendar itself or one of its members (a calendar holds no
+/// collections, RFC 4791 §4.2). A free-busy sharee sees none of the members, not even whether
+/// one exists.
+async fn in_share(ctx: &DavContext, user: &Principal, view: Collection, segments: &[String]) -> DavResult<Located> {
+    let rest = segments.get(1..).unwrap_or_default();
+    let grant = view.share.as_ref().map(|g| g.access);
+    if !rest.is_empty() && grant == Some(Access::FreeBusy) {
+        return Err(need(Privilege::Read, &ctx.paths.collection(&user.name, &view.path)));
+    }
+    match rest {
+        [] => Ok(Located::Collection(view)),
+        [name] => match ctx.store.object_meta(view.id, name).await? {
+            Some(meta) => Ok(Located::Object(view, meta)),
+            None => Ok(Located::Missing { parent: Some(view), name: name.clone() }),
+        },
+        _ => Ok(Located::MissingParent),
+    }
 }
 
 async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool) -> DavResult<Located> {

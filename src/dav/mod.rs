@@ -2,6 +2,7 @@
 //! file per method. XML types stop here: services receive domain values. Hyper stays out: this
 //! layer speaks `http` types with whole-body `Bytes`.
 
+pub mod access;
 pub mod condition;
 pub mod header;
 pub mod method;

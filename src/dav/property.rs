@@ -52,6 +52,10 @@ pub enum Live {
     ScheduleDefaultCalendarUrl,
     ScheduleCalendarTransp,
     ScheduleTag,
+    // calendarserver sharing.txt / caldav-sharing
+    SharedUrl,
+    Invite,
+    AllowedSharingModes,
 }
 
 const TABLE: &[(Live, &str, &str)] = &[
@@ -93,6 +97,9 @@ const TABLE: &[(Live, &str, &str)] = &[
     (Live::ScheduleDefaultCalendarUrl, CALDAV, "schedule-default-calendar-URL"),
     (Live::ScheduleCalendarTransp, CALDAV, "schedule-calendar-transp"),
     (Live::ScheduleTag, CALDAV, "schedule-tag"),
+    (Live::SharedUrl, CS, "shared-url"),
+    (Live::Invite, CS, "invite"),
+    (Live::AllowedSharingModes, CS, "allowed-sharing-modes"),
 ];
 
 impl Live {

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 
 use super::DavContext;
 use super::property::Live;
-use super::xml::{CALDAV, DAV, Element, QName, XmlWriter};
+use super::access::privilege_set;
+use super::xml::{CALDAV, CS, DAV, Element, QName, XmlWriter};
 use crate::calendar::ComponentSet;
 use crate::service::Principal;
-use crate::store::{Collection, CollectionKind, ListedObject, ObjectMeta};
+use crate::store::{Access, Collection, CollectionId, CollectionKind, ListedObject, ObjectMeta, Share};
 
 /// A resource as the property providers see it.
 #[derive(Debug, Clone, Copy)]
@@ -75,13 +76,16 @@ pub struct PropCtx<'a> {
     pub used_bytes: Option<i64>,
     /// The user's scheduling collections, when a scheduling property was requested.
     pub sched: Option<SchedPaths>,
+    /// The shares of the user's calendars, when `CS:invite` was requested, or the resource
+    /// type of the home's or a collection's listing (`CS:shared-owner`).
+    pub invites: Option<Vec<Share>>,
 }
 
 impl<'a> PropCtx<'a> {
     /// A context without the request-wide facts (quota, scheduling paths): their properties
     /// then answer 404.
     pub fn plain(dav: &'a DavContext, user: &'a Principal) -> Self {
-        PropCtx { dav, user, used_bytes: None, sched: None }
+        PropCtx { dav, user, used_bytes: None, sched: None, invites: None }
     }
 }
 
@@ -108,9 +112,21 @@ pub enum Value {
     CalendarDataTypes,
     /// A dead property: the stored element itself (written whole, name included).
     Dead(Element),
+    /// calendarserver sharing.txt §5.1 CS:invite: one `CS:user` per sharee.
+    Invite(Vec<InvitedUser>),
     /// RFC 3253 §3.8 expand-property: the resources an href-valued property names, each as a
     /// `<D:response>` with the nested properties asked for (`None`: not reachable, 404).
     Responses(Vec<(String, Option<Vec<crate::dav::multistatus::PropResult>>)>),
+}
+
+/// A sharee as `CS:invite` shows them.
+#[derive(Debug, Clone)]
+pub struct InvitedUser {
+    /// A calendar user address: `mailto:` when the sharee has an email address, else their
+    /// principal URL.
+    pub href: String,
+    pub common_name: String,
+    pub read_write: bool,
 }
 
 const READ_PRIVS: &[(&str, &str)] = &[(DAV, "read"), (DAV, "read-current-user-privilege-set")];
@@ -179,8 +195,10 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
     match live {
         Live::CurrentUserPrincipal => Some(Value::Href(paths.principal(&user.name))),
         Live::PrincipalCollectionSet => Some(Value::Href(paths.principals())),
-        Live::ResourceType => Some(Value::ResourceType(resource_type(res))),
+        Live::ResourceType => Some(Value::ResourceType(resource_type(ctx, res))),
         Live::CurrentUserPrivilegeSet => Some(Value::Privileges(match res {
+            // Decision 0023: what the sharee's access grants, on the calendar and its members.
+            Res::Collection(c) | Res::Object(c, _) if let Some(grant) = &c.share => privilege_set(grant.access),
             Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => READ_PRIVS,
             Res::Collection(c) if c.kind == CollectionKind::Inbox => INBOX_PRIVS,
             Res::Collection(c) if c.kind == CollectionKind::Outbox => OUTBOX_PRIVS,
@@ -188,6 +206,9 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         })),
         Live::Owner => match res {
             Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => None,
+            Res::Collection(c) | Res::Object(c, _) if let Some(grant) = &c.share => {
+                Some(Value::Href(paths.principal(&grant.owner_name)))
+            }
             _ => Some(Value::Href(paths.principal(&user.name))),
         },
         Live::SupportedReportSet => match res {
@@ -225,10 +246,22 @@ fn quota_target(res: Res<'_>) -> bool {
     matches!(res, Res::Home(_) | Res::Collection(_))
 }
 
-fn resource_type(res: Res<'_>) -> Vec<QName> {
+fn resource_type(ctx: &PropCtx<'_>, res: Res<'_>) -> Vec<QName> {
     let collection = QName::fixed(DAV, "collection");
     match res {
+        // calendarserver sharing.txt §5.3: the owner's calendar that is shared with someone.
+        Res::Collection(c)
+            if c.kind == CollectionKind::Calendar
+                && c.share.is_none()
+                && ctx.invites.as_ref().is_some_and(|all| all.iter().any(|s| s.collection == c.id)) =>
+        {
+            vec![collection, QName::fixed(CALDAV, "calendar"), QName::fixed(CS, "shared-owner")]
+        }
         Res::Principal(_) => vec![collection, QName::fixed(DAV, "principal")],
+        // calendarserver sharing.txt §5.3: a sharee's view of a shared calendar.
+        Res::Collection(c) if c.kind == CollectionKind::Calendar && c.share.is_some() => {
+            vec![collection, QName::fixed(CALDAV, "calendar"), QName::fixed(CS, "shared")]
+        }
         Res::Collection(c) if c.kind == CollectionKind::Calendar => vec![collection, QName::fixed(CALDAV, "calendar")],
         // RFC 6638 §2.1, §2.2.
         Res::Collection(c) if c.kind == CollectionKind::Inbox => vec![collection, QName::fixed(CALDAV, "schedule-inbox")],
@@ -275,6 +308,10 @@ fn collection_value(ctx: &PropCtx<'_>, c: &Collection, live: Live) -> Option<Val
             ctx.sched.as_ref().and_then(|s| s.default_calendar.clone()).map(Value::Href)
         }
         _ if !calendar => None,
+        Live::SharedUrl => c.share.as_ref().map(|g| Value::Href(ctx.dav.paths.collection(&g.owner_name, &g.owner_path))),
+        // Only an owner shares (sharing.txt §5.1); Kalends shares only to its own users.
+        Live::AllowedSharingModes if c.share.is_none() => Some(Value::ResourceType(vec![QName::fixed(CS, "can-be-shared")])),
+        Live::Invite if c.share.is_none() => ctx.invites.as_ref().map(|all| Value::Invite(invited(ctx, all, c.id))),
         // RFC 6638 §9.1: opaque unless the owner made it transparent.
         Live::ScheduleCalendarTransp => {
             let mark = if c.props.transparent { "transparent" } else { "opaque" };
@@ -310,6 +347,19 @@ fn object_value(object: &ObjectView<'_>, live: Live) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// The sharees of collection `id` that `CS:invite` can show: read and read-write (sharing.txt
+/// has no free-busy access; those shares are listed by `kalends share list`).
+fn invited(ctx: &PropCtx<'_>, all: &[Share], id: CollectionId) -> Vec<InvitedUser> {
+    all.iter()
+        .filter(|s| s.collection == id && s.access != Access::FreeBusy)
+        .map(|s| InvitedUser {
+            href: s.sharee_email.as_ref().map_or_else(|| ctx.dav.paths.principal(&s.sharee_name), |e| format!("mailto:{e}")),
+            common_name: s.sharee_name.clone(),
+            read_write: s.access == Access::ReadWrite,
+        })
+        .collect()
 }
 
 /// RFC 6578 §3.2: tokens are URIs. The collection id makes a token from another collection (or
@@ -373,6 +423,19 @@ pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
                         w.end();
                     }
                 }
+            }
+        }
+        Value::Invite(users) => {
+            for u in users {
+                w.start(&QName::fixed(CS, "user"));
+                w.text_element(&QName::fixed(DAV, "href"), &u.href);
+                w.text_element(&QName::fixed(CS, "common-name"), &u.common_name);
+                // Shares are accepted automatically (decision 0023).
+                w.empty(&QName::fixed(CS, "invite-accepted"));
+                w.start(&QName::fixed(CS, "access"));
+                w.empty(&QName::fixed(CS, if u.read_write { "read-write" } else { "read" }));
+                w.end();
+                w.end();
             }
         }
         Value::Reports(reports) => {

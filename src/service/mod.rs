@@ -6,6 +6,7 @@ pub mod collections;
 pub mod freebusy;
 pub mod objects;
 pub mod scheduling;
+pub mod shares;
 pub mod users;
 
 use crate::calendar::{ComponentKind, InvalidObject};

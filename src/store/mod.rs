@@ -139,6 +139,22 @@ pub struct Collection {
     pub sync_seq: i64,
     pub created_at: Timestamp,
     pub modified_at: Timestamp,
+    /// Set when a sharee reached another user's collection through a share: `path` is then
+    /// the share's segment in the sharee's home and the per-user properties of `props` are the
+    /// sharee's (decision 0023). None for a collection seen by its owner.
+    pub share: Option<ShareGrant>,
+}
+
+impl Collection {
+    /// The collection as its owner sees it: the owner's path (and no grant). What a service
+    /// acting for the owner, such as scheduling, must work on. The per-user properties stay
+    /// the sharee's; nothing acting for the owner writes them back.
+    pub fn as_owner(&self) -> Collection {
+        match &self.share {
+            None => self.clone(),
+            Some(grant) => Collection { path: grant.owner_path.clone(), share: None, ..self.clone() },
+        }
+    }
 }
 
 /// The live properties a collection keeps (all optional; clients set them by PROPPATCH/MKCALENDAR).
@@ -628,5 +644,7 @@ delegate!(SyncStore {
 
 mod rsvp;
 pub use rsvp::{RsvpKey, RsvpStore};
+mod shares;
+pub use shares::{Access, Share, ShareGrant, ShareProps, ShareStore};
 mod sched;
 pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};

@@ -11,6 +11,7 @@
 pub mod redis;
 pub mod smtp;
 
+use std::path::PathBuf;
 use std::thread;
 
 use kalends::store::Store;
@@ -129,4 +130,21 @@ fn with_database(url: &str, database: &str) -> String {
         Some(query) => format!("{base}/{database}?{query}"),
         None => format!("{base}/{database}"),
     }
+}
+
+/// The Python that drives third-party libraries in tests: `KALENDS_TEST_PYTHON` (tools/test-all
+/// sets it to the conformance venv's), else that venv if `conformance/run --venv` made one, else
+/// `python3`. A missing interpreter or package fails the test that needs it, never skips it.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("KALENDS_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".conformance-cache");
+    let venv = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.join(".complete").exists() && p.join("bin/python").exists());
+    venv.map_or_else(|| PathBuf::from("python3"), |v| v.join("bin/python"))
 }

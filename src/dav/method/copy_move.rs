@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::dav::header::{DavHeaders, Depth};
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::put::write_limits;
 use crate::dav::resource::Target;
@@ -32,6 +33,7 @@ pub async fn handle(
     let dest_target = destination_target(ctx, headers, destination)?;
     // Another user's space is 403 here as everywhere (RFC 4918 §9.8.5).
     let dest = locate(ctx, user, &dest_target).await?;
+    refuse_shares(ctx, user, &source, &dest, keep_source)?;
     // Overwrite: T would delete what stands there first; the scheduling boxes stay.
     if let Located::Collection(c) = &dest {
         service::collections::refuse_box_itself(c)?;
@@ -53,6 +55,34 @@ pub async fn handle(
         resp.headers_mut().insert(http::header::LOCATION, location);
     }
     Ok(resp)
+}
+
+/// The shared calendar a located resource is or lies in, if any.
+fn shared_in(located: &Located) -> Option<&Collection> {
+    match located {
+        Located::Collection(c) | Located::Object(c, _) | Located::Missing { parent: Some(c), .. } => c.share.as_ref().map(|_| c),
+        _ => None,
+    }
+}
+
+/// Decision 0023: COPY and MOVE do not cross a share. A transfer runs in the user's space,
+/// while a share's members are the owner's, written through the scheduling rules with the
+/// owner as the organizer's calendar user; a sharee PUTs and DELETEs instead. A sharee
+/// without the privilege the transfer would need hears which one (RFC 3744 §7.1.1).
+fn refuse_shares(ctx: &DavContext, user: &Principal, source: &Located, dest: &Located, keep_source: bool) -> DavResult<()> {
+    let href = |c: &Collection| ctx.paths.collection(&user.name, &c.path);
+    if let Some(c) = shared_in(source) {
+        require(c, if keep_source { Privilege::Read } else { Privilege::Unbind }, &href(c))?;
+    }
+    if let Some(c) = shared_in(dest) {
+        require(c, Privilege::Bind, &href(c))?;
+    }
+    if shared_in(source).is_some() || shared_in(dest).is_some() {
+        return Err(DavError::Refused(
+            "COPY and MOVE do not cross a shared calendar: PUT the object where it goes and DELETE it where it was".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// RFC 4918 §10.3: the Destination is an absolute URI or an absolute path. One naming another

@@ -4,7 +4,9 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::dav::header::{DavHeaders, etag_matches};
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
+use crate::dav::method::put::acting_owner;
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
 use crate::service::{self, Principal};
@@ -12,9 +14,14 @@ use crate::service::{self, Principal};
 pub async fn handle(ctx: &DavContext, user: &Principal, target: &Target, headers: &DavHeaders) -> DavResult<DavResponse> {
     match locate(ctx, user, target).await? {
         Located::Object(c, meta) => {
+            require(&c, Privilege::Unbind, &ctx.paths.object(&user.name, &c.path, &meta.name))?;
             let tag_match = headers.if_schedule_tag_match.as_deref();
-            service::objects::delete(&ctx.sched(), user, &c, &meta, headers.write_expectation(), tag_match).await?;
+            // A read-write sharee deletes as the owner (decision 0023, RFC 6638 §3.2.3).
+            let (actor, owned) = acting_owner(user, &c);
+            service::objects::delete(&ctx.sched(), &actor, &owned, &meta, headers.write_expectation(), tag_match).await?;
         }
+        // The sharee gives the share up; the owner's calendar stays (decision 0023).
+        Located::Collection(c) if c.share.is_some() => service::shares::leave(&ctx.store, user, &c).await?,
         Located::Collection(c) => {
             // Collections have no ETag: If-Match can only be "*" here.
             if headers.if_match.as_ref().is_some_and(|l| !etag_matches(l, "")) {

@@ -6,6 +6,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::calendar::export::export_calendar;
 use crate::dav::header::{DavHeaders, etag_matches};
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate, locate_object_data};
 use crate::dav::props::http_date;
 use crate::dav::resource::Target;
@@ -55,6 +56,7 @@ pub async fn handle(
             Ok(resp)
         }
         Located::Collection(c) if c.kind == CollectionKind::Calendar => {
+            require(&c, Privilege::Read, &ctx.paths.collection(&user.name, &c.path))?;
             // The permit and the objects go when the export is built, before it is sent.
             let text = {
                 let _permit = ctx.listing_permit().await?;

@@ -4,6 +4,7 @@
 use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::proppatch::{SetOp, classify_set};
 use crate::dav::multistatus::{PropResult, write_propstats, xml_response};
@@ -39,7 +40,12 @@ pub async fn handle(
         Flavour::Mkcol => parse_mkcol(body)?,
     };
     let (parent, name) = match locate(ctx, user, target).await? {
-        Located::Missing { parent, name } => (parent, name),
+        Located::Missing { parent, name } => {
+            if let Some(p) = &parent {
+                require(p, Privilege::Bind, &ctx.paths.collection(&user.name, &p.path))?;
+            }
+            (parent, name)
+        }
         Located::MissingParent => return Err(DavError::Conflict("the parent collection does not exist".into())),
         _ if flavour == Flavour::Mkcalendar => {
             return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::ResourceMustBeNull));

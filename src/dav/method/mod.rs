@@ -14,3 +14,4 @@ pub mod propfind;
 pub mod proppatch;
 pub mod put;
 pub mod report;
+pub mod share;

@@ -6,8 +6,9 @@ use http::{HeaderValue, StatusCode, header};
 use crate::dav::DavResponse;
 
 /// Compliance classes: class 1 and 3 (RFC 4918 §18), calendar-access (RFC 4791),
-/// extended-mkcol (RFC 5689), calendar-auto-schedule (RFC 6638 §2).
-pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol, calendar-auto-schedule";
+/// extended-mkcol (RFC 5689), calendar-auto-schedule (RFC 6638 §2), calendarserver-sharing
+/// (Apple Calendar offers "Share With…" only on servers that announce it; decision 0023).
+pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol, calendar-auto-schedule, calendarserver-sharing";
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
 /// What succeeds on an existing collection (a 405's Allow names only those, RFC 9110 §15.5.6):

@@ -1,6 +1,7 @@
 //! POST to the scheduling outbox (RFC 6638 §5): a VFREEBUSY REQUEST from the caller, answered
 //! with a CALDAV:schedule-response holding each attendee's busy time (RFC 5546 §3.3.3 REPLY)
-//! from their calendars that count for free/busy, or why there is none.
+//! from their calendars that count for free/busy, or why there is none. A POST on a calendar is
+//! Apple's sharing request (`share.rs`).
 
 use http::StatusCode;
 
@@ -28,6 +29,13 @@ pub async fn handle(
 ) -> DavResult<DavResponse> {
     match locate(ctx, user, target).await? {
         Located::Collection(c) if c.kind == CollectionKind::Outbox => {}
+        // Apple's sharing request (calendarserver sharing.txt §5.2.1), an XML body; anything
+        // else POSTed to a calendar stays 405.
+        Located::Collection(c)
+            if c.kind == CollectionKind::Calendar && headers.content_type.as_deref().is_some_and(|t| t.ends_with("xml")) =>
+        {
+            return super::share::handle(ctx, user, &c, body).await;
+        }
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
         other => return Err(DavError::MethodNotAllowed { allow: super::options::allow_on(&other) }),
     }

@@ -12,8 +12,11 @@ use crate::dav::request::{PropSelection, parse_propfind};
 use crate::dav::resource::Target;
 use crate::dav::xml::{self, Element, QName};
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
+use crate::service::shares::can_read;
 use crate::service::{self, Principal};
-use crate::store::{Collection, CollectionKind, CollectionStore, DeadProp, ObjectMeta, ObjectStore, UserStore};
+use crate::store::{
+    Collection, CollectionKind, CollectionStore, DeadProp, ObjectMeta, ObjectStore, Share, ShareStore, UserStore,
+};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -35,6 +38,7 @@ pub async fn handle(
     let pctx = PropCtx {
         used_bytes: used_bytes_if_asked(ctx, user, &selection).await?,
         sched: sched_paths_if_asked(ctx, user, &selection).await?,
+        invites: invites_if_asked(ctx, user, &located, &selection).await?,
         ..PropCtx::plain(ctx, user)
     };
     let mut ms = Multistatus::new();
@@ -75,6 +79,7 @@ async fn write_located(
     let mut results = results_for(pctx, res, sel, &dead);
     if let Located::Collection(c) = located
         && c.kind == CollectionKind::Calendar
+        && c.share.as_ref().is_none_or(|g| can_read(g.access))
         && names(sel, &Live::GetContentLength.name())
     {
         // RFC 4918 §15.4: the Content-Length a GET returns, here the calendar's export. It
@@ -136,11 +141,18 @@ async fn write_children(
             write_located(pctx, ms, &paths.home(&user.name), &Located::Home, sel).await?;
         }
         Located::Home => {
-            for c in store.child_collections(user.id, None).await? {
+            // The user's own calendars, then those shared with them (decision 0023): Apple's
+            // single home-set, DAVx5's and Thunderbird's home listing all find them here. A
+            // free-busy share is not listed: clients would show an empty calendar they
+            // cannot read.
+            let shared = store.shared_views(user.id).await?.into_iter().filter(|c| c.share.as_ref().is_some_and(|g| can_read(g.access)));
+            for c in store.child_collections(user.id, None).await?.into_iter().chain(shared) {
                 let href = paths.collection(&user.name, &c.path);
                 write_located(pctx, ms, &href, &Located::Collection(c), sel).await?;
             }
         }
+        // A free-busy sharee sees the calendar's properties, none of its members.
+        Located::Collection(parent) if parent.share.as_ref().is_some_and(|g| !can_read(g.access)) => {}
         Located::Collection(parent) => {
             for c in store.child_collections(user.id, Some(parent.id)).await? {
                 let href = paths.collection(&user.name, &c.path);
@@ -256,6 +268,23 @@ pub async fn sched_paths_if_asked(ctx: &DavContext, user: &Principal, sel: &Prop
         outbox: boxes.outbox.as_ref().map(href),
         default_calendar: boxes.default_calendar.as_ref().map(href),
     }))
+}
+
+/// The shares of the user's calendars, when the selection names `CS:invite`, or the resource
+/// type on the home or one of the user's own collections (`CS:shared-owner`): one query per
+/// request, never one per member.
+pub async fn invites_if_asked(ctx: &DavContext, user: &Principal, located: &Located, sel: &PropSelection) -> DavResult<Option<Vec<Share>>> {
+    let own = match located {
+        Located::Home => true,
+        Located::Collection(c) => c.share.is_none(),
+        _ => false,
+    };
+    let types = names(sel, &Live::ResourceType.name()) || matches!(sel, PropSelection::AllProp { .. });
+    if names(sel, &Live::Invite.name()) || (types && own) {
+        Ok(Some(ctx.store.shares_by_owner(user.id).await?))
+    } else {
+        Ok(None)
+    }
 }
 
 pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {

@@ -5,6 +5,7 @@
 use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::self_href;
 use crate::dav::multistatus::{Multistatus, PropResult};
@@ -110,9 +111,14 @@ pub async fn handle(
         // Principals, homes and the fixed collections keep no writable properties.
         _ => check_ops(&ops, None, &calendars),
     };
+    refuse_shared(ctx, user, &located, &update)?;
     let failed = checked.iter().any(|c| c.refusal.is_some());
     if !failed {
         match &located {
+            // caldav-sharing §5.5.3: a sharee's own values, never the owner's.
+            Located::Collection(c) if c.share.is_some() => {
+                service::shares::set_per_user(&ctx.store, c, update.live).await?;
+            }
             Located::Collection(c) => {
                 service::collections::patch(&ctx.store, c, update).await?;
             }
@@ -135,6 +141,22 @@ pub async fn handle(
     Ok(ms.finish())
 }
 
+/// Decision 0023: on a shared calendar a sharee sets only their own (per-user) properties;
+/// the others, dead ones included, and the properties of its members stay the owner's
+/// (RFC 3744 §7.1.1 need-privileges, for the whole request).
+fn refuse_shared(ctx: &DavContext, user: &Principal, located: &Located, update: &PropertyUpdate) -> DavResult<()> {
+    let (c, href) = match located {
+        Located::Collection(c) if c.share.is_some() => (c, ctx.paths.collection(&user.name, &c.path)),
+        Located::Object(c, meta) if c.share.is_some() => (c, ctx.paths.object(&user.name, &c.path, &meta.name)),
+        _ => return Ok(()),
+    };
+    let own_only = matches!(located, Located::Collection(_))
+        && update.live.iter().all(service::shares::is_per_user)
+        && update.set_dead.is_empty()
+        && update.remove_dead.is_empty();
+    if own_only { Ok(()) } else { require(c, Privilege::WriteProperties, &href) }
+}
+
 /// Each schedule-default-calendar-URL href being set, and the calendar of the user's it names
 /// (None: not one of their calendars that take events, RFC 6638 §9.2).
 type DefaultCalendars = Vec<(String, Option<crate::store::CollectionId>)>;
@@ -146,8 +168,11 @@ async fn resolve_default_calendars(ctx: &DavContext, user: &Principal, ops: &[Pa
             && let SetOp::DefaultCalendar(href) = classify_set(e)
         {
             let found = match locate(ctx, user, &ctx.paths.parse(&href)).await {
+                // Invitations land in one of the user's own calendars, not in a share.
                 Ok(Located::Collection(c))
-                    if c.kind == crate::store::CollectionKind::Calendar && c.props.components.contains(ComponentSet::VEVENT) =>
+                    if c.kind == crate::store::CollectionKind::Calendar
+                        && c.share.is_none()
+                        && c.props.components.contains(ComponentSet::VEVENT) =>
                 {
                     Some(c.id)
                 }

@@ -5,12 +5,14 @@ use bytes::Bytes;
 use http::{StatusCode, header};
 
 use crate::dav::header::DavHeaders;
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::get::{set, set_schedule_tag};
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
 use crate::service::objects::{PutRequest, WriteLimits, put};
 use crate::service::Principal;
+use crate::store::Collection;
 
 pub async fn handle(
     ctx: &DavContext,
@@ -20,23 +22,32 @@ pub async fn handle(
     body: Bytes,
 ) -> DavResult<DavResponse> {
     let (collection, name) = match locate(ctx, user, target).await? {
-        Located::Object(c, meta) => (c, meta.name),
-        Located::Missing { parent: Some(c), name } => (c, name),
+        Located::Object(c, meta) => {
+            require(&c, Privilege::WriteContent, &ctx.paths.object(&user.name, &c.path, &meta.name))?;
+            (c, meta.name)
+        }
+        Located::Missing { parent: Some(c), name } => {
+            require(&c, Privilege::Bind, &ctx.paths.collection(&user.name, &c.path))?;
+            (c, name)
+        }
         // RFC 4918 §9.7.1: no parent collection → 409.
         Located::Missing { parent: None, .. } | Located::MissingParent => {
             return Err(DavError::Conflict("PUT needs an existing collection as parent".into()));
         }
         _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW_COLLECTION }),
     };
+    // A read-write sharee writes as the owner (decision 0023): the owner's quota, UIDs and, for
+    // a scheduling object, the owner as the organizer's calendar user (RFC 6638 §3.2).
+    let (actor, owned) = acting_owner(user, &collection);
     let request = PutRequest {
-        collection: &collection,
+        collection: &owned,
         name: &name,
         data: body.to_vec(),
         content_type: headers.content_type.as_deref(),
         expect: headers.write_expectation(),
         tag_match: headers.if_schedule_tag_match.as_deref(),
     };
-    let outcome = put(&ctx.sched(), user, request).await?;
+    let outcome = put(&ctx.sched(), &actor, request).await?;
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // RFC 4791 §5.3.4: the ETag only when the stored bytes are exactly what was sent.
@@ -49,6 +60,18 @@ pub async fn handle(
         set(&mut resp, header::LOCATION, &ctx.paths.object(&user.name, &collection.path, &name));
     }
     Ok(resp)
+}
+
+/// Who a write into `collection` acts for, and the collection as they see it: the user and
+/// their collection, or, for a share, its owner and the owner's collection.
+pub fn acting_owner(user: &Principal, collection: &Collection) -> (Principal, Collection) {
+    match &collection.share {
+        None => (user.clone(), collection.clone()),
+        Some(grant) => (
+            Principal { id: collection.owner, name: grant.owner_name.clone(), email: grant.owner_email.clone() },
+            collection.as_owner(),
+        ),
+    }
 }
 
 pub fn write_limits(ctx: &DavContext) -> WriteLimits {

@@ -6,6 +6,7 @@ use http::StatusCode;
 
 use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::method::principal_search;
+use crate::dav::access::{Privilege, require};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
 use crate::dav::multistatus::Multistatus;
@@ -58,6 +59,10 @@ pub async fn handle(
         Located::Missing { .. } | Located::MissingParent => return Err(DavError::NotFound),
         _ => return Err(DavError::condition(StatusCode::FORBIDDEN, Condition::SupportedReport)),
     };
+    // Decision 0023: a sharee reads a shared calendar as the owner does, if their access lets
+    // them read; every access answers free-busy-query (RFC 4791 §6.1.1 read-free-busy).
+    let needed = if matches!(report, ReportBody::FreeBusyQuery { .. }) { Privilege::ReadFreeBusy } else { Privilege::Read };
+    require(&collection, needed, &ctx.paths.collection(&user.name, &collection.path))?;
     let only = only.as_deref();
     match report {
         ReportBody::CalendarMultiget { props, hrefs, .. } => {

@@ -12,6 +12,19 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/dav/requests")
 
 type Check = fn(&[u8]);
 
+fn apple_post_share(body: &[u8]) {
+    use crate::service::shares::Invite;
+    use crate::store::Access;
+    assert_eq!(
+        parse_share(body).unwrap(),
+        vec![
+            Invite::Set { address: "mailto:bob@example.org".into(), access: Access::ReadWrite },
+            Invite::Set { address: "/principals/carol/".into(), access: Access::Read },
+            Invite::Remove { address: "mailto:dave@example.org".into() },
+        ]
+    );
+}
+
 /// Fixture path (relative to ROOT) and what it must parse to.
 const CHECKS: &[(&str, Check)] = &[
     ("apple/propfind-root-depth0.xml", apple_propfind_root),
@@ -25,6 +38,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("apple/proppatch-calendar-color.xml", apple_proppatch_color),
     ("apple/sync-collection.xml", apple_sync_collection),
     ("apple/calendar-multiget.xml", apple_multiget),
+    ("apple/post-share.xml", apple_post_share),
     (
         "thunderbird/propfind-calendar-depth0.xml",
         thunderbird_propfind_calendar,

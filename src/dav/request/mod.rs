@@ -11,6 +11,7 @@ mod propfind;
 mod proppatch;
 pub mod query;
 mod report;
+mod share;
 
 #[cfg(test)]
 mod fixtures;
@@ -19,6 +20,7 @@ pub use mkcol::{parse_mkcalendar, parse_mkcol};
 pub use propfind::{PropSelection, parse_propfind};
 pub use proppatch::{PatchOp, parse_proppatch};
 pub use report::{MatchType, PropertySearch, ReportBody, SyncLevel, parse_report};
+pub use share::parse_share;
 
 use crate::dav::xml::{DAV, Element, QName, XML_NS, XmlError, parse};
 

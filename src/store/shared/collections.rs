@@ -110,6 +110,7 @@ impl TryFrom<CollectionRow> for Collection {
             sync_seq: r.sync_seq,
             created_at: r.created_at,
             modified_at: r.modified_at,
+            share: None,
         })
     }
 }

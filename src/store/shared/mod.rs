@@ -119,6 +119,7 @@ pub(super) mod listing;
 pub(super) mod objects;
 pub(super) mod rsvp;
 pub(super) mod sched;
+pub(super) mod shares;
 pub(super) mod sync;
 pub(super) mod transfer;
 pub(super) mod users;
