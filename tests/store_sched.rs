@@ -41,6 +41,7 @@ contract_tests!(
     users_are_found_by_address_without_case,
     copies_of_a_uid_across_calendars,
     a_scheduling_batch_is_all_or_nothing,
+    new_copies_are_checked_like_single_puts,
     opposite_batches_do_not_deadlock,
     the_outbox_is_claimed_settled_and_coalesced,
 );
@@ -224,6 +225,59 @@ async fn a_scheduling_batch_is_all_or_nothing(store: Store) {
     assert!(matches!(store.write_scheduling(writes).await.unwrap()[0], SchedWritten::Deleted));
     let delta = kalends::store::SyncStore::changes_since(&store, bob_cal, Some(before[1]), None).await.unwrap();
     assert_eq!(delta.removed, ["copy.ics"]);
+}
+
+/// Recipients' new copies (`Expect::Absent` after the sender's write) are written together with
+/// the inbox messages; each is still refused as a single PUT would be, at its own index, and a
+/// tombstone of its name is cleared (sync reports it changed, not removed).
+async fn new_copies_are_checked_like_single_puts(store: Store) {
+    let (_alice, alice_cols) = user(&store, "alice", None).await;
+    let (_bob, bob_cols) = user(&store, "bob", None).await;
+    let (organizer_cal, bob_cal, bob_work, bob_inbox) = (alice_cols[0].id, bob_cols[0].id, bob_cols[1].id, bob_cols[3].id);
+    let batch = |n: u32, copy: NewObject, into| {
+        vec![
+            SchedWrite::Put { collection: organizer_cal, object: event(&format!("o{n}.ics"), &format!("o{n}"), 1), expect: Expect::Absent },
+            SchedWrite::Put { collection: into, object: copy, expect: Expect::Absent },
+            SchedWrite::Deliver { collection: bob_inbox, object: message(&format!("i{n}.ics"), "REQUEST") },
+        ]
+    };
+    // The name is taken: PreconditionFailed, as Expect::Absent.
+    store.put_object(bob_cal, event("taken.ics", "t", 1), Expect::Absent).await.unwrap();
+    match store.write_scheduling(batch(1, event("taken.ics", "other", 1), bob_cal)).await {
+        Err(StoreError::InBatch { index: 1, error }) => assert!(matches!(*error, StoreError::PreconditionFailed), "{error:?}"),
+        other => panic!("expected the copy refused, got {other:?}"),
+    }
+    // The UID is held by another member: UidConflict naming it.
+    match store.write_scheduling(batch(2, event("new.ics", "t", 1), bob_cal)).await {
+        Err(StoreError::InBatch { index: 1, error }) => {
+            assert!(matches!(&*error, StoreError::UidConflict { existing_name } if existing_name == "taken.ics"), "{error:?}")
+        }
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    // A child collection has the name: AlreadyExists.
+    let mut child = home("work/kid.ics", CollectionKind::Calendar);
+    child.owner = bob_cols[1].owner;
+    child.parent = Some(bob_work);
+    store.create_collection(child).await.unwrap();
+    match store.write_scheduling(batch(3, event("kid.ics", "kid", 1), bob_work)).await {
+        Err(StoreError::InBatch { index: 1, error }) => assert!(matches!(*error, StoreError::AlreadyExists), "{error:?}"),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    // Nothing of the refused batches stayed.
+    for n in 1..=3 {
+        assert!(store.object_meta(organizer_cal, &format!("o{n}.ics")).await.unwrap().is_none());
+        assert!(store.object_meta(bob_inbox, &format!("i{n}.ics")).await.unwrap().is_none());
+    }
+    // A deleted name comes back: written, and its tombstone gone.
+    let delete = vec![SchedWrite::Delete { collection: bob_cal, name: "taken.ics".to_owned(), expect: Expect::Any }];
+    store.write_scheduling(delete).await.unwrap();
+    let before = store.collection_by_id(bob_cal).await.unwrap().unwrap().sync_seq;
+    let done = store.write_scheduling(batch(4, event("taken.ics", "t", 2), bob_cal)).await.unwrap();
+    assert!(matches!(&done[1], SchedWritten::Put(p) if p.created && p.meta.name == "taken.ics"));
+    let delta = kalends::store::SyncStore::changes_since(&store, bob_cal, Some(before - 1), None).await.unwrap();
+    assert!(delta.removed.is_empty(), "{:?}", delta.removed);
+    assert_eq!(delta.changed.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["taken.ics"]);
+    assert_eq!(store.object(bob_cal, "taken.ics").await.unwrap().unwrap().data, event("taken.ics", "t", 2).data);
 }
 
 /// Two organizers inviting each other at once lock the same collections in opposite orders

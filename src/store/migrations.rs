@@ -34,6 +34,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0005_scheduling.sql",
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
+    "0008_time_range_calendar_only.sql",
     "0010_shares.sql",
 );
 
@@ -45,6 +46,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0005_scheduling.sql",
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
+    "0008_time_range_calendar_only.sql",
     "0010_shares.sql",
 );
 

@@ -15,6 +15,16 @@ type Engine = PgStore;
 /// order, so that two batches never wait for each other in a cycle.
 const ONE_STATEMENT_LOCKS: bool = false;
 
+/// A new object's INSERT returns its row (PostgreSQL tells no id otherwise; see sqlite.rs).
+fn insert_without_returning() -> bool {
+    false
+}
+
+/// Never called (`insert_without_returning`).
+fn inserted_id(_: &sqlx::postgres::PgQueryResult) -> Option<i64> {
+    None
+}
+
 /// How the outbox claim's subquery locks its rows (shared/sched.rs). Concurrent claims skip the rows another claim has locked, so two nodes never take one row.
 macro_rules! claim_lock {
     () => {

@@ -21,6 +21,19 @@ type Engine = SqliteStore;
 /// order (`write_scheduling`).
 const ONE_STATEMENT_LOCKS: bool = true;
 
+/// A new object's row is written by an INSERT without RETURNING and its id read from the
+/// connection (`inserted_id`): SQLite runs RETURNING as a trigger, which makes the INSERT a
+/// statement that needs a statement journal (a copy of every page it changes), and buffers its
+/// rows in a temporary table (shared/objects.rs `write_row`).
+fn insert_without_returning() -> bool {
+    true
+}
+
+/// The rowid of the last INSERT on the connection.
+fn inserted_id(done: &sqlx::sqlite::SqliteQueryResult) -> Option<i64> {
+    Some(done.last_insert_rowid())
+}
+
 /// How the outbox claim's subquery locks its rows (shared/sched.rs). One writer at a time (BEGIN IMMEDIATE): a claim needs no row locks.
 macro_rules! claim_lock {
     () => {
@@ -46,6 +59,9 @@ const READ_CONNECTIONS: u32 = 4;
 /// (`list_members`) holds it at ~115 MB, so a Depth-1 listing of a few thousand members never
 /// waits (decision 0011).
 const ROW_BUFFER: usize = 4096;
+/// WAL pages after which a commit checkpoints them into the database file (SQLite's default is
+/// 1,000): at most ~40 MiB of WAL with 4 KiB pages.
+const WAL_AUTOCHECKPOINT: u32 = 10_000;
 /// How long a read waits for a free connection, or a write for the writer, before it fails (as
 /// sqlx's pool bounded both).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -138,13 +154,25 @@ impl SqliteStore {
             .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
 
-        // An in-memory database has no WAL and vanishes with its last connection, and extra
-        // connections to it would meet shared-cache table locks (SQLITE_LOCKED, which
-        // busy_timeout does not retry): its one connection also serves the reads.
-        let mut writer = options.connect().await?;
+        // The writer keeps its statement journals in memory: a statement that may fail half-way
+        // after changing several rows (a multi-row INSERT, an UPDATE … RETURNING) copies every
+        // page it changes into one, and a journal over 64 KiB went to a temporary file, a write
+        // system call per page. And it checkpoints the WAL after `WAL_AUTOCHECKPOINT` pages, not
+        // SQLite's 1,000: a scheduling batch writes ~100 pages (its rows go to ~20 collections,
+        // each a leaf page in every index), so the default checkpointed after every few
+        // invitations, rewriting the same hot pages into the file each time with two fsyncs.
+        let mut writer = options
+            .clone()
+            .pragma("temp_store", "MEMORY")
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
+            .connect()
+            .await?;
         super::migrations::SQLITE.migrator().await?.run(&mut writer).await?;
         let writer = Arc::new(AsyncMutex::new(writer));
 
+        // An in-memory database has no WAL and vanishes with its last connection, and extra
+        // connections to it would meet shared-cache table locks (SQLITE_LOCKED, which
+        // busy_timeout does not retry): its one connection also serves the reads.
         let readers = if in_memory {
             None
         } else {

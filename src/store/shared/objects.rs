@@ -61,6 +61,12 @@ pub mod sql {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15) RETURNING ",
         object_meta_cols!()
     );
+    /// INSERT_OBJECT without RETURNING, for an engine that tells the new row's id otherwise
+    /// (`inserted_id`); the other columns are the values bound.
+    pub const INSERT_OBJECT_ONLY: &str = "INSERT INTO objects (collection_id, name, data, etag, \
+         content_type, size, uid, component, first_start, last_end, created_at, modified_at, \
+         sync_seq, instances, instances_until, schedule_tag) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)";
     pub const UPDATE_OBJECT: &str = concat!(
         "UPDATE objects SET data = $3, etag = $4, content_type = $5, size = $6, uid = $7, \
          component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12, \
@@ -338,18 +344,19 @@ pub(super) async fn put_locked(
     Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
 }
 
-/// New objects under names nobody else can have picked (inbox messages), each in a collection
-/// the transaction holds at the given seq and whose size it has counted: one multi-row INSERT
-/// for all of them. The rows come back in any order; the caller matches them by name.
+/// New objects (inbox messages under names nobody else can have picked, recipients' new
+/// copies checked by `new_copy_checks`), each in a collection the transaction holds at the
+/// given seq and whose size it has counted: one multi-row INSERT for all of them. A name or
+/// UID taken meanwhile fails the statement (UNIQUE). The rows come back in any order; the caller matches them by name.
 pub(super) async fn insert_many_locked(conn: &mut Conn, rows: &[(CollectionId, i64, NewObject)], now: Timestamp) -> StoreResult<Vec<ObjectMeta>> {
-    const PER_ROW: usize = 14;
+    const PER_ROW: usize = 15;
     // Placeholders only: "($1, …, $11, $11, $12, …)" per row, the values all bound.
     let values: Vec<String> = (0..rows.len())
         .map(|r| {
             let p = |k: usize| format!("${}", r * PER_ROW + k);
             format!(
                 "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(11), p(12), p(13), p(14), "NULL"
+                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(11), p(12), p(13), p(14), p(15)
             )
         })
         .collect();
@@ -376,12 +383,39 @@ pub(super) async fn insert_many_locked(conn: &mut Conn, rows: &[(CollectionId, i
             .bind(now)
             .bind(*seq)
             .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-            .bind(object.timeline.as_ref().and_then(|t| t.until));
+            .bind(object.timeline.as_ref().and_then(|t| t.until))
+            .bind(object.schedule_tag.as_deref());
     }
     query.fetch_all(&mut *conn).await?.into_iter().map(ObjectMeta::try_from).collect()
 }
 
-/// INSERT_OBJECT or UPDATE_OBJECT, which take the same arguments in the same order.
+/// Binds a NewObject's values in the order INSERT_OBJECT, INSERT_OBJECT_ONLY and
+/// UPDATE_OBJECT take them.
+macro_rules! bind_object {
+    ($query:expr, $collection:expr, $seq:expr, $object:expr, $now:expr) => {{
+        let cal = $object.calendar.as_ref();
+        $query
+            .bind($collection.0)
+            .bind(&$object.name)
+            .bind(&$object.data)
+            .bind(&$object.etag)
+            .bind(&$object.content_type)
+            .bind(i64::try_from($object.data.len()).unwrap_or(i64::MAX))
+            .bind(cal.map(|c| c.uid.as_str()))
+            .bind(cal.map(|c| c.component.as_str()))
+            .bind(cal.and_then(|c| c.first_start))
+            .bind(cal.and_then(|c| c.last_end))
+            .bind($now)
+            .bind($seq)
+            .bind($object.timeline.as_ref().map(|t| t.encoded.as_slice()))
+            .bind($object.timeline.as_ref().and_then(|t| t.until))
+            .bind($object.schedule_tag.as_deref())
+    }};
+}
+
+/// INSERT_OBJECT or UPDATE_OBJECT, which take the same arguments in the same order. Where the
+/// engine tells a new row's id without RETURNING (SQLite), the INSERT runs without it and the
+/// row is the values bound.
 async fn write_row(
     conn: &mut Conn,
     statement: &'static str,
@@ -390,26 +424,28 @@ async fn write_row(
     object: &NewObject,
     now: Timestamp,
 ) -> StoreResult<ObjectMetaRow> {
-    let cal = object.calendar.as_ref();
-    let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
-    Ok(sqlx::query_as(statement)
-        .bind(collection.0)
-        .bind(&object.name)
-        .bind(&object.data)
-        .bind(&object.etag)
-        .bind(&object.content_type)
-        .bind(size)
-        .bind(cal.map(|c| c.uid.as_str()))
-        .bind(cal.map(|c| c.component.as_str()))
-        .bind(cal.and_then(|c| c.first_start))
-        .bind(cal.and_then(|c| c.last_end))
-        .bind(now)
-        .bind(seq)
-        .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-        .bind(object.timeline.as_ref().and_then(|t| t.until))
-        .bind(object.schedule_tag.as_deref())
-        .fetch_one(&mut *conn)
-        .await?)
+    if statement == sql::INSERT_OBJECT && super::super::insert_without_returning() {
+        let done = bind_object!(sqlx::query(sql::INSERT_OBJECT_ONLY), collection, seq, object, now).execute(&mut *conn).await?;
+        let id = super::super::inserted_id(&done).ok_or_else(|| corrupt("no id for an inserted object".to_owned()))?;
+        let cal = object.calendar.as_ref();
+        return Ok(ObjectMetaRow {
+            id,
+            collection_id: collection.0,
+            name: object.name.clone(),
+            etag: object.etag.clone(),
+            content_type: object.content_type.clone(),
+            size: i64::try_from(object.data.len()).unwrap_or(i64::MAX),
+            uid: cal.map(|c| c.uid.clone()),
+            component: cal.map(|c| c.component.as_str().to_owned()),
+            first_start: cal.and_then(|c| c.first_start),
+            last_end: cal.and_then(|c| c.last_end),
+            created_at: now,
+            modified_at: now,
+            sync_seq: seq,
+            schedule_tag: object.schedule_tag.clone(),
+        });
+    }
+    Ok(bind_object!(sqlx::query_as(statement), collection, seq, object, now).fetch_one(&mut *conn).await?)
 }
 
 /// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.

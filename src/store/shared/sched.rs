@@ -6,6 +6,7 @@
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::objects::{MemberRow, delete_locked, insert_many_locked, put_locked};
+use super::sync::clear_tombstone;
 use super::users::UserRow;
 use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
@@ -222,6 +223,87 @@ fn role(kind: CollectionKind) -> Option<&'static str> {
     }
 }
 
+/// What `put_locked` checks before each new object, for all the new copies of a batch in one
+/// statement, refused in its order (the name taken: PreconditionFailed, as `Expect::Absent`;
+/// a child collection of that name: AlreadyExists; the UID held by another member:
+/// UidConflict), and the tombstones of their names cleared. The INSERT's UNIQUE constraints
+/// stay the last word. `copies`: the batch index and collection path of each copy in `rows`.
+async fn new_copy_checks(
+    conn: &mut super::Conn,
+    rows: &[(usize, (CollectionId, i64, crate::store::NewObject))],
+    copies: &[(usize, String)],
+) -> StoreResult<()> {
+    struct Copy<'a> {
+        index: usize,
+        collection: i64,
+        name: &'a str,
+        path: String,
+        uid: Option<&'a str>,
+    }
+    let mine: Vec<Copy<'_>> = copies
+        .iter()
+        .filter_map(|(index, path)| {
+            rows.iter().find(|(i, _)| i == index).map(|(_, (c, _, o))| Copy {
+                index: *index,
+                collection: c.0,
+                name: o.name.as_str(),
+                path: format!("{path}/{}", o.name),
+                uid: o.calendar.as_ref().map(|cal| cal.uid.as_str()),
+            })
+        })
+        .collect();
+    let n = mine.len();
+    // Four lists, each padded to a power of two (`in_list`) by repeating its last value.
+    let (ids, binds) = in_list(1, n);
+    let (paths, _) = in_list(1 + binds, n);
+    let (names, _) = in_list(1 + 2 * binds, n);
+    let (uids, _) = in_list(1 + 3 * binds, n);
+    let text = format!(
+        "SELECT 'c' AS what, parent_id AS id, path AS name FROM collections WHERE parent_id IN ({ids}) AND path IN ({paths}) \
+         UNION ALL SELECT 't', collection_id, name FROM tombstones WHERE collection_id IN ({ids}) AND name IN ({names}) \
+         UNION ALL SELECT 'n', collection_id, name FROM objects WHERE collection_id IN ({ids}) AND name IN ({names}) \
+         UNION ALL SELECT 'u:' || uid, collection_id, name FROM objects WHERE collection_id IN ({ids}) AND uid IN ({uids})"
+    );
+    let mut query = sqlx::query_as::<_, (String, i64, String)>(AssertSqlSafe(text));
+    for id in padded(&mine.iter().map(|m| m.collection).collect::<Vec<_>>(), binds) {
+        query = query.bind(id);
+    }
+    for path in padded(&mine.iter().map(|m| m.path.clone()).collect::<Vec<_>>(), binds) {
+        query = query.bind(path);
+    }
+    for name in padded(&mine.iter().map(|m| m.name.to_owned()).collect::<Vec<_>>(), binds) {
+        query = query.bind(name);
+    }
+    // A copy without a UID (none is) matches nothing: its own name cannot be a UID here.
+    for uid in padded(&mine.iter().map(|m| m.uid.unwrap_or("").to_owned()).collect::<Vec<_>>(), binds) {
+        query = query.bind(uid);
+    }
+    let found = query.fetch_all(&mut *conn).await?;
+    let has = |what: &str, collection: i64, name: &str| found.iter().any(|(w, c, n)| w == what && *c == collection && n == name);
+    for m in &mine {
+        let refused = |error| Err(StoreError::InBatch { index: m.index, error: Box::new(error) });
+        if has("n", m.collection, m.name) {
+            return refused(StoreError::PreconditionFailed);
+        }
+        if has("c", m.collection, &m.path) {
+            return refused(StoreError::AlreadyExists);
+        }
+        if let Some(uid) = m.uid {
+            let what = format!("u:{uid}");
+            let holder = found.iter().filter(|(w, c, n)| *w == what && *c == m.collection && n != m.name).map(|(_, _, n)| n).min();
+            if let Some(existing_name) = holder {
+                return refused(StoreError::UidConflict { existing_name: existing_name.clone() });
+            }
+        }
+    }
+    for m in &mine {
+        if has("t", m.collection, m.name) {
+            clear_tombstone(conn, CollectionId(m.collection), m.name).await?;
+        }
+    }
+    Ok(())
+}
+
 impl SchedStore for Engine {
     async fn scheduling_box(&self, owner: UserId, kind: CollectionKind) -> StoreResult<Option<Collection>> {
         let Some(role) = role(kind) else {
@@ -277,11 +359,26 @@ impl SchedStore for Engine {
             locked
         };
         let mut done: Vec<Option<SchedWritten>> = Vec::with_capacity(writes.len());
-        // Deliveries go in one multi-row INSERT after the other writes.
+        // New copies and inbox messages go in one multi-row INSERT after the other writes.
         let mut deliveries: Vec<(usize, (CollectionId, i64, crate::store::NewObject))> = Vec::new();
+        // The new copies among them: their index in the batch and their collection's path.
+        let mut copies: Vec<(usize, String)> = Vec::new();
         for (index, write) in writes.into_iter().enumerate() {
             let in_batch = |error| StoreError::InBatch { index, error: Box::new(error) };
             let written = match write {
+                // A recipient's new copy (not the sender's write, whose refusals are the
+                // client's answer) joins the multi-row INSERT: its checks are batched below.
+                SchedWrite::Put { collection, object, expect: Expect::Absent } if index > 0 => {
+                    match locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b) {
+                        Some(bumped) => {
+                            copies.push((index, bumped.path.clone()));
+                            deliveries.push((index, (collection, bumped.sync_seq, object)));
+                            done.push(None);
+                            continue;
+                        }
+                        None => Err(StoreError::NotFound),
+                    }
+                }
                 SchedWrite::Put { collection, object, expect } => {
                     let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
                     let counted = expect == Expect::Absent;
@@ -313,12 +410,21 @@ impl SchedStore for Engine {
             };
             done.push(Some(written.map_err(in_batch)?));
         }
+        if !copies.is_empty() {
+            new_copy_checks(&mut tx, &deliveries, &copies).await?;
+        }
         if !deliveries.is_empty() {
             let rows: Vec<_> = deliveries.iter().map(|(_, r)| r.clone()).collect();
-            let first = deliveries[0].0;
-            let metas = insert_many_locked(&mut tx, &rows, now)
-                .await
-                .map_err(|error| StoreError::InBatch { index: first, error: Box::new(error) })?;
+            let first = copies.first().map_or(deliveries[0].0, |(i, _)| *i);
+            let metas = insert_many_locked(&mut tx, &rows, now).await.map_err(|error| {
+                // A name or UID taken since the copies were read (UNIQUE): planned again, as a
+                // failed `Expect::Absent` is.
+                let error = match error {
+                    StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => StoreError::PreconditionFailed,
+                    other => other,
+                };
+                StoreError::InBatch { index: first, error: Box::new(error) }
+            })?;
             for meta in metas {
                 let at = deliveries.iter().find(|(_, (c, _, o))| *c == meta.collection && o.name == meta.name).map(|(i, _)| *i);
                 if let Some(i) = at {
