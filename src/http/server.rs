@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -154,11 +154,10 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         return Outcome::unlimited(super::metrics::answer(&state.metrics_access, req.method(), req.headers(), &state.metrics).await);
     }
     let client = client_addr(remote.ip(), req.headers(), state.limits.trusted_proxies());
-    let addr = addr_key(client);
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
         let token = token.to_owned();
-        let admission = state.limits.admit(Scope::Rsvp, &addr, 1).await;
+        let admission = state.limits.admit(Scope::Rsvp, &addr_key(client), 1).await;
         let limit = verdict(&state.metrics, "rsvp", admission);
         if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
             return Outcome { principal: None, limit, resp: unread(req, refused.refusal("too many requests from this address")).await };
@@ -180,7 +179,7 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         return Outcome::unlimited(options::handle());
     }
     let Some(creds) = basic_credentials(req.headers()) else {
-        let admission = state.limits.admit(Scope::Anonymous, &addr, 1).await;
+        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
         let limit = verdict(&state.metrics, "anonymous", admission);
         let resp = match admission.filter(|a| !a.verdict.allowed) {
             Some(refused) => refused.refusal("too many requests from this address"),
@@ -188,7 +187,7 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         };
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
     };
-    let user = match authenticate(state, &creds, &addr).await {
+    let user = match authenticate(state, &creds, client).await {
         Ok(user) => user,
         Err((limit, resp)) => return Outcome { principal: None, limit, resp: unread(req, resp).await },
     };
@@ -246,10 +245,10 @@ fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission
 /// recently: someone guessing Alice's password must not lock Alice's phone out), and the
 /// failure that crosses them gets 429 instead of 401. A store failure is 503, not a 401 that
 /// would make clients ask for the password again.
-async fn authenticate(state: &HttpState, creds: &Credentials, addr: &str) -> Result<Principal, (&'static str, DavResponse)> {
+async fn authenticate(state: &HttpState, creds: &Credentials, client: IpAddr) -> Result<Principal, (&'static str, DavResponse)> {
     let limits = &state.limits;
-    if !state.auth.recently_verified(&creds.user, &creds.password)
-        && let Some(wait) = limits.login_blocked(addr, &creds.user)
+    if let Some(wait) = limits.login_blocked(client, &creds.user)
+        && !state.auth.recently_verified(&creds.user, &creds.password)
     {
         state.metrics.rate_limit("login", "refused");
         return Err(("refused", limits.login_refusal(wait)));
@@ -257,7 +256,7 @@ async fn authenticate(state: &HttpState, creds: &Credentials, addr: &str) -> Res
     match state.auth.authenticate(&creds.user, &creds.password).await {
         Ok(user) => Ok(user),
         Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
-        Err(AuthFailure::Refused) => match limits.login_failed(addr, &creds.user).await {
+        Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &creds.user).await {
             Some(refused) => {
                 state.metrics.rate_limit("login", "refused");
                 Err(("refused", refused.refusal("too many failed logins")))

@@ -11,6 +11,7 @@ pub mod local;
 pub mod shared;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -271,14 +272,18 @@ impl RateLimits {
         }
     }
 
-    /// How long `addr_key` or `user` is still refused for failed logins, if it is.
-    pub fn login_blocked(&self, addr_key: &str, user: &str) -> Option<Duration> {
+    /// How long `client` (by its address key) or `user` is still refused for failed logins, if
+    /// either is. Asked on every signed-in request, so nothing is formatted while nobody is.
+    pub fn login_blocked(&self, client: IpAddr, user: &str) -> Option<Duration> {
         if !self.enabled {
             return None;
         }
-        let now = Instant::now();
         let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        [format!("a:{addr_key}"), format!("u:{}", user_key(user))]
+        if blocked.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        [format!("a:{}", client::addr_key(client)), format!("u:{}", user_key(user))]
             .iter()
             .filter_map(|k| blocked.get(k))
             .filter(|until| **until > now)
@@ -408,13 +413,14 @@ mod tests {
         for _ in 0..3 {
             assert!(limits.login_failed("192.0.2.1", "alice").await.is_none(), "within the limit");
         }
-        assert!(limits.login_blocked("192.0.2.1", "bob").is_none(), "not blocked before the limit is crossed");
+        let (here, there) = ("192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap());
+        assert!(limits.login_blocked(here, "bob").is_none(), "not blocked before the limit is crossed");
         let refused = limits.login_failed("192.0.2.1", "alice").await.unwrap();
         assert_eq!(refused.label(), "refused");
         // Both the address (whatever name it tries next) and the name (from anywhere) wait.
-        assert!(limits.login_blocked("192.0.2.1", "bob").is_some());
-        assert!(limits.login_blocked("198.51.100.7", "alice").is_some());
-        assert!(limits.login_blocked("198.51.100.7", "carol").is_none());
+        assert!(limits.login_blocked(here, "bob").is_some());
+        assert!(limits.login_blocked(there, "alice").is_some());
+        assert!(limits.login_blocked(there, "carol").is_none());
         let off = RateLimits::new(&RateLimitConfig { enabled: false, ..config() }, &Cache::memory(8));
         assert!(off.admit(Scope::Principal, "alice", 1_000).await.is_none());
         assert!(off.login_failed("192.0.2.1", "alice").await.is_none());
