@@ -34,6 +34,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0005_scheduling.sql",
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
+    "0009_feeds.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -44,6 +45,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0005_scheduling.sql",
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
+    "0009_feeds.sql",
 );
 
 impl Embedded {

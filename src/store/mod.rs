@@ -630,3 +630,5 @@ mod rsvp;
 pub use rsvp::{RsvpKey, RsvpStore};
 mod sched;
 pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+mod feeds;
+pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};
