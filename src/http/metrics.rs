@@ -98,6 +98,9 @@ pub fn route_class(paths: &Paths, path: &str) -> &'static str {
     if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("rsvp/")) {
         return "rsvp";
     }
+    if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("feeds/")) {
+        return "feed";
+    }
     match paths.parse(path) {
         Target::Root | Target::PrincipalsRoot | Target::CalendarsRoot => "root",
         Target::WellKnownCaldav => "well-known",
