@@ -188,6 +188,7 @@ mod tests {
             ("/readyz", "health"),
             ("/metrics", "metrics"),
             ("/rsvp/abc", "rsvp"),
+            ("/feeds/abc.ics", "feed"),
             ("/favicon.ico", "other"),
             ("/calendars/%2e%2e/x", "other"),
         ];
