@@ -156,7 +156,8 @@ pub struct FeedContext<'a> {
 pub struct Version {
     /// A strong ETag, quoted: a hash of the text, so it changes exactly when the text does.
     pub etag: String,
-    /// The calendar's last change when this was rendered.
+    /// The calendar's last change when this was rendered, or the window's last move (midnight
+    /// UTC) if that is later.
     pub last_modified: Timestamp,
 }
 
@@ -189,20 +190,24 @@ pub async fn serve(ctx: FeedContext<'_>, token: &str, now: Timestamp, wants_body
     let input = Input::new(&ctx, &link, &collection, now);
     let key = input.cache_key(&collection);
     let meta_key = format!("{key}:meta");
-    if let Some(version) = ctx.cache.get(&meta_key).await.and_then(|m| parse_meta(&m)) {
+    let seq = collection.sync_seq;
+    if let Some(version) = ctx.cache.get(&meta_key).await.and_then(|m| parse_meta(&m, seq)) {
         if !wants_body(&version) {
             return Ok(Some(Served { version, body: None }));
         }
-        if let Some(body) = ctx.cache.get(&key).await {
-            return Ok(Some(Served { version, body: Some(Bytes::from(body)) }));
+        if let Some(body) = ctx.cache.get(&key).await.and_then(|b| cached_body(b, seq)) {
+            return Ok(Some(Served { version, body: Some(body) }));
         }
     }
     let permit = ctx.listings.acquire().await.map_err(|e| ServiceError::Internal(format!("listing permits: {e}")))?;
     let text = render(&ctx, &input, &collection).await?;
     drop(permit);
-    let version = Version { etag: etag(&text), last_modified: collection.modified_at };
-    ctx.cache.put(&key, text.as_bytes(), CACHE_TTL).await;
-    ctx.cache.put(&meta_key, format!("{} {}", version.etag, version.last_modified).as_bytes(), CACHE_TTL).await;
+    // The window moves at midnight UTC, which can change the text without a write: a client
+    // revalidating by date alone must then see a newer Last-Modified.
+    let moved = now.div_euclid(86_400) * 86_400;
+    let version = Version { etag: etag(&text), last_modified: collection.modified_at.max(moved) };
+    ctx.cache.put(&key, format!("{seq}\n{text}").as_bytes(), CACHE_TTL).await;
+    ctx.cache.put(&meta_key, format!("{seq} {} {}", version.etag, version.last_modified).as_bytes(), CACHE_TTL).await;
     let body = wants_body(&version).then(|| Bytes::from(text));
     Ok(Some(Served { version, body }))
 }
@@ -226,15 +231,18 @@ impl Input {
         }
     }
 
-    /// The members are stood for by `sync_seq`, which moves in every transaction that changes
-    /// one; the rest is spelled out (the name and zone through a hash, to keep keys short).
+    /// Everything but the members, spelled out (the name and zone through a hash, to keep keys
+    /// short). The members are stood for by `sync_seq`, which moves in every transaction that
+    /// changes one: it is written at the head of both values rather than into the key, so a
+    /// write's rendering replaces the previous one instead of leaving it to expire (a busy
+    /// calendar would otherwise fill the cache with renderings nobody reads again), and a value
+    /// of another seq is a miss.
     fn cache_key(&self, collection: &Collection) -> String {
         let s = self.settings;
         let named = Sha256::digest(format!("{}\0{}", self.name, self.ctx.zone.name()).as_bytes());
         format!(
-            "feed:v1:{}:{}:{}:{}{}:{}:{}:{}:{}",
+            "feed:v2:{}:{}:{}{}:{}:{}:{}:{}",
             collection.id.0,
-            collection.sync_seq,
             s.mode.as_str(),
             u8::from(s.alarms),
             u8::from(s.attendees),
@@ -273,12 +281,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A cached `etag last_modified` pair; anything else is a miss.
-fn parse_meta(bytes: &[u8]) -> Option<Version> {
+/// A cached `seq etag last_modified` triple of `seq`; anything else is a miss.
+fn parse_meta(bytes: &[u8], seq: i64) -> Option<Version> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let (etag, modified) = text.split_once(' ')?;
-    let well_formed = etag.len() == 34 && etag.starts_with('"') && etag.ends_with('"');
-    Some(Version { etag: well_formed.then(|| etag.to_owned())?, last_modified: modified.parse().ok()? })
+    let mut parts = text.split(' ');
+    let (of, etag, modified) = (parts.next()?, parts.next()?, parts.next()?);
+    let well_formed = etag.len() == 34 && etag.starts_with('"') && etag.ends_with('"') && parts.next().is_none();
+    if !well_formed || of.parse::<i64>().ok()? != seq {
+        return None;
+    }
+    Some(Version { etag: etag.to_owned(), last_modified: modified.parse().ok()? })
+}
+
+/// A cached `seq\ntext` of `seq`: the text, without a copy.
+fn cached_body(bytes: Vec<u8>, seq: i64) -> Option<Bytes> {
+    let newline = bytes.iter().position(|&b| b == b'\n')?;
+    let of: i64 = std::str::from_utf8(&bytes[..newline]).ok()?.parse().ok()?;
+    (of == seq).then(|| Bytes::from(bytes).slice(newline + 1..))
 }
 
 #[cfg(test)]
@@ -302,7 +321,10 @@ mod tests {
         assert_eq!(url, "https://cal.example.org/dav/feeds/abc.ics");
         assert_eq!(webcal_url(&url), "webcal://cal.example.org/dav/feeds/abc.ics");
         let v = Version { etag: etag("x"), last_modified: 42 };
-        assert_eq!(parse_meta(format!("{} 42", v.etag).as_bytes()), Some(v));
-        assert_eq!(parse_meta(b"garbage"), None);
+        assert_eq!(parse_meta(format!("7 {} 42", v.etag).as_bytes(), 7), Some(v.clone()));
+        assert_eq!(parse_meta(format!("6 {} 42", v.etag).as_bytes(), 7), None, "another seq's");
+        assert_eq!(parse_meta(b"garbage", 7), None);
+        assert_eq!(cached_body(b"7\nBEGIN:VCALENDAR".to_vec(), 7).as_deref(), Some(&b"BEGIN:VCALENDAR"[..]));
+        assert_eq!(cached_body(b"6\nBEGIN:VCALENDAR".to_vec(), 7), None, "another seq's");
     }
 }
