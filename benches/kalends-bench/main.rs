@@ -673,6 +673,7 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
         let share = plan.reference.get(&r.concurrency).map_or("–".into(), |&rf| format!("{:.1}%", 100.0 * r.m.rate() / rf.max(1e-9)));
         let items = match (r.m.items, r.expected) {
             (Some(g), Some(e)) => format!("{g} ({e})"),
+            (Some(g), None) if r.op.is_feed() => format!("{g} VEVENTs"),
             (Some(g), None) => format!("{g} periods"),
             (None, Some(e)) => format!("– ({e})"),
             (None, None) => "–".into(),
