@@ -477,3 +477,61 @@ on_both_engines!(
     a_subscriber_reads_it,
     limited_per_token,
 );
+
+/// `kalends feed …` run as a binary against a SQLite file that a server in this process serves:
+/// the printed URL works, `list` shows the link, `rotate` prints a new one, `revoke` ends it,
+/// and a bad calendar or id is an error exit. (The commands call `service::feeds`, which the
+/// tests above run on both engines.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_manages_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kalends.db").display());
+    let store = kalends::store::Store::open(&db).await.unwrap();
+    kalends::service::users::create(&store, "alice", None, ALICE_PW).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}/", listener.local_addr().unwrap());
+    let config = kalends::config::Config { listen: "127.0.0.1:0".parse().unwrap(), public_url: Some(public.clone()), ..Default::default() };
+    let server = kalends::app::start(&config, store.clone(), listener).unwrap();
+    let kalends = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kalends"))
+            .args(args)
+            .env_remove("KALENDS_CONFIG")
+            .env("KALENDS_DATA_DIR", dir.path())
+            .env("KALENDS_DATABASE_URL", &db)
+            .env("KALENDS_PUBLIC_URL", &public)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let url_in = |text: &str, prefix: &str| text.lines().find_map(|l| l.strip_prefix(prefix)).map(str::to_owned).unwrap_or_else(|| panic!("{prefix} in {text}"));
+    let client = reqwest::Client::new();
+    let status = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+
+    let (ok, out, err) = kalends(&["feed", "create", "alice", "calendar", "--mode", "masked", "--label", "for Bob", "--expires", "2099-12-31"]);
+    assert!(ok, "{err}");
+    let url = url_in(&out, "url (shown once): ");
+    assert!(url.starts_with(&format!("{public}feeds/")) && url.ends_with(".ics"), "{out}");
+    assert_eq!(url_in(&out, "webcal: "), url.replacen("http://", "webcal://", 1));
+    assert_eq!(status(url.clone()).await, 200);
+    let (ok, listed, _) = kalends(&["feed", "list", "alice"]);
+    assert!(ok && listed.contains("\tcalendar\tmasked\tno\tno\t2100-01-01 00:00\t") && listed.contains("for Bob"), "{listed}");
+    assert!(!listed.contains(url.trim_end_matches(".ics").rsplit('/').next().unwrap()), "the token is never listed");
+    let id = listed.lines().nth(1).unwrap().split('\t').next().unwrap().to_owned();
+
+    let (ok, out, err) = kalends(&["feed", "rotate", &id, "--grace-hours", "0"]);
+    assert!(ok, "{err}");
+    let rotated = url_in(&out, "url (shown once): ");
+    assert_eq!(status(rotated.clone()).await, 200);
+    assert_eq!(status(url).await, 404, "no grace asked");
+    let (ok, _, err) = kalends(&["feed", "revoke", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(status(rotated).await, 404);
+    let (ok, _, err) = kalends(&["feed", "revoke", &id]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = kalends(&["feed", "create", "alice", "nope"]);
+    assert!(!ok && err.contains("alice/nope"), "{err}");
+    server.stop().await;
+}
