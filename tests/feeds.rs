@@ -465,7 +465,41 @@ async fn limited_per_token(engine: Engine) {
     s.stop().await;
 }
 
+/// The cached rendering in Redis (values of up to megabytes, the seq at their head): a poll
+/// after a write sees the write, a 304 still answers from the small key, and the cache holds
+/// one rendering per link setting, not one per write.
+async fn cached_in_redis(engine: Engine) {
+    let keys = support::redis::unique_prefix();
+    let prefix = keys.prefix().to_owned();
+    let s = start_with(engine, |c| {
+        c.redis_url = Some(keys.url().to_owned());
+        c.cache.redis_prefix = prefix;
+    })
+    .await;
+    for (name, ics) in fixture() {
+        assert!(s.put_ics(&format!("{CAL}{name}.ics"), &ics).await.status.is_success());
+    }
+    let (_, path) = link(&s, FeedMode::Full, false, false).await;
+    let first = get(&s, &path).await;
+    let etag = first.header("etag").unwrap();
+    assert_eq!(get(&s, &path).await.body, first.body, "the same text from the cache");
+    assert_eq!(send(s.anon("GET", &path).header("If-None-Match", etag.as_str())).await.status, 304);
+    for i in 0..3 {
+        let uid = format!("w{i}");
+        assert_eq!(s.put_ics(&format!("{CAL}{uid}.ics"), &simple(&uid, &format!("{}T100000Z", day(4)), "SUMMARY:W\r\n")).await.status, 201);
+        let after = get(&s, &path).await;
+        assert!(after.body.contains(&format!("UID:{uid}\r\n")), "the write shows at once");
+        assert_ne!(after.header("etag").unwrap(), etag);
+    }
+    let all = keys.keys().unwrap();
+    let feed_keys: Vec<&String> = all.iter().filter(|k| k.strip_prefix(keys.prefix()).is_some_and(|r| r.starts_with("feed:v2:"))).collect();
+    assert_eq!(feed_keys.len(), 2, "one text and one validator key, whatever the number of writes: {all:?}");
+    s.stop().await;
+    keys.delete_keys().unwrap();
+}
+
 on_both_engines!(
+    cached_in_redis,
     full_mode,
     masked_mode,
     busy_mode,
