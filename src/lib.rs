@@ -8,6 +8,7 @@
 //! - [`error`]: the one place errors become HTTP statuses and DAV:error bodies.
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
+//! - [`feed`]: public iCalendar feeds rendered from a calendar (full, masked, busy); pure.
 //! - [`sched`]: pure iTIP domain (RFC 6638 implicit scheduling on RFC 5546): what to store and send.
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
@@ -29,6 +30,7 @@ pub mod calendar;
 pub mod config;
 pub mod dav;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod logs;
 pub mod mail;

@@ -35,6 +35,9 @@ enum Command {
     /// Share calendars between users (accepted at once; they appear in the sharee's home).
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Secret feed links (webcal) to a calendar, for people who never log in.
+    #[command(subcommand)]
+    Feed(FeedCommand),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +73,41 @@ impl From<AccessArg> for Access {
             AccessArg::FreeBusy => Access::FreeBusy,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum FeedCommand {
+    /// Make a link to USER's CALENDAR (its URL segment: `calendar` for /calendars/alice/calendar/);
+    /// prints its id and, this once, its URL.
+    Create {
+        user: String,
+        calendar: String,
+        /// full: the events; masked: times only, titled "Busy"; busy: one event per busy period.
+        #[arg(long, default_value = "full", value_parser = ["full", "masked", "busy"])]
+        mode: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The last day the link works (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        expires: Option<chrono::NaiveDate>,
+        /// Include alarms (full mode).
+        #[arg(long)]
+        alarms: bool,
+        /// Include the organizer and attendees (full mode).
+        #[arg(long)]
+        attendees: bool,
+    },
+    /// List USER's links (never their URLs: only their hashes are kept).
+    List { user: String },
+    /// Delete a link: it answers 404 from now on.
+    Revoke { id: i64 },
+    /// Give a link a new URL; the old one keeps working for the grace period.
+    Rotate {
+        id: i64,
+        /// Hours the old URL keeps working.
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +184,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user_command(cmd, &config).await,
         Command::Share(cmd) => share_command(cmd, &config).await,
+        Command::Feed(cmd) => feed_command(cmd, &config).await,
         Command::Imip(ImipCommand::Receive) => Ok(()),
         Command::Imip(ImipCommand::RotateRsvpKey) => {
             let store = kalends::app::open_store(&config).await?;
@@ -238,6 +277,72 @@ async fn share_command(cmd: ShareCommand, config: &Config) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+async fn feed_command(cmd: FeedCommand, config: &Config) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use kalends::feed::{FeedMode, FeedSettings};
+    use kalends::service::feeds::{self, NewFeed};
+    use kalends::store::FeedId;
+    let store = kalends::app::open_store(config).await?;
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        FeedCommand::Create { user, calendar, mode, label, expires, alarms, attendees } => {
+            let mode = FeedMode::parse(&mode).ok_or_else(|| anyhow::anyhow!("unknown mode {mode}"))?;
+            // Through the whole of the day named, UTC.
+            let expires_at = expires.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp());
+            let new = NewFeed { settings: FeedSettings { mode, alarms, attendees }, label, expires_at };
+            let issued = feeds::create(&store, &user, &calendar, new, now).await.with_context(|| format!("feed on {user}/{calendar}"))?;
+            println!("created feed {} ({}) on {user}/{}", issued.link.id.0, mode.as_str(), issued.link.calendar_path);
+            print_urls(config, &issued.token);
+        }
+        FeedCommand::List { user } => {
+            println!("id\tcalendar\tmode\talarms\tattendees\texpires\tlast used\tlabel");
+            for l in feeds::list(&store, &user).await? {
+                let s = l.settings;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    l.id.0,
+                    l.calendar_path,
+                    s.mode.as_str(),
+                    yes(s.alarms),
+                    yes(s.attendees),
+                    day(l.expires_at),
+                    day(l.last_used_at),
+                    l.label
+                );
+            }
+        }
+        FeedCommand::Revoke { id } => {
+            feeds::revoke(&store, FeedId(id), None).await.with_context(|| format!("feed {id}"))?;
+            println!("revoked feed {id}");
+        }
+        FeedCommand::Rotate { id, grace_hours } => {
+            let issued = feeds::rotate(&store, FeedId(id), None, grace_hours.saturating_mul(3600), now).await.with_context(|| format!("feed {id}"))?;
+            println!("feed {id} has a new URL; the old one works for {grace_hours} more hours");
+            print_urls(config, &issued.token);
+        }
+    }
+    Ok(())
+}
+
+/// A new token's URLs: shown once, since only the token's hash is kept.
+fn print_urls(config: &Config, token: &str) {
+    let Some(public) = config.public_url.as_deref() else {
+        println!("path (shown once; public_url is not set): /feeds/{token}.ics");
+        return;
+    };
+    let url = kalends::service::feeds::feed_url(public, token);
+    println!("url (shown once): {url}");
+    println!("webcal: {}", kalends::service::feeds::webcal_url(&url));
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn day(at: Option<i64>) -> String {
+    at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 /// The first line of standard input, without its line ending.

@@ -7,6 +7,7 @@ use std::path::Path;
 const RULES: &[(&str, &[&str])] = &[
     ("calendar", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::sched", "tokio"]),
     // iTIP is pure like calendar/, which it may use: text in, text and messages out.
+    ("feed", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::sched", "crate::app", "tokio"]),
     ("sched", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::app", "crate::worker", "tokio"]),
     ("store", &["hyper", "http::", "quick_xml", "crate::dav", "crate::http", "crate::service", "crate::cache"]),
     // A port beside store/: bytes in, bytes out; it knows no wire format, SQL or caller.

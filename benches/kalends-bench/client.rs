@@ -43,12 +43,14 @@ pub struct Req {
     pub depth: Option<&'static str>,
     pub content_type: Option<&'static str>,
     pub if_none_match: bool,
+    /// An entity tag to revalidate with (If-None-Match), for the feed's 304 row.
+    pub revalidate: Option<String>,
     pub body: Bytes,
 }
 
 impl Req {
     pub fn new(method: &'static str, path: impl Into<String>) -> Req {
-        Req { method, path: path.into(), depth: None, content_type: None, if_none_match: false, body: Bytes::new() }
+        Req { method, path: path.into(), depth: None, content_type: None, if_none_match: false, revalidate: None, body: Bytes::new() }
     }
 
     pub fn depth(mut self, depth: &'static str) -> Req {
@@ -72,11 +74,17 @@ impl Req {
         self.if_none_match = true;
         self
     }
+
+    pub fn revalidate(mut self, etag: &str) -> Req {
+        self.revalidate = Some(etag.to_owned());
+        self
+    }
 }
 
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
+    pub etag: Option<String>,
     pub body: Bytes,
 }
 
@@ -149,6 +157,8 @@ impl Conn {
         }
         if req.if_none_match {
             builder = builder.header("if-none-match", "*");
+        } else if let Some(tag) = &req.revalidate {
+            builder = builder.header("if-none-match", tag.as_str());
         }
         let request = builder.body(Full::new(req.body.clone())).map_err(|e| format!("request: {e}"))?;
         let response = match sender.send_request(request).await {
@@ -159,8 +169,9 @@ impl Conn {
             }
         };
         let status = response.status().as_u16();
+        let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-        Ok(Resp { status, body })
+        Ok(Resp { status, etag, body })
     }
 }
 

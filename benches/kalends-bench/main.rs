@@ -390,6 +390,9 @@ async fn measure_loaded(plan: &Plan, target: &str, server: &mut Server, rows: &m
         if !selected(plan, op) {
             continue;
         }
+        if op.is_feed() && !feeds_ready(server, &loaded, notes).await? {
+            continue;
+        }
         for &c in &plan.args.levels {
             let m = measure(plan, server, &loaded, op, c, duration).await;
             eprintln!("  {:<28} c={c:<3} {:>9.1} req/s  {}", op.label(), m.rate(), m.first_problem.as_deref().unwrap_or(""));
@@ -405,6 +408,30 @@ async fn measure_loaded(plan: &Plan, target: &str, server: &mut Server, rows: &m
         notes.push(format!("{}: RSS {:.1} MB (peak {:.1} MB) after the run", server.label, rss as f64 / 1024.0, hwm as f64 / 1024.0));
     }
     Ok(())
+}
+
+/// Makes calendar A's feed links (full and busy) before the first feed row; false on servers
+/// without feed links (Radicale).
+async fn feeds_ready(server: &Server, loaded: &Loaded, notes: &mut Vec<String>) -> Result<bool, String> {
+    if loaded.feeds.get().is_some() {
+        return Ok(true);
+    }
+    let calendar = corpus::CALENDARS[0];
+    let (Some(full), Some(busy)) = (server.feed_link(calendar, "full"), server.feed_link(calendar, "busy")) else {
+        return Ok(false);
+    };
+    let f = ops::feeds(loaded, full?, busy?).await?;
+    notes.push(format!(
+        "{}: feeds of calendar A ({} events): full {} events, {:.0} kB; busy {} periods, {:.0} kB (window: 90 days back, 2 years ahead)",
+        server.label,
+        loaded.count_a,
+        f.full_events,
+        f.full_bytes as f64 / 1000.0,
+        f.busy_events,
+        f.busy_bytes as f64 / 1000.0
+    ));
+    let _ = loaded.feeds.set(f);
+    Ok(true)
 }
 
 /// The scaling rows: a server with `scale_events` (the same recent events plus history) beside
@@ -579,6 +606,7 @@ fn static_loaded(endpoint: Arc<Endpoint>, corpus: Arc<Corpus>) -> Loaded {
         upload: Duration::ZERO,
         puts: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         invites: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        feeds: std::sync::OnceLock::new(),
     }
 }
 
@@ -645,6 +673,7 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
         let share = plan.reference.get(&r.concurrency).map_or("–".into(), |&rf| format!("{:.1}%", 100.0 * r.m.rate() / rf.max(1e-9)));
         let items = match (r.m.items, r.expected) {
             (Some(g), Some(e)) => format!("{g} ({e})"),
+            (Some(g), None) if r.op.is_feed() => format!("{g} VEVENTs"),
             (Some(g), None) => format!("{g} periods"),
             (None, Some(e)) => format!("– ({e})"),
             (None, None) => "–".into(),

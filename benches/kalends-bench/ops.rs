@@ -36,10 +36,17 @@ pub enum Op {
     /// A PUT of a new event inviting ten local attendees (RFC 6638), into calendar B so the
     /// other rows' answers stay as they are.
     Invite,
+    /// Feed links (Kalends only) on calendar A: a revalidation answered 304, a cached full and
+    /// busy feed, and each mode right after a write (a PUT, then the GET that renders anew).
+    FeedRevalidate,
+    FeedFull,
+    FeedBusy,
+    FeedFullAfterWrite,
+    FeedBusyAfterWrite,
 }
 
 impl Op {
-    pub const SERVER_OPS: [Op; 10] = [
+    pub const SERVER_OPS: [Op; 15] = [
         Op::Get,
         Op::Propfind,
         Op::Query,
@@ -50,7 +57,17 @@ impl Op {
         Op::FirstSync,
         Op::Put,
         Op::Invite,
+        // After the writes above, which change the feed; the rows after a write come last.
+        Op::FeedRevalidate,
+        Op::FeedFull,
+        Op::FeedBusy,
+        Op::FeedFullAfterWrite,
+        Op::FeedBusyAfterWrite,
     ];
+
+    pub fn is_feed(self) -> bool {
+        matches!(self, Op::FeedRevalidate | Op::FeedFull | Op::FeedBusy | Op::FeedFullAfterWrite | Op::FeedBusyAfterWrite)
+    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -65,6 +82,11 @@ impl Op {
             Op::FirstSync => "DAVx5-style first sync",
             Op::Put => "PUT new event",
             Op::Invite => "PUT invitation, 10 attendees",
+            Op::FeedRevalidate => "feed revalidation (304)",
+            Op::FeedFull => "feed GET full, cached",
+            Op::FeedBusy => "feed GET busy, cached",
+            Op::FeedFullAfterWrite => "feed PUT+GET full (after a write)",
+            Op::FeedBusyAfterWrite => "feed PUT+GET busy (after a write)",
         }
     }
 }
@@ -89,6 +111,39 @@ pub struct Loaded {
     pub puts: Arc<AtomicU64>,
     /// Invitations PUT so far.
     pub invites: Arc<AtomicU64>,
+    /// The feed links of calendar A, made before the first feed row.
+    pub feeds: std::sync::OnceLock<Feeds>,
+}
+
+/// Two feed links of calendar A and what their answers were when made.
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub full: String,
+    pub busy: String,
+    pub full_etag: String,
+    pub full_bytes: usize,
+    pub busy_bytes: usize,
+    pub full_events: usize,
+    pub busy_events: usize,
+}
+
+/// Reads the two links once, for the rows' checks and the report's notes.
+pub async fn feeds(l: &Loaded, full: String, busy: String) -> Result<Feeds, String> {
+    let mut conn = Conn::open(l.endpoint.clone()).await?;
+    let a = conn.send(&Req::new("GET", full.as_str())).await?;
+    expect_status(&a, &[200], "feed GET full")?;
+    let b = conn.send(&Req::new("GET", busy.as_str())).await?;
+    expect_status(&b, &[200], "feed GET busy")?;
+    let events = |r: &crate::client::Resp| r.text().matches("BEGIN:VEVENT").count();
+    Ok(Feeds {
+        full_etag: a.etag.clone().ok_or("feed GET: no ETag")?,
+        full_bytes: a.body.len(),
+        busy_bytes: b.body.len(),
+        full_events: events(&a),
+        busy_events: events(&b),
+        full,
+        busy,
+    })
 }
 
 async fn send(conn: &mut Conn, req: &Req) -> Result<crate::client::Resp, String> {
@@ -166,6 +221,7 @@ pub async fn load(endpoint: Arc<Endpoint>, base: &str, corpus: Arc<Corpus>, conc
         upload,
         puts: Arc::new(AtomicU64::new(0)),
         invites: Arc::new(AtomicU64::new(0)),
+        feeds: std::sync::OnceLock::new(),
     })
 }
 
@@ -201,6 +257,7 @@ pub fn expected(op: Op, l: &Loaded) -> Option<usize> {
         Op::FreeBusy => None,
         Op::SyncIncremental => Some(1),
         Op::FirstSync => Some(l.corpus.events.len() + l.puts.load(Ordering::Relaxed) as usize),
+        Op::FeedRevalidate | Op::FeedFull | Op::FeedBusy | Op::FeedFullAfterWrite | Op::FeedBusyAfterWrite => None,
     }
 }
 
@@ -354,6 +411,50 @@ async fn unit_inner(
                 Outcome::Ok(Some(1))
             } else {
                 Outcome::Wrong(format!("PUT {name}: HTTP {} {}", r.status, r.text().chars().take(200).collect::<String>()))
+            }
+        }
+        Op::FeedRevalidate | Op::FeedFull | Op::FeedBusy | Op::FeedFullAfterWrite | Op::FeedBusyAfterWrite => {
+            feed_unit(op, l, conn, worker, seq).await?
+        }
+    })
+}
+
+/// One feed row's unit. Cached answers must be the very text first read (same length); after
+/// a write, the full feed must show this worker's write.
+async fn feed_unit(op: Op, l: &Loaded, conn: &mut Conn, worker: usize, seq: u64) -> Result<Outcome, String> {
+    let f = l.feeds.get().ok_or("no feed links on this server")?;
+    Ok(match op {
+        Op::FeedRevalidate => {
+            let r = conn.send(&Req::new("GET", f.full.as_str()).revalidate(&f.full_etag)).await?;
+            if r.status == 304 { Outcome::Ok(Some(0)) } else { Outcome::Wrong(format!("feed revalidation: HTTP {}", r.status)) }
+        }
+        Op::FeedFull | Op::FeedBusy => {
+            let (path, bytes, events) = if op == Op::FeedFull { (&f.full, f.full_bytes, f.full_events) } else { (&f.busy, f.busy_bytes, f.busy_events) };
+            let r = conn.send(&Req::new("GET", path.as_str())).await?;
+            if r.status == 200 && r.body.len() == bytes {
+                Outcome::Ok(Some(events))
+            } else {
+                Outcome::Wrong(format!("feed GET: HTTP {}, {} bytes, expected {bytes}", r.status, r.body.len()))
+            }
+        }
+        _ => {
+            // Thirty days ahead: inside every feed's window.
+            let start = chrono::Utc::now().timestamp() / 3600 * 3600 + 30 * 86_400 + worker as i64 * 3600;
+            let marker = format!("feed write {worker} {seq}");
+            let ics = format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:feed-write-{worker}@bench\r\n\
+                 DTSTAMP:20260101T000000Z\r\nDTSTART:{}\r\nDURATION:PT1H\r\nSUMMARY:{marker}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                corpus::utc_stamp(start)
+            );
+            let put = conn.send(&Req::new("PUT", format!("{}feed-write-{worker}.ics", l.calendars[0])).ics(ics)).await?;
+            expect_status(&put, &[201, 204], "feed write PUT")?;
+            let path = if op == Op::FeedFullAfterWrite { &f.full } else { &f.busy };
+            let r = conn.send(&Req::new("GET", path.as_str())).await?;
+            let fresh = op != Op::FeedFullAfterWrite || r.text().contains(&marker);
+            if r.status == 200 && fresh && r.text().ends_with("END:VCALENDAR\r\n") {
+                Outcome::Ok(Some(r.text().matches("BEGIN:VEVENT").count()))
+            } else {
+                Outcome::Wrong(format!("feed GET after a write: HTTP {}, own write shown: {fresh}", r.status))
             }
         }
     })

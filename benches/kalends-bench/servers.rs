@@ -46,6 +46,8 @@ pub struct Server {
     dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
     redis: Option<(String, String)>,
+    /// A Kalends server's binary and configuration file, for its CLI (feed links).
+    kalends: Option<(PathBuf, PathBuf)>,
 }
 
 struct PgDatabase {
@@ -72,6 +74,26 @@ impl Server {
             pids.extend(rows.into_iter().filter_map(|p| u32::try_from(p).ok()));
         }
         pids
+    }
+
+    /// `kalends feed create bench CALENDAR --mode MODE` against this server's database: the
+    /// link's path (`/feeds/<token>.ics`). None for servers other than Kalends.
+    pub fn feed_link(&self, calendar: &str, mode: &str) -> Option<Result<String, String>> {
+        let (bin, config) = self.kalends.as_ref()?;
+        let out = Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .args(["feed", "create", USER, calendar, "--mode", mode])
+            .env_remove("KALENDS_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", bin.display()));
+        Some(out.and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.lines()
+                .find_map(|l| l.split_whitespace().last().filter(|w| w.starts_with("/feeds/")).map(str::to_owned))
+                .ok_or_else(|| format!("kalends feed create: {text} {}", String::from_utf8_lossy(&out.stderr)))
+        }))
     }
 
     /// The server's log so far (stderr and stdout), for a failure report.
@@ -211,7 +233,8 @@ pub async fn start_kalends(bin: &Path, label: &str, storage: &Storage, redis: Op
         .map_err(|e| format!("{}: {e}", bin.display()))?;
     wait_listening(&mut child, addr, dir.path()).await.map_err(|e| format!("{label}: {e}"))?;
     let redis = redis.map(|u| (u.to_owned(), prefix));
-    Ok(Server { label: label.to_owned(), addr, base_path: "/".into(), child, dir, pg, redis })
+    let kalends = Some((bin.to_owned(), config));
+    Ok(Server { label: label.to_owned(), addr, base_path: "/".into(), child, dir, pg, redis, kalends })
 }
 
 /// The venv holding Radicale, created under `.conformance-cache/` on first use.
@@ -267,7 +290,7 @@ pub async fn start_radicale(python: &Path) -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     wait_listening(&mut child, addr, d).await.map_err(|e| format!("radicale: {e}"))?;
-    Ok(Server { label: format!("Radicale {RADICALE_VERSION}"), addr, base_path: "/".into(), child, dir, pg: None, redis: None })
+    Ok(Server { label: format!("Radicale {RADICALE_VERSION}"), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None })
 }
 
 /// This tool again, as the static-response reference server (`--serve-static`).
@@ -287,7 +310,7 @@ pub async fn start_reference() -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("reference server: {e}"))?;
     wait_listening(&mut child, addr, dir.path()).await?;
-    Ok(Server { label: "static reference (hyper)".into(), addr, base_path: "/".into(), child, dir, pg: None, redis: None })
+    Ok(Server { label: "static reference (hyper)".into(), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None })
 }
 
 /// The body every reference answer carries: a GET-sized calendar object.

@@ -3,6 +3,7 @@
 //! Hyper types stop here; the DAV layer receives `http` parts and whole bodies.
 
 pub mod auth;
+pub mod feed;
 pub mod health;
 pub mod limit;
 pub mod metrics;

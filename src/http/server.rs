@@ -1,5 +1,6 @@
 //! Accept loop and per-request pipeline: health probes (health.rs) → `/metrics` (metrics.rs) →
-//! RSVP links (rsvp.rs, limited by address) → well-known redirect → OPTIONS → anonymous
+//! RSVP links (rsvp.rs, limited by address) → feed links (feed.rs, limited by token) →
+//! well-known redirect → OPTIONS → anonymous
 //! requests limited by address → authenticate (failed logins limited) → read the body within
 //! limits → the principal's rate limit by the request's cost (limit/) → DAV → one log line
 //! (method, path, principal, limit verdict, status, ms) and the request metrics.
@@ -110,7 +111,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: impl 
 async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: SocketAddr) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = logged_path(&state.dav.paths, req.uri().path());
     let Outcome { principal, limit, resp } = respond(state, req, remote).await;
     let status = resp.status().as_u16();
     let took = started.elapsed();
@@ -164,6 +165,17 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         }
         let resp = super::rsvp::handle(state, req, &token).await;
         return Outcome { principal: None, limit, resp };
+    }
+    // Feed links carry their own credential (the token), so no Basic auth; limited per token.
+    if let Some(file) = req.uri().path().strip_prefix(&format!("{}feeds/", paths.root())) {
+        let key = feed_limit_key(file);
+        let admission = state.limits.admit(Scope::Feed, &key, 1).await;
+        let limit = verdict(&state.metrics, "feed", admission);
+        let resp = match admission.filter(|a| !a.verdict.allowed) {
+            Some(refused) => refused.refusal("too many requests for this feed"),
+            None => super::feed::handle(state, &req, file).await,
+        };
+        return Outcome { principal: None, limit, resp: unread(req, resp).await };
     }
     // RFC 6764 §5: the well-known URI redirects to the context path, without authentication.
     if paths.parse(req.uri().path()) == Target::WellKnownCaldav {
@@ -227,6 +239,18 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         admission.annotate(&mut resp);
     }
     Outcome { principal: name, limit, resp }
+}
+
+/// A feed's bucket: the token's hash, so the token itself is kept nowhere, not even in Redis.
+fn feed_limit_key(file: &str) -> String {
+    let token = file.strip_suffix(".ics").unwrap_or(file);
+    crate::service::feeds::token_hash(token).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The path as the log shows it: a feed's token is a credential, so it is left out.
+fn logged_path(paths: &crate::dav::resource::Paths, path: &str) -> String {
+    let feeds = format!("{}feeds/", paths.root());
+    if path.starts_with(&feeds) { format!("{feeds}…") } else { path.to_owned() }
 }
 
 /// The limiter's verdict for the log line, counted in the metrics under `limiter`.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod collections;
+pub mod feeds;
 pub mod freebusy;
 pub mod objects;
 pub mod scheduling;

@@ -35,6 +35,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
     "0008_time_range_calendar_only.sql",
+    "0009_feeds.sql",
     "0010_shares.sql",
 );
 
@@ -47,6 +48,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0006_imip_outbox.sql",
     "0007_rsvp_keys.sql",
     "0008_time_range_calendar_only.sql",
+    "0009_feeds.sql",
     "0010_shares.sql",
 );
 

@@ -648,3 +648,5 @@ mod shares;
 pub use shares::{Access, Share, ShareGrant, ShareProps, ShareStore};
 mod sched;
 pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+mod feeds;
+pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};

@@ -1,6 +1,6 @@
 //! Per-principal rate limits (docs/decisions/0021-rate-limits.md): GCRA buckets keyed by the
-//! authenticated principal, by client address for anonymous requests and RSVP links, and by
-//! address and user name for failed logins; in process (governor) or shared by every node
+//! authenticated principal, by client address for anonymous requests and RSVP links, by the
+//! token's hash for feed links, and by address and user name for failed logins; in process (governor) or shared by every node
 //! through Redis (a Lua script), chosen like the cache. A request over its limit by less than
 //! `soft_delay_ms` waits instead of being refused; beyond that it gets 429 with Retry-After and
 //! the draft-ietf-httpapi-ratelimit-headers fields.
@@ -112,6 +112,10 @@ pub enum Scope {
     Anonymous,
     /// RSVP link pages and answers, by client address.
     Rsvp,
+    /// Feed links, by the SHA-256 of the token: one subscriber polling too fast is slowed
+    /// without touching others behind the same address (Google's and Outlook's fetchers share a
+    /// few), and a busy feed cannot spend everyone's anonymous quota.
+    Feed,
 }
 
 /// What the limiter did with a request, for its answer and the log line.
@@ -167,6 +171,7 @@ pub struct RateLimits {
     principal: Backend,
     anonymous: Backend,
     rsvp: Backend,
+    feed: Backend,
     login_addr: Backend,
     login_user: Backend,
     /// Addresses and user names refused after too many failed logins, until when. Consulted
@@ -203,6 +208,9 @@ impl RateLimits {
                 cache,
                 nodes,
             ),
+            // The anonymous quotas: a subscriber polls every few minutes at most; the burst
+            // covers a client that opens the link several times at once.
+            feed: Backend::new(Policy::per_minute("feed", config.anonymous_per_minute, config.anonymous_burst), cache, nodes),
             login_addr: Backend::new(login, cache, nodes),
             login_user: Backend::new(Policy { name: "login-user", ..login }, cache, nodes),
             blocked: Mutex::new(HashMap::new()),
@@ -222,6 +230,7 @@ impl RateLimits {
             Scope::Principal => &self.principal,
             Scope::Anonymous => &self.anonymous,
             Scope::Rsvp => &self.rsvp,
+            Scope::Feed => &self.feed,
         }
     }
 

@@ -115,6 +115,7 @@ macro_rules! from_row {
 // query plans).
 pub(super) mod collections;
 pub(super) mod dead_props;
+pub(super) mod feeds;
 pub(super) mod listing;
 pub(super) mod objects;
 pub(super) mod rsvp;
