@@ -308,6 +308,31 @@ mod tests {
         }
     }
 
+    /// An invitation's batch check probes each recipient collection's UIDs through the
+    /// `(collection_id, uid)` unique index; a scan of the collection (what SQLite chose while
+    /// the probe also selected the name) made every invitation cost as much as the recipients'
+    /// calendars were large (performance stop 15).
+    #[tokio::test]
+    async fn the_batch_checks_probe_uids_by_index() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        for n in [1, 10] {
+            let (text, binds) = shared::sched::new_copy_checks_sql(n);
+            let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {text}")));
+            for _ in 0..binds {
+                query = query.bind(1_i64);
+            }
+            for _ in 0..3 * binds {
+                query = query.bind("x");
+            }
+            let plan = query.fetch_all(&mut *store.reader().await.unwrap()).await.unwrap();
+            let detail: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+            let probes: Vec<&&str> = detail.iter().filter(|d| d.contains("objects")).collect();
+            assert_eq!(probes.len(), 2, "{detail:?}");
+            assert!(probes.iter().all(|d| d.contains("collection_id=? AND")), "every objects probe uses both columns: {detail:?}");
+            assert!(detail.iter().any(|d| d.contains("(collection_id=? AND uid=?)")), "{detail:?}");
+        }
+    }
+
     /// The worker's scan for due timelines reads the partial index, not every object.
     #[tokio::test]
     async fn timelines_due_uses_its_partial_index() {

@@ -223,6 +223,27 @@ fn role(kind: CollectionKind) -> Option<&'static str> {
     }
 }
 
+/// The statement of `new_copy_checks` for `n` copies, and how many binds each of its four lists
+/// takes (each padded to a power of two by `in_list`, repeating its last value).
+pub(crate) fn new_copy_checks_sql(n: usize) -> (String, usize) {
+    let (ids, binds) = in_list(1, n);
+    let (paths, _) = in_list(1 + binds, n);
+    let (names, _) = in_list(1 + 2 * binds, n);
+    let (uids, _) = in_list(1 + 3 * binds, n);
+    // The UID part selects no name: with it, SQLite's planner (no statistics) prefers a scan
+    // of each collection through the covering listing index to the (collection_id, uid) unique
+    // index, and an invitation's cost grew with the size of every recipient's calendar
+    // (1,600 copies each: twice the CPU at eight connections). A conflict is rare; its holder's
+    // name is read then.
+    let text = format!(
+        "SELECT 'c' AS what, parent_id AS id, path AS name FROM collections WHERE parent_id IN ({ids}) AND path IN ({paths}) \
+         UNION ALL SELECT 't', collection_id, name FROM tombstones WHERE collection_id IN ({ids}) AND name IN ({names}) \
+         UNION ALL SELECT 'n', collection_id, name FROM objects WHERE collection_id IN ({ids}) AND name IN ({names}) \
+         UNION ALL SELECT 'u:' || uid, collection_id, '' FROM objects WHERE collection_id IN ({ids}) AND uid IN ({uids})"
+    );
+    (text, binds)
+}
+
 /// What `put_locked` checks before each new object, for all the new copies of a batch in one
 /// statement, refused in its order (the name taken: PreconditionFailed, as `Expect::Absent`;
 /// a child collection of that name: AlreadyExists; the UID held by another member:
@@ -256,22 +277,7 @@ async fn new_copy_checks(
         })
         .collect();
     let n = mine.len();
-    // Four lists, each padded to a power of two (`in_list`) by repeating its last value.
-    let (ids, binds) = in_list(1, n);
-    let (paths, _) = in_list(1 + binds, n);
-    let (names, _) = in_list(1 + 2 * binds, n);
-    let (uids, _) = in_list(1 + 3 * binds, n);
-    let text = format!(
-        "SELECT 'c' AS what, parent_id AS id, path AS name FROM collections WHERE parent_id IN ({ids}) AND path IN ({paths}) \
-         UNION ALL SELECT 't', collection_id, name FROM tombstones WHERE collection_id IN ({ids}) AND name IN ({names}) \
-         UNION ALL SELECT 'n', collection_id, name FROM objects WHERE collection_id IN ({ids}) AND name IN ({names}) \
-         UNION ALL SELECT 'u:' || uid, collection_id, '' FROM objects WHERE collection_id IN ({ids}) AND uid IN ({uids})"
-    );
-    // The UID part selects no name: with it, SQLite's planner (no statistics) prefers a scan
-    // of each collection through the covering listing index to the (collection_id, uid) unique
-    // index, and an invitation's cost grew with the size of every recipient's calendar
-    // (1,600 copies each: twice the CPU at eight connections). A conflict is rare; its holder's
-    // name is read then.
+    let (text, binds) = new_copy_checks_sql(n);
     let mut query = sqlx::query_as::<_, (String, i64, String)>(AssertSqlSafe(text));
     for id in padded(&mine.iter().map(|m| m.collection).collect::<Vec<_>>(), binds) {
         query = query.bind(id);
