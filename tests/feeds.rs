@@ -11,9 +11,7 @@ mod harness;
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chrono::{Duration, Utc};
 use harness::*;
@@ -24,48 +22,17 @@ use serde_json::Value;
 
 const CAL: &str = "/calendars/alice/calendar/";
 
-/// The Python to parse with: `KALENDS_TEST_PYTHON` (tools/test-all sets it to the conformance
-/// venv's), else that venv if `conformance/run --venv` made one, else `python3` (as
-/// tests/metrics.rs finds it).
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("KALENDS_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".conformance-cache");
-    let venv = std::fs::read_dir(&cache)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.join(".complete").exists() && p.join("bin/python").exists());
-    venv.map_or_else(|| PathBuf::from("python3"), |v| v.join("bin/python"))
-}
-
 /// Runs read_feed.py; fails the test, loudly, when Python or a package is missing or the text
 /// does not parse.
 fn read_feed(args: &[String], stdin: &str) -> Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/read_feed.py");
-    let python = python();
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; install python3, or set KALENDS_TEST_PYTHON", python.display()));
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => {}
-        Some(3) => panic!(
-            "{stderr}\nthe feed tests need the Python icalendar and recurring-ical-events packages: run `conformance/run --venv` \
-             (tools/test-all does, and passes KALENDS_TEST_PYTHON)"
-        ),
-        _ => panic!("the Python parsers refused the feed: {stderr}\n---\n{stdin}"),
-    }
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = support::run_python(
+        "read_feed.py",
+        args,
+        stdin,
+        "the feed tests need the Python icalendar and recurring-ical-events packages",
+        "the Python parsers refused the feed",
+    );
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// The feed window now, as Unix seconds.

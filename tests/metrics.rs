@@ -8,9 +8,6 @@ mod harness;
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use harness::*;
 use support::smtp::{Mode, SmtpSink};
@@ -29,27 +26,14 @@ struct Sample {
 /// Parses `text` with prometheus_client; fails the test, loudly, when Python or the package is
 /// missing or the text does not parse.
 fn parse(text: &str) -> Vec<Sample> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_metrics.py");
-    let python = support::python();
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; install python3, or set KALENDS_TEST_PYTHON", python.display()));
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => {}
-        Some(3) => panic!(
-            "{stderr}\nthe metrics test needs the Python prometheus_client parser: run `conformance/run --venv` \
-             (tools/test-all does, and passes KALENDS_TEST_PYTHON)"
-        ),
-        _ => panic!("the Python prometheus_client parser refused /metrics: {stderr}\n---\n{text}"),
-    }
-    let parsed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = support::run_python(
+        "parse_metrics.py",
+        &[],
+        text,
+        "the metrics test needs the Python prometheus_client parser",
+        "the Python prometheus_client parser refused /metrics",
+    );
+    let parsed: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
     parsed
         .into_iter()
         .map(|s| Sample {

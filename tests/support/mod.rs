@@ -148,3 +148,30 @@ pub fn python() -> PathBuf {
         .find(|p| p.join(".complete").exists() && p.join("bin/python").exists());
     venv.map_or_else(|| PathBuf::from("python3"), |v| v.join("bin/python"))
 }
+
+/// Runs `tests/support/<script>` with `args` and `stdin` under [`python()`], and returns its
+/// standard output. Exit status 3 means a package is missing: the test fails saying `needs`
+/// and how to install it; any other failure is the script refusing `stdin` (`what` names it).
+pub fn run_python(script: &str, args: &[String], stdin: &str, needs: &str, what: &str) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support").join(script);
+    let python = python();
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; install python3, or set KALENDS_TEST_PYTHON", python.display()));
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => out.stdout,
+        Some(3) => panic!("{stderr}
+{needs}: run `conformance/run --venv` (tools/test-all does, and passes KALENDS_TEST_PYTHON)"),
+        _ => panic!("{what}: {stderr}\n---\n{stdin}"),
+    }
+}
