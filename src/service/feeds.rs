@@ -217,18 +217,27 @@ struct Input {
     name: String,
     settings: FeedSettings,
     window: crate::calendar::filter::TimeRange,
-    ctx: QueryContext,
+    /// The calendar's `calendar-timezone` as stored: parsed only to render, never to answer a
+    /// poll from the cache.
+    timezone: Option<String>,
+    max_instances: usize,
 }
 
 impl Input {
     fn new(ctx: &FeedContext<'_>, link: &FeedLink, collection: &Collection, now: Timestamp) -> Input {
-        let zone = collection.props.timezone.as_deref().and_then(|t| parse_calendar_timezone(t).ok()).and_then(|tz| tz.zone);
         Input {
             name: collection.props.displayname.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| collection.path.clone()),
             settings: link.settings,
             window: feed::window(now),
-            ctx: QueryContext { zone: zone.unwrap_or(chrono_tz::UTC), max_instances: ctx.max_instances },
+            timezone: collection.props.timezone.clone(),
+            max_instances: ctx.max_instances,
         }
+    }
+
+    /// The zone floating and all-day times are read in (UTC without a usable calendar-timezone).
+    fn query_context(&self) -> QueryContext {
+        let zone = self.timezone.as_deref().and_then(|t| parse_calendar_timezone(t).ok()).and_then(|tz| tz.zone);
+        QueryContext { zone: zone.unwrap_or(chrono_tz::UTC), max_instances: self.max_instances }
     }
 
     /// Everything but the members, spelled out (the name and zone through a hash, to keep keys
@@ -239,7 +248,7 @@ impl Input {
     /// of another seq is a miss.
     fn cache_key(&self, collection: &Collection) -> String {
         let s = self.settings;
-        let named = Sha256::digest(format!("{}\0{}", self.name, self.ctx.zone.name()).as_bytes());
+        let named = Sha256::digest(format!("{}\0{}", self.name, self.timezone.as_deref().unwrap_or("")).as_bytes());
         format!(
             "feed:v2:{}:{}:{}{}:{}:{}:{}:{}",
             collection.id.0,
@@ -247,7 +256,7 @@ impl Input {
             u8::from(s.alarms),
             u8::from(s.attendees),
             self.window.start.unwrap_or_default(),
-            self.ctx.max_instances,
+            self.max_instances,
             MAX_FEED_BYTES,
             hex(&named[..8]),
         )
@@ -264,7 +273,7 @@ async fn render(ctx: &FeedContext<'_>, input: &Input, collection: &Collection) -
         first(a).cmp(&first(b)).then_with(|| a.object.meta.name.cmp(&b.object.meta.name))
     });
     let objects: Vec<&[u8]> = candidates.iter().map(|c| c.object.data.as_slice()).collect();
-    let feed_input = FeedInput { name: &input.name, settings: input.settings, window: w, ctx: input.ctx, max_bytes: MAX_FEED_BYTES };
+    let feed_input = FeedInput { name: &input.name, settings: input.settings, window: w, ctx: input.query_context(), max_bytes: MAX_FEED_BYTES };
     let rendered = feed::render(&feed_input, &objects);
     if rendered.truncated > 0 || rendered.skipped > 0 {
         tracing::warn!(collection = collection.id.0, truncated = rendered.truncated, skipped = rendered.skipped, "feed rendered incompletely");
