@@ -2,6 +2,7 @@
 //! what the iTIP message says, read once from its text, and written as plain text and as HTML
 //! with every value escaped.
 
+use super::body::{Moment, escape_html, html_page, html_table, html_text, plain_rows, span};
 use crate::calendar::ical::unescape_text;
 use crate::sched::text::{self, Comp, Prop};
 
@@ -89,52 +90,26 @@ pub fn summarize(itip: &str) -> Option<Summary> {
 /// A date or date-time as written (RFC 5545 §3.3.4, §3.3.5), in its own zone, which is named:
 /// the recipient's client shows it in theirs, the mail says which one it is in.
 fn when(start: &str, zone: Option<&str>, end: Option<(&str, Option<&str>)>) -> String {
-    let Some((s_text, s_date, s_utc)) = moment(start) else {
+    let Some((s, s_utc)) = moment(start) else {
         return start.to_owned();
     };
     let zone_name = match (zone, s_utc) {
-        (Some(z), _) => z.to_owned(),
-        (None, true) => "UTC".to_owned(),
-        (None, false) if s_date => String::new(),
-        (None, false) => "floating time".to_owned(),
+        (Some(z), _) => z,
+        (None, true) => "UTC",
+        (None, false) => "floating time",
     };
-    let mut out = s_text.clone();
-    if let Some((e_text, e_date, _)) = end.and_then(|(e, _)| moment(e)) {
-        if s_date && e_date {
-            // DTEND of an all-day event is exclusive (RFC 5545 §3.6.1): one day shows alone.
-            let one_day = chrono::NaiveDate::parse_from_str(start.get(..8).unwrap_or(""), "%Y%m%d")
-                .ok()
-                .and_then(|d| d.succ_opt())
-                .map(|d| d.format("%Y%m%d").to_string());
-            if one_day.as_deref() != end.map(|(e, _)| e.get(..8).unwrap_or("")) {
-                out = format!("{s_text} – {e_text}");
-            }
-        } else if !s_date && start.get(..8) == end.and_then(|(e, _)| e.get(..8)) {
-            // Same day: the end's time only.
-            let time = e_text.rsplit(' ').next().unwrap_or(&e_text);
-            out = format!("{s_text}–{time}");
-        } else {
-            out = format!("{s_text} – {e_text}");
-        }
-    }
-    if s_date {
-        out.push_str(" (all day)");
-    } else if !zone_name.is_empty() {
-        out.push_str(&format!(" ({zone_name})"));
-    }
-    out
+    span(s, end.and_then(|(e, _)| moment(e)).map(|(m, _)| m), zone_name)
 }
 
-/// (text, is a DATE, is UTC) of one DATE or DATE-TIME value.
-fn moment(value: &str) -> Option<(String, bool, bool)> {
+/// (moment, is UTC) of one DATE or DATE-TIME value.
+fn moment(value: &str) -> Option<(Moment, bool)> {
     let v = value.trim();
     if v.len() == 8 {
-        let d = chrono::NaiveDate::parse_from_str(v, "%Y%m%d").ok()?;
-        return Some((d.format("%a %-d %b %Y").to_string(), true, false));
+        return Some((Moment::Day(chrono::NaiveDate::parse_from_str(v, "%Y%m%d").ok()?), false));
     }
     let utc = v.ends_with('Z');
     let dt = chrono::NaiveDateTime::parse_from_str(v.trim_end_matches('Z'), "%Y%m%dT%H%M%S").ok()?;
-    Some((dt.format("%a %-d %b %Y %H:%M").to_string(), false, utc))
+    Some((Moment::At(dt), utc))
 }
 
 impl Summary {
@@ -212,11 +187,7 @@ impl Summary {
 
     /// The text/plain part.
     pub fn plain(&self) -> String {
-        let mut out = format!("{}\n\n", self.heading());
-        for (label, value) in self.rows() {
-            let value = value.replace('\n', "\n    ");
-            out.push_str(&format!("{label}: {value}\n"));
-        }
+        let mut out = format!("{}\n\n{}", self.heading(), plain_rows(&self.rows()));
         if let Some(d) = &self.description {
             out.push_str(&format!("\n{d}\n"));
         }
@@ -225,18 +196,11 @@ impl Summary {
 
     /// The text/html part: the same facts, every value escaped.
     pub fn html(&self) -> String {
-        let mut out = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-        out.push_str(&format!("<h2>{}</h2>\n<table>\n", escape_html(&self.heading())));
-        for (label, value) in self.rows() {
-            let value = escape_html(&value).replace('\n', "<br>");
-            out.push_str(&format!("<tr><th align=\"left\" valign=\"top\">{label}</th><td>{value}</td></tr>\n"));
-        }
-        out.push_str("</table>\n");
+        let mut out = format!("<h2>{}</h2>\n{}", escape_html(&self.heading()), html_table(self.rows().iter().map(|(l, v)| (*l, html_text(v)))));
         if let Some(d) = &self.description {
-            out.push_str(&format!("<p>{}</p>\n", escape_html(d).replace('\n', "<br>")));
+            out.push_str(&format!("<p>{}</p>\n", html_text(d)));
         }
-        out.push_str("</body></html>\n");
-        out
+        html_page(&out)
     }
 }
 
@@ -248,22 +212,6 @@ fn answer(partstat: Option<&str>) -> &'static str {
         Some("DELEGATED") => "delegated",
         _ => "replied",
     }
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -318,7 +266,7 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         assert_eq!(when("20261210T090000Z", None, None), "Thu 10 Dec 2026 09:00 (UTC)");
         assert_eq!(when("20261210T090000", None, None), "Thu 10 Dec 2026 09:00 (floating time)");
         assert_eq!(when("20261210", None, Some(("20261211", None))), "Thu 10 Dec 2026 (all day)");
-        assert_eq!(when("20261210", None, Some(("20261213", None))), "Thu 10 Dec 2026 – Sun 13 Dec 2026 (all day)");
+        assert_eq!(when("20261210", None, Some(("20261213", None))), "Thu 10 Dec 2026 – Sat 12 Dec 2026 (all day)");
         assert_eq!(
             when("20261210T230000", Some("Asia/Tokyo"), Some(("20261211T010000", Some("Asia/Tokyo")))),
             "Thu 10 Dec 2026 23:00 – Fri 11 Dec 2026 01:00 (Asia/Tokyo)"
