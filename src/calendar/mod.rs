@@ -4,6 +4,7 @@
 //! calcard parses (docs/decisions/0001-icalendar-parser.md); the client's bytes are what is
 //! stored and served back, never a re-serialization.
 
+pub mod alarm;
 pub mod data;
 pub mod export;
 pub mod filter;

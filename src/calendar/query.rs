@@ -557,7 +557,7 @@ impl<'a> ExactTimes<'a> {
         }
     }
 
-    fn read_alarm(&self, owner: usize, alarm: usize) -> Result<Option<Alarm>, QueryError> {
+    pub(crate) fn read_alarm(&self, owner: usize, alarm: usize) -> Result<Option<Alarm>, QueryError> {
         let owner_id = self.ids.get(owner).copied();
         let id = owner_id.and_then(|id| self.ical.component_by_id(id)).and_then(|c| c.component_ids.get(alarm).copied());
         let component = id
