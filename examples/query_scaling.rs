@@ -94,6 +94,7 @@ impl Calendar {
                 calendar: Some(indexed.index),
                 timeline: indexed.timeline,
                 schedule_tag: None,
+                alarms: Default::default(),
             };
             store.put_object(collection.id, object, Expect::Any).await.expect("put");
         }

@@ -24,7 +24,9 @@ use crate::service::auth::Authenticator;
 use crate::service::scheduling::inbound::{Receipt, receive};
 use crate::service::users::bootstrap_admin;
 use crate::store::Store;
+use crate::service::reminders::{ReminderSettings, Sender};
 use crate::worker::imip::{ImipSettings, Mailer, spawn_imip};
+use crate::worker::reminders::spawn_reminders;
 
 /// Opens and migrates the configured database (creating the data dir for SQLite).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -82,6 +84,7 @@ pub struct RunningServer {
     purge: JoinHandle<()>,
     timelines: JoinHandle<()>,
     imip: Option<JoinHandle<()>>,
+    reminders: Option<JoinHandle<()>>,
     metrics_task: Option<JoinHandle<()>>,
 }
 
@@ -103,6 +106,9 @@ impl RunningServer {
         let _ = self.timelines.await;
         if let Some(imip) = self.imip {
             let _ = imip.await;
+        }
+        if let Some(reminders) = self.reminders {
+            let _ = reminders.await;
         }
     }
 }
@@ -135,6 +141,19 @@ pub fn open_mailer(config: &Config) -> anyhow::Result<Option<Arc<Mailer>>> {
     Ok(Some(Arc::new(mailer)))
 }
 
+/// The reminder sender's settings when reminders are on and email is configured (issue 19);
+/// without email the schedules are still kept, and reminders start with it.
+fn reminder_sender(config: &Config, email: bool) -> Option<(ReminderSettings, Sender)> {
+    let settings = ReminderSettings::from_config(config);
+    if !settings.enabled {
+        tracing::info!("reminders: off (reminders.enabled = false)");
+        return None;
+    }
+    let mailbox = config.mail_from.as_deref().and_then(|from| from.parse().ok()).filter(|_| email)?;
+    tracing::info!(max_late_minutes = config.reminders.max_late_minutes, "reminders: VALARMs are emailed");
+    Some((settings, Sender { mailbox, key: None }))
+}
+
 /// What every DAV handler (and the scheduling use-cases outside HTTP) needs.
 pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
     DavContext {
@@ -152,6 +171,7 @@ pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
         },
         cache,
         listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),
+        alarm_wake: Arc::new(tokio::sync::Notify::new()),
     }
 }
 
@@ -204,6 +224,8 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let retention = Duration::from_secs(u64::from(config.limits.tombstone_retention_days) * 86_400);
     let purge = crate::worker::spawn_purge(store.clone(), retention, crate::worker::PURGE_EVERY, stopped.clone());
     let timelines = crate::worker::spawn_timelines(store.clone(), crate::worker::TIMELINES_EVERY, stopped.clone());
+    let reminders = reminder_sender(config, mailer.is_some())
+        .map(|(settings, sender)| spawn_reminders(store.clone(), settings, sender, state.dav.alarm_wake.clone(), stopped.clone()));
     let imip = mailer.map(|mailer| spawn_imip(mailer, store.clone(), stopped.clone()));
     let metrics_task = metrics_listener.map(|listener| {
         let mut stopped = stopped.clone();
@@ -222,7 +244,8 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         .await;
     });
     let grace = Duration::from_millis(config.shutdown.grace_ms);
-    let server = RunningServer { addr, store, cache, metrics_addr, metrics, stop, draining, grace, task, purge, timelines, imip, metrics_task };
+    let server =
+        RunningServer { addr, store, cache, metrics_addr, metrics, stop, draining, grace, task, purge, timelines, imip, reminders, metrics_task };
     Ok(server)
 }
 

@@ -38,6 +38,20 @@ enum Command {
     /// Secret feed links (webcal) to a calendar, for people who never log in.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// Reminder emails: whether a user's DISPLAY and AUDIO alarms are also emailed to them
+    /// (EMAIL alarms always are).
+    #[command(subcommand)]
+    Reminders(ReminderCommand),
+}
+
+#[derive(Subcommand)]
+enum ReminderCommand {
+    /// Email USER their DISPLAY and AUDIO alarms (the default).
+    On { user: String },
+    /// Stop emailing USER their DISPLAY and AUDIO alarms.
+    Off { user: String },
+    /// Show USER's setting.
+    Status { user: String },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +199,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(cmd) => user_command(cmd, &config).await,
         Command::Share(cmd) => share_command(cmd, &config).await,
         Command::Feed(cmd) => feed_command(cmd, &config).await,
+        Command::Reminders(cmd) => reminder_command(cmd, &config).await,
         Command::Imip(ImipCommand::Receive) => Ok(()),
         Command::Imip(ImipCommand::RotateRsvpKey) => {
             let store = kalends::app::open_store(&config).await?;
@@ -323,6 +338,22 @@ async fn feed_command(cmd: FeedCommand, config: &Config) -> anyhow::Result<()> {
             print_urls(config, &issued.token);
         }
     }
+    Ok(())
+}
+
+async fn reminder_command(cmd: ReminderCommand, config: &Config) -> anyhow::Result<()> {
+    use kalends::service::reminders;
+    let store = kalends::app::open_store(config).await?;
+    let (user, on) = match cmd {
+        ReminderCommand::On { user } => (user, Some(true)),
+        ReminderCommand::Off { user } => (user, Some(false)),
+        ReminderCommand::Status { user } => (user, None),
+    };
+    if let Some(on) = on {
+        reminders::set_emails(&store, &user, on).await?;
+    }
+    let on = reminders::emails(&store, &user).await?;
+    println!("{user}: DISPLAY and AUDIO alarms {} emailed; EMAIL alarms are", if on { "are" } else { "are not" });
     Ok(())
 }
 

@@ -162,6 +162,7 @@ fn calendar_object(
         }),
         timeline: None,
         schedule_tag: None,
+        alarms: Default::default(),
     }
 }
 
@@ -186,6 +187,7 @@ fn blob(name: &str, data: &[u8]) -> NewObject {
         calendar: None,
         timeline: None,
         schedule_tag: None,
+        alarms: Default::default(),
     }
 }
 
@@ -3139,6 +3141,7 @@ fn indexed_event(name: &str, uid: &str, rule: &str, horizon: i64) -> NewObject {
         calendar: Some(indexed.index),
         timeline: indexed.timeline,
         schedule_tag: None,
+        alarms: Default::default(),
     }
 }
 

@@ -84,6 +84,7 @@ fn event(name: &str, uid: &str, version: u32) -> NewObject {
         calendar: Some(CalendarIndex { uid: uid.to_owned(), component: ComponentKind::Event, first_start: None, last_end: None }),
         timeline: None,
         schedule_tag: Some(format!("\"tag-{version}\"")),
+        alarms: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ fn message(name: &str, text: &str) -> NewObject {
         calendar: None,
         timeline: None,
         schedule_tag: None,
+        alarms: Default::default(),
     }
 }
 

@@ -61,6 +61,7 @@ pub struct Config {
     pub scheduling: SchedulingConfig,
     pub shutdown: ShutdownConfig,
     pub rate_limit: RateLimitConfig,
+    pub reminders: ReminderConfig,
 }
 
 
@@ -85,6 +86,7 @@ impl Default for Config {
             scheduling: SchedulingConfig::default(),
             shutdown: ShutdownConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            reminders: ReminderConfig::default(),
         }
     }
 }
@@ -143,6 +145,15 @@ impl Config {
                 "KALENDS_METRICS_TOKEN" => self.metrics_token = non_empty(value),
                 "KALENDS_SMTP_URL" => self.smtp_url = non_empty(value),
                 "KALENDS_MAIL_FROM" => self.mail_from = non_empty(value),
+                "KALENDS_REMINDERS" => {
+                    self.reminders.enabled = match value.as_str() {
+                        "on" | "true" | "1" => true,
+                        "off" | "false" | "0" => false,
+                        _ => {
+                            return Err(ConfigError::Env { name: "KALENDS_REMINDERS", message: format!("{value:?}: use on or off") });
+                        }
+                    };
+                }
                 "KALENDS_RATE_LIMIT" => {
                     self.rate_limit.enabled = match value.as_str() {
                         "on" | "true" | "1" => true,

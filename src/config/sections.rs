@@ -139,6 +139,42 @@ pub struct ImipConfig {
     pub breaker_max_ms: u64,
 }
 
+/// Reminders the server emails itself (issue 19, docs/decisions/0024-reminders.md). They go
+/// out through `smtp_url` and the iMIP outbox; without `smtp_url` nothing is sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReminderConfig {
+    /// Whether this node sends reminders at all (schedules are kept either way, so turning it
+    /// on later loses nothing that is still ahead).
+    pub enabled: bool,
+    /// A fire more than this many minutes late (the server or the relay was down) is dropped
+    /// with a log line, not sent.
+    pub max_late_minutes: u64,
+    /// Reminder emails per user per hour at most: a guard against runaway data (a minutely
+    /// alarm), high enough that a busy person gets every reminder.
+    pub per_user_per_hour: u32,
+    /// EMAIL alarms may go to addresses other than the owner's own. Off by default: an alarm
+    /// in a calendar would otherwise mail anybody its author names.
+    pub email_others: bool,
+    /// Objects one round takes (one transaction).
+    pub batch: u32,
+    /// The longest a sender sleeps without looking (writes on other nodes wake nobody here).
+    pub max_sleep_secs: u64,
+}
+
+impl Default for ReminderConfig {
+    fn default() -> Self {
+        ReminderConfig {
+            enabled: true,
+            max_late_minutes: 120,
+            per_user_per_hour: 60,
+            email_others: false,
+            batch: 200,
+            max_sleep_secs: 30,
+        }
+    }
+}
+
 impl Default for ImipConfig {
     fn default() -> Self {
         ImipConfig {

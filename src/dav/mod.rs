@@ -53,6 +53,8 @@ pub struct DavContext {
     pub cache: Cache,
     /// Permits for building whole-collection listings (`limits.concurrent_listings`).
     pub listings: Arc<tokio::sync::Semaphore>,
+    /// Woken by a write that stores a reminder due soon (worker/reminders.rs).
+    pub alarm_wake: Arc<tokio::sync::Notify>,
 }
 
 impl DavContext {
@@ -64,6 +66,7 @@ impl DavContext {
             limits: method::put::write_limits(self),
             max_attendees: usize::try_from(self.limits.max_attendees_per_instance).unwrap_or(usize::MAX),
             max_external: usize::try_from(self.limits.max_external_recipients).unwrap_or(usize::MAX),
+            alarm_wake: Some(&self.alarm_wake),
         }
     }
 

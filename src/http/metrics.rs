@@ -98,6 +98,9 @@ pub fn route_class(paths: &Paths, path: &str) -> &'static str {
     if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("rsvp/")) {
         return "rsvp";
     }
+    if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("reminders/")) {
+        return "reminders";
+    }
     if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("feeds/")) {
         return "feed";
     }
@@ -188,6 +191,7 @@ mod tests {
             ("/readyz", "health"),
             ("/metrics", "metrics"),
             ("/rsvp/abc", "rsvp"),
+            ("/reminders/abc", "reminders"),
             ("/feeds/abc.ics", "feed"),
             ("/favicon.ico", "other"),
             ("/calendars/%2e%2e/x", "other"),

@@ -7,5 +7,6 @@ pub mod feed;
 pub mod health;
 pub mod limit;
 pub mod metrics;
+pub mod reminders;
 pub mod rsvp;
 pub mod server;

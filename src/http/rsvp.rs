@@ -110,7 +110,7 @@ fn thanks_page(e: &Event) -> DavResponse {
 }
 
 /// `title` is a constant; `body` is built from escaped values.
-fn page(status: StatusCode, title: &str, body: &str) -> DavResponse {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> DavResponse {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\

@@ -1,5 +1,6 @@
 //! Accept loop and per-request pipeline: health probes (health.rs) → `/metrics` (metrics.rs) →
-//! RSVP links (rsvp.rs, limited by address) → feed links (feed.rs, limited by token) →
+//! RSVP links (rsvp.rs, limited by address) → reminder opt-out links (reminders.rs, limited by
+//! address) → feed links (feed.rs, limited by token) →
 //! well-known redirect → OPTIONS → anonymous
 //! requests limited by address → authenticate (failed logins limited) → read the body within
 //! limits → the principal's rate limit by the request's cost (limit/) → DAV → one log line
@@ -166,6 +167,17 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         let resp = super::rsvp::handle(state, req, &token).await;
         return Outcome { principal: None, limit, resp };
     }
+    // So do the reminder opt-out links, limited per address as RSVP links are.
+    if let Some(token) = req.uri().path().strip_prefix(&format!("{}reminders/", paths.root())) {
+        let token = token.to_owned();
+        let admission = state.limits.admit(Scope::Rsvp, &addr_key(client), 1).await;
+        let limit = verdict(&state.metrics, "rsvp", admission);
+        if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
+            return Outcome { principal: None, limit, resp: unread(req, refused.refusal("too many requests from this address")).await };
+        }
+        let resp = super::reminders::handle(state, req, &token).await;
+        return Outcome { principal: None, limit, resp };
+    }
     // Feed links carry their own credential (the token), so no Basic auth; limited per token.
     if let Some(file) = req.uri().path().strip_prefix(&format!("{}feeds/", paths.root())) {
         let key = feed_limit_key(file);
@@ -247,10 +259,16 @@ fn feed_limit_key(file: &str) -> String {
     crate::service::feeds::token_hash(token).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The path as the log shows it: a feed's token is a credential, so it is left out.
+/// The path as the log shows it: a feed's or a reminder link's token is a credential, so it
+/// is left out.
 fn logged_path(paths: &crate::dav::resource::Paths, path: &str) -> String {
-    let feeds = format!("{}feeds/", paths.root());
-    if path.starts_with(&feeds) { format!("{feeds}…") } else { path.to_owned() }
+    for prefix in ["feeds/", "reminders/"] {
+        let secret = format!("{}{prefix}", paths.root());
+        if path.starts_with(&secret) {
+            return format!("{secret}…");
+        }
+    }
+    path.to_owned()
 }
 
 /// The limiter's verdict for the log line, counted in the metrics under `limiter`.

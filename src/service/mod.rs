@@ -6,6 +6,7 @@ pub mod collections;
 pub mod feeds;
 pub mod freebusy;
 pub mod objects;
+pub mod reminders;
 pub mod scheduling;
 pub mod shares;
 pub mod users;

@@ -11,7 +11,7 @@ use super::scheduling::directory::principal_addresses;
 use crate::sched::Role;
 use crate::calendar::ComponentKind;
 use crate::store::{
-    SchedWritten, Collection, CollectionKind, Expect, NewObject, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
+    SchedWritten, Collection, CollectionKind, Expect, NewObject, ObjectAlarms, ObjectMeta, ObjectStore, PutOutcome, Store, StoreError, UserStore,
 };
 
 /// Limits a write must respect (from configuration).
@@ -86,9 +86,11 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
     check_quota(store, owner, object.data.len(), limits).await?;
     let role = scheduling_role(ctx, owner, req.collection, &object)?;
+    let due = object.alarms.next_due();
     if role == Role::None && req.tag_match.is_none() {
         match store.put_object(req.collection.id, object.clone(), req.expect.clone()).await {
             Ok(PutOutcome { created, meta }) => {
+                wake_sender(ctx, due);
                 let verbatim = usize::try_from(meta.size).is_ok_and(|n| n == sent.len());
                 return Ok(PutDone { verbatim, created, meta });
             }
@@ -98,12 +100,25 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
         }
     }
     let done = deliver::put(ctx, owner, req.collection, object, role, req.expect, req.tag_match).await?;
+    wake_sender(ctx, due);
     match done.written {
         Some(SchedWritten::Put(PutOutcome { created, meta })) => {
             let verbatim = done.stored.as_deref().is_some_and(|t| t.as_bytes() == sent.as_slice());
             Ok(PutDone { created, meta, verbatim })
         }
         _ => Err(ServiceError::Internal("a scheduled PUT wrote no object".into())),
+    }
+}
+
+/// Tells the reminder sender about a due time within its longest sleep, which it would
+/// otherwise find only after that sleep. Later ones it finds itself.
+fn wake_sender(ctx: &SchedCtx<'_>, due: Option<i64>) {
+    // Beyond any sensible `reminders.max_sleep_secs`; a needless wake costs one indexed MIN.
+    const SOON: i64 = 300;
+    if let (Some(wake), Some(due)) = (ctx.alarm_wake, due)
+        && due <= super::now().saturating_add(SOON)
+    {
+        wake.notify_one();
     }
 }
 
@@ -164,7 +179,16 @@ fn prepare(
     if collection.kind == CollectionKind::Plain {
         let etag = etag_of(&data);
         let content_type = content_type.unwrap_or("application/octet-stream").to_owned();
-        return Ok(NewObject { name: name.to_owned(), data, content_type, etag, calendar: None, timeline: None, schedule_tag: None });
+        return Ok(NewObject {
+            name: name.to_owned(),
+            data,
+            content_type,
+            etag,
+            calendar: None,
+            timeline: None,
+            schedule_tag: None,
+            alarms: ObjectAlarms::Without,
+        });
     }
     let data = strip_bom(data);
     let etag = etag_of(&data);
@@ -177,6 +201,7 @@ fn prepare(
     if !collection.props.components.contains(index.component.bit()) {
         return Err(ServiceError::UnsupportedComponent(index.component));
     }
+    let alarms = super::reminders::object_alarms(&data, collection, super::now());
     Ok(NewObject {
         name: name.to_owned(),
         data,
@@ -185,6 +210,7 @@ fn prepare(
         calendar: Some(index),
         timeline,
         schedule_tag: None,
+        alarms,
     })
 }
 

@@ -37,6 +37,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0008_time_range_calendar_only.sql",
     "0009_feeds.sql",
     "0010_shares.sql",
+    "0011_reminders.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -50,6 +51,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0008_time_range_calendar_only.sql",
     "0009_feeds.sql",
     "0010_shares.sql",
+    "0011_reminders.sql",
 );
 
 impl Embedded {

@@ -278,6 +278,8 @@ pub struct NewObject {
     pub timeline: Option<Timeline>,
     /// RFC 6638 §3.2.10: the Schedule-Tag of a scheduling object; None for others.
     pub schedule_tag: Option<String>,
+    /// Its reminder schedule (issue 19), stored in the same transaction.
+    pub alarms: ObjectAlarms,
 }
 
 /// A time-range candidate: the object and, when it has one, its stored instance timeline.
@@ -647,6 +649,8 @@ pub use rsvp::{RsvpKey, RsvpStore};
 mod shares;
 pub use shares::{Access, Share, ShareGrant, ShareProps, ShareStore};
 mod sched;
-pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+mod alarms;
+pub use alarms::{AlarmDecision, AlarmDelivery, AlarmRound, AlarmSlot, AlarmStore, BackfillObject, Decide, DueAlarm, FireOutcome, FireRecord, ObjectAlarms};
 mod feeds;
 pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};

@@ -135,6 +135,17 @@ pub struct ExternalItip {
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub sent_at: Option<Timestamp>,
+    pub kind: OutboxKind,
+}
+
+/// What an outbox row carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// An iTIP message for a recipient outside (`data` is the iTIP text; the mail is built when
+    /// sent, and its outcome becomes the recipient's SCHEDULE-STATUS).
+    Itip,
+    /// A reminder (issue 19): `data` is the whole email, built when the alarm fired.
+    Reminder,
 }
 
 /// Where one recipient's deliveries go, read for all recipients of a change at once.

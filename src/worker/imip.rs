@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use lettre::Address;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -20,12 +21,12 @@ use crate::cache::Health;
 use crate::cache::breaker::{Backoff, Breaker, Permit, Transition};
 use crate::calendar::ValidateOptions;
 use crate::config::Config;
-use crate::mail::{Action, Envelope, compose, message_id};
+use crate::mail::{Action, Envelope, compose, mailto_address, message_id};
 use crate::sched::ScheduleStatus;
 use crate::service::ServiceResult;
 use crate::service::scheduling::imip::settle;
 use crate::service::scheduling::rsvp;
-use crate::store::{ClaimedItip, ItipOutcome, SchedStore, Store, Timestamp, UserId};
+use crate::store::{ClaimedItip, ItipOutcome, OutboxKind, SchedStore, Store, Timestamp, UserId};
 
 /// The drain's settings, from `[imip]` (config.rs explains each).
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct ImipSettings {
     pub retry_initial_secs: i64,
     pub retry_max_secs: i64,
     pub max_age_secs: i64,
+    /// A reminder not sent within this long fails: late, it is noise (`reminders.max_late`).
+    pub reminder_max_age_secs: i64,
     pub per_hour: i64,
     pub per_day: i64,
     /// Messages on the wire at once (and the SMTP pool's size).
@@ -56,6 +59,7 @@ impl ImipSettings {
             retry_initial_secs: secs(c.retry_initial_secs.max(1)),
             retry_max_secs: secs(c.retry_max_secs.max(1)),
             max_age_secs: secs(c.max_age_hours).saturating_mul(3600),
+            reminder_max_age_secs: secs(config.reminders.max_late_minutes).saturating_mul(60),
             per_hour: i64::from(c.per_hour),
             per_day: i64::from(c.per_day),
             concurrency: usize::try_from(c.concurrency.max(1)).unwrap_or(1),
@@ -203,10 +207,15 @@ impl Mailer {
         let s = &self.settings;
         let m = &row.item.message;
         let give_back = |at| ItipOutcome::Retry { at, error: None, counted: false };
-        let (outcome, status) = if now.saturating_sub(row.item.created_at) > s.max_age_secs {
+        // A reminder is a finished email: no SCHEDULE-STATUS to write, no organizer's limit
+        // (the reminders have their own cap), and its own age limit.
+        let reminder = row.item.kind == OutboxKind::Reminder;
+        let max_age = if reminder { s.reminder_max_age_secs } else { s.max_age_secs };
+        let status_of = |status: ScheduleStatus| (!reminder).then_some(status);
+        let (outcome, status) = if now.saturating_sub(row.item.created_at) > max_age {
             let error = row.item.last_error.clone().unwrap_or_else(|| "not sent in time".into());
-            (ItipOutcome::Failed { error: format!("too old: {error}") }, Some(ScheduleStatus::TemporaryFailure))
-        } else if !self.reserve(store, m.owner, now, counts).await? {
+            (ItipOutcome::Failed { error: format!("too old: {error}") }, status_of(ScheduleStatus::TemporaryFailure))
+        } else if !reminder && !self.reserve(store, m.owner, now, counts).await? {
             // Over the organizer's limit: back in a minute, the attempt not counted.
             done.deferred += 1;
             tracing::info!(id = row.item.id, owner = m.owner.0, "iMIP send limit reached; message waits");
@@ -224,12 +233,16 @@ impl Mailer {
                     (give_back(now.saturating_add(wait)), None)
                 }
                 Some(permit) => {
-                    let actions = self.answer_actions(store, &row, now).await;
-                    let sent = self.send(&row, actions).await;
+                    let sent = if reminder {
+                        self.send_reminder(&row).await
+                    } else {
+                        let actions = self.answer_actions(store, &row, now).await;
+                        self.send(&row, actions).await
+                    };
                     self.tell_breaker(permit, &sent);
                     match sent {
-                        Sent::Ok => (ItipOutcome::Sent { at: now }, Some(ScheduleStatus::Sent)),
-                        Sent::Permanent(error) => (ItipOutcome::Failed { error }, Some(ScheduleStatus::PermanentFailure)),
+                        Sent::Ok => (ItipOutcome::Sent { at: now }, status_of(ScheduleStatus::Sent)),
+                        Sent::Permanent(error) => (ItipOutcome::Failed { error }, status_of(ScheduleStatus::PermanentFailure)),
                         Sent::Transient(error) | Sent::Unreachable(error) => {
                             let at = now.saturating_add(self.backoff(row.item.attempts));
                             (ItipOutcome::Retry { at, error: Some(error), counted: true }, None)
@@ -325,19 +338,30 @@ impl Mailer {
             Ok(message) => message,
             Err(e) => return Sent::Permanent(e.to_string()),
         };
-        match self.transport.send(message).await {
-            Ok(_) => {
-                tracing::info!(id = row.item.id, message_id = %envelope.message_id, recipient = %m.recipient, method = %m.method, "iMIP message sent");
-                Sent::Ok
-            }
-            Err(e) if e.is_permanent() => Sent::Permanent(e.to_string()),
-            // The message itself cannot go this way (e.g. a non-ASCII address and a relay
-            // without SMTPUTF8, RFC 6531): retrying would not help, and the relay is fine.
-            Err(e) if e.is_client() => Sent::Permanent(e.to_string()),
-            // 4xx, or an answer that could not be read: the relay is there, try later.
-            Err(e) if e.is_transient() || e.is_response() => Sent::Transient(e.to_string()),
-            Err(e) => Sent::Unreachable(e.to_string()),
+        let sent = classify(self.transport.send(message).await);
+        if matches!(sent, Sent::Ok) {
+            tracing::info!(id = row.item.id, message_id = %envelope.message_id, recipient = %m.recipient, method = %m.method, "iMIP message sent");
         }
+        sent
+    }
+
+    /// A reminder row holds the whole message (built when its alarm fired, with its
+    /// deterministic Message-ID): it goes out as it is, to its one recipient.
+    async fn send_reminder(&self, row: &ClaimedItip) -> Sent {
+        let m = &row.item.message;
+        let to: Address = match mailto_address(&m.recipient).parse() {
+            Ok(to) => to,
+            Err(e) => return Sent::Permanent(format!("invalid address {:?}: {e}", m.recipient)),
+        };
+        let envelope = match lettre::address::Envelope::new(Some(self.sender.email.clone()), vec![to]) {
+            Ok(envelope) => envelope,
+            Err(e) => return Sent::Permanent(e.to_string()),
+        };
+        let sent = classify(self.transport.send_raw(&envelope, &m.data).await);
+        if matches!(sent, Sent::Ok) {
+            tracing::info!(id = row.item.id, recipient = %m.recipient, uid = %m.uid, "reminder sent");
+        }
+        sent
     }
 
     fn tell_breaker(&self, permit: Permit, sent: &Sent) {
@@ -352,6 +376,20 @@ impl Mailer {
             Transition::Closed => tracing::info!("SMTP relay reachable again; iMIP sending resumed"),
             Transition::Reopened { .. } | Transition::None => {}
         }
+    }
+}
+
+/// How an SMTP answer ends a send.
+fn classify<T>(result: Result<T, lettre::transport::smtp::Error>) -> Sent {
+    match result {
+        Ok(_) => Sent::Ok,
+        Err(e) if e.is_permanent() => Sent::Permanent(e.to_string()),
+        // The message itself cannot go this way (e.g. a non-ASCII address and a relay
+        // without SMTPUTF8, RFC 6531): retrying would not help, and the relay is fine.
+        Err(e) if e.is_client() => Sent::Permanent(e.to_string()),
+        // 4xx, or an answer that could not be read: the relay is there, try later.
+        Err(e) if e.is_transient() || e.is_response() => Sent::Transient(e.to_string()),
+        Err(e) => Sent::Unreachable(e.to_string()),
     }
 }
 

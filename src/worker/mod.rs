@@ -3,6 +3,7 @@
 //! `imip` drains the outbox of emails to people outside the server (RFC 6047).
 
 pub mod imip;
+pub mod reminders;
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::calendar::timeline::{HORIZON_SECONDS, RENEW_SECONDS};
 use crate::calendar::timeline_of;
-use crate::store::{SchedStore, Store, StoreResult, SyncStore};
+use crate::store::{AlarmStore, SchedStore, Store, StoreResult, SyncStore};
 
 /// How often tombstones are pruned. Pruning is cheap and its timing is not observable beyond
 /// the retention, so an hour is plenty.
@@ -50,6 +51,14 @@ pub fn spawn_purge(store: Store, retention: Duration, every: Duration, stop: wat
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "settled iMIP messages pruned"),
                 Err(e) => tracing::warn!(error = %e, "pruning the iMIP outbox failed; retrying later"),
+            }
+            // A delivery only guards its fire until the watermark has passed it, which it has
+            // long before this.
+            let keep = i64::try_from(OUTBOX_KEEP.as_secs()).unwrap_or(i64::MAX);
+            match store.prune_alarm_deliveries(crate::service::now().saturating_sub(keep)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "old reminder deliveries pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning reminder deliveries failed; retrying later"),
             }
         }
     })

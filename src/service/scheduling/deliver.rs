@@ -17,7 +17,7 @@ use crate::sched::{
 use crate::service::objects::{WriteLimits, etag_of, uid_conflict};
 use crate::service::{Principal, ServiceError, ServiceResult};
 use crate::store::{
-    Collection, CollectionKind, Expect, NewExternalItip, NewObject, ObjectStore, SchedStore, SchedWrite, SchedWritten,
+    Collection, CollectionKind, Expect, NewExternalItip, NewObject, ObjectAlarms, ObjectStore, SchedStore, SchedWrite, SchedWritten,
     Store, StoreError, StoredObject, UserId,
 };
 
@@ -30,6 +30,9 @@ pub struct SchedCtx<'a> {
     pub max_attendees: usize,
     /// Outside recipients (iMIP) one change may queue messages for; the rest get 5.3.
     pub max_external: usize,
+    /// The reminder sender's wake-up (issue 19): a write that stores a due time sooner than
+    /// the sender's longest sleep tells it.
+    pub alarm_wake: Option<&'a tokio::sync::Notify>,
 }
 
 /// How often a scheduling transaction is rebuilt when a recipient's copy changed under it.
@@ -522,6 +525,7 @@ async fn inbox_message(ctx: &SchedCtx<'_>, user: &Principal, message: &Message, 
         calendar: None,
         timeline: None,
         schedule_tag: None,
+        alarms: ObjectAlarms::Without,
     };
     d.inbox.push((inbox, object));
     Ok(())
@@ -561,6 +565,7 @@ fn indexed(ctx: &SchedCtx<'_>, collection: &Collection, name: &str, text: String
     if collection.kind != CollectionKind::Calendar || !collection.props.components.contains(index.component.bit()) {
         return Err(ServiceError::UnsupportedComponent(index.component));
     }
+    let alarms = crate::service::reminders::object_alarms(&data, collection, crate::service::now());
     Ok(NewObject {
         name: name.to_owned(),
         etag: etag_of(&data),
@@ -569,6 +574,7 @@ fn indexed(ctx: &SchedCtx<'_>, collection: &Collection, name: &str, text: String
         calendar: Some(index),
         timeline,
         schedule_tag: tag,
+        alarms,
     })
 }
 

@@ -66,6 +66,7 @@ async fn status_write(
     let data = marked.into_bytes();
     let horizon = crate::service::now().saturating_add(HORIZON_SECONDS);
     let Indexed { index, timeline } = index_object(&data, opts, horizon)?;
+    let alarms = crate::service::reminders::object_alarms(&data, &collection, crate::service::now());
     let new = NewObject {
         name: object.meta.name.clone(),
         etag: etag_of(&data),
@@ -74,6 +75,7 @@ async fn status_write(
         calendar: Some(index),
         timeline,
         schedule_tag: object.meta.schedule_tag.clone(),
+        alarms,
     };
     Ok(Some(SchedWrite::Put { collection: collection.id, object: new, expect: Expect::Etag(vec![object.meta.etag]) }))
 }

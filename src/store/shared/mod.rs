@@ -113,6 +113,7 @@ macro_rules! from_row {
 
 // `pub(super)`: an engine's tests may name a capability's statements (sqlite.rs checks their
 // query plans).
+pub(super) mod alarms;
 pub(super) mod collections;
 pub(super) mod dead_props;
 pub(super) mod feeds;

@@ -335,6 +335,7 @@ pub(super) async fn put_locked(
     };
     let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
     let row = write_row(conn, statement, collection, bumped.sync_seq, &object, now).await?;
+    super::alarms::write_slot(conn, row.id, object.alarms, existed, now).await?;
     if checks.tombstone {
         clear_tombstone(conn, collection, &object.name).await?;
     }
@@ -386,7 +387,14 @@ pub(super) async fn insert_many_locked(conn: &mut Conn, rows: &[(CollectionId, i
             .bind(object.timeline.as_ref().and_then(|t| t.until))
             .bind(object.schedule_tag.as_deref());
     }
-    query.fetch_all(&mut *conn).await?.into_iter().map(ObjectMeta::try_from).collect()
+    let metas: Vec<ObjectMeta> = query.fetch_all(&mut *conn).await?.into_iter().map(ObjectMeta::try_from).collect::<StoreResult<_>>()?;
+    // New copies with alarms get their schedule rows (matched by collection and name, unique).
+    for (collection, _, object) in rows.iter().filter(|(_, _, o)| o.alarms.next_due().is_some()) {
+        if let Some(meta) = metas.iter().find(|m| m.collection == *collection && m.name == object.name) {
+            super::alarms::write_slot(conn, meta.id.0, object.alarms, false, now).await?;
+        }
+    }
+    Ok(metas)
 }
 
 /// Binds a NewObject's values in the order INSERT_OBJECT, INSERT_OBJECT_ONLY and

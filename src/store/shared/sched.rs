@@ -12,7 +12,7 @@ use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
     ClaimedItip, Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, ItipOutcome, ItipSettle,
-    NewExternalItip, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
+    NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
 };
 
 /// This capability's SQL, shared by both engines.
@@ -59,7 +59,7 @@ pub mod sql {
          data, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
     macro_rules! external_cols {
         () => {
-            "id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at"
+            "id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at, kind"
         };
     }
     pub const PENDING_EXTERNAL: &str =
@@ -93,7 +93,7 @@ pub mod sql {
     pub const OUTBOX_STATS: &str = "SELECT state, COUNT(*), MIN(created_at) FROM itip_outbox GROUP BY state";
     pub const PRUNE_EXTERNAL: &str = "DELETE FROM itip_outbox WHERE state <> 'pending' AND created_at < $1";
     pub const SENT_SINCE: &str = "SELECT COALESCE(SUM(CASE WHEN sent_at > $2 THEN 1 ELSE 0 END), 0), COUNT(*) \
-         FROM itip_outbox WHERE owner_id = $1 AND sent_at > $3";
+         FROM itip_outbox WHERE owner_id = $1 AND sent_at > $3 AND kind = 'itip'";
 }
 
 struct ExternalRow {
@@ -109,8 +109,9 @@ struct ExternalRow {
     next_attempt_at: i64,
     last_error: Option<String>,
     sent_at: Option<i64>,
+    kind: String,
 }
-from_row!(ExternalRow { id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at });
+from_row!(ExternalRow { id, owner_id, recipient, method, uid, data, created_at, state, attempts, next_attempt_at, last_error, sent_at, kind });
 
 impl From<ExternalRow> for ExternalItip {
     fn from(r: ExternalRow) -> Self {
@@ -129,6 +130,7 @@ impl From<ExternalRow> for ExternalItip {
             next_attempt_at: r.next_attempt_at,
             last_error: r.last_error,
             sent_at: r.sent_at,
+            kind: if r.kind == "reminder" { OutboxKind::Reminder } else { OutboxKind::Itip },
         }
     }
 }

@@ -101,6 +101,7 @@ async fn copy_collection_row(
             .bind(id)
             .execute(&mut *conn)
             .await?;
+        super::alarms::copy_member_slots(conn, from, CollectionId(id), now).await?;
         // The copy holds the same members, so the same bytes (the counter is not copied with
         // the row: a shallow copy has no members).
         sqlx::query(sql::COPY_BYTES).bind(from.0).bind(id).execute(&mut *conn).await?;
@@ -358,6 +359,7 @@ pub(super) async fn transfer_object(
             .bind(copy)
             .execute(&mut *tx)
             .await?;
+        super::alarms::copy_slot(&mut tx, src.id, copy, now).await?;
         add_bytes(&mut tx, dest, copied_size).await?;
     } else {
         // The row itself moves, keeping its id, timestamps and dead properties.
