@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::cache::{Cache, Health};
-use crate::store::{OutboxStats, SchedStore, Store};
+use crate::store::{AlarmStore, OutboxStats, SchedStore, Store};
 use crate::worker::imip::Mailer;
 
 /// The `Content-Type` of the answer.
@@ -37,6 +37,8 @@ const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 /// A scrape waits this long at most for the outbox query; a slower database leaves the outbox
 /// series out of that scrape rather than holding Prometheus past its own timeout.
 const OUTBOX_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// A reminder due longer than this counts as overdue in `kalends_reminders_overdue`.
+const OVERDUE_SECS: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
@@ -98,7 +100,7 @@ impl Metrics {
         registry.register("rate_limit_decisions", "Rate limiter decisions, by limiter and verdict", rate_limit.clone());
         let store_errors = Counter::default();
         registry.register("store_errors", "Requests answered 500 because the database failed", store_errors.clone());
-        let scraped = Arc::new(ScrapeTime { cache, mailer, outbox: Mutex::new(None) });
+        let scraped = Arc::new(ScrapeTime { cache, mailer, outbox: Mutex::new(None), overdue: Mutex::new(None) });
         registry.register_collector(Box::new(scraped.clone()));
         Metrics { registry, requests, durations, connections_open, connections, rate_limit, store_errors, scraped, store }
     }
@@ -143,9 +145,20 @@ impl Metrics {
                 None
             }
         };
+        // One indexed count on the due index: the senders are behind, or none runs.
+        let since = crate::service::now().saturating_sub(OVERDUE_SECS);
+        let overdue = match tokio::time::timeout(OUTBOX_QUERY_TIMEOUT, self.store.due_alarm_count(since)).await {
+            Ok(Ok(n)) => Some(n),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: counting overdue reminders failed; the series is left out");
+                None
+            }
+            Err(_) => None,
+        };
         let mut out = String::new();
         // Scrapes at once may interleave their snapshots; each still sees a complete recent one.
         *lock(&self.scraped.outbox) = outbox.map(|o| (o, crate::service::now()));
+        *lock(&self.scraped.overdue) = overdue;
         if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry) {
             // Writing into a String cannot fail; a collector's error would be a bug here.
             tracing::error!(error = %e, "metrics: encoding failed");
@@ -185,6 +198,8 @@ struct ScrapeTime {
     mailer: Option<Arc<Mailer>>,
     /// The outbox as `render` just read it, and when (Unix seconds).
     outbox: Mutex<Option<(OutboxStats, i64)>>,
+    /// Reminders due for over a minute and not handled, as `render` just read it.
+    overdue: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for ScrapeTime {
@@ -251,6 +266,14 @@ impl Collector for ScrapeTime {
                 "imip_outbox_oldest_pending_age_seconds",
                 "Age of the oldest email waiting in the outbox, 0 when none waits.",
                 age,
+            )?;
+        }
+        if let Some(n) = *lock(&self.overdue) {
+            gauge(
+                &mut encoder,
+                "reminders_overdue",
+                "Reminders due for more than a minute and not yet handled (all nodes): no node sends them, or the senders are behind.",
+                n,
             )?;
         }
         Ok(())

@@ -123,12 +123,16 @@ async fn a_write_keeps_a_due_row_and_never_moves_the_watermark_back(store: Store
     assert_eq!(slot(&store, id).await, (None, t + 2000));
 
     // A row due and not yet handled survives writes, with or without alarms.
-    put(&store, &cal, "e.ics", ObjectAlarms::With(Some(t - 10))).await;
-    assert_eq!(slot(&store, id).await, (Some(t - 10), t + 2000));
+    put(&store, &cal, "e.ics", ObjectAlarms::With(Some(t - 100))).await;
+    assert_eq!(slot(&store, id).await, (Some(t - 100), t + 2000));
     put(&store, &cal, "e.ics", ObjectAlarms::With(Some(t + 3000))).await;
-    assert_eq!(slot(&store, id).await.0, Some(t - 10));
+    assert_eq!(slot(&store, id).await.0, Some(t - 100));
     put(&store, &cal, "e.ics", ObjectAlarms::Without).await;
-    assert_eq!(slot(&store, id).await.0, Some(t - 10));
+    assert_eq!(slot(&store, id).await.0, Some(t - 100));
+    // Due for over a minute and not handled: what the operator's alert watches.
+    let metrics = kalends::metrics::Metrics::new(store.clone(), kalends::cache::Cache::memory(16), None);
+    let text = metrics.render().await;
+    assert!(text.lines().any(|l| l == "kalends_reminders_overdue 1"), "{text}");
     // A new object without alarms gets no row; deleting the object takes the row along.
     let plain = put(&store, &cal, "p.ics", ObjectAlarms::Without).await;
     assert!(store.alarm_slot(plain).await.unwrap().is_none());
