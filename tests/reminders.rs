@@ -359,6 +359,11 @@ async fn sharees_and_declined_events_get_nothing(engine: Engine) {
     let bob = s.store.user_by_name("bob").await.unwrap().unwrap();
     assert!(s.store.alarm_deliveries_of(bob.id).await.unwrap().is_empty());
     assert!(s.store.external_of(bob.id).await.unwrap().is_empty());
+    // Bob has no email address: his own pop-up alarms are his devices' alone.
+    let r = send(s.req_as("bob", BOB_PW, "PUT", "/calendars/bob/calendar/b.ics").header("Content-Type", "text/calendar").body(event("b", t0 + 120, ALARM_15))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(fire(&s, t0 - 775).await, AlarmRound { rows: 1, ..AlarmRound::default() });
+    assert!(s.store.alarm_deliveries_of(bob.id).await.unwrap().is_empty());
     s.stop().await;
 }
 

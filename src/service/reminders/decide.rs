@@ -38,8 +38,8 @@ pub fn decide(due: &DueAlarm, settings: &ReminderSettings, sender: &Sender, now:
     AlarmDecision { fires: records, fired_through: now, next_due: next }
 }
 
-/// One fire's outcome and emails; None when the owner has turned emailed DISPLAY/AUDIO alarms
-/// off (nothing to record: their devices show those).
+/// One fire's outcome and emails; None for a DISPLAY/AUDIO alarm of an owner who turned those
+/// emails off or has no address (nothing to record: their devices show those).
 fn record(
     due: &DueAlarm,
     settings: &ReminderSettings,
@@ -50,7 +50,7 @@ fn record(
     now: Timestamp,
 ) -> Option<FireRecord> {
     let from_display = fire.action != AlarmAction::Email;
-    if from_display && !due.reminder_emails {
+    if from_display && (!due.reminder_emails || own.is_empty()) {
         return None;
     }
     let recipients = recipients(&fire, own, settings.email_others);
