@@ -153,6 +153,34 @@ async fn edits_move_alarms_and_never_resend(engine: Engine) {
     s.stop().await;
 }
 
+/// Thunderbird dismisses with X-MOZ-LASTACK and snoozes with X-MOZ-SNOOZE-TIME on the event: the
+/// snooze is emailed at its time, once; an RFC 9074 snooze alarm likewise.
+async fn snoozes_are_emailed_at_the_snooze_time(engine: Engine) {
+    let s = start_server(engine).await;
+    let t0 = start_time();
+    put(&s, "z.ics", &event("z", t0, ALARM_15)).await;
+    assert_eq!(fire(&s, t0 - 895).await, queued(1));
+    let snoozed = format!("X-MOZ-LASTACK:{}\r\nX-MOZ-SNOOZE-TIME:{}\r\n{ALARM_15}", utc(t0 - 890), utc(t0 - 600));
+    put(&s, "z.ics", &event("z", t0, &snoozed)).await;
+    assert_eq!(fire(&s, t0 - 700).await, AlarmRound::default(), "not before the snooze time");
+    assert_eq!(fire(&s, t0 - 595).await, queued(1));
+    assert_eq!(fire(&s, t0 - 300).await, AlarmRound::default());
+    // RFC 9074: the original acknowledged, a snooze alarm related to it.
+    let rfc9074 = format!(
+        "BEGIN:VALARM\r\nUID:orig\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nDESCRIPTION:x\r\nACKNOWLEDGED:{}\r\nEND:VALARM\r\n\
+         BEGIN:VALARM\r\nUID:snooze\r\nRELATED-TO;RELTYPE=SNOOZE:orig\r\nACTION:DISPLAY\r\nTRIGGER;VALUE=DATE-TIME:{}\r\n\
+         DESCRIPTION:x\r\nEND:VALARM\r\n",
+        utc(t0 + 3600 - 890),
+        utc(t0 + 3600 - 120)
+    );
+    put(&s, "y.ics", &event("y", t0 + 3600, &rfc9074)).await;
+    assert_eq!(fire(&s, t0 + 3600 - 895).await, AlarmRound::default(), "acknowledged: not emailed");
+    assert_eq!(fire(&s, t0 + 3600 - 115).await, queued(1));
+    let at: Vec<i64> = s.store.alarm_deliveries_of(alice(&s).await.id).await.unwrap().iter().map(|d| d.at).collect();
+    assert_eq!(at, [t0 - 900, t0 - 600, t0 + 3600 - 120]);
+    s.stop().await;
+}
+
 /// A write while an alarm is due but not yet handled does not drop it (real clock: the write
 /// must come after the due time; this server runs no sender of its own).
 async fn a_write_never_drops_a_due_alarm(engine: Engine) {
@@ -399,6 +427,7 @@ on_both_engines!(
     an_alarm_fires_once_at_its_time,
     edits_move_alarms_and_never_resend,
     a_write_never_drops_a_due_alarm,
+    snoozes_are_emailed_at_the_snooze_time,
     delete_cancels_and_copies_fire_on_their_own,
     a_recurring_event_fires_per_instance,
     an_smtp_outage_delays_but_loses_nothing,
