@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use kalends::config::Config;
 use kalends::service::scheduling::inbound::Receipt;
-use kalends::service::{shares, users};
+use kalends::service::{app_passwords, shares, users};
 use kalends::store::Access;
 
 #[derive(Parser)]
@@ -155,6 +155,23 @@ enum UserCommand {
     List,
     /// Delete a user and everything they own.
     Delete { name: String },
+    /// Let a user manage users through the API (`--off` to take it back).
+    Admin {
+        name: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Make an app password for USER (for one client or script; printed once): the password
+    /// for CalDAV clients, or `Authorization: Bearer` for the API.
+    AppPassword {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List USER's app passwords (never the secrets).
+    AppPasswords { name: String },
+    /// Revoke USER's app password ID.
+    RevokeAppPassword { name: String, id: i64 },
 }
 
 fn main() -> ExitCode {
@@ -259,6 +276,27 @@ async fn user_command(cmd: UserCommand, config: &Config) -> anyhow::Result<()> {
         UserCommand::Delete { name } => {
             users::delete(&store, &name).await?;
             println!("deleted user {name}");
+        }
+        UserCommand::Admin { name, off } => {
+            use kalends::store::UserStore as _;
+            store.set_admin(&name, !off).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            println!("{name} is {}an administrator", if off { "no longer " } else { "" });
+        }
+        UserCommand::AppPassword { name, label } => {
+            let issued = app_passwords::create_for(&store, &name, &label).await?;
+            println!("app password {} ({}) for {name} (shown once): {}", issued.app.id, issued.app.label, issued.secret);
+        }
+        UserCommand::AppPasswords { name } => {
+            let user = users::list(&store).await?.into_iter().find(|u| u.name == name).ok_or_else(|| anyhow::anyhow!("no user {name}"))?;
+            println!("id\tlabel\tstarts with\tcreated\tlast used");
+            for a in app_passwords::list(&store, user.id).await? {
+                println!("{}\t{}\t{}…\t{}\t{}", a.id, a.label, a.hint, day(Some(a.created_at)), day(a.last_used_at));
+            }
+        }
+        UserCommand::RevokeAppPassword { name, id } => {
+            let user = users::list(&store).await?.into_iter().find(|u| u.name == name).ok_or_else(|| anyhow::anyhow!("no user {name}"))?;
+            app_passwords::revoke(&store, user.id, id).await.map_err(|_| anyhow::anyhow!("{name} has no app password {id}"))?;
+            println!("revoked app password {id} of {name}");
         }
     }
     Ok(())

@@ -26,6 +26,54 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
     Some(Credentials { user: user.to_owned(), password: password.to_owned() })
 }
 
+/// An `Authorization: Bearer` token (RFC 6750 §2.1): the API's app passwords.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// Credentials as a request carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Basic(Credentials),
+    Bearer(String),
+}
+
+impl Credential {
+    pub fn of(headers: &HeaderMap) -> Option<Credential> {
+        basic_credentials(headers).map(Credential::Basic).or_else(|| bearer_token(headers).map(Credential::Bearer))
+    }
+
+    /// The name failed logins are counted under besides the address: the user name, or for a
+    /// token a key of its own (wrong tokens share no bucket, so nobody locks out everyone's).
+    pub fn login_name(&self) -> String {
+        match self {
+            Credential::Basic(c) => c.user.clone(),
+            Credential::Bearer(t) => {
+                let digest = crate::service::app_passwords::secret_hash(t);
+                format!("\0bearer:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+            }
+        }
+    }
+
+    fn secret(&self) -> &str {
+        match self {
+            Credential::Basic(c) => &c.password,
+            Credential::Bearer(t) => t,
+        }
+    }
+
+    /// What `Authenticator::recently_verified` is asked about.
+    pub fn recent_key(&self) -> (&str, &str) {
+        match self {
+            Credential::Basic(c) => (&c.user, &c.password),
+            Credential::Bearer(_) => ("\0bearer", self.secret()),
+        }
+    }
+}
+
 pub fn challenge() -> DavResponse {
     let mut resp = text(StatusCode::UNAUTHORIZED, "authentication required");
     resp.headers_mut()
@@ -50,5 +98,17 @@ mod tests {
         assert_eq!(basic_credentials(&h), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(basic_credentials(&h), None);
+    }
+
+    #[test]
+    fn parses_bearer_and_keeps_tokens_apart() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer kal_abc"));
+        assert_eq!(Credential::of(&h), Some(Credential::Bearer("kal_abc".into())));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  "));
+        assert_eq!(Credential::of(&h), None);
+        let (a, b) = (Credential::Bearer("kal_a".into()), Credential::Bearer("kal_b".into()));
+        assert_ne!(a.login_name(), b.login_name());
+        assert!(a.login_name().starts_with('\0'), "never a user name");
     }
 }

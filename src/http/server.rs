@@ -25,7 +25,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use super::auth::{Credentials, basic_credentials, challenge};
+use super::auth::{Credential, challenge};
 use super::limit::client::{addr_key, client_addr};
 use super::limit::cost::{RequestClass, items_cost};
 use super::limit::{Admission, RateLimits, Scope};
@@ -202,7 +202,7 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     if method == DavMethod::Options {
         return Outcome::unlimited(options::handle());
     }
-    let Some(creds) = basic_credentials(req.headers()) else {
+    let Some(creds) = Credential::of(req.headers()) else {
         let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
         let limit = verdict(&state.metrics, "anonymous", admission);
         let resp = match admission.filter(|a| !a.verdict.allowed) {
@@ -287,18 +287,24 @@ fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission
 /// recently: someone guessing Alice's password must not lock Alice's phone out), and the
 /// failure that crosses them gets 429 instead of 401. A store failure is 503, not a 401 that
 /// would make clients ask for the password again.
-async fn authenticate(state: &HttpState, creds: &Credentials, client: IpAddr) -> Result<Principal, (&'static str, DavResponse)> {
+async fn authenticate(state: &HttpState, creds: &Credential, client: IpAddr) -> Result<Principal, (&'static str, DavResponse)> {
     let limits = &state.limits;
-    if let Some(wait) = limits.login_blocked(client, &creds.user)
-        && !state.auth.recently_verified(&creds.user, &creds.password)
+    let login_name = creds.login_name();
+    let (recent_user, recent_secret) = creds.recent_key();
+    if let Some(wait) = limits.login_blocked(client, &login_name)
+        && !state.auth.recently_verified(recent_user, recent_secret)
     {
         state.metrics.rate_limit("login", "refused");
         return Err(("refused", limits.login_refusal(wait)));
     }
-    match state.auth.authenticate(&creds.user, &creds.password).await {
+    let verified = match creds {
+        Credential::Basic(c) => state.auth.authenticate(&c.user, &c.password).await,
+        Credential::Bearer(token) => state.auth.authenticate_token(token).await,
+    };
+    match verified {
         Ok(user) => Ok(user),
         Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
-        Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &creds.user).await {
+        Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &login_name).await {
             Some(refused) => {
                 state.metrics.rate_limit("login", "refused");
                 Err(("refused", refused.refusal("too many failed logins")))

@@ -14,8 +14,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Principal, ServiceError, ServiceResult};
-use crate::store::{Store, User, UserStore};
+use super::{Principal, ServiceError, ServiceResult, app_passwords};
+use crate::store::{AppPasswordStore, Store, User, UserStore};
 
 /// Hashes a password with argon2id (default parameters: 19 MiB, t=2, p=1). CPU-heavy: call
 /// from a blocking context.
@@ -55,6 +55,13 @@ struct KnownUser {
     at: Instant,
 }
 
+/// An app password found valid at `at`, with its user: used for `user_ttl`, like a user row,
+/// so a revocation elsewhere takes effect within that time.
+struct KnownApp {
+    user: User,
+    at: Instant,
+}
+
 /// Authenticates Basic credentials. One per process, shared by all connections.
 pub struct Authenticator {
     store: Store,
@@ -67,7 +74,15 @@ pub struct Authenticator {
     user_ttl: Duration,
     users: Mutex<HashMap<String, KnownUser>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
+    /// App passwords by the HMAC of (user name or none, secret).
+    apps: Mutex<HashMap<[u8; 32], KnownApp>>,
 }
+
+/// A bearer token has no user name; its cache key uses this instead (no user name has a NUL).
+const BEARER: &str = "\0bearer";
+
+/// An app password's last use is written at most this often.
+const TOUCH_EVERY: i64 = 3600;
 
 /// Bound on cache sizes; beyond it, stale entries are pruned.
 const MAX_ENTRIES: usize = 10_000;
@@ -81,6 +96,7 @@ impl Authenticator {
             user_ttl,
             users: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
+            apps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -90,6 +106,51 @@ impl Authenticator {
     pub fn recently_verified(&self, user: &str, password: &str) -> bool {
         let key = self.cache_key(user, password);
         lock(&self.verified).get(&key).is_some_and(|v| v.at.elapsed() < self.ttl)
+            || lock(&self.apps).get(&key).is_some_and(|k| k.at.elapsed() < self.ttl)
+    }
+
+    /// A Bearer token (RFC 6750): an app password of any user.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AuthFailure> {
+        if !app_passwords::looks_like(token) {
+            return Err(AuthFailure::Refused);
+        }
+        self.app_password(None, token).await?.map(principal_of).ok_or(AuthFailure::Refused)
+    }
+
+    /// The user whose app password `secret` is (and who is `user`, for Basic credentials):
+    /// one SHA-256 and one indexed lookup, remembered for `user_ttl`.
+    async fn app_password(&self, user: Option<&str>, secret: &str) -> Result<Option<User>, AuthFailure> {
+        let key = self.cache_key(user.unwrap_or(BEARER), secret);
+        if let Some(k) = lock(&self.apps).get(&key).filter(|k| k.at.elapsed() < self.user_ttl) {
+            return Ok(Some(k.user.clone()));
+        }
+        let found = match self.store.app_password_by_hash(&app_passwords::secret_hash(secret)).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "app password lookup failed during authentication");
+                return Err(AuthFailure::Unavailable);
+            }
+        };
+        let Some((app, u)) = found else { return Ok(None) };
+        if user.is_some_and(|name| name != u.name) {
+            return Ok(None);
+        }
+        let now = super::now();
+        if app.last_used_at.is_none_or(|t| t < now - TOUCH_EVERY)
+            && let Err(e) = self.store.touch_app_password(app.id, now, now - TOUCH_EVERY).await
+        {
+            // The use is a note for its owner; the request goes on.
+            tracing::warn!(error = %e, "recording an app password's use failed");
+        }
+        if !self.user_ttl.is_zero() {
+            let mut apps = lock(&self.apps);
+            if apps.len() >= MAX_ENTRIES {
+                let ttl = self.user_ttl;
+                apps.retain(|_, k| k.at.elapsed() < ttl);
+            }
+            apps.insert(key, KnownApp { user: u.clone(), at: Instant::now() });
+        }
+        Ok(Some(u))
     }
 
     /// Verifies `user`/`password`. The user's row comes from the store at most once
@@ -100,6 +161,13 @@ impl Authenticator {
         user: &str,
         password: &str,
     ) -> Result<Principal, AuthFailure> {
+        // An app password in place of the password (RFC 7617 Basic, as CalDAV clients send it);
+        // one that is not found may still be the user's real password.
+        if app_passwords::looks_like(password)
+            && let Some(u) = self.app_password(Some(user), password).await?
+        {
+            return Ok(principal_of(u));
+        }
         let key = self.cache_key(user, password);
         let mut found = match self.known_user(user) {
             Some(u) => Some(u),
@@ -181,6 +249,7 @@ impl Authenticator {
     pub fn forget_all(&self) {
         lock(&self.users).clear();
         lock(&self.verified).clear();
+        lock(&self.apps).clear();
     }
 
     fn cache_key(&self, user: &str, password: &str) -> [u8; 32] {

@@ -1,6 +1,7 @@
 //! Use-cases: what a request or CLI command does, independent of HTTP and XML. Services call the
 //! calendar domain for facts and the store for persistence; each write is one store transaction.
 
+pub mod app_passwords;
 pub mod auth;
 pub mod collections;
 pub mod feeds;

@@ -99,7 +99,8 @@ pub async fn bootstrap_admin(store: &Store) -> ServiceResult<Option<String>> {
     }
     let password = random_password();
     match create(store, "admin", None, &password).await {
-        Ok(_) => Ok(Some(password)),
+        // The first administrator of the API (issue 20).
+        Ok(_) => store.set_admin("admin", true).await.map(|()| Some(password)).map_err(ServiceError::from),
         // Another node bootstrapped concurrently: fine.
         Err(ServiceError::AlreadyExists) => Ok(None),
         Err(e) => Err(e),

@@ -38,6 +38,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0009_feeds.sql",
     "0010_shares.sql",
     "0011_reminders.sql",
+    "0012_app_passwords.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -52,6 +53,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0009_feeds.sql",
     "0010_shares.sql",
     "0011_reminders.sql",
+    "0012_app_passwords.sql",
 );
 
 impl Embedded {

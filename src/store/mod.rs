@@ -86,6 +86,8 @@ pub struct User {
     /// PHC string (argon2id).
     pub password_hash: String,
     pub created_at: Timestamp,
+    /// May manage users through the API (issue 20); the bootstrap `admin` is one.
+    pub is_admin: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -369,6 +371,8 @@ pub trait UserStore {
     fn delete_user(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Sum of object sizes the user owns (quota-used-bytes).
     fn used_bytes(&self, owner: UserId) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// NotFound if there is no such user.
+    fn set_admin(&self, name: &str, admin: bool) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 pub trait CollectionStore {
@@ -605,6 +609,7 @@ delegate!(UserStore {
     fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()>;
     fn delete_user(&self, name: &str) -> StoreResult<()>;
     fn used_bytes(&self, owner: UserId) -> StoreResult<i64>;
+    fn set_admin(&self, name: &str, admin: bool) -> StoreResult<()>;
 });
 
 delegate!(CollectionStore {
@@ -650,6 +655,8 @@ mod shares;
 pub use shares::{Access, Share, ShareGrant, ShareProps, ShareStore};
 mod sched;
 pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+mod app_passwords;
+pub use app_passwords::{AppPassword, AppPasswordStore, NewAppPassword};
 mod alarms;
 pub use alarms::{AlarmDecision, AlarmDelivery, AlarmRound, AlarmSlot, AlarmStore, BackfillObject, Decide, DueAlarm, FireOutcome, FireRecord, ObjectAlarms};
 mod feeds;

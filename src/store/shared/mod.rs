@@ -39,7 +39,7 @@ type Conn = <Db as sqlx::Database>::Connection;
 /// only takes static text without an `AssertSqlSafe`).
 macro_rules! user_cols {
     () => {
-        "id, name, email, password_hash, created_at"
+        "id, name, email, password_hash, created_at, is_admin"
     };
 }
 macro_rules! collection_cols {
@@ -114,6 +114,7 @@ macro_rules! from_row {
 // `pub(super)`: an engine's tests may name a capability's statements (sqlite.rs checks their
 // query plans).
 pub(super) mod alarms;
+pub(super) mod app_passwords;
 pub(super) mod collections;
 pub(super) mod dead_props;
 pub(super) mod feeds;

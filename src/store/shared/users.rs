@@ -20,6 +20,7 @@ pub mod sql {
     pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
     pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE name = $1";
     pub const DELETE_USER: &str = "DELETE FROM users WHERE name = $1";
+    pub const SET_ADMIN: &str = "UPDATE users SET is_admin = $2 WHERE name = $1";
     /// The user's collections' byte counters added up (a handful of rows, however many
     /// objects). SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps an i64 on both.
     pub const USED_BYTES: &str = "SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) \
@@ -32,8 +33,9 @@ pub(super) struct UserRow {
     email: Option<String>,
     password_hash: String,
     created_at: i64,
+    is_admin: bool,
 }
-from_row!(UserRow { id, name, email, password_hash, created_at });
+from_row!(UserRow { id, name, email, password_hash, created_at, is_admin });
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
@@ -43,6 +45,7 @@ impl From<UserRow> for User {
             email: r.email,
             password_hash: r.password_hash,
             created_at: r.created_at,
+            is_admin: r.is_admin,
         }
     }
 }
@@ -132,6 +135,16 @@ impl UserStore for Engine {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_admin(&self, name: &str, admin: bool) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::SET_ADMIN).bind(name).bind(admin).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
