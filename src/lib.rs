@@ -4,6 +4,7 @@
 //! - [`app`]: composition root — store choice, bootstrap, server start/stop.
 //! - [`config`]: typed configuration (TOML file + `KALENDS_*` environment).
 //! - [`http`]: the hyper edge — accept loop, Basic auth, body limits, request log.
+//! - [`api`]: the JSON API (issue 20); so far the JSON event ↔ iCalendar conversion.
 //! - [`dav`]: WebDAV/CalDAV wire format: XML, headers, properties, one file per method.
 //! - [`error`]: the one place errors become HTTP statuses and DAV:error bodies.
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
@@ -24,6 +25,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod api;
 pub mod app;
 pub mod cache;
 pub mod calendar;
