@@ -106,6 +106,40 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
     }
 }
 
+/// A service error for the JSON API (RFC 9457 problem details): status, title and detail.
+/// Beside `service_response` so both wire formats are decided here; JSON clients get the
+/// plain HTTP meanings (422 for data that does not validate, 410 for an expired sync token)
+/// where DAV has its precondition elements.
+pub fn problem_of(err: ServiceError) -> (StatusCode, &'static str, String) {
+    let detail = err.to_string();
+    match err {
+        ServiceError::NotFound => (StatusCode::NOT_FOUND, "Not found", detail),
+        ServiceError::Forbidden => (StatusCode::FORBIDDEN, "Forbidden", detail),
+        ServiceError::Refused(reason) => (StatusCode::FORBIDDEN, "Forbidden", reason),
+        ServiceError::AlreadyExists => (StatusCode::CONFLICT, "Already exists", "a resource with that name exists already".into()),
+        ServiceError::MissingParent | ServiceError::Conflict(_) => (StatusCode::CONFLICT, "Conflict", detail),
+        ServiceError::UidConflict { .. } | ServiceError::UniqueSchedulingObject { .. } => (StatusCode::CONFLICT, "UID in use", detail),
+        ServiceError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "Precondition failed", detail),
+        ServiceError::InvalidObject(_) | ServiceError::UnsupportedComponent(_) | ServiceError::Scheduling(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "Invalid calendar data", detail)
+        }
+        ServiceError::TooManyInstances => (StatusCode::UNPROCESSABLE_ENTITY, "Too many instances", detail),
+        ServiceError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", detail),
+        ServiceError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Too large", detail),
+        ServiceError::QuotaExceeded => (StatusCode::INSUFFICIENT_STORAGE, "Quota exceeded", detail),
+        ServiceError::InvalidSyncToken => (StatusCode::GONE, "Sync token expired", "unknown or expired sync token: read everything again".into()),
+        ServiceError::BadRequest(reason) => (StatusCode::BAD_REQUEST, "Bad request", reason),
+        ServiceError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal server error".into())
+        }
+        ServiceError::Store(detail) => {
+            tracing::error!(%detail, "store error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal server error".into())
+        }
+    }
+}
+
 /// `<D:error><C:cond/><K:reason>…</K:reason></D:error>` (RFC 4918 §16).
 pub fn condition_response(status: StatusCode, condition: &Condition, reason: Option<&str>) -> DavResponse {
     let (ns, local) = condition.name();

@@ -12,7 +12,7 @@ use kalends::store::{AppPasswordStore, UserStore};
 
 const PROPFIND: &str = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:displayname/></D:prop></D:propfind>";
 
-async fn propfind_with(s: &TestServer, rb: reqwest::RequestBuilder) -> u16 {
+async fn propfind_with(rb: reqwest::RequestBuilder) -> u16 {
     send(rb.header("Depth", "0").body(PROPFIND)).await.status.as_u16()
 }
 
@@ -26,12 +26,12 @@ async fn an_app_password_is_a_password_and_a_token(engine: Engine) {
     let path = "/calendars/alice/calendar/";
 
     // Basic, as a CalDAV client sends it: alice's own; bob cannot use it.
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).basic_auth("alice", Some(&issued.secret))).await, 207);
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", "/calendars/bob/calendar/").basic_auth("bob", Some(&issued.secret))).await, 401);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).basic_auth("alice", Some(&issued.secret))).await, 207);
+    assert_eq!(propfind_with(s.anon("PROPFIND", "/calendars/bob/calendar/").basic_auth("bob", Some(&issued.secret))).await, 401);
     // Bearer, as the API takes it.
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).bearer_auth(&issued.secret)).await, 207);
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).bearer_auth("kal_not-a-real-one-at-all-00000000")).await, 401);
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).bearer_auth("nonsense")).await, 401);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).bearer_auth(&issued.secret)).await, 207);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).bearer_auth("kal_not-a-real-one-at-all-00000000")).await, 401);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).bearer_auth("nonsense")).await, 401);
 
     // Only the hash is stored; the use is recorded.
     let listed = app_passwords::list(&s.store, alice.id).await.unwrap();
@@ -44,10 +44,10 @@ async fn an_app_password_is_a_password_and_a_token(engine: Engine) {
     let bob = s.store.user_by_name("bob").await.unwrap().unwrap();
     assert!(app_passwords::revoke(&s.store, bob.id, issued.app.id).await.is_err());
     app_passwords::revoke(&s.store, alice.id, issued.app.id).await.unwrap();
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).basic_auth("alice", Some(&issued.secret))).await, 401);
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).bearer_auth(&issued.secret)).await, 401);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).basic_auth("alice", Some(&issued.secret))).await, 401);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).bearer_auth(&issued.secret)).await, 401);
     // Her real password is untouched.
-    assert_eq!(propfind_with(&s, s.anon("PROPFIND", path).basic_auth("alice", Some(ALICE_PW))).await, 207);
+    assert_eq!(propfind_with(s.anon("PROPFIND", path).basic_auth("alice", Some(ALICE_PW))).await, 207);
     assert!(app_passwords::create(&s.store, alice.id, "two\nlines").await.is_err());
     s.stop().await;
 }
@@ -58,7 +58,7 @@ async fn a_password_shaped_like_one_still_works(engine: Engine) {
     let shaped = format!("kal_{}", "x".repeat(32));
     assert!(app_passwords::looks_like(&shaped));
     kalends::service::users::set_password(&s.store, "bob", &shaped).await.unwrap();
-    let r = propfind_with(&s, s.anon("PROPFIND", "/calendars/bob/calendar/").basic_auth("bob", Some(&shaped))).await;
+    let r = propfind_with(s.anon("PROPFIND", "/calendars/bob/calendar/").basic_auth("bob", Some(&shaped))).await;
     assert_eq!(r, 207);
     s.stop().await;
 }

@@ -1,4 +1,112 @@
-//! The JSON API under `/api/v1` (issue 20), an outer layer beside `dav/`: `event` is the pure
-//! conversion between stored iCalendar objects and the API's JSON events.
+//! The JSON API under `/api/v1` (issue 20): a thin edge over the same services as CalDAV — the
+//! same objects, ETags and sync tokens — with RFC 9457 problem details for errors and an
+//! OpenAPI 3.1 document generated from the code (openapi.rs). `http::server` authenticates
+//! (Basic, or an app password as Bearer) and rate-limits before `handle` routes.
 
+mod account;
+mod calendars;
 pub mod event;
+mod events;
+pub mod openapi;
+mod reply;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use percent_encoding::percent_decode_str;
+
+use crate::dav::{DavContext, DavResponse};
+use crate::service::Principal;
+use crate::service::auth::Authenticator;
+use reply::Query;
+
+/// The API's path prefix below the server's base path.
+pub const PREFIX: &str = "api/v1/";
+
+/// What the handlers need.
+pub struct ApiContext<'a> {
+    pub dav: &'a DavContext,
+    /// To drop cached credentials when an app password is revoked here.
+    pub auth: &'a Authenticator,
+}
+
+/// The routes: what each path takes, for 405's `Allow`.
+fn allowed(segments: &[&str]) -> Option<&'static str> {
+    Some(match segments {
+        ["me"] | ["calendar"] | ["calendars", _, "changes"] => "GET",
+        ["users"] | ["me", "app-passwords"] | ["calendars"] | ["events"] | ["calendars", _, "events"] => "GET, POST",
+        ["me", "app-passwords", _] => "DELETE",
+        ["calendars", _] => "GET, PATCH, DELETE",
+        ["calendars", _, "events", _] => "GET, PUT, DELETE",
+        _ => return None,
+    })
+}
+
+/// Answers one API request; `path` is what follows `/api/v1/`, `query` the raw query string.
+pub async fn handle(
+    ctx: &ApiContext<'_>,
+    user: &Principal,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> DavResponse {
+    let decoded: Vec<String> = path.trim_end_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let query = Query::parse(query);
+    let m = method.clone();
+    let reply = match (m, segments.as_slice()) {
+        (Method::GET, ["me"]) => account::get_me(ctx, user).await,
+        (Method::GET, ["me", "app-passwords"]) => account::list_app_passwords(ctx, user).await,
+        (Method::POST, ["me", "app-passwords"]) => account::create_app_password(ctx, user, headers, &body).await,
+        (Method::DELETE, ["me", "app-passwords", id]) => account::revoke_app_password(ctx, user, id).await,
+        (Method::GET, ["users"]) => account::list_users(ctx, user, &query).await,
+        (Method::POST, ["users"]) => account::create_user(ctx, user, headers, &body).await,
+        (Method::GET, ["calendars"]) => calendars::list(ctx, user).await,
+        (Method::POST, ["calendars"]) => calendars::create(ctx, user, headers, &body).await,
+        (Method::GET, ["calendars", id]) => calendars::get(ctx, user, id).await,
+        (Method::PATCH, ["calendars", id]) => calendars::patch(ctx, user, id, headers, &body).await,
+        (Method::DELETE, ["calendars", id]) => calendars::delete(ctx, user, id).await,
+        (Method::GET, ["calendars", id, "events"]) => events::list(ctx, user, id, &query).await,
+        (Method::POST, ["calendars", id, "events"]) => events::create(ctx, user, id, headers, &body).await,
+        (Method::GET, ["calendars", id, "events", uid]) => events::get(ctx, user, id, uid, headers).await,
+        (Method::PUT, ["calendars", id, "events", uid]) => events::put(ctx, user, id, uid, headers, &body).await,
+        (Method::DELETE, ["calendars", id, "events", uid]) => events::delete(ctx, user, id, uid, headers).await,
+        (Method::GET, ["calendars", id, "changes"]) => events::changes(ctx, user, id, &query).await,
+        (Method::GET, ["events"]) => events::seed_list(ctx, user, &query).await,
+        (Method::POST, ["events"]) => events::seed_create(ctx, user, headers, &body).await,
+        (Method::GET, ["calendar"]) => events::schedule(ctx, user, &query).await,
+        (_, segments) => match allowed(segments) {
+            Some(allow) => {
+                let mut resp =
+                    reply::problem(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", &format!("this path takes {allow}")).into_response();
+                resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+                Ok(resp)
+            }
+            None => Err(reply::not_found("no such API path")),
+        },
+    };
+    reply.unwrap_or_else(reply::Problem::into_response)
+}
+
+/// `GET /api/v1/openapi.json`, served without authentication.
+pub fn openapi_json() -> DavResponse {
+    let mut resp = http::Response::new(Bytes::from(openapi::document()));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A 500 for a handler that failed unexpectedly (the log has the details).
+pub fn internal_error() -> DavResponse {
+    reply::problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal server error").into_response()
+}
+
+/// The 401 of the API: a problem, with both challenges (RFC 6750 §3, RFC 7617).
+pub fn unauthorized() -> DavResponse {
+    let mut resp =
+        reply::problem(StatusCode::UNAUTHORIZED, "Unauthorized", "sign in: an app password as Bearer, or Basic user name and password").into_response();
+    let h = resp.headers_mut();
+    h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"Kalends\""));
+    h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Kalends\", charset=\"UTF-8\""));
+    resp
+}

@@ -101,6 +101,9 @@ pub fn route_class(paths: &Paths, path: &str) -> &'static str {
     if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("reminders/")) {
         return "reminders";
     }
+    if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with(crate::api::PREFIX)) {
+        return "api";
+    }
     if path.strip_prefix(&paths.root()).is_some_and(|rest| rest.starts_with("feeds/")) {
         return "feed";
     }
@@ -192,6 +195,7 @@ mod tests {
             ("/metrics", "metrics"),
             ("/rsvp/abc", "rsvp"),
             ("/reminders/abc", "reminders"),
+            ("/api/v1/calendars", "api"),
             ("/feeds/abc.ics", "feed"),
             ("/favicon.ico", "other"),
             ("/calendars/%2e%2e/x", "other"),

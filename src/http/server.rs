@@ -178,6 +178,12 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         let resp = super::reminders::handle(state, req, &token).await;
         return Outcome { principal: None, limit, resp };
     }
+    // The JSON API: its document is public; everything else is authenticated as DAV is, but
+    // answers in JSON (problem details, a Bearer challenge).
+    if let Some(rest) = req.uri().path().strip_prefix(&format!("{}{}", paths.root(), crate::api::PREFIX)) {
+        let rest = rest.to_owned();
+        return api_request(state, req, client, &rest).await;
+    }
     // Feed links carry their own credential (the token), so no Basic auth; limited per token.
     if let Some(file) = req.uri().path().strip_prefix(&format!("{}feeds/", paths.root())) {
         let key = feed_limit_key(file);
@@ -269,6 +275,59 @@ fn logged_path(paths: &crate::dav::resource::Paths, path: &str) -> String {
         }
     }
     path.to_owned()
+}
+
+/// One `/api/v1/…` request: the public document, or authentication, the body, the principal's
+/// limit (a read 2 units, a write 3: API calls do what a REPORT or a PUT does), then the API.
+async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: IpAddr, rest: &str) -> Outcome {
+    if rest == "openapi.json" && (req.method() == http::Method::GET || req.method() == http::Method::HEAD) {
+        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
+        let limit = verdict(&state.metrics, "anonymous", admission);
+        let resp = match admission.filter(|a| !a.verdict.allowed) {
+            Some(refused) => refused.refusal("too many requests from this address"),
+            None => crate::api::openapi_json(),
+        };
+        return Outcome { principal: None, limit, resp };
+    }
+    let Some(creds) = Credential::of(req.headers()) else {
+        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
+        let limit = verdict(&state.metrics, "anonymous", admission);
+        let resp = match admission.filter(|a| !a.verdict.allowed) {
+            Some(refused) => refused.refusal("too many requests from this address"),
+            None => crate::api::unauthorized(),
+        };
+        return Outcome { principal: None, limit, resp: unread(req, resp).await };
+    };
+    let user = match authenticate(state, &creds, client).await {
+        Ok(user) => user,
+        Err((limit, resp)) => {
+            let resp = if resp.status() == StatusCode::UNAUTHORIZED { crate::api::unauthorized() } else { resp };
+            return Outcome { principal: None, limit, resp: unread(req, resp).await };
+        }
+    };
+    let name = Some(user.name.clone());
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, &parts.headers, state.max_body).await {
+        Ok(b) => b,
+        Err(resp) => return Outcome { principal: name, limit: "-", resp },
+    };
+    let cost = if parts.method == http::Method::GET || parts.method == http::Method::HEAD { 2 } else { 3 };
+    let admission = state.limits.admit(Scope::Principal, &user.name, cost).await;
+    let limit = verdict(&state.metrics, "principal", admission);
+    if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
+        return Outcome { principal: name, limit, resp: refused.refusal("too many requests for this account") };
+    }
+    let ctx = crate::api::ApiContext { dav: &state.dav, auth: &state.auth };
+    let handled =
+        AssertUnwindSafe(crate::api::handle(&ctx, &user, &parts.method, rest, parts.uri.query(), &parts.headers, body)).catch_unwind().await;
+    let resp = match handled {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!(method = %parts.method, path = parts.uri.path(), "API handler panicked");
+            crate::api::internal_error()
+        }
+    };
+    Outcome { principal: name, limit, resp }
 }
 
 /// The limiter's verdict for the log line, counted in the metrics under `limiter`.

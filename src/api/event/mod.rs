@@ -25,6 +25,7 @@ use utoipa::ToSchema;
 
 pub use read::{instance_json, to_json};
 pub use write::from_json;
+pub use tz::calendar_timezone;
 
 /// An event as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

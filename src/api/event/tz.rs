@@ -37,3 +37,15 @@ pub(super) fn year_range(years: impl IntoIterator<Item = i32>) -> Option<(i32, i
     let (lo, hi) = years.fold((first, first), |(lo, hi), y| (lo.min(y), hi.max(y)));
     Some((lo.saturating_sub(1), hi.saturating_add(2)))
 }
+
+/// A calendar-timezone value (RFC 4791 §5.2.2) for the IANA zone `name`: a VCALENDAR with its
+/// VTIMEZONE for the years around `now`. None for a name chrono-tz does not know.
+pub fn calendar_timezone(name: &str, now: Timestamp) -> Option<String> {
+    let zone: chrono_tz::Tz = name.parse().ok()?;
+    let year = chrono::DateTime::from_timestamp(now, 0).map_or(2026, |t| chrono::Datelike::year(&t));
+    let comp = vtimezone(zone, year.saturating_sub(1), year.saturating_add(5)).ok()?;
+    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//API//EN\r\n");
+    out.push_str(&text::write(&comp, false));
+    out.push_str("END:VCALENDAR\r\n");
+    Some(out)
+}

@@ -1,0 +1,70 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` attributes and
+//! the JSON types' `ToSchema` derives (so it cannot drift from the code), served at
+//! `GET /api/v1/openapi.json` without authentication.
+
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{account, calendars, events};
+
+/// An RFC 9457 problem, as every error answer carries it (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemJson {
+    /// Always "about:blank".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+        // Every operation takes either: an app password as Bearer, or user name and (app)
+        // password as Basic.
+        let bearer = utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", []);
+        let basic = utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("basic", []);
+        openapi.security = Some(vec![bearer, basic]);
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kalends API", version = "1", description = "Calendars and events as JSON, over the same data as CalDAV (issue 20)."),
+    paths(
+        account::get_me,
+        account::list_app_passwords,
+        account::create_app_password,
+        account::revoke_app_password,
+        account::list_users,
+        account::create_user,
+        calendars::list,
+        calendars::get,
+        calendars::create,
+        calendars::patch,
+        calendars::delete,
+        events::list,
+        events::create,
+        events::get,
+        events::put,
+        events::delete,
+        events::changes,
+        events::seed_list,
+        events::seed_create,
+        events::schedule,
+    ),
+    components(schemas(ProblemJson)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+/// The document as JSON text.
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
