@@ -29,7 +29,8 @@ pub fn to_json(ics: &str, etag: &str) -> Result<ApiEvent, EventError> {
 /// describes it (the override's, when one replaced it), its RECURRENCE-ID as `recurrenceId`, and
 /// its start and end in UTC (timeZone "UTC"). An all-day instance keeps `allDay: true`, with the
 /// day's bounds in the zone the listing read it in. `recurrence` is empty: an instance does not
-/// recur (the series is at `to_json` of the same UID).
+/// recur (the series is at `to_json` of the same UID). It is for reading only: written back
+/// through `from_json` it would become the series with UTC times.
 pub fn instance_json(ics: &str, etag: &str, instance: &Instance) -> Result<ApiEvent, EventError> {
     instances_json(ics, etag, std::slice::from_ref(instance))?.pop().ok_or(EventError::NotAnEvent(instance.component))
 }
