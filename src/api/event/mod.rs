@@ -3,7 +3,8 @@
 //!
 //! - [`to_json`]: the master component of a stored object (the VEVENT without RECURRENCE-ID).
 //!   Overrides (RFC 5545 §3.8.4.4) are not part of the JSON event; [`instance_json`] shows them,
-//!   one expanded instance at a time, and every write keeps them as they are.
+//!   one expanded instance at a time ([`instances_json`] for a whole listing, parsing once),
+//!   and every write keeps them as they are.
 //! - [`from_json`]: a new object, or the stored one with the fields this model knows replaced
 //!   and every other line written back byte for byte (`sched::text`'s content-line tree).
 //!
@@ -23,7 +24,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use read::{instance_json, to_json};
+pub use read::{instance_json, instances_json, to_json};
 pub use write::from_json;
 pub use tz::calendar_timezone;
 
@@ -65,7 +66,8 @@ pub struct ApiEvent {
 
 /// What a client writes: the fields of [`ApiEvent`] it may set. A write replaces every field
 /// this model knows (an absent `description` removes DESCRIPTION), except `alarms`, which are
-/// left as stored when absent.
+/// left as stored when absent. Other fields (`etag`, `created`…) are ignored, so an event read
+/// can be edited and written back as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventInput {

@@ -29,21 +29,38 @@ pub fn to_json(ics: &str, etag: &str) -> Result<ApiEvent, EventError> {
 /// describes it (the override's, when one replaced it), its RECURRENCE-ID as `recurrenceId`, and
 /// its start and end in UTC (timeZone "UTC"). An all-day instance keeps `allDay: true`, with the
 /// day's bounds in the zone the listing read it in. `recurrence` is empty: an instance does not
-/// recur (the series is at `to_json` of the same UID).
+/// recur (the series is at `to_json` of the same UID). It is for reading only: written back
+/// through `from_json` it would become the series with UTC times.
 pub fn instance_json(ics: &str, etag: &str, instance: &Instance) -> Result<ApiEvent, EventError> {
-    if instance.kind != ComponentKind::Event {
-        return Err(EventError::NotAnEvent(instance.component));
-    }
+    instances_json(ics, etag, std::slice::from_ref(instance))?.pop().ok_or(EventError::NotAnEvent(instance.component))
+}
+
+/// `instance_json` for each of `instances` (of this one object), parsing the object once and
+/// each component once: an expanded listing shows a series many times.
+pub fn instances_json(ics: &str, etag: &str, instances: &[Instance]) -> Result<Vec<ApiEvent>, EventError> {
     let stored = Stored::parse(ics)?;
-    let mut event = stored.event(instance.component, etag)?;
-    let start = instance.start.ok_or(EventError::NotAnEvent(instance.component))?;
-    event.start = json_utc(start);
-    event.end = instance.end.map(json_utc);
-    event.time_zone = Some("UTC".into());
-    event.all_day = instance.all_day;
-    event.recurrence = Vec::new();
-    event.recurrence_id = instance.recurrence_id.map(json_utc);
-    Ok(event)
+    let mut read: Vec<(usize, ApiEvent)> = Vec::new();
+    let mut out = Vec::with_capacity(instances.len());
+    for instance in instances {
+        let (kind, position) = (instance.kind, instance.component);
+        let start = instance.start.filter(|_| kind == ComponentKind::Event).ok_or(EventError::NotAnEvent(position))?;
+        let mut event = match read.iter().find(|(p, _)| *p == position) {
+            Some((_, event)) => event.clone(),
+            None => {
+                let event = stored.event(position, etag)?;
+                read.push((position, event.clone()));
+                event
+            }
+        };
+        event.start = json_utc(start);
+        event.end = instance.end.map(json_utc);
+        event.time_zone = Some("UTC".into());
+        event.all_day = instance.all_day;
+        event.recurrence = Vec::new();
+        event.recurrence_id = instance.recurrence_id.map(json_utc);
+        out.push(event);
+    }
+    Ok(out)
 }
 
 /// A stored object parsed twice: the content-line tree (text, parameters, order) and calcard's
@@ -59,6 +76,11 @@ impl Stored {
         let cal = text::parse(ics).map_err(EventError::Stored)?;
         let ical = parse_vcalendar(ics).map_err(|e| EventError::Stored(e.to_string()))?;
         let zones = Zones::of(&ical);
+        // `timing` maps positions from one tree to the other, as calendar::query does.
+        let ids = ical.components.first().map_or(0, |root| root.component_ids.len());
+        if ids != cal.children.len() {
+            return Err(EventError::Stored(format!("the two parsers count {} and {ids} components", cal.children.len())));
+        }
         Ok(Stored { cal, ical, zones })
     }
 
@@ -81,6 +103,12 @@ impl Stored {
             .and_then(|root| root.component_ids.get(position))
             .copied()
             .ok_or(EventError::NotAnEvent(position))?;
+        let same = self.ical.component_by_id(id).is_some_and(|c| {
+            self.cal.children.get(position).is_some_and(|child| c.component_type.as_str().eq_ignore_ascii_case(&child.name))
+        });
+        if !same {
+            return Err(EventError::Stored(format!("the two parsers disagree on component {position}")));
+        }
         model::read(&self.ical, id, &self.zones).map_err(|e| EventError::Stored(e.to_string()))
     }
 

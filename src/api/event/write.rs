@@ -66,7 +66,7 @@ fn update(want: &Wanted, existing: &str, now: Timestamp) -> Result<String, Event
     {
         let master = cal.children.get_mut(position).ok_or(EventError::NoEvent)?;
         apply(master, want, Some(&old), &mut edit)?;
-        let sequence = (old.sequence + i64::from(edit.significant)).max(want.sequence.unwrap_or(0));
+        let sequence = old.sequence.saturating_add(i64::from(edit.significant)).max(want.sequence.unwrap_or(0));
         if sequence != old.sequence {
             master.set("SEQUENCE", &sequence.to_string());
         }

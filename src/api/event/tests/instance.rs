@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{NOW, create};
-use crate::api::event::{EventError, instance_json};
+use crate::api::event::{EventError, instance_json, instances_json};
 use crate::calendar::instances::expand_object;
 use crate::calendar::recur::Window;
 
@@ -39,6 +39,10 @@ fn an_override_gives_its_own_fields() {
     assert_eq!(events[1].attendees.len(), 2);
     let wire = serde_json::to_value(&events[1]).unwrap();
     assert_eq!(wire["recurrenceId"], json!("2024-06-17T08:00:00Z"));
+    // The whole listing at once: the same events, in the listing's order.
+    let mut all = instances_json(APPLE, "\"t\"", &found).unwrap();
+    all.sort_by(|a, b| a.start.cmp(&b.start));
+    assert_eq!(all, events);
 }
 
 #[test]

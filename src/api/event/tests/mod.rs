@@ -35,7 +35,13 @@ fn checked_over<'t>(stored: Option<&str>, text: &'t str) -> &'t str {
         let parsed: icalendar::Calendar = text.parse().unwrap_or_else(|e| panic!("icalendar: {e}\n{text}"));
         assert!(!parsed.components.is_empty(), "{text}");
     }
-    assert!(text.ends_with("\r\n") && text.split("\r\n").all(|l| l.len() <= 75 || !l.is_ascii()), "{text}");
+    match stored {
+        // A new object: CRLF, folded at 75 octets (RFC 5545 §3.1).
+        None => assert!(text.ends_with("\r\n") && text.split("\r\n").all(|l| l.len() <= 75 && !l.contains('\n')), "{text}"),
+        // A rewrite is written with CRLF; an unchanged one is the stored text itself.
+        Some(s) if s != text => assert!(!text.replace("\r\n", "").contains('\n'), "{text}"),
+        Some(_) => {}
+    }
     text
 }
 
@@ -205,8 +211,8 @@ fn new_uids_are_random_uuids_and_empty_titles_are_allowed() {
 }
 
 #[test]
-fn durations_and_numeric_offsets_read_as_json() {
-    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20260101T000000Z\r\n\
+fn durations_x_components_and_overrides_read_as_json() {
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:X-THING\r\nUID:z\r\nEND:X-THING\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20260101T000000Z\r\n\
 DTSTART;TZID=America/New_York:20261101T010000\r\nDURATION:PT2H\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\n\
 RECURRENCE-ID;TZID=America/New_York:20261101T010000\r\nDTSTART:20261101T050000Z\r\nSUMMARY:override\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let back = to_json(ics, "e").unwrap();
@@ -217,4 +223,16 @@ RECURRENCE-ID;TZID=America/New_York:20261101T010000\r\nDTSTART:20261101T050000Z\
     assert_eq!(to_json(all_day, "e").unwrap().end.as_deref(), Some("2026-12-26"));
     let todo = all_day.replace("VEVENT", "VTODO");
     assert_eq!(to_json(&todo, "e"), Err(EventError::NoEvent));
+}
+
+#[test]
+fn the_openapi_schemas_use_the_wire_names() {
+    use utoipa::PartialSchema;
+    let event = serde_json::to_value(ApiEvent::schema()).unwrap();
+    for key in ["allDay", "timeZone", "lastModified", "recurrenceId", "attendees"] {
+        assert!(event["properties"].get(key).is_some(), "{key}: {event}");
+    }
+    let input = serde_json::to_value(EventInput::schema()).unwrap();
+    assert_eq!(input["required"], json!(["start"]), "{input}");
+    assert!(input["properties"].get("etag").is_none(), "{input}");
 }

@@ -179,3 +179,18 @@ fn the_uid_of_a_stored_event_does_not_change() {
     input.title = "t".into();
     assert_eq!(to_json(&from_json(&input, Some(APPLE), NOW).unwrap(), "e").unwrap().uid, "6A1D6C2E-4B7F-4C1A-9E55-3D2F0A9B8C71");
 }
+
+#[test]
+fn a_private_tzid_reads_as_its_iana_zone_and_is_replaced_only_when_the_times_change() {
+    let custom = include_str!("../../../../fixtures/recurrence/cases/corpus-custom-tzid-newyork.ics");
+    let back = to_json(custom, "e").unwrap();
+    assert_eq!((back.time_zone.as_deref(), back.start.as_str()), (Some("America/New_York"), "2014-08-29T08:00:00"));
+    assert_eq!(rewrite(custom, |_| {}), custom);
+    let out = rewrite(custom, |i| i.title = "renamed".into());
+    assert!(has_line(&out, "DTSTART;TZID=custom_America/New_York;VALUE=DATE-TIME:20140829T080000"), "{out}");
+    let out = rewrite(custom, |i| i.start = "2014-08-29T07:00:00".into());
+    assert!(has_line(&out, "DTSTART;TZID=America/New_York:20140829T070000") && has_line(&out, "DTEND;TZID=America/New_York:20140829T100000"), "{out}");
+    // The client's VTIMEZONE stays (an override might use it); the IANA one joins it.
+    assert!(out.contains("TZID:custom_America/New_York\r\n") && out.contains("BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\n"), "{out}");
+    assert_eq!(to_json(&out, "e").unwrap().start, "2014-08-29T07:00:00");
+}
