@@ -31,6 +31,29 @@ impl Modify for Security {
         let bearer = utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", []);
         let basic = utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("basic", []);
         openapi.security = Some(vec![bearer, basic]);
+        problems(openapi);
+    }
+}
+
+/// Every error answer is `application/problem+json` (RFC 9457), whatever the status: the
+/// documented ones say so, and a `default` response covers the rest any request may get (401
+/// without credentials, 413, 429 from the rate limiter, 503).
+fn problems(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+    let problem_content = || ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ProblemJson")))).build();
+    for item in openapi.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in &mut op.responses.responses {
+                let is_error = status.parse::<u16>().is_ok_and(|s| s >= 400);
+                if let (true, RefOr::T(Response { content, .. })) = (is_error, response) {
+                    content.clear();
+                    content.insert("application/problem+json".into(), problem_content());
+                }
+            }
+            let default = ResponseBuilder::new().description("An error, as RFC 9457 problem details").content("application/problem+json", problem_content()).build();
+            op.responses.responses.insert("default".into(), RefOr::T(default));
+        }
     }
 }
 

@@ -145,6 +145,7 @@ pub fn python() -> PathBuf {
         .flatten()
         .filter_map(Result::ok)
         .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("venv-")))
         .find(|p| p.join(".complete").exists() && p.join("bin/python").exists());
     venv.map_or_else(|| PathBuf::from("python3"), |v| v.join("bin/python"))
 }
