@@ -393,6 +393,9 @@ async fn measure_loaded(plan: &Plan, target: &str, server: &mut Server, rows: &m
         if op.is_feed() && !feeds_ready(server, &loaded, notes).await? {
             continue;
         }
+        if op == Op::ApiWeek && !server.is_kalends() {
+            continue;
+        }
         for &c in &plan.args.levels {
             let m = measure(plan, server, &loaded, op, c, duration).await;
             eprintln!("  {:<28} c={c:<3} {:>9.1} req/s  {}", op.label(), m.rate(), m.first_problem.as_deref().unwrap_or(""));

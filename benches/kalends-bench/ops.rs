@@ -43,13 +43,17 @@ pub enum Op {
     FeedBusy,
     FeedFullAfterWrite,
     FeedBusyAfterWrite,
+    /// Kalends' JSON API (issue 20): the seed's `GET /api/v1/calendar` over the calendar-query
+    /// row's week, every instance of both calendars expanded; compared with that row.
+    ApiWeek,
 }
 
 impl Op {
-    pub const SERVER_OPS: [Op; 15] = [
+    pub const SERVER_OPS: [Op; 16] = [
         Op::Get,
         Op::Propfind,
         Op::Query,
+        Op::ApiWeek,
         Op::Multiget,
         Op::FreeBusy,
         Op::SyncInitial,
@@ -87,6 +91,7 @@ impl Op {
             Op::FeedBusy => "feed GET busy, cached",
             Op::FeedFullAfterWrite => "feed PUT+GET full (after a write)",
             Op::FeedBusyAfterWrite => "feed PUT+GET busy (after a write)",
+            Op::ApiWeek => "api /calendar 1 week (JSON, expanded)",
         }
     }
 }
@@ -254,7 +259,7 @@ pub fn expected(op: Op, l: &Loaded) -> Option<usize> {
         Op::Propfind | Op::SyncInitial => Some(l.count_a),
         Op::Query => Some(l.week_a),
         Op::Multiget => Some(MULTIGET.min(l.count_a)),
-        Op::FreeBusy => None,
+        Op::FreeBusy | Op::ApiWeek => None,
         Op::SyncIncremental => Some(1),
         Op::FirstSync => Some(l.corpus.events.len() + l.puts.load(Ordering::Relaxed) as usize),
         Op::FeedRevalidate | Op::FeedFull | Op::FeedBusy | Op::FeedFullAfterWrite | Op::FeedBusyAfterWrite => None,
@@ -363,6 +368,20 @@ async fn unit_inner(
             expect_status(&r, &[207], "calendar-multiget")?;
             let got = if full { with_data(&r.body)? } else { dav::count_responses(&r.body) };
             check_count(got, n, "calendar-multiget")
+        }
+        Op::ApiWeek => {
+            // The server's base is what precedes its calendar home.
+            let base = l.home.find("calendars/").map_or("/", |i| &l.home[..i]);
+            let path = format!("{base}api/v1/calendar?from={}&to={}", rfc3339(WEEK.0), rfc3339(WEEK.1));
+            let r = conn.send(&Req::new("GET", &path)).await?;
+            expect_status(&r, &[200], "GET /api/v1/calendar")?;
+            // Each expanded instance is one JSON object with its own "recurrenceId" or "uid".
+            let items = r.text().matches("\"uid\":").count();
+            if items >= l.week_a {
+                Outcome::Ok(Some(items))
+            } else {
+                Outcome::Wrong(format!("GET /api/v1/calendar: {items} instances, fewer than the {} events of calendar A that week", l.week_a))
+            }
         }
         Op::FreeBusy => {
             let r = conn.send(&Req::new("REPORT", cal).depth("1").xml(fb.clone())).await?;
@@ -509,4 +528,9 @@ pub async fn verify_puts(l: &Loaded) -> Result<(), String> {
     let got = members(&ms, cal).count();
     let want = l.count_a + l.puts.load(Ordering::Relaxed) as usize;
     if got == want { Ok(()) } else { Err(format!("after PUT: {got} objects in calendar A, expected {want}")) }
+}
+
+/// `2026-03-02T12:00:00Z` for a Unix time.
+fn rfc3339(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }

@@ -76,6 +76,11 @@ impl Server {
         pids
     }
 
+    /// Whether this is Kalends (rows only Kalends has, like its JSON API, run on it alone).
+    pub fn is_kalends(&self) -> bool {
+        self.kalends.is_some()
+    }
+
     /// `kalends feed create bench CALENDAR --mode MODE` against this server's database: the
     /// link's path (`/feeds/<token>.ics`). None for servers other than Kalends.
     pub fn feed_link(&self, calendar: &str, mode: &str) -> Option<Result<String, String>> {
