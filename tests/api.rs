@@ -247,6 +247,11 @@ DTSTART:20261211T080000Z\r\nDURATION:PT1H\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEN
     assert_eq!(status, 200, "{day}");
     let got: Vec<(&str, &str)> = day.as_array().unwrap().iter().map(|i| (i["calendar"].as_str().unwrap(), i["title"].as_str().unwrap())).collect();
     assert_eq!(got, [("work", "Standup"), ("calendar", "Lunch")]);
+    // The same week again after a CalDAV write: the answer is cached per calendar version, so
+    // the write shows at once.
+    assert_eq!(s.put_ics("/calendars/alice/work/w1.ics", &work.replace("SUMMARY:Standup", "SUMMARY:Standup (moved)")).await.status, 204);
+    let (_, again, _) = call(&s, api(&s, "GET", "calendar?from=2026-12-11&to=2026-12-12")).await;
+    assert_eq!(again[0]["title"], "Standup (moved)");
     let (_, events, _) = call(&s, api(&s, "GET", "events?from=2026-12-01&to=2027-01-01")).await;
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
     assert_eq!(call(&s, api(&s, "GET", "calendar")).await.0, 400);

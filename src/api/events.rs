@@ -19,7 +19,8 @@ use crate::dav::DavResponse;
 use crate::dav::method::put::acting_owner;
 use crate::service::objects::{self, PutRequest};
 use crate::service::{Principal, ServiceError};
-use crate::store::{Collection, CollectionKind, Expect, ObjectStore, SchedStore, StoredObject, SyncStore};
+use crate::calendar::filter::TimeRange;
+use crate::store::{Candidate, Collection, CollectionKind, Expect, ObjectStore, SchedStore, StoredObject, SyncStore};
 
 /// Items per page unless `pageSize` says otherwise, and at most.
 const PAGE: usize = 100;
@@ -95,22 +96,15 @@ fn zone_of(c: &Collection) -> chrono_tz::Tz {
     crate::service::reminders::calendar_zone(c.props.timezone.as_deref())
 }
 
-/// The calendar's events (VEVENT objects) overlapping `window` (all when None), each with its
-/// stored text; candidates from the index, decided exactly.
-async fn events_in(ctx: &ApiContext<'_>, c: &Collection, w: Option<Window>) -> Result<Vec<StoredObject>, Problem> {
+/// The calendar's event objects that may overlap `w` (all when None): candidates from the
+/// time-range index, each with its stored instance timeline when it has one.
+async fn candidates(ctx: &ApiContext<'_>, c: &Collection, w: Option<Window>) -> Result<Vec<Candidate>, Problem> {
     let store = &ctx.dav.store;
-    let objects = match w {
-        None => store.list_objects_with_data(c.id).await.map(|list| list.into_iter().collect::<Vec<_>>()),
-        Some(w) => store.objects_in_range(c.id, Some(ComponentKind::Event), w.start, w.end).await.map(|list| list.into_iter().map(|cand| cand.object).collect()),
+    let found = match w {
+        None => store.list_objects_with_data(c.id).await?.into_iter().map(|object| Candidate { object, timeline: None }).collect(),
+        Some(w) => store.objects_in_range(c.id, Some(ComponentKind::Event), w.start, w.end).await?,
     };
-    let objects = objects?;
-    let zone = zone_of(c);
-    let max = usize::try_from(ctx.dav.limits.max_instances).unwrap_or(MAX_INSTANCES);
-    Ok(objects
-        .into_iter()
-        .filter(|o| o.meta.calendar.as_ref().is_some_and(|i| i.component == ComponentKind::Event))
-        .filter(|o| w.is_none_or(|w| expand_object(&o.data, w, zone, max).is_ok_and(|found| !found.is_empty())))
-        .collect())
+    Ok(found.into_iter().filter(|cand| cand.object.meta.calendar.as_ref().is_some_and(|i| i.component == ComponentKind::Event)).collect())
 }
 
 /// Items of one page: `token` is the index to start at.
@@ -128,28 +122,43 @@ fn page<T>(mut items: Vec<T>, q: &Query) -> Result<(Vec<T>, Option<String>), Pro
     Ok((rest, next))
 }
 
-/// The items of `objects`: one per event, or with `expand` one per instance in `w` (UTC times,
-/// with `recurrenceId`), sorted by start.
-fn items(objects: &[StoredObject], c: &Collection, w: Option<Window>, expand: bool, max: usize) -> Result<Vec<ApiEvent>, Problem> {
+/// The items of `cands` in `w`: one per event, or with `expand` one per instance (UTC times,
+/// with `recurrenceId`), sorted by start. An object's stored timeline decides whether it
+/// overlaps without parsing it (as calendar-query does); each object that does is parsed once to
+/// expand and once to convert.
+fn items(cands: &[Candidate], c: &Collection, w: Option<Window>, expand: bool, max: usize) -> Result<Vec<ApiEvent>, Problem> {
+    if expand && w.is_none() {
+        return Err(reply::bad_request("expand needs from and to"));
+    }
+    let zone = zone_of(c);
+    let too_many = || reply::problem(StatusCode::UNPROCESSABLE_ENTITY, "Too many instances", "narrow from/to");
     let mut out = Vec::new();
-    for o in objects {
-        let text = String::from_utf8_lossy(&o.data);
-        if !expand {
-            match to_json(&text, &o.meta.etag) {
-                Ok(e) => out.push(e),
-                Err(e) => tracing::warn!(object = o.meta.id.0, error = %e, "API: a stored event does not convert; left out"),
-            }
+    for Candidate { object: o, timeline } in cands {
+        let overlap = match (w, timeline) {
+            (None, _) => Some(true),
+            (Some(w), Some(t)) => t.overlaps(&TimeRange { start: w.start, end: w.end }, zone),
+            (Some(_), None) => None,
+        };
+        if overlap == Some(false) {
             continue;
         }
-        let Some(w) = w else { return Err(reply::bad_request("expand needs from and to")) };
-        let instances = expand_object(&o.data, w, zone_of(c), max).map_err(|_| reply::problem(StatusCode::UNPROCESSABLE_ENTITY, "Too many instances", "narrow from/to"))?;
-        // One parse for all of an object's instances.
-        match instances_json(&text, &o.meta.etag, &instances) {
+        let text = String::from_utf8_lossy(&o.data);
+        let converted = match w {
+            Some(w) if expand || overlap.is_none() => {
+                let instances = expand_object(&o.data, w, zone, max).map_err(|_| too_many())?;
+                if instances.is_empty() {
+                    continue;
+                }
+                if expand { instances_json(&text, &o.meta.etag, &instances) } else { to_json(&text, &o.meta.etag).map(|e| vec![e]) }
+            }
+            _ => to_json(&text, &o.meta.etag).map(|e| vec![e]),
+        };
+        match converted {
             Ok(list) => out.extend(list),
-            Err(e) => tracing::warn!(object = o.meta.id.0, error = %e, "API: an event's instances do not convert; left out"),
+            Err(e) => tracing::warn!(object = o.meta.id.0, error = %e, "API: a stored event does not convert; left out"),
         }
         if out.len() > MAX_INSTANCES {
-            return Err(reply::problem(StatusCode::UNPROCESSABLE_ENTITY, "Too many instances", "narrow from/to"));
+            return Err(too_many());
         }
     }
     if expand {
@@ -158,6 +167,36 @@ fn items(objects: &[StoredObject], c: &Collection, w: Option<Window>, expand: bo
         out.sort_by(|a, b| a.uid.cmp(&b.uid));
     }
     Ok(out)
+}
+
+/// How long a calendar's converted window is kept (a write changes the key at once, so this
+/// only bounds memory).
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The items of `c` in `w`, from the cache when this calendar, unchanged since (its sync_seq in
+/// the key), was asked about this window before: a dashboard polling its week, a page paging
+/// through it. Parsing and expanding each event is the cost (calendar-query sends stored bytes;
+/// the API converts them); a write anywhere in the calendar bumps the seq and misses.
+async fn window_items(ctx: &ApiContext<'_>, c: &Collection, w: Option<Window>, expand: bool) -> Result<Vec<ApiEvent>, Problem> {
+    let max = usize::try_from(ctx.dav.limits.max_instances).unwrap_or(MAX_INSTANCES);
+    let zone = zone_of(c);
+    let key = w.map(|w| {
+        format!("api-items:v1:{}:{}:{:?}:{:?}:{}:{}:{max}", c.id.0, c.sync_seq, w.start, w.end, expand, zone.name())
+    });
+    if let Some(key) = &key
+        && let Some(bytes) = ctx.dav.cache.get(key).await
+        && let Ok(items) = serde_json::from_slice::<Vec<ApiEvent>>(&bytes)
+    {
+        return Ok(items);
+    }
+    let cands = candidates(ctx, c, w).await?;
+    let items = items(&cands, c, w, expand, max)?;
+    if let Some(key) = &key
+        && let Ok(bytes) = serde_json::to_vec(&items)
+    {
+        ctx.dav.cache.put(key, &bytes, CACHE_TTL).await;
+    }
+    Ok(items)
 }
 
 #[utoipa::path(get, path = "/api/v1/calendars/{id}/events", tag = "events",
@@ -173,9 +212,7 @@ pub async fn list(ctx: &ApiContext<'_>, user: &Principal, id: &str, q: &Query) -
     let c = calendar_of(ctx, user, id, Need::Read).await?;
     let w = window(q)?;
     let expand = q.flag("expand")?;
-    let objects = events_in(ctx, &c, w).await?;
-    let max = usize::try_from(ctx.dav.limits.max_instances).unwrap_or(MAX_INSTANCES);
-    let all = items(&objects, &c, w, expand, max)?;
+    let all = window_items(ctx, &c, w, expand).await?;
     let (items, next_page_token) = page(all, q)?;
     Ok(json(StatusCode::OK, &EventPage { items, next_page_token }))
 }
@@ -379,11 +416,9 @@ pub async fn schedule(ctx: &ApiContext<'_>, user: &Principal, q: &Query) -> Repl
         c.kind == CollectionKind::Calendar
             && c.share.as_ref().is_none_or(|g| matches!(g.access, crate::store::Access::Read | crate::store::Access::ReadWrite))
     };
-    let max = usize::try_from(ctx.dav.limits.max_instances).unwrap_or(MAX_INSTANCES);
     let mut out: Vec<ScheduleItem> = Vec::new();
     for c in own.iter().chain(shared.iter()).filter(readable) {
-        let objects = events_in(ctx, c, Some(w)).await?;
-        out.extend(items(&objects, c, Some(w), true, max)?.into_iter().map(|event| ScheduleItem { calendar: c.path.clone(), event }));
+        out.extend(window_items(ctx, c, Some(w), true).await?.into_iter().map(|event| ScheduleItem { calendar: c.path.clone(), event }));
         if out.len() > MAX_INSTANCES {
             return Err(reply::problem(StatusCode::UNPROCESSABLE_ENTITY, "Too many instances", "narrow from/to"));
         }
