@@ -1,8 +1,9 @@
 //! The JSON API's feed links, shares and free/busy (issue 20) black-box on both engines: a feed
 //! link made through the API serves the calendar anonymously, rotates and dies when revoked; a
 //! share made through the API shows in the sharee's calendar list and goes away; another
-//! user's busy time equals what CalDAV's outbox POST answers for the same window; and whoever
-//! may not do these things gets a problem, not an answer.
+//! user's busy time (one user by GET, several by POST) equals what CalDAV's outbox POST
+//! answers for the same window; whoever may not do these things gets a problem, not an
+//! answer; and the rate limiter's 429 on an API path is a problem as well.
 #![allow(clippy::unwrap_used)]
 
 mod harness;
@@ -290,7 +291,20 @@ async fn freebusy_equals_the_outbox(engine: Engine) {
         let (got, v, h) = call(api(&s, "GET", &format!("freebusy?{q}"))).await;
         assert!(got == status && is_problem(&h, &v, status), "{q}: {got} {v}");
     }
-    assert_eq!(call(api(&s, "POST", "freebusy")).await.0, 405);
+    assert_eq!(call(api(&s, "PUT", "freebusy")).await.0, 405);
+
+    // Several users at once, each with its status (the outbox's 2.0 and 3.7).
+    let body = json!({"users": ["carol", "nobody", "bob"], "from": "2027-01-04T00:00:00Z", "to": "2027-01-11T00:00:00Z"});
+    let (status, many, _) = call(with_json(api(&s, "POST", "freebusy"), &body)).await;
+    assert_eq!(status, 200, "{many}");
+    let statuses: Vec<&str> = many.as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ok", "unknown-user", "ok"]);
+    assert_eq!(api_busy(&many[0]["busy"]), want);
+    assert_eq!(many[1]["busy"], json!([]));
+    for bad in [json!({"users": [], "from": "2027-01-04", "to": "2027-01-05"}), json!({"users": ["carol"], "from": "2027-01-05", "to": "2027-01-04"}), json!({"users": ["carol"]})] {
+        let (status, v, h) = call(with_json(api(&s, "POST", "freebusy"), &bad)).await;
+        assert!(status == 400 && is_problem(&h, &v, 400), "{bad}: {v}");
+    }
     s.stop().await;
 }
 
@@ -307,6 +321,10 @@ async fn freebusy_lookup_nobody_is_respected(engine: Engine) {
 DTSTART:20270104T000000Z\r\nDTEND:20270111T000000Z\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:carol@example.org\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
     let r = send(s.req("POST", "/calendars/alice/outbox/").header("Content-Type", "text/calendar").body(request)).await;
     assert!(r.body.contains("3.8;No authority"), "{}", r.body);
+    let body = json!({"users": ["carol", "alice"], "from": "2027-01-04", "to": "2027-01-11"});
+    let (status, many, _) = call(with_json(api(&s, "POST", "freebusy"), &body)).await;
+    assert_eq!(status, 200, "{many}");
+    assert_eq!((many[0]["status"].as_str(), many[1]["status"].as_str()), (Some("not-allowed"), Some("ok")));
     s.stop().await;
 }
 

@@ -36,7 +36,7 @@ pub struct ApiContext<'a> {
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     Some(match segments {
         ["me"] | ["calendar"] | ["calendars", _, "changes"] => "GET",
-        ["freebusy"] => "GET",
+        ["freebusy"] => "GET, POST",
         ["calendars", _, "feeds"] | ["calendars", _, "shares"] => "GET, POST",
         ["calendars", _, "feeds", _] | ["calendars", _, "shares", _] => "DELETE",
         ["calendars", _, "feeds", _, "rotate"] => "POST",
@@ -91,6 +91,7 @@ pub async fn handle(
         (Method::POST, ["calendars", id, "shares"]) => shares::add(ctx, user, id, headers, &body).await,
         (Method::DELETE, ["calendars", id, "shares", sharee]) => shares::remove(ctx, user, id, sharee).await,
         (Method::GET, ["freebusy"]) => freebusy::lookup(ctx, user, &query).await,
+        (Method::POST, ["freebusy"]) => freebusy::lookup_many(ctx, user, headers, &body).await,
         (_, segments) => match allowed(segments) {
             Some(allow) => {
                 let mut resp =

@@ -89,6 +89,7 @@ fn problems(openapi: &mut utoipa::openapi::OpenApi) {
         shares::add,
         shares::remove,
         freebusy::lookup,
+        freebusy::lookup_many,
     ),
     components(schemas(ProblemJson)),
     modifiers(&Security)
