@@ -126,8 +126,10 @@ pub fn as_problem(resp: DavResponse) -> DavResponse {
     let detail = String::from_utf8_lossy(&body).trim().to_owned();
     let title = parts.status.canonical_reason().unwrap_or("Error");
     let mut out = reply::Problem { status: parts.status, title, detail }.into_response();
+    // The problem's own headers win; every value of the others is kept (a header may repeat).
+    let own: Vec<header::HeaderName> = out.headers().keys().cloned().collect();
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !out.headers().contains_key(name) {
+        if name != header::CONTENT_LENGTH && !own.contains(name) {
             out.headers_mut().append(name.clone(), value.clone());
         }
     }
