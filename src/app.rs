@@ -172,6 +172,7 @@ pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
         cache,
         listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),
         alarm_wake: Arc::new(tokio::sync::Notify::new()),
+        public_url: config.public_url.clone(),
     }
 }
 

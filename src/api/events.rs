@@ -69,7 +69,7 @@ fn now() -> i64 {
 }
 
 /// `from`/`to`: RFC 3339 date-times, or dates (midnight UTC).
-fn instant(q: &Query, name: &str) -> Result<Option<Timestamp>, Problem> {
+pub(super) fn instant(q: &Query, name: &str) -> Result<Option<Timestamp>, Problem> {
     let Some(v) = q.get(name) else { return Ok(None) };
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.timestamp()));

@@ -7,8 +7,11 @@ mod account;
 mod calendars;
 pub mod event;
 mod events;
+mod feeds;
+mod freebusy;
 pub mod openapi;
 mod reply;
+mod shares;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -33,6 +36,10 @@ pub struct ApiContext<'a> {
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     Some(match segments {
         ["me"] | ["calendar"] | ["calendars", _, "changes"] => "GET",
+        ["freebusy"] => "GET, POST",
+        ["calendars", _, "feeds"] | ["calendars", _, "shares"] => "GET, POST",
+        ["calendars", _, "feeds", _] | ["calendars", _, "shares", _] => "DELETE",
+        ["calendars", _, "feeds", _, "rotate"] => "POST",
         ["users"] | ["me", "app-passwords"] | ["calendars"] | ["events"] | ["calendars", _, "events"] => "GET, POST",
         ["me", "app-passwords", _] => "DELETE",
         ["calendars", _] => "GET, PATCH, DELETE",
@@ -76,6 +83,15 @@ pub async fn handle(
         (Method::GET, ["events"]) => events::seed_list(ctx, user, &query).await,
         (Method::POST, ["events"]) => events::seed_create(ctx, user, headers, &body).await,
         (Method::GET, ["calendar"]) => events::schedule(ctx, user, &query).await,
+        (Method::GET, ["calendars", id, "feeds"]) => feeds::list(ctx, user, id).await,
+        (Method::POST, ["calendars", id, "feeds"]) => feeds::create(ctx, user, id, headers, &body).await,
+        (Method::DELETE, ["calendars", id, "feeds", feed]) => feeds::revoke(ctx, user, id, feed).await,
+        (Method::POST, ["calendars", id, "feeds", feed, "rotate"]) => feeds::rotate(ctx, user, id, feed, headers, &body).await,
+        (Method::GET, ["calendars", id, "shares"]) => shares::list(ctx, user, id).await,
+        (Method::POST, ["calendars", id, "shares"]) => shares::add(ctx, user, id, headers, &body).await,
+        (Method::DELETE, ["calendars", id, "shares", sharee]) => shares::remove(ctx, user, id, sharee).await,
+        (Method::GET, ["freebusy"]) => freebusy::lookup(ctx, user, &query).await,
+        (Method::POST, ["freebusy"]) => freebusy::lookup_many(ctx, user, headers, &body).await,
         (_, segments) => match allowed(segments) {
             Some(allow) => {
                 let mut resp =
@@ -94,6 +110,30 @@ pub fn openapi_json() -> DavResponse {
     let mut resp = http::Response::new(Bytes::from(openapi::document()));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
+}
+
+/// An answer the HTTP edge gave for an API request before the API saw it (429 from the rate
+/// limiter, 413, a login block), which is plain text there, as an RFC 9457 problem with the
+/// same status and headers (Retry-After, RateLimit): the document promises problem+json for
+/// every error. Anything else passes unchanged.
+pub fn as_problem(resp: DavResponse) -> DavResponse {
+    let is_text = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/plain"));
+    let is_error = resp.status().is_client_error() || resp.status().is_server_error();
+    if !is_error || !is_text {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let detail = String::from_utf8_lossy(&body).trim().to_owned();
+    let title = parts.status.canonical_reason().unwrap_or("Error");
+    let mut out = reply::Problem { status: parts.status, title, detail }.into_response();
+    // The problem's own headers win; every value of the others is kept (a header may repeat).
+    let own: Vec<header::HeaderName> = out.headers().keys().cloned().collect();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH && !own.contains(name) {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// A 500 for a handler that failed unexpectedly (the log has the details).

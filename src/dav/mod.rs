@@ -55,6 +55,9 @@ pub struct DavContext {
     pub listings: Arc<tokio::sync::Semaphore>,
     /// Woken by a write that stores a reminder due soon (worker/reminders.rs).
     pub alarm_wake: Arc<tokio::sync::Notify>,
+    /// `public_url` as configured: the JSON API shows a new feed link's whole URL under it
+    /// (`Paths` keeps only its authority and path, not its scheme).
+    pub public_url: Option<String>,
 }
 
 impl DavContext {

@@ -293,7 +293,7 @@ async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: I
         let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
         let limit = verdict(&state.metrics, "anonymous", admission);
         let resp = match admission.filter(|a| !a.verdict.allowed) {
-            Some(refused) => refused.refusal("too many requests from this address"),
+            Some(refused) => crate::api::as_problem(refused.refusal("too many requests from this address")),
             None => crate::api::unauthorized(),
         };
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
@@ -301,7 +301,7 @@ async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: I
     let user = match authenticate(state, &creds, client).await {
         Ok(user) => user,
         Err((limit, resp)) => {
-            let resp = if resp.status() == StatusCode::UNAUTHORIZED { crate::api::unauthorized() } else { resp };
+            let resp = if resp.status() == StatusCode::UNAUTHORIZED { crate::api::unauthorized() } else { crate::api::as_problem(resp) };
             return Outcome { principal: None, limit, resp: unread(req, resp).await };
         }
     };
@@ -309,13 +309,13 @@ async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: I
     let (parts, body) = req.into_parts();
     let body = match read_body(body, &parts.headers, state.max_body).await {
         Ok(b) => b,
-        Err(resp) => return Outcome { principal: name, limit: "-", resp },
+        Err(resp) => return Outcome { principal: name, limit: "-", resp: crate::api::as_problem(resp) },
     };
     let cost = if parts.method == http::Method::GET || parts.method == http::Method::HEAD { 2 } else { 3 };
     let admission = state.limits.admit(Scope::Principal, &user.name, cost).await;
     let limit = verdict(&state.metrics, "principal", admission);
     if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
-        return Outcome { principal: name, limit, resp: refused.refusal("too many requests for this account") };
+        return Outcome { principal: name, limit, resp: crate::api::as_problem(refused.refusal("too many requests for this account")) };
     }
     let ctx = crate::api::ApiContext { dav: &state.dav, auth: &state.auth };
     let handled =

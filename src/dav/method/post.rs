@@ -88,16 +88,23 @@ async fn answer_for(ctx: &DavContext, user: &Principal, request: &FreeBusyReques
         Recipient::Local(u) => u,
         Recipient::External(_) | Recipient::Unknown => return Ok(Answer { status: "3.7;Invalid calendar user", data: None }),
     };
-    if who.id != user.id && ctx.limits.freebusy_lookup == FreeBusyLookup::Nobody {
+    if !may_look_up(ctx, user, &who) {
         return Ok(Answer { status: "3.8;No authority", data: None });
     }
     let busy = busy_of(ctx, &who, request.start, request.end).await?;
     Ok(Answer { status: "2.0;Success", data: Some(freebusy_reply(request, attendee, &busy, crate::service::now())) })
 }
 
+/// Whether `user` may see `who`'s busy time (`scheduling.freebusy_lookup`): their own always,
+/// another user's unless the setting is `nobody`. The JSON API's free/busy asks here too.
+pub fn may_look_up(ctx: &DavContext, user: &Principal, who: &User) -> bool {
+    who.id == user.id || ctx.limits.freebusy_lookup != FreeBusyLookup::Nobody
+}
+
 /// The user's busy time from every calendar that takes events and counts for free/busy (RFC
-/// 6638 §9.1 schedule-calendar-transp), each calendar's answer cached as a REPORT's is.
-async fn busy_of(ctx: &DavContext, who: &User, start: i64, end: i64) -> DavResult<Vec<Busy>> {
+/// 6638 §9.1 schedule-calendar-transp), each calendar's answer cached as a REPORT's is; not
+/// merged (`freebusy_reply` merges, as the JSON API's free/busy does).
+pub async fn busy_of(ctx: &DavContext, who: &User, start: i64, end: i64) -> DavResult<Vec<Busy>> {
     let mut parents = vec![None];
     let mut busy = Vec::new();
     while let Some(parent) = parents.pop() {
