@@ -23,8 +23,12 @@ async fn the_api_keeps_the_promises_of_its_document(engine: Engine) {
         "KALENDS_TEST_SCHEMATHESIS must name the schemathesis program (tools/test-all sets it from `conformance/run --venv-api`)"
     );
     let (schema, base) = (format!("{}/api/v1/openapi.json", s.base), s.base.clone());
+    // schemathesis keeps a cache of its findings in its working directory: a temporary one.
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(cli)
+            .current_dir(cwd)
             .args(["run", &schema, "--url", &base, "--header", &format!("Authorization: Bearer {secret}")])
             .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
             .args(["--max-examples", "30", "--seed", "20261205", "--workers", "1", "--no-color"])

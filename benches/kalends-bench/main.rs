@@ -677,6 +677,7 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
         let items = match (r.m.items, r.expected) {
             (Some(g), Some(e)) => format!("{g} ({e})"),
             (Some(g), None) if r.op.is_feed() => format!("{g} VEVENTs"),
+            (Some(g), None) if r.op == Op::ApiWeek => format!("{g} instances"),
             (Some(g), None) => format!("{g} periods"),
             (None, Some(e)) => format!("– ({e})"),
             (None, None) => "–".into(),
