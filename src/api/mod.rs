@@ -7,6 +7,7 @@ mod account;
 mod calendars;
 pub mod event;
 mod events;
+mod import;
 pub mod openapi;
 mod reply;
 
@@ -35,6 +36,7 @@ fn allowed(segments: &[&str]) -> Option<&'static str> {
         ["me"] | ["calendar"] | ["calendars", _, "changes"] => "GET",
         ["users"] | ["me", "app-passwords"] | ["calendars"] | ["events"] | ["calendars", _, "events"] => "GET, POST",
         ["me", "app-passwords", _] => "DELETE",
+        ["calendars", _, "import"] => "POST",
         ["calendars", _] => "GET, PATCH, DELETE",
         ["calendars", _, "events", _] => "GET, PUT, DELETE",
         _ => return None,
@@ -73,6 +75,7 @@ pub async fn handle(
         (Method::PUT, ["calendars", id, "events", uid]) => events::put(ctx, user, id, uid, headers, &body).await,
         (Method::DELETE, ["calendars", id, "events", uid]) => events::delete(ctx, user, id, uid, headers).await,
         (Method::GET, ["calendars", id, "changes"]) => events::changes(ctx, user, id, &query).await,
+        (Method::POST, ["calendars", id, "import"]) => import::import(ctx, user, id, headers, &body).await,
         (Method::GET, ["events"]) => events::seed_list(ctx, user, &query).await,
         (Method::POST, ["events"]) => events::seed_create(ctx, user, headers, &body).await,
         (Method::GET, ["calendar"]) => events::schedule(ctx, user, &query).await,

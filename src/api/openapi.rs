@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{account, calendars, events};
+use super::{account, calendars, events, import};
 
 /// An RFC 9457 problem, as every error answer carries it (`application/problem+json`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,6 +81,7 @@ fn problems(openapi: &mut utoipa::openapi::OpenApi) {
         events::seed_list,
         events::seed_create,
         events::schedule,
+        import::import,
     ),
     components(schemas(ProblemJson)),
     modifiers(&Security)
