@@ -194,6 +194,14 @@ async fn api_endpoint(engine: Engine) {
     let junk = send(s.req("POST", path).header("Content-Type", "text/calendar").body("hello")).await;
     assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.body);
     assert_eq!(junk.header("content-type").as_deref(), Some("application/problem+json"));
+    let get = send(s.req("GET", path)).await;
+    assert_eq!((get.status, get.header("allow").as_deref()), (StatusCode::METHOD_NOT_ALLOWED, Some("POST")));
+    // Documented in the OpenAPI document, with its body and report.
+    let doc: Value = serde_json::from_str(&send(s.anon("GET", "/api/v1/openapi.json")).await.body).unwrap();
+    let op = &doc["paths"]["/api/v1/calendars/{id}/import"]["post"];
+    assert!(op["requestBody"]["content"]["text/calendar"].is_object(), "{op}");
+    assert!(op["responses"]["200"]["content"]["application/json"].is_object(), "{op}");
+    assert!(doc["components"]["schemas"]["ImportReport"].is_object());
     s.stop().await;
 }
 

@@ -164,4 +164,14 @@ BEGIN:VTODO\r\nUID:b\r\nX-CUSTOM;X-P=\"q;v\":keep me\r\nEND:VTODO\r\nEND:VCALEND
         assert_eq!(parts[0].data.matches("BEGIN:VEVENT").count(), 2);
         assert_eq!(parts[1].data.matches("BEGIN:VTIMEZONE").count(), 1);
     }
+
+    #[test]
+    fn concatenated_calendars_split_with_each_timezone_once() {
+        let one = |uid: &str| object(&format!("{PARIS}\nBEGIN:VEVENT\nUID:{uid}\nDTSTART;TZID=Europe/Paris:20240101T100000\nEND:VEVENT"));
+        let text = format!("{}{}{}", one("a"), one("b"), one("a").replace("20240101T100000", "20240102T100000"));
+        let parts = split_by_uid(&text);
+        assert_eq!(parts.iter().map(|p| p.uid.as_deref()).collect::<Vec<_>>(), [Some("a"), Some("b")]);
+        assert!(parts.iter().all(|p| p.data.matches("BEGIN:VTIMEZONE").count() == 1));
+        assert_eq!(parts[0].data.matches("BEGIN:VEVENT").count(), 2);
+    }
 }
