@@ -438,7 +438,7 @@ async fn import(config: &Config, user: &str, calendar: &str, file: &std::path::P
     };
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events ({per_sec}, {eta} left)") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events, {elapsed} ({eta} left)") {
             bar.set_style(style);
         }
         bar
