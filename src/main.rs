@@ -42,6 +42,18 @@ enum Command {
     /// (EMAIL alarms always are).
     #[command(subcommand)]
     Reminders(ReminderCommand),
+    /// Import FILE.ics into USER's CALENDAR (its URL segment, e.g. `calendar`): one object per
+    /// UID, added, updated in place, unchanged, or skipped with the reason. Sends no
+    /// invitations (a restore). Exit status 0 when nothing was skipped, 1 otherwise (2: bad
+    /// configuration).
+    Import {
+        user: String,
+        calendar: String,
+        file: PathBuf,
+        /// No progress bar (there is none either when standard error is not a terminal).
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +208,15 @@ fn main() -> ExitCode {
     if let Command::Imip(ImipCommand::Receive) = cli.command {
         return imip_receive(&runtime, &config);
     }
+    if let Command::Import { user, calendar, file, quiet } = cli.command {
+        return match runtime.block_on(import(&config, &user, &calendar, &file, quiet)) {
+            Ok(clean) => if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE },
+            Err(e) => {
+                eprintln!("kalends: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -217,7 +238,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Share(cmd) => share_command(cmd, &config).await,
         Command::Feed(cmd) => feed_command(cmd, &config).await,
         Command::Reminders(cmd) => reminder_command(cmd, &config).await,
-        Command::Imip(ImipCommand::Receive) => Ok(()),
+        Command::Imip(ImipCommand::Receive) | Command::Import { .. } => Ok(()),
         Command::Imip(ImipCommand::RotateRsvpKey) => {
             let store = kalends::app::open_store(&config).await?;
             let key = kalends::service::scheduling::rsvp::rotate_key(&store).await?;
@@ -393,6 +414,59 @@ async fn reminder_command(cmd: ReminderCommand, config: &Config) -> anyhow::Resu
     let on = reminders::emails(&store, &user).await?;
     println!("{user}: DISPLAY and AUDIO alarms {} emailed; EMAIL alarms are", if on { "are" } else { "are not" });
     Ok(())
+}
+
+/// `kalends import`: a progress bar on a terminal, then the summary and one line per skipped
+/// UID. Returns whether everything was imported (nothing skipped).
+async fn import(config: &Config, user: &str, calendar: &str, file: &std::path::Path, quiet: bool) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    use anyhow::Context as _;
+    use kalends::service::import::{ImportTarget, import};
+    use kalends::service::objects::WriteLimits;
+    use kalends::store::{CollectionStore as _, UserStore as _};
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store = kalends::app::open_store(config).await?;
+    let owner = store.user_by_name(user).await?.ok_or_else(|| anyhow::anyhow!("no user {user}"))?;
+    let path = calendar.trim_matches('/');
+    let collection = store.collection_by_path(owner.id, path).await?.ok_or_else(|| anyhow::anyhow!("{user} has no calendar {path}"))?;
+    let owner = kalends::service::Principal { id: owner.id, name: owner.name, email: owner.email };
+    let limits = WriteLimits {
+        max_resource_size: config.limits.max_resource_size,
+        min_date_time: config.min_date_time(),
+        max_date_time: config.max_date_time(),
+        quota_bytes: config.limits.quota_bytes,
+    };
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events, {elapsed} ({eta} left)") {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut progress = |done: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+            bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+        }
+    };
+    let target = ImportTarget { store: &store, owner: &owner, collection: &collection, limits: &limits, alarm_wake: None };
+    let report = import(&target, &data, &mut progress).await.with_context(|| format!("import into {user}/{path}"))?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    println!(
+        "{}: {} added, {} updated, {} unchanged, {} skipped",
+        file.display(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.skipped.len()
+    );
+    for s in &report.skipped {
+        let uid = if s.uid.is_empty() { "(no UID)" } else { s.uid.as_str() };
+        println!("skipped {uid}: {}", s.reason);
+    }
+    Ok(report.skipped.is_empty())
 }
 
 /// A new token's URLs: shown once, since only the token's hash is kept.

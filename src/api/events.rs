@@ -17,7 +17,7 @@ use crate::calendar::recur::Window;
 use crate::calendar::{ComponentKind, Timestamp};
 use crate::dav::DavResponse;
 use crate::dav::method::put::acting_owner;
-use crate::service::objects::{self, PutRequest};
+use crate::service::objects::{self, PutRequest, name_for};
 use crate::service::{Principal, ServiceError};
 use crate::calendar::filter::TimeRange;
 use crate::store::{Candidate, Collection, CollectionKind, Expect, ObjectStore, SchedStore, StoredObject, SyncStore};
@@ -249,12 +249,6 @@ pub async fn get(ctx: &ApiContext<'_>, user: &Principal, id: &str, uid: &str, he
     let e = to_json(&String::from_utf8_lossy(&o.data), &o.meta.etag)
         .map_err(|e| reply::problem(StatusCode::UNPROCESSABLE_ENTITY, "Not shown as JSON", &format!("{e}; ask for text/calendar")))?;
     Ok(with_etag(json(StatusCode::OK, &e), &o.meta.etag))
-}
-
-/// A resource name for a new event: its UID where that is a safe path segment, else random.
-fn name_for(uid: &str) -> String {
-    let safe = !uid.is_empty() && uid.len() <= 200 && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b)) && !uid.starts_with('.');
-    if safe { format!("{uid}.ics") } else { format!("{:032x}.ics", rand::random::<u128>()) }
 }
 
 /// Stores `text` as `name` in `c` (as the owner, for a share), returning the event as stored.

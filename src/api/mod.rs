@@ -9,6 +9,7 @@ pub mod event;
 mod events;
 mod feeds;
 mod freebusy;
+mod import;
 pub mod openapi;
 mod reply;
 mod shares;
@@ -42,6 +43,7 @@ fn allowed(segments: &[&str]) -> Option<&'static str> {
         ["calendars", _, "feeds", _, "rotate"] => "POST",
         ["users"] | ["me", "app-passwords"] | ["calendars"] | ["events"] | ["calendars", _, "events"] => "GET, POST",
         ["me", "app-passwords", _] => "DELETE",
+        ["calendars", _, "import"] => "POST",
         ["calendars", _] => "GET, PATCH, DELETE",
         ["calendars", _, "events", _] => "GET, PUT, DELETE",
         _ => return None,
@@ -80,6 +82,7 @@ pub async fn handle(
         (Method::PUT, ["calendars", id, "events", uid]) => events::put(ctx, user, id, uid, headers, &body).await,
         (Method::DELETE, ["calendars", id, "events", uid]) => events::delete(ctx, user, id, uid, headers).await,
         (Method::GET, ["calendars", id, "changes"]) => events::changes(ctx, user, id, &query).await,
+        (Method::POST, ["calendars", id, "import"]) => import::import(ctx, user, id, headers, &body).await,
         (Method::GET, ["events"]) => events::seed_list(ctx, user, &query).await,
         (Method::POST, ["events"]) => events::seed_create(ctx, user, headers, &body).await,
         (Method::GET, ["calendar"]) => events::schedule(ctx, user, &query).await,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{account, calendars, events, feeds, freebusy, shares};
+use super::{account, calendars, events, feeds, freebusy, import, shares};
 
 /// An RFC 9457 problem, as every error answer carries it (`application/problem+json`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,6 +90,7 @@ fn problems(openapi: &mut utoipa::openapi::OpenApi) {
         shares::remove,
         freebusy::lookup,
         freebusy::lookup_many,
+        import::import,
     ),
     components(schemas(ProblemJson)),
     modifiers(&Security)

@@ -2,7 +2,7 @@
 //! and its inverse, splitting a multi-object file by UID. Components are copied as the client
 //! sent them (only line endings become CRLF); nothing is re-serialized.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::raw::{self, RawComponent};
 
@@ -55,18 +55,27 @@ pub struct UidObject {
     pub data: String,
 }
 
-/// Splits a VCALENDAR into one object per UID, in order of first appearance.
+/// Splits a VCALENDAR (or several, one after the other) into one object per UID, in order of
+/// first appearance. Each VTIMEZONE is carried once per TZID (a file that concatenates
+/// calendars repeats them), and a UID's components are found through a map, so a file of
+/// thousands of events splits in linear time.
 pub fn split_by_uid(text: &str) -> Vec<UidObject> {
     let components = raw::components(text);
+    let mut seen = HashSet::new();
     let timezones: Vec<&RawComponent<'_>> = components
         .iter()
-        .filter(|c| c.name == "VTIMEZONE")
+        .filter(|c| c.name == "VTIMEZONE" && c.tzid.as_ref().is_none_or(|t| seen.insert(t.clone())))
         .collect();
     let mut groups: Vec<(Option<String>, Vec<&str>)> = Vec::new();
+    let mut at: HashMap<Option<&str>, usize> = HashMap::new();
     for component in components.iter().filter(|c| c.name != "VTIMEZONE") {
-        match groups.iter_mut().find(|(uid, _)| *uid == component.uid) {
-            Some((_, texts)) => texts.push(component.text),
-            None => groups.push((component.uid.clone(), vec![component.text])),
+        let key = component.uid.as_deref();
+        match at.get(&key) {
+            Some(&i) => groups[i].1.push(component.text),
+            None => {
+                at.insert(key, groups.len());
+                groups.push((component.uid.clone(), vec![component.text]));
+            }
         }
     }
     groups
@@ -154,5 +163,15 @@ BEGIN:VTODO\r\nUID:b\r\nX-CUSTOM;X-P=\"q;v\":keep me\r\nEND:VTODO\r\nEND:VCALEND
         );
         assert_eq!(parts[0].data.matches("BEGIN:VEVENT").count(), 2);
         assert_eq!(parts[1].data.matches("BEGIN:VTIMEZONE").count(), 1);
+    }
+
+    #[test]
+    fn concatenated_calendars_split_with_each_timezone_once() {
+        let one = |uid: &str| object(&format!("{PARIS}\nBEGIN:VEVENT\nUID:{uid}\nDTSTART;TZID=Europe/Paris:20240101T100000\nEND:VEVENT"));
+        let text = format!("{}{}{}", one("a"), one("b"), one("a").replace("20240101T100000", "20240102T100000"));
+        let parts = split_by_uid(&text);
+        assert_eq!(parts.iter().map(|p| p.uid.as_deref()).collect::<Vec<_>>(), [Some("a"), Some("b")]);
+        assert!(parts.iter().all(|p| p.data.matches("BEGIN:VTIMEZONE").count() == 1));
+        assert_eq!(parts[0].data.matches("BEGIN:VEVENT").count(), 2);
     }
 }

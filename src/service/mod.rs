@@ -6,6 +6,7 @@ pub mod auth;
 pub mod collections;
 pub mod feeds;
 pub mod freebusy;
+pub mod import;
 pub mod objects;
 pub mod reminders;
 pub mod scheduling;

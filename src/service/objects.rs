@@ -165,8 +165,15 @@ fn strip_bom(mut data: Vec<u8>) -> Vec<u8> {
     data
 }
 
-/// Validates and indexes the body; nothing is stored.
-fn prepare(
+/// A resource name for a new object: its UID where that is a safe path segment, else random.
+pub fn name_for(uid: &str) -> String {
+    let safe = !uid.is_empty() && uid.len() <= 200 && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b)) && !uid.starts_with('.');
+    if safe { format!("{uid}.ics") } else { format!("{:032x}.ics", rand::random::<u128>()) }
+}
+
+/// Validates and indexes the body; nothing is stored. The one validator of every write: PUT,
+/// COPY/MOVE, and each object of an import.
+pub(crate) fn prepare(
     collection: &Collection,
     name: &str,
     data: Vec<u8>,

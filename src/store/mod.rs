@@ -654,7 +654,7 @@ pub use rsvp::{RsvpKey, RsvpStore};
 mod shares;
 pub use shares::{Access, Share, ShareGrant, ShareProps, ShareStore};
 mod sched;
-pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, lock_order};
+pub use sched::{ClaimedItip, DeliveryTarget, ExternalItip, ItipOutcome, ItipSettle, NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, UidHolder, lock_order};
 mod app_passwords;
 pub use app_passwords::{AppPassword, AppPasswordStore, NewAppPassword};
 mod alarms;

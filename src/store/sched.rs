@@ -148,6 +148,16 @@ pub enum OutboxKind {
     Reminder,
 }
 
+/// A calendar object of the owner's holding a UID (`uid_holders`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidHolder {
+    pub uid: String,
+    pub collection: CollectionId,
+    /// The calendar's path below the owner's home.
+    pub path: String,
+    pub name: String,
+}
+
 /// Where one recipient's deliveries go, read for all recipients of a change at once.
 #[derive(Debug, Clone)]
 pub struct DeliveryTarget {
@@ -176,6 +186,9 @@ pub trait SchedStore {
         owner: UserId,
         uid: &str,
     ) -> impl Future<Output = StoreResult<Vec<(Collection, StoredObject)>>> + Send;
+    /// Which of the owner's calendar objects hold any of these UIDs, in a few statements (256
+    /// UIDs each): an import checks a whole file's UIDs against every calendar at once.
+    fn uid_holders(&self, owner: UserId, uids: &[String]) -> impl Future<Output = StoreResult<Vec<UidHolder>>> + Send;
     /// All `writes` in one transaction, every collection locked first in `lock_order`. A
     /// refused write rolls everything back and comes back as `StoreError::InBatch` with its
     /// index.
@@ -221,6 +234,7 @@ delegate!(SchedStore {
     fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
     fn objects_with_uid(&self, owner: UserId, uid: &str) -> StoreResult<Vec<(Collection, StoredObject)>>;
     fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>>;
+    fn uid_holders(&self, owner: UserId, uids: &[String]) -> StoreResult<Vec<UidHolder>>;
     fn pending_external(&self, limit: u32) -> StoreResult<Vec<ExternalItip>>;
     fn owners_of_uid(&self, uid: &str) -> StoreResult<Vec<UserId>>;
     fn external_of(&self, owner: UserId) -> StoreResult<Vec<ExternalItip>>;

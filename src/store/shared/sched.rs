@@ -12,7 +12,7 @@ use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
     ClaimedItip, Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, ItipOutcome, ItipSettle,
-    NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, StoreResult, StoredObject, Timestamp, User, UserId,
+    NewExternalItip, OutboxKind, OutboxStats, SchedStore, SchedWrite, SchedWritten, StoreError, UidHolder, StoreResult, StoredObject, Timestamp, User, UserId,
 };
 
 /// This capability's SQL, shared by both engines.
@@ -49,6 +49,9 @@ pub mod sql {
     );
     pub const EVENT_CALENDARS_ORDER: &str =
         ") ORDER BY c.owner_id, CASE WHEN c.id = i.default_calendar_id THEN 0 WHEN c.path = 'calendar' THEN 1 ELSE 2 END, c.path";
+    /// The owner's calendar objects among a list of UIDs (the list and `)` follow).
+    pub const UID_HOLDERS_PREFIX: &str = "SELECT o.uid, c.id, c.path, o.name FROM collections c JOIN objects o \
+         ON o.collection_id = c.id WHERE c.owner_id = $1 AND c.kind = 'calendar' AND o.uid IN (";
     pub const COPIES_PREFIX: &str = concat!(
         "SELECT ",
         member_cols!(),
@@ -352,6 +355,25 @@ impl SchedStore for Engine {
         for row in rows {
             if let (collection, Some(meta), Some(data)) = row.split()? {
                 out.push((collection, StoredObject { meta, data }));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn uid_holders(&self, owner: UserId, uids: &[String]) -> StoreResult<Vec<UidHolder>> {
+        // 256 per statement: far below either engine's bind limit, and few statement shapes.
+        const CHUNK: usize = 256;
+        let mut out = Vec::new();
+        let mut conn = self.reader().await?;
+        for chunk in uids.chunks(CHUNK) {
+            let (list, binds) = in_list(2, chunk.len());
+            let text = format!("{}{list})", sql::UID_HOLDERS_PREFIX);
+            let mut query = sqlx::query_as::<_, (String, i64, String, String)>(AssertSqlSafe(text)).bind(owner.0);
+            for uid in padded(chunk, binds) {
+                query = query.bind(uid);
+            }
+            for (uid, collection, path, name) in query.fetch_all(&mut *conn).await? {
+                out.push(UidHolder { uid, collection: CollectionId(collection), path, name });
             }
         }
         Ok(out)
