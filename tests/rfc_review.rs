@@ -302,7 +302,20 @@ async fn calendar_query_on_the_home(engine: Engine) {
     s.stop().await;
 }
 
+/// A NUL in an object (here in its UID) is not iCalendar (RFC 5545 §3.1): both engines refuse
+/// it the same way — PostgreSQL answered 500, unable to store such a UID, while SQLite took it.
+async fn a_nul_byte_is_refused_on_both_engines(engine: Engine) {
+    let s = start_server(engine).await;
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a\0b\r\nDTSTAMP:20260101T000000Z\r\n\
+DTSTART:20261201T090000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s.put_ics("/calendars/alice/calendar/nul.ics", ics).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.condition(), (CALDAV.to_owned(), "valid-calendar-data".to_owned()));
+    s.stop().await;
+}
+
 on_both_engines!(
+    a_nul_byte_is_refused_on_both_engines,
     no_uid_change_by_put_copy_or_move,
     invalid_filters_are_refused,
     byte_order_mark_is_dropped,

@@ -114,6 +114,11 @@ impl Query {
         )
     }
 
+    /// Whether any name or value holds U+0000.
+    pub fn has_nul(&self) -> bool {
+        self.0.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }

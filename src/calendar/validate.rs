@@ -78,6 +78,12 @@ fn validated<R>(
             e.valid_up_to()
         ))
     })?;
+    // RFC 5545 §3.1, §3.3.11: content lines carry no control characters but HTAB; a NUL is
+    // not iCalendar (and PostgreSQL's TEXT could not hold a UID with one, where SQLite would:
+    // the engines would disagree).
+    if let Some(at) = data.iter().position(|b| *b == 0) {
+        return Err(InvalidObject::Data(format!("the body holds a NUL character at offset {at} (RFC 5545 §3.1)")));
+    }
     let ical = parse_vcalendar(text)?;
     check_calendar_properties(&ical)?;
     let (kind, ids) = calendar_components(&ical)?;
@@ -633,6 +639,13 @@ BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;TZID=America/New_York:20240102T120000\nDTSTAR
         );
         // Left to clients: DUE before DTSTART, and DUE of another value type.
         assert!(parse(&todo("DTSTART:20240102T100000Z\nDUE;VALUE=DATE:20240101")).is_ok());
+    }
+
+    #[test]
+    fn a_nul_is_not_icalendar() {
+        // SQLite would store a UID holding one and PostgreSQL would fail: refused for both.
+        let why = data(&event("DTSTART:20240101T100000Z\nSUMMARY:a\u{0}b"));
+        assert!(why.contains("NUL") && why.contains("RFC 5545 §3.1"), "{why}");
     }
 
     #[test]

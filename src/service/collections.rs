@@ -41,6 +41,13 @@ impl LiveChange {
 
 /// Checks one change on its own; the reason is shown to the client.
 pub fn check(change: &LiveChange) -> Result<(), String> {
+    // No text value may hold a NUL: PostgreSQL's TEXT cannot store one (SQLite would), so the
+    // engines would disagree — and no client means it (XML cannot even carry it; JSON can).
+    if let LiveChange::DisplayName(Some(s)) | LiveChange::Description(Some(s)) | LiveChange::Timezone(Some(s)) | LiveChange::Color(Some(s)) | LiveChange::Order(Some(s)) = change
+        && s.contains('\0')
+    {
+        return Err("a property value must not contain NUL characters".into());
+    }
     match change {
         LiveChange::Timezone(Some(text)) => parse_calendar_timezone(text).map(|_| ()),
         LiveChange::Order(Some(order)) if order.trim().parse::<i64>().is_err() => {
@@ -219,6 +226,9 @@ mod tests {
         assert!(check(&LiveChange::Order(Some("first".into()))).is_err());
         assert!(check(&LiveChange::DisplayName(None)).is_ok());
         assert!(check(&LiveChange::Color(Some("#".repeat(65)))).is_err());
+        // What PostgreSQL's TEXT cannot hold is refused before either engine sees it.
+        assert!(check(&LiveChange::Description(Some("a\0b".into()))).is_err());
+        assert!(check(&LiveChange::DisplayName(Some("Büro\n2".into()))).is_ok());
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub async fn create(store: &Store, name: &str, email: Option<&str>, password: &s
     validate_name(name)?;
     validate_password(password)?;
     if let Some(email) = email
-        && (!email.contains('@') || email.contains(char::is_whitespace))
+        && (!email.contains('@') || email.contains(char::is_whitespace) || email.contains(char::is_control))
     {
         return Err(ServiceError::BadRequest(format!("invalid email address {email:?}")));
     }
