@@ -159,10 +159,9 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     // RSVP links carry their own credential (a signed token), so no Basic auth.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}rsvp/", paths.root())) {
         let token = token.to_owned();
-        let admission = state.limits.admit(Scope::Rsvp, &addr_key(client), 1).await;
-        let limit = verdict(&state.metrics, "rsvp", admission);
-        if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
-            return Outcome { principal: None, limit, resp: unread(req, refused.refusal("too many requests from this address")).await };
+        let (limit, refused) = gate(state, Scope::Rsvp, "rsvp", &addr_key(client), 1, BY_ADDRESS).await;
+        if let Some(refused) = refused {
+            return Outcome { principal: None, limit, resp: unread(req, refused).await };
         }
         let resp = super::rsvp::handle(state, req, &token).await;
         return Outcome { principal: None, limit, resp };
@@ -170,10 +169,9 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     // So do the reminder opt-out links, limited per address as RSVP links are.
     if let Some(token) = req.uri().path().strip_prefix(&format!("{}reminders/", paths.root())) {
         let token = token.to_owned();
-        let admission = state.limits.admit(Scope::Rsvp, &addr_key(client), 1).await;
-        let limit = verdict(&state.metrics, "rsvp", admission);
-        if let Some(refused) = admission.filter(|a| !a.verdict.allowed) {
-            return Outcome { principal: None, limit, resp: unread(req, refused.refusal("too many requests from this address")).await };
+        let (limit, refused) = gate(state, Scope::Rsvp, "rsvp", &addr_key(client), 1, BY_ADDRESS).await;
+        if let Some(refused) = refused {
+            return Outcome { principal: None, limit, resp: unread(req, refused).await };
         }
         let resp = super::reminders::handle(state, req, &token).await;
         return Outcome { principal: None, limit, resp };
@@ -187,10 +185,9 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     // Feed links carry their own credential (the token), so no Basic auth; limited per token.
     if let Some(file) = req.uri().path().strip_prefix(&format!("{}feeds/", paths.root())) {
         let key = feed_limit_key(file);
-        let admission = state.limits.admit(Scope::Feed, &key, 1).await;
-        let limit = verdict(&state.metrics, "feed", admission);
-        let resp = match admission.filter(|a| !a.verdict.allowed) {
-            Some(refused) => refused.refusal("too many requests for this feed"),
+        let (limit, refused) = gate(state, Scope::Feed, "feed", &key, 1, "too many requests for this feed").await;
+        let resp = match refused {
+            Some(refused) => refused,
             None => super::feed::handle(state, &req, file).await,
         };
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
@@ -209,12 +206,8 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
         return Outcome::unlimited(options::handle());
     }
     let Some(creds) = Credential::of(req.headers()) else {
-        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
-        let limit = verdict(&state.metrics, "anonymous", admission);
-        let resp = match admission.filter(|a| !a.verdict.allowed) {
-            Some(refused) => refused.refusal("too many requests from this address"),
-            None => challenge(),
-        };
+        let (limit, refused) = gate(state, Scope::Anonymous, "anonymous", &addr_key(client), 1, BY_ADDRESS).await;
+        let resp = refused.unwrap_or_else(challenge);
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
     };
     let user = match authenticate(state, &creds, client).await {
@@ -281,21 +274,12 @@ fn logged_path(paths: &crate::dav::resource::Paths, path: &str) -> String {
 /// limit (a read 2 units, a write 3: API calls do what a REPORT or a PUT does), then the API.
 async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: IpAddr, rest: &str) -> Outcome {
     if rest == "openapi.json" && (req.method() == http::Method::GET || req.method() == http::Method::HEAD) {
-        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
-        let limit = verdict(&state.metrics, "anonymous", admission);
-        let resp = match admission.filter(|a| !a.verdict.allowed) {
-            Some(refused) => refused.refusal("too many requests from this address"),
-            None => crate::api::openapi_json(),
-        };
-        return Outcome { principal: None, limit, resp };
+        let (limit, refused) = gate(state, Scope::Anonymous, "anonymous", &addr_key(client), 1, BY_ADDRESS).await;
+        return Outcome { principal: None, limit, resp: refused.unwrap_or_else(crate::api::openapi_json) };
     }
     let Some(creds) = Credential::of(req.headers()) else {
-        let admission = state.limits.admit(Scope::Anonymous, &addr_key(client), 1).await;
-        let limit = verdict(&state.metrics, "anonymous", admission);
-        let resp = match admission.filter(|a| !a.verdict.allowed) {
-            Some(refused) => crate::api::as_problem(refused.refusal("too many requests from this address")),
-            None => crate::api::unauthorized(),
-        };
+        let (limit, refused) = gate(state, Scope::Anonymous, "anonymous", &addr_key(client), 1, BY_ADDRESS).await;
+        let resp = refused.map_or_else(crate::api::unauthorized, crate::api::as_problem);
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
     };
     let user = match authenticate(state, &creds, client).await {
@@ -328,6 +312,16 @@ async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: I
         }
     };
     Outcome { principal: name, limit, resp }
+}
+
+const BY_ADDRESS: &str = "too many requests from this address";
+
+/// One limiter decision for a request without a principal: the verdict for the log line (counted
+/// under `limiter`), and the 429 (saying `why`) when it is refused.
+async fn gate(state: &HttpState, scope: Scope, limiter: &'static str, key: &str, cost: u32, why: &str) -> (&'static str, Option<DavResponse>) {
+    let admission = state.limits.admit(scope, key, cost).await;
+    let limit = verdict(&state.metrics, limiter, admission);
+    (limit, admission.filter(|a| !a.verdict.allowed).map(|refused| refused.refusal(why)))
 }
 
 /// The limiter's verdict for the log line, counted in the metrics under `limiter`.

@@ -6,7 +6,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 use super::{ServiceError, ServiceResult};
 use crate::store::{AppPassword, AppPasswordStore, NewAppPassword, Store, UserId, UserStore};
@@ -28,9 +27,9 @@ pub struct Issued {
     pub secret: String,
 }
 
-/// The stored form of a secret.
+/// The stored form of a secret: its SHA-256, as feed tokens are kept (decision 0022).
 pub fn secret_hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
+    super::feeds::token_hash(secret)
 }
 
 /// Whether `s` has the shape of an app password (only those are looked up).

@@ -17,6 +17,9 @@ use crate::store::{AlarmStore, Store, Timestamp};
 /// soon.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// After a round that failed (the store unreachable): not sooner than this.
+const FAILED_RETRY: Duration = Duration::from_secs(5);
+
 /// How long to sleep at `now` before the next round, given the earliest due time stored.
 pub fn sleep_for(earliest: Option<Timestamp>, now: Timestamp, max: Duration) -> Duration {
     match earliest {
@@ -64,7 +67,7 @@ pub fn spawn_reminders(
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "reminders round failed; retrying");
-                    RETRY.max(Duration::from_secs(5))
+                    FAILED_RETRY
                 }
             };
             tokio::select! {

@@ -122,7 +122,7 @@ pub enum NextDue {
 }
 
 /// Why an object's alarms could not be scheduled.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum AlarmError {
     /// The stored bytes do not parse (they were validated on write: older data or a bug).
     #[error("the calendar object cannot be read: {0}")]
@@ -194,8 +194,33 @@ pub fn next_due(
     if !may_have_alarms(data) {
         return Ok(NextDue::Never);
     }
-    let horizon = after.saturating_add(cap.max(0));
+    with_schedule(data, ctx, |s| next_in(s, after, cap))
+}
+
+/// What the sender asks of a due object, from one parse: `fires_between(after, until)` and
+/// `next_due(until, cap)`, each with its own outcome (a crowded window of fires must not stop
+/// the schedule from moving on). Err only when the object does not read at all.
+#[allow(clippy::type_complexity)]
+pub fn fires_and_next(
+    data: &[u8],
+    ctx: &AlarmContext,
+    after: Timestamp,
+    until: Timestamp,
+    cap: i64,
+) -> Result<(Result<Vec<Fire>, AlarmError>, Result<NextDue, AlarmError>), AlarmError> {
+    if !may_have_alarms(data) {
+        return Ok((Ok(Vec::new()), Ok(NextDue::Never)));
+    }
     with_schedule(data, ctx, |s| {
+        let fires = if until <= after { Ok(Vec::new()) } else { s.fires(after, Some(until)) };
+        Ok((fires, next_in(s, until, cap)))
+    })
+}
+
+/// `next_due` on a parsed schedule.
+fn next_in(s: &Schedule<'_, '_>, after: Timestamp, cap: i64) -> Result<NextDue, AlarmError> {
+    let horizon = after.saturating_add(cap.max(0));
+    {
         let mut examined = after;
         for step in STEPS.into_iter().map(|s| after.saturating_add(s)).chain([horizon]) {
             let until = step.min(horizon);
@@ -221,7 +246,7 @@ pub fn next_due(
             Ok(_) | Err(AlarmError::TooManyInstances) => Ok(NextDue::Recheck(horizon)),
             Err(e) => Err(e),
         }
-    })
+    }
 }
 
 /// The first window after `after` was too crowded: halve it until one can be examined.

@@ -508,3 +508,15 @@ fn next_due_agrees_with_fires_between() {
     }
     assert!(compared >= 15, "{compared}");
 }
+
+#[test]
+fn fires_and_next_answers_what_the_two_calls_do_from_one_parse() {
+    let data = cal(&event(&format!("DTSTART:20240110T100000Z\nRRULE:FREQ=DAILY;COUNT=5\n{}", valarm("DISPLAY", "TRIGGER:-PT15M"))));
+    let c = ctx(UTC);
+    for (after, until) in [(ts("20240109T000000Z"), ts("20240111T000000Z")), (ts("20240112T000000Z"), ts("20240120T000000Z"))] {
+        let (fires, next) = fires_and_next(&data, &c, after, until, 60 * 86_400).unwrap();
+        assert_eq!(fires, fires_between(&data, &c, after, until));
+        assert_eq!(next, next_due(&data, &c, until, 60 * 86_400));
+    }
+    assert_eq!(fires_and_next(b"not iCalendar BEGIN:VALARM", &c, 0, 10, 100).map(|_| ()).is_err(), fires_between(b"not iCalendar BEGIN:VALARM", &c, 0, 10).is_err());
+}

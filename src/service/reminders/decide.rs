@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::calendar::ComponentKind;
-use crate::calendar::alarm::{AlarmAction, AlarmContext, Fire, NextDue, fires_between, next_due};
+use crate::calendar::alarm::{AlarmAction, AlarmContext, Fire, NextDue, fires_and_next};
 use crate::mail::reminder::{ReminderMail, compose_reminder, reminder_message_id};
 use crate::store::{AlarmDecision, DueAlarm, FireOutcome, FireRecord, NewExternalItip, Timestamp};
 
@@ -18,7 +18,12 @@ pub fn decide(due: &DueAlarm, settings: &ReminderSettings, sender: &Sender, now:
     let zone = calendar_zone(due.timezone.as_deref());
     let own: Vec<String> = due.owner_email.iter().map(|e| format!("mailto:{}", e.trim())).collect();
     let ctx = AlarmContext { zone, owner_addresses: &own, max_instances: MAX_INSTANCES };
-    let fires = match fires_between(&due.data, &ctx, due.fired_through, now) {
+    // One parse for both questions.
+    let (fires, next) = match fires_and_next(&due.data, &ctx, due.fired_through, now, settings.lookahead_secs) {
+        Ok(both) => both,
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    let fires = match fires {
         Ok(fires) => fires,
         Err(e) => {
             tracing::warn!(object = due.object.0, error = %e, "reminders: the object's alarms do not read; nothing sent");
@@ -31,7 +36,7 @@ pub fn decide(due: &DueAlarm, settings: &ReminderSettings, sender: &Sender, now:
         let Some(record) = record(due, settings, sender, &own, fire, &mut queued, now) else { continue };
         records.push(record);
     }
-    let next = match next_due(&due.data, &ctx, now, settings.lookahead_secs) {
+    let next = match next {
         Ok(NextDue::At(t) | NextDue::Recheck(t)) => Some(t),
         Ok(NextDue::Never) | Err(_) => None,
     };

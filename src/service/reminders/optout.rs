@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::service::ServiceResult;
-use crate::service::scheduling::rsvp::{GRACE, signing_key};
+use crate::service::scheduling::rsvp::{signing_key, usable};
 use crate::store::{AlarmStore, RsvpKey, RsvpStore, Store, UserId, UserStore};
 
 fn mac(key: &RsvpKey, payload: &[u8]) -> Option<Hmac<Sha256>> {
@@ -49,7 +49,7 @@ pub fn verify(keys: &[RsvpKey], token: &str, now: i64) -> Option<UserId> {
     if fields.next().is_some() {
         return None;
     }
-    let key = keys.iter().find(|k| k.id == key_id && k.retired_at.is_none_or(|at| at.saturating_add(GRACE) >= now))?;
+    let key = keys.iter().find(|k| k.id == key_id && usable(k, now))?;
     mac(key, &payload)?.verify_slice(&tag).ok()?;
     Some(UserId(user))
 }
@@ -92,6 +92,7 @@ pub async fn set(store: &Store, token: &str, on: bool, now: i64) -> ServiceResul
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::service::scheduling::rsvp::GRACE;
 
     fn key(id: i64, byte: u8) -> RsvpKey {
         RsvpKey { id, secret: vec![byte; 32], created_at: 0, retired_at: None }

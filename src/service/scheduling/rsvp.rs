@@ -128,7 +128,8 @@ pub fn verify(keys: &[RsvpKey], token: &str, now: i64) -> Result<Token, TokenErr
     Ok(Token { organizer: UserId(organizer), uid, attendee: Address::new(&attendee), sequence, expires })
 }
 
-fn usable(key: &RsvpKey, now: i64) -> bool {
+/// Whether `key` still verifies at `now` (in use, or retired less than [`GRACE`] ago).
+pub(crate) fn usable(key: &RsvpKey, now: i64) -> bool {
     key.retired_at.is_none_or(|at| at.saturating_add(GRACE) >= now)
 }
 
