@@ -10,6 +10,7 @@ pub mod import;
 pub mod objects;
 pub mod reminders;
 pub mod scheduling;
+pub mod sessions;
 pub mod shares;
 pub mod users;
 

@@ -1,0 +1,156 @@
+//! The web page (issue 21, part 1) black-box on both engines: the login (a bad password, the
+//! failed-login limit), the session cookie's attributes, logout, CSRF refusals (no token, a
+//! wrong one, a foreign Origin), DAV clients at `/` unchanged, the security headers, session
+//! expiry on an explicit clock, the calendars page over CalDAV. `tests/web_views.rs` has the
+//! week and month views, events, import and export.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod support;
+#[path = "support/browser.rs"]
+mod browser;
+
+use browser::{Browser, form_body, input_value};
+use harness::*;
+
+async fn login_logout_and_the_session_cookie(engine: Engine) {
+    let s = start_server(engine).await;
+    // Unauthenticated: to the login form, which comes back here afterwards.
+    let mut b = Browser::new(&s);
+    let r = b.get("/web/calendars").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").unwrap(), "/web/login?next=%2Fweb%2Fcalendars");
+    let form = b.get("/web/login?next=%2Fweb%2Fcalendars").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("<label for=\"user\">User name</label>") && form.body.contains("<label for=\"password\">Password</label>"));
+    let token = input_value(&form.body, "csrf").unwrap();
+    let next = input_value(&form.body, "next").unwrap();
+    assert_eq!(next, "/web/calendars");
+    let r = b.post_raw("/web/login", &form_body(&[("csrf", &token), ("user", "alice"), ("password", ALICE_PW), ("next", &next)]), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location").unwrap(), "/web/calendars");
+    let cookie = b.set_cookies.iter().find(|c| c.starts_with("kalends_session=")).unwrap().clone();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.split("; ").any(|a| a == attr), "{attr} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    assert_eq!(value.len(), 43, "32 random bytes, base64url");
+    // Only the token's SHA-256 is stored.
+    let page = b.get("/web/calendars").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<span class=\"who\">alice</span>"));
+    for (h, v) in [("x-frame-options", "DENY"), ("cache-control", "no-store"), ("referrer-policy", "same-origin")] {
+        assert_eq!(page.header(h).as_deref(), Some(v), "{h}");
+    }
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    // Logout deletes the session: the old cookie no longer opens anything.
+    let old = b.cookies.clone();
+    let r = b.post("/web/logout", &[]).await;
+    assert_eq!(r.status, 303);
+    assert!(b.set_cookies.iter().any(|c| c.starts_with("kalends_session=;") && c.contains("Max-Age=0")));
+    b.cookies = old;
+    assert_eq!(b.get("/web/calendars").await.status, 303);
+    s.stop().await;
+}
+
+async fn a_wrong_password_and_the_failed_login_limit(engine: Engine) {
+    let s = start_with(engine, |c| c.rate_limit.login_failures_per_minute = 3).await;
+    let mut b = Browser::new(&s);
+    let r = b.try_login("alice", "wrong").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Wrong user name or password."), "{}", r.body);
+    assert!(!b.cookies.contains_key("kalends_session"));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(b.try_login("alice", "wrong").await.status.as_u16());
+    }
+    assert!(statuses.contains(&429), "the failed-login limit of Basic auth applies: {statuses:?}");
+    let r = b.try_login("alice", "wrong").await;
+    assert_eq!(r.status, 429);
+    assert!(r.body.contains("Too many failed logins"), "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    // As with Basic auth, the address is blocked for the right password too until it cools.
+    assert_eq!(b.try_login("alice", ALICE_PW).await.status, 429);
+    s.stop().await;
+}
+
+async fn posts_need_the_token_and_this_origin(engine: Engine) {
+    let s = start_server(engine).await;
+    let mut b = Browser::login(&s, "alice", ALICE_PW).await;
+    let token = b.csrf().await;
+    let create = |csrf: &str| form_body(&[("csrf", csrf), ("name", "Forged"), ("colour", "#112233")]);
+    // No token, a wrong token, a foreign Origin, a cross-site fetch: all refused, nothing made.
+    let r = b.post_raw("/web/calendars", &form_body(&[("name", "Forged")]), &[]).await;
+    assert_eq!(r.status, 403);
+    let wrong = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(b.post_raw("/web/calendars", &create(&wrong), &[]).await.status, 403);
+    assert_eq!(b.post_raw("/web/calendars", &create(&token), &[("Origin", "https://evil.example")]).await.status, 403);
+    assert_eq!(b.post_raw("/web/calendars", &create(&token), &[("Sec-Fetch-Site", "cross-site")]).await.status, 403);
+    // Another session's token is no good either.
+    let mut bob = Browser::login(&s, "bob", BOB_PW).await;
+    let bobs = bob.csrf().await;
+    assert_eq!(b.post_raw("/web/calendars", &create(&bobs), &[]).await.status, 403);
+    let r = s.propfind("/calendars/alice/", "1", "").await;
+    assert!(!r.body.contains("forged"), "{}", r.body);
+    // The right token from this origin works.
+    let origin = s.base.clone();
+    let r = b.post_raw("/web/calendars", &create(&token), &[("Origin", &origin), ("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = s.propfind("/calendars/alice/forged/", "0", "").await;
+    assert_eq!(r.status, 207);
+    // The login form has its own token: a login without it is refused.
+    let mut stranger = Browser::new(&s);
+    let r = stranger.post_raw("/web/login", &form_body(&[("user", "alice"), ("password", ALICE_PW)]), &[]).await;
+    assert_eq!(r.status, 403);
+    assert!(!stranger.cookies.contains_key("kalends_session"));
+    s.stop().await;
+}
+
+async fn dav_clients_at_the_root_are_unchanged(engine: Engine) {
+    let s = start_server(engine).await;
+    // A browser opening the server: to the web page.
+    let r = send(s.anon("GET", "/").header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").unwrap(), "/web/");
+    // Everything a DAV client sends there keeps today's answer.
+    assert_eq!(send(s.anon("GET", "/")).await.status, 401);
+    assert_eq!(send(s.anon("GET", "/").header("Accept", "*/*")).await.status, 401);
+    assert_eq!(send(s.anon("PROPFIND", "/").header("Depth", "0").header("Accept", "text/html")).await.status, 401);
+    assert_eq!(send(s.anon("OPTIONS", "/").header("Accept", "text/html")).await.status, 200);
+    let r = send(s.req("GET", "/").header("Accept", "text/html")).await;
+    assert_ne!(r.status, 303, "credentials mean a DAV client");
+    let r = s.propfind("/", "0", "<?xml version=\"1.0\"?><propfind xmlns=\"DAV:\"><prop><current-user-principal/></prop></propfind>").await;
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("/principals/alice/"));
+    // The web root itself sends a browser to its calendar.
+    let mut b = Browser::login(&s, "alice", ALICE_PW).await;
+    let r = b.get("/web/").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").unwrap(), "/web/calendar");
+    s.stop().await;
+}
+
+async fn sessions_expire_on_the_clock(engine: Engine) {
+    use kalends::service::sessions::{IDLE, MAX_AGE, resume};
+    let s = start_server(engine).await;
+    let b = Browser::login(&s, "alice", ALICE_PW).await;
+    let token = b.cookies["kalends_session"].clone();
+    let now = kalends::service::now();
+    assert!(resume(&s.store, &token, now).await.unwrap().is_some());
+    // Used within the idle timeout: alive; idle past it, or past the maximum age: gone.
+    assert!(resume(&s.store, &token, now + IDLE - 120).await.unwrap().is_some());
+    assert!(resume(&s.store, &token, now + IDLE - 120 + IDLE + 1).await.unwrap().is_none());
+    assert!(resume(&s.store, &token, now + MAX_AGE + 1).await.unwrap().is_none());
+    assert!(resume(&s.store, "not-a-token", now).await.unwrap().is_none());
+    s.stop().await;
+}
+
+on_both_engines!(
+    login_logout_and_the_session_cookie,
+    a_wrong_password_and_the_failed_login_limit,
+    posts_need_the_token_and_this_origin,
+    dav_clients_at_the_root_are_unchanged,
+    sessions_expire_on_the_clock,
+);
