@@ -126,6 +126,8 @@ pub struct Section {
     pub class: String,
     /// The calendar's id as a link segment.
     pub link: String,
+    /// Whether it takes events (a task list has nothing a feed would show).
+    pub events: bool,
     pub feeds: Vec<FeedView>,
     pub shares: Vec<ShareView>,
     /// A refused form of this calendar, with what was typed.
@@ -169,6 +171,7 @@ async fn section(ctx: &WebContext<'_>, s: &Session, cal: Calendar) -> Result<Sec
     Ok(Section {
         class: cal.class(),
         link: seg(&cal.id),
+        events: cal.components.iter().any(|c| c == "VEVENT"),
         name: cal.name,
         feeds: feeds.into_iter().map(FeedView::from).collect(),
         shares: shares.into_iter().map(ShareView::from).collect(),

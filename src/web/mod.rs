@@ -103,6 +103,9 @@ pub fn asset(file: &str, method: &Method) -> DavResponse {
     let (body, ctype): (&'static str, &'static str) = match file {
         "app.css" => (include_str!("static/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_str!("static/app.js"), "text/javascript; charset=utf-8"),
+        // Declared by every page, so browsers do not ask for /favicon.ico, which the DAV root
+        // answers with 401 and a Basic challenge.
+        "favicon.svg" => (include_str!("static/favicon.svg"), "image/svg+xml"),
         _ => return page::plain(StatusCode::NOT_FOUND, "not found"),
     };
     if method != Method::GET && method != Method::HEAD {
