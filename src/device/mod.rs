@@ -91,6 +91,7 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

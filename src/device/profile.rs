@@ -134,6 +134,7 @@ fn uuid_v4() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use plist::{Dictionary, Value as P};

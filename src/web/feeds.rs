@@ -289,6 +289,7 @@ pub async fn revoke(ctx: &WebContext<'_>, s: &Session, calendar: &str, id: &str)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
