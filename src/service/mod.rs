@@ -7,6 +7,7 @@ pub mod collections;
 pub mod feeds;
 pub mod freebusy;
 pub mod import;
+pub mod import_jobs;
 pub mod objects;
 pub mod reminders;
 pub mod scheduling;

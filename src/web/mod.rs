@@ -48,12 +48,17 @@ pub mod api;
 mod app_passwords;
 mod calendars;
 mod device;
+mod event_form;
+mod events;
 pub mod feeds;
 pub mod form;
+mod grid;
+mod import;
 pub mod login;
 pub mod page;
 mod settings;
 mod shares;
+mod view;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -140,17 +145,29 @@ pub async fn handle(ctx: &WebContext<'_>, s: &Session, method: &Method, path: &s
 }
 
 /// The routes; `q` is the query string as a form.
-async fn route(ctx: &WebContext<'_>, s: &Session, method: &Method, segments: &[&str], _q: &Form, form: &Form) -> DavResponse {
+async fn route(ctx: &WebContext<'_>, s: &Session, method: &Method, segments: &[&str], q: &Form, form: &Form) -> DavResponse {
     match (method.clone(), segments) {
         (Method::GET, []) => page::redirect(ctx, "calendar"),
         (Method::GET, ["colors.css"]) => calendars::colours(ctx, s).await,
         (Method::POST, ["logout"]) => logout(ctx, s).await,
+        (Method::GET, ["calendar"]) => view::show(ctx, s, q).await,
+        (Method::GET, ["events", "new"]) => events::new_form(ctx, s, q).await,
+        (Method::POST, ["events", "new"]) => events::create(ctx, s, form).await,
+        (Method::GET, ["events", cal, uid]) => events::edit_form(ctx, s, cal, uid).await,
+        (Method::POST, ["events", cal, uid]) => events::update(ctx, s, cal, uid, form).await,
+        (Method::GET, ["events", cal, uid, "delete"]) => events::confirm_delete(ctx, s, cal, uid).await,
+        (Method::POST, ["events", cal, uid, "delete"]) => events::delete(ctx, s, cal, uid, form).await,
         (Method::GET, ["calendars"]) => calendars::list(ctx, s).await,
         (Method::POST, ["calendars"]) => calendars::create(ctx, s, form).await,
         (Method::GET, ["calendars", id]) => calendars::edit_form(ctx, s, id).await,
         (Method::POST, ["calendars", id]) => calendars::update(ctx, s, id, form).await,
         (Method::GET, ["calendars", id, "delete"]) => calendars::confirm_delete(ctx, s, id).await,
         (Method::POST, ["calendars", id, "delete"]) => calendars::delete(ctx, s, id).await,
+        (Method::GET, ["calendars", id, "export"]) => import::export(ctx, s, id).await,
+        (Method::GET, ["import"]) => import::form_page(ctx, s, q).await,
+        (Method::POST, ["import"]) => import::run(ctx, s, form).await,
+        (Method::GET, ["import", job]) => import::report(ctx, s, job).await,
+        (Method::GET, ["import", job, "progress"]) => import::progress(ctx, s, job).await,
         // Part 2: feeds and shares, app passwords, the device page, the admin page.
         _ => settings::route(ctx, s, method, segments, form).await,
     }

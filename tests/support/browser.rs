@@ -26,7 +26,7 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
 
 /// The few entities askama writes.
 pub fn unescape(s: &str) -> String {
-    s.replace("&#34;", "\"").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&#34;", "\"").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&#60;", "<").replace("&gt;", ">").replace("&#62;", ">").replace("&amp;", "&").replace("&#38;", "&")
 }
 
 pub fn form_body(fields: &[(&str, &str)]) -> String {

@@ -24,8 +24,10 @@ pub mod sql {
     pub const START_JOB: &str = "INSERT INTO import_jobs (user_id, job, calendar, done, total, state, created_at, updated_at) \
          VALUES ($1, $2, $3, 0, 0, 'running', $4, $4) ON CONFLICT (user_id, job) DO NOTHING";
     pub const JOB_PROGRESS: &str = "UPDATE import_jobs SET done = $3, total = $4, updated_at = $5 WHERE user_id = $1 AND job = $2";
+    /// A finished import has done all it will: its progress says so whatever the last batch wrote.
     pub const FINISH_JOB: &str = "UPDATE import_jobs SET state = CASE WHEN $4 IS NULL THEN 'done' ELSE 'failed' END, \
-         report = $3, error = $4, updated_at = $5 WHERE user_id = $1 AND job = $2";
+         done = CASE WHEN $4 IS NULL THEN total ELSE done END, report = $3, error = $4, updated_at = $5 \
+         WHERE user_id = $1 AND job = $2";
     pub const JOB: &str = "SELECT job, calendar, done, total, state, report, error, updated_at FROM import_jobs WHERE user_id = $1 AND job = $2";
 }
 
