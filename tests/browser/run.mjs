@@ -218,6 +218,11 @@ async function mainSession(browser) {
   await nav(page, 'Calendar');
   await page.getByRole('link', { name: 'Week', exact: true }).click();
   await page.getByRole('link', { name: BY_APP_PASSWORD }).first().waitFor();
+  await check(page, 'week-with-events');
+  // The README's picture: the top of this week view, as a window would show it.
+  await page.setViewportSize({ width: 1100, height: 560 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'readme-week.png') });
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   step('connect a device');
   await nav(page, 'Connect a device');
