@@ -232,12 +232,15 @@ async fn the_admin_page_is_for_admins(engine: Engine) {
         assert_eq!(r.status, 422, "{fields:?}: {}", r.body);
         assert!(r.body.contains(why), "{why}: {}", r.body);
     }
+    let mut carol = Browser::login(&s, "carol", "carol-pw").await;
+    assert_eq!(carol.get("/web/calendars").await.status, 200);
     let confirm = bob.get("/web/admin/users/carol/delete").await;
     assert!(confirm.status == 200 && confirm.body.contains("Delete the user carol"), "{}", confirm.body);
     let r = bob.post("/web/admin/users/carol/delete", &[]).await;
     assert_eq!(r.status, 303);
     assert!(s.store.user_by_name("carol").await.unwrap().is_none());
     assert_eq!(basic_status(&s, "carol", "carol-pw").await, 401);
+    assert_eq!(carol.get("/web/calendars").await.status, 303, "her session went with her");
     // Not oneself.
     let r = bob.post("/web/admin/users/bob/delete", &[]).await;
     assert_eq!(r.status, 422, "{}", r.body);
