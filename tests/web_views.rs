@@ -178,7 +178,7 @@ async fn import_with_progress_and_report_then_export(engine: Engine) {
     let s = start_server(engine).await;
     let mut b = Browser::login(&s, "alice", ALICE_PW).await;
     let form = page(&mut b, "/web/import").await;
-    assert!(form.contains("<label for=\"file\">iCalendar file</label>") && form.contains("aria-label=\"Import progress\""));
+    assert!(form.contains("<label for=\"file\">File (.ics)</label>") && form.contains("aria-label=\"Import progress\""));
     // Before the post reaches a node, the job is not started: nothing done.
     let job = "0123456789abcdef0123456789abcdef";
     let p = b.get(&format!("/web/import/{job}/progress")).await;

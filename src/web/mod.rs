@@ -40,7 +40,7 @@
 //! "Description", buttons "Save" and (on an existing event) link "Delete event". Confirmation
 //! pages: button "Delete". Calendars: fields "Name", "Colour", button "Create calendar"; per
 //! calendar the links "Edit …", "Delete …", "Export …" and button "Copy URL of …" (… the
-//! calendar's name). Import: fields "Calendar", "iCalendar file", button "Import", the
+//! calendar's name). Import: fields "Calendar", "File (.ics)", button "Import", the
 //! progress bar "Import progress", then the report's table "Import report".
 
 mod admin;
@@ -103,13 +103,11 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
     page::cookie_value(headers, page::SESSION_COOKIE)
 }
 
-/// `/web/static/…`: the stylesheet and the script, compiled into the binary.
+/// `/web/static/…`: the stylesheet, the script and the icon, compiled into the binary.
 pub fn asset(file: &str, method: &Method) -> DavResponse {
     let (body, ctype): (&'static str, &'static str) = match file {
         "app.css" => (include_str!("static/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_str!("static/app.js"), "text/javascript; charset=utf-8"),
-        // Declared by every page, so browsers do not ask for /favicon.ico, which the DAV root
-        // answers with 401 and a Basic challenge.
         "favicon.svg" => (include_str!("static/favicon.svg"), "image/svg+xml"),
         _ => return page::plain(StatusCode::NOT_FOUND, "not found"),
     };

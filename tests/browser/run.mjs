@@ -151,7 +151,7 @@ async function mainSession(browser) {
   step(`import ${IMPORT_EVENTS} events and watch the progress bar`);
   await nav(page, 'Import');
   await page.getByLabel('Calendar', { exact: true }).selectOption({ label: CALENDAR });
-  await page.getByLabel('iCalendar file').setInputFiles(IMPORT_FILE);
+  await page.getByLabel('File (.ics)').setInputFiles(IMPORT_FILE);
   await check(page, 'import');
   // Every change of the bar while the import runs, as a person would see it: the page's own
   // script moves it while polling the import's progress, then opens the report.
