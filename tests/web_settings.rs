@@ -297,9 +297,19 @@ async fn every_form_needs_the_csrf_token(engine: Engine) {
         ("/web/admin/users/bob/delete", &[]),
         ("/web/shares/calendar/bob/remove", &[]),
     ];
+    // A real link and app password, so that their rotate and revoke forms are tried too.
+    let link = kalends::service::feeds::create(&s.store, "alice", "calendar", kalends::service::feeds::NewFeed {
+        settings: kalends::feed::FeedSettings { mode: kalends::feed::FeedMode::Full, alarms: false, attendees: false },
+        label: "kept".into(),
+        expires_at: None,
+    }, kalends::service::now()).await.unwrap();
+    let app = kalends::service::app_passwords::create_for(&s.store, "alice", "kept").await.unwrap();
+    let (rotate, revoke) = (format!("/web/feeds/calendar/{}/rotate", link.link.id.0), format!("/web/feeds/calendar/{}/revoke", link.link.id.0));
+    let revoke_app = format!("/web/app-passwords/{}/revoke", app.app.id);
+    let more: [(&str, &[(&str, &str)]); 3] = [(&rotate, &[]), (&revoke, &[]), (&revoke_app, &[])];
     let token = b.csrf().await;
     let origin = s.base.clone();
-    for (path, fields) in forms {
+    for (path, fields) in forms.into_iter().chain(more) {
         // No token; the right token from a foreign site.
         let r = b.post_raw(path, &form_body(fields), &[]).await;
         assert_eq!(r.status, 403, "{path} without a token: {}", r.body);
@@ -308,9 +318,12 @@ async fn every_form_needs_the_csrf_token(engine: Engine) {
         let r = b.post_raw(path, &form_body(&with), &[("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")]).await;
         assert_eq!(r.status, 403, "{path} from another site: {}", r.body);
     }
-    assert!(kalends::service::feeds::list(&s.store, "alice").await.unwrap().is_empty());
+    let links = kalends::service::feeds::list(&s.store, "alice").await.unwrap();
+    assert_eq!((links.len(), links[0].previous_until), (1, None), "no link made, the one there neither rotated nor revoked");
     let alice = s.store.user_by_name("alice").await.unwrap().unwrap();
-    assert!(kalends::service::app_passwords::list(&s.store, alice.id).await.unwrap().is_empty(), "the profile POST made no app password");
+    let apps = kalends::service::app_passwords::list(&s.store, alice.id).await.unwrap();
+    assert_eq!(apps.len(), 1, "the profile POST made no app password, and the one there is kept");
+    assert_eq!(basic_status(&s, "alice", &app.secret).await, 207);
     assert!(s.store.user_by_name("forged").await.unwrap().is_none() && s.store.user_by_name("bob").await.unwrap().is_some());
     assert!(kalends::service::shares::list(&s.store, "alice").await.unwrap().0.is_empty());
     // The same forms with the token from this origin go through (the check is not a wall).
