@@ -3,8 +3,8 @@
 // session goes through the issue's list in order — log in, create a calendar, create an event
 // in the week view and find it over CalDAV, import a 500-event file watching the progress reach
 // 100 %, make a busy-only feed link and fetch it, make an app password and use it with the
-// python caldav client, log out — then the admin's page, then a phone-sized pass over the main
-// pages. Every page is screenshotted into $KALENDS_ARTIFACTS and run through axe-core: a
+// python caldav client, log out — then the admin's page, reached by keyboard alone (the login,
+// the skip link, the navigation), then a phone-sized pass over the main pages. Every page is screenshotted into $KALENDS_ARTIFACTS and run through axe-core: a
 // serious or critical violation fails the run (all are printed). A console error (a CSP
 // violation, a script error) fails it too. Elements are found by their accessible names,
 // the ones src/web/mod.rs promises, so a missing label fails here as well.
@@ -251,9 +251,24 @@ async function mainSession(browser) {
   assert.match(page.url(), /\/web\/login/, `after logging out a page sends to the login, not ${page.url()}`);
   await check(page, 'logged-out');
 
-  step('the admin page: create a user, then delete them');
-  await logIn(page, ADMIN, ADMIN_PASSWORD);
-  await nav(page, 'Admin');
+  step('the admin page, reached by keyboard alone: create a user, then delete them');
+  // The login form focuses its first field; Tab moves on, Enter submits.
+  await page.goto(`${BASE}/`);
+  await page.keyboard.type(ADMIN);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(ADMIN_PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  // The first Tab of a page lands on the skip link, which leads past the navigation.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content', 'the first Tab reaches the skip link');
+  let tabs = 0;
+  while (tabs < 20 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Admin') {
+    await page.keyboard.press('Tab');
+    tabs += 1;
+  }
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
   await page.getByLabel('User name').fill('carol');
   await page.getByLabel('Email', { exact: true }).fill('carol@example.org');
   await page.getByLabel('Password', { exact: true }).fill('carol-browser-pw');
