@@ -147,7 +147,35 @@ async fn sessions_expire_on_the_clock(engine: Engine) {
     s.stop().await;
 }
 
+async fn secure_cookies_behind_https_and_the_principal_limit(engine: Engine) {
+    let s = start_with(engine, |c| {
+        c.public_url = Some("https://cal.example.org/".into());
+        c.rate_limit.principal_per_second = 1;
+        c.rate_limit.principal_burst = 6;
+    })
+    .await;
+    let b = Browser::login(&s, "alice", ALICE_PW).await;
+    let cookie = b.set_cookies.iter().find(|c| c.starts_with("kalends_session=")).unwrap();
+    assert!(cookie.split("; ").any(|a| a == "Secure"), "{cookie}");
+    // The page's requests count against the principal as the API's do: 2 units a page.
+    let mut b = b;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(b.get("/web/calendars").await.status.as_u16());
+    }
+    assert_eq!(statuses[0], 200);
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // An Origin naming the public URL is this server's.
+    let mut b2 = Browser::login(&s, "bob", BOB_PW).await;
+    let page = b2.get("/web/import").await;
+    let token = input_value(&page.body, "csrf").unwrap();
+    let r = b2.post_raw("/web/calendars", &form_body(&[("csrf", &token), ("name", "Public"), ("colour", "#000000")]), &[("Origin", "https://cal.example.org")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    s.stop().await;
+}
+
 on_both_engines!(
+    secure_cookies_behind_https_and_the_principal_limit,
     login_logout_and_the_session_cookie,
     a_wrong_password_and_the_failed_login_limit,
     posts_need_the_token_and_this_origin,

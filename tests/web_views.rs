@@ -240,7 +240,38 @@ async fn a_hostile_title_is_escaped(engine: Engine) {
     s.stop().await;
 }
 
+async fn shared_calendars_show_and_a_read_only_share_stays_read_only(engine: Engine) {
+    use kalends::service::shares;
+    use kalends::store::Access;
+    let s = start_server(engine).await;
+    let bobs = "/calendars/bob/calendar/";
+    let put = |uid: &str, title: &str| {
+        s.req_as("bob", BOB_PW, "PUT", &format!("{bobs}{uid}.ics")).header("Content-Type", "text/calendar").body(ics(uid, title, "DTSTART:20261208T090000Z\r\nDTEND:20261208T100000Z\r\n"))
+    };
+    assert_eq!(send(put("team", "Team lunch")).await.status, 201);
+    let (share, _) = shares::add(&s.store, "bob", "calendar", "alice", Access::Read).await.unwrap();
+    let mut b = Browser::login(&s, "alice", ALICE_PW).await;
+    let week = page(&mut b, "/web/calendar?view=week&date=2026-12-08").await;
+    assert!(week.contains("Team lunch"), "{week}");
+    let link = format!("/web/events/{}/team", share.segment);
+    assert!(week.contains(&format!("href=\"{link}\"")), "{week}");
+    // Read-only: shown, not editable, not deletable, not a target of new events or imports.
+    let view = page(&mut b, &link).await;
+    assert!(view.contains("shared with you read-only") && !view.contains("name=\"title\"") && !view.contains("Delete event"), "{view}");
+    let r = b.post(&link, &[("etag", "\"x\""), ("title", "Mine now"), ("start_date", "2026-12-08"), ("start_time", "09:00"), ("end_date", "2026-12-08"), ("end_time", "10:00")]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(b.post(&format!("{link}/delete"), &[]).await.status, 403);
+    assert!(send(s.req_as("bob", BOB_PW, "GET", &format!("{bobs}team.ics"))).await.body.contains("SUMMARY:Team lunch"));
+    let new = page(&mut b, "/web/events/new").await;
+    assert!(!new.contains(&format!("value=\"{}\"", share.segment)));
+    let list = page(&mut b, "/web/calendars").await;
+    assert!(list.contains("(shared by bob, read)"), "{list}");
+    assert!(!list.contains(&format!("calendars/{}/delete", share.segment)));
+    s.stop().await;
+}
+
 on_both_engines!(
+    shared_calendars_show_and_a_read_only_share_stays_read_only,
     views_show_caldav_events_and_instances_only_of_the_user,
     events_made_edited_and_deleted_by_form,
     calendars_made_renamed_recoloured_and_deleted,

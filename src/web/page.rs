@@ -4,7 +4,7 @@
 use askama::Template;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::{PREFIX, WebContext};
 use crate::dav::DavResponse;
@@ -36,9 +36,12 @@ pub fn web_root(ctx: &WebContext<'_>) -> String {
     format!("{}{PREFIX}", ctx.dav.paths.root())
 }
 
+/// Everything but RFC 3986 §2.3's unreserved characters is encoded in a link's segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// A path segment for a link (a UID may hold anything).
 pub fn seg(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 fn set(resp: &mut DavResponse, name: header::HeaderName, value: &str) {
