@@ -86,10 +86,12 @@ fn utc(s: &str) -> Option<chrono::DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
 }
 
-/// Local midnight of `d` in `tz` as an RFC 3339 instant (the earliest, across a DST change).
+/// Where the day `d` begins in `tz`, as an RFC 3339 instant: local midnight (the earlier one
+/// when it happens twice), or 01:00 where a DST change skips midnight (Chile, until 2022
+/// Brazil), or midnight UTC if the zone has neither.
 fn midnight(tz: Tz, d: NaiveDate) -> String {
-    let local = d.and_time(chrono::NaiveTime::MIN);
-    let instant = tz.from_local_datetime(&local).earliest().map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc));
+    let at = |h: u32| d.and_hms_opt(h, 0, 0).and_then(|local| tz.from_local_datetime(&local).earliest());
+    let instant = at(0).or_else(|| at(1)).map_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc));
     instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -181,4 +183,83 @@ pub async fn show(ctx: &WebContext<'_>, s: &Session, q: &Form) -> DavResponse {
         weeks,
     };
     page::html(&t)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn cal(id: &str, zone: Option<&str>, access: &str) -> Calendar {
+        Calendar {
+            id: id.into(),
+            name: id.into(),
+            color: None,
+            time_zone: zone.map(str::to_owned),
+            components: vec!["VEVENT".into()],
+            owner: "alice".into(),
+            access: access.into(),
+        }
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_users_zone_is_their_default_calendars() {
+        let cals = [cal("shared-x", Some("Asia/Tokyo"), "read"), cal("work", Some("America/New_York"), "owner"), cal("calendar", Some("Europe/Berlin"), "owner")];
+        assert_eq!(user_zone(&cals), chrono_tz::Europe::Berlin);
+        assert_eq!(user_zone(&cals[..2]), chrono_tz::America::New_York);
+        assert_eq!(user_zone(&cals[..1]), chrono_tz::UTC, "a shared calendar's zone is its owner's, not the user's");
+    }
+
+    #[test]
+    fn a_view_starts_at_local_midnight() {
+        assert_eq!(midnight(chrono_tz::Europe::Berlin, d("2026-12-07")), "2026-12-06T23:00:00Z");
+        assert_eq!(midnight(chrono_tz::Europe::Berlin, d("2026-07-06")), "2026-07-05T22:00:00Z");
+        // Santiago's clocks go from 00:00 (-04) to 01:00 (-03) on 6 September 2026: the day
+        // begins at 01:00, and the day before it at its own midnight.
+        assert_eq!(midnight(chrono_tz::America::Santiago, d("2026-09-06")), "2026-09-06T04:00:00Z");
+        assert_eq!(midnight(chrono_tz::America::Santiago, d("2026-09-05")), "2026-09-05T04:00:00Z");
+    }
+
+    #[test]
+    fn instances_land_on_their_days_in_the_right_zone() {
+        let cals = [cal("calendar", Some("Europe/Berlin"), "owner")];
+        let tz = user_zone(&cals);
+        let days_of = |items: Vec<Item>| {
+            let mut days: HashMap<NaiveDate, Vec<EventView>> = (7..=13).map(|n| (d(&format!("2026-12-{n:02}")), Vec::new())).collect();
+            place(items, &cals, tz, "/web/", &mut days);
+            let mut out: Vec<(NaiveDate, String, String)> =
+                days.into_iter().flat_map(|(day, evs)| evs.into_iter().map(move |e| (day, e.title, e.time))).collect();
+            out.sort();
+            out
+        };
+        let item = |title: &str, start: &str, end: &str, all_day: bool| Item {
+            calendar: "calendar".into(),
+            uid: title.into(),
+            title: title.into(),
+            start: start.into(),
+            end: Some(end.into()),
+            all_day,
+        };
+        // 23:30 UTC on the 8th is 00:30 on the 9th in Berlin; an overnight event shows on both days;
+        // an all-day event's bounds are Berlin midnights; the 14th is outside the week.
+        let out = days_of(vec![
+            item("Late", "2026-12-08T23:30:00Z", "2026-12-09T00:30:00Z", false),
+            item("Night", "2026-12-10T21:00:00Z", "2026-12-11T03:00:00Z", false),
+            item("Off", "2026-12-11T23:00:00Z", "2026-12-12T23:00:00Z", true),
+            item("Next week", "2026-12-14T09:00:00Z", "2026-12-14T10:00:00Z", false),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                (d("2026-12-09"), "Late".into(), "00:30–01:30".into()),
+                (d("2026-12-10"), "Night".into(), "22:00–11 Dec 04:00".into()),
+                (d("2026-12-11"), "Night".into(), "22:00–11 Dec 04:00".into()),
+                (d("2026-12-12"), "Off".into(), "All day".into()),
+            ]
+        );
+    }
 }
