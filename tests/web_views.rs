@@ -200,6 +200,11 @@ async fn import_with_progress_and_report_then_export(engine: Engine) {
     // The same job id again is refused on the form, and nothing is imported twice.
     let r = b.post_multipart("/web/import", &[("calendar", "calendar"), ("job", job)], ("file", five_hundred().as_bytes())).await;
     assert_eq!(r.status, 422);
+    // A file that is no iCalendar: the job fails, and its page says why.
+    let r = b.post_multipart("/web/import", &[("calendar", "calendar")], ("file", b"hello, world")).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let failed = page(&mut b, r.header("location").unwrap().as_str()).await;
+    assert!(failed.contains("failed: the file holds no VCALENDAR"), "{failed}");
     // Export: one file with every event, which imports into bob's calendar (UIDs are unique per
     // user) and exports from there with the same events.
     let export = b.get("/web/calendars/calendar/export").await;

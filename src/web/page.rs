@@ -89,9 +89,7 @@ pub fn html(t: &impl Template) -> DavResponse {
 
 /// A short plain-text answer (with the security headers).
 pub fn plain(status: StatusCode, msg: &str) -> DavResponse {
-    let mut resp = crate::error::text(status, msg);
-    resp = secured(resp);
-    resp
+    secured(crate::error::text(status, msg))
 }
 
 /// 303 See Other to `to` (an absolute path): after a POST, the browser GETs the result

@@ -48,13 +48,29 @@ document.querySelectorAll("form[data-import]").forEach((form) => {
         await new Promise((ok) => setTimeout(ok, 300));
       }
     })();
+    let refusal = null;
     try {
-      await fetch(form.action, { method: "POST", body: data, credentials: "same-origin" });
+      const r = await fetch(form.action, { method: "POST", body: data, credentials: "same-origin" });
+      if (!r.ok) {
+        // The form's own message when the page says one (422), else the server's text.
+        const text = await r.text();
+        const html = new DOMParser().parseFromString(text, "text/html");
+        const said = html.getElementById("import-error");
+        refusal = said ? said.textContent : (text.slice(0, 200) || r.statusText);
+      }
+    } catch (err) {
+      refusal = "The file could not be sent: " + err;
     } finally {
       finished = true;
       await polling;
-      await tick();
-      location.assign(root + "import/" + job);
     }
+    if (refusal !== null) {
+      bar.hidden = true;
+      label.textContent = refusal;
+      form.querySelector("button[type=submit]").disabled = false;
+      return;
+    }
+    await tick();
+    location.assign(root + "import/" + job);
   });
 });
