@@ -1,7 +1,7 @@
 //! The web page (issue 21, part 1) black-box on both engines: the login (a bad password, the
 //! failed-login limit), the session cookie's attributes, logout, CSRF refusals (no token, a
 //! wrong one, a foreign Origin), DAV clients at `/` unchanged, the security headers, session
-//! expiry on an explicit clock, the calendars page over CalDAV. `tests/web_views.rs` has the
+//! expiry on an explicit clock, the web store (job ids, progress, pruning). `tests/web_views.rs` has the
 //! week and month views, events, import and export.
 #![allow(clippy::unwrap_used)]
 
@@ -177,7 +177,39 @@ async fn secure_cookies_behind_https_and_the_principal_limit(engine: Engine) {
     s.stop().await;
 }
 
+/// The web store on both engines: a job id per user, progress and its end, pruning.
+async fn the_web_store(engine: Engine) {
+    use kalends::store::{NewWebSession, UserStore, WebStore};
+    let s = start_server(engine).await;
+    let (alice, bob) = (s.store.user_by_name("alice").await.unwrap().unwrap(), s.store.user_by_name("bob").await.unwrap().unwrap());
+    assert!(s.store.start_import_job(alice.id, "job-00001", "calendar", 100).await.unwrap());
+    assert!(!s.store.start_import_job(alice.id, "job-00001", "calendar", 101).await.unwrap(), "one job id per user");
+    assert!(s.store.start_import_job(bob.id, "job-00001", "calendar", 101).await.unwrap(), "another user's id is another job");
+    s.store.import_progress(alice.id, "job-00001", 200, 500, 102).await.unwrap();
+    let j = s.store.import_job(alice.id, "job-00001").await.unwrap().unwrap();
+    assert_eq!((j.done, j.total, j.state.as_str()), (200, 500, "running"));
+    s.store.finish_import_job(alice.id, "job-00001", Some("{}"), None, 103).await.unwrap();
+    let j = s.store.import_job(alice.id, "job-00001").await.unwrap().unwrap();
+    assert_eq!((j.done, j.total, j.state.as_str(), j.report.as_deref()), (500, 500, "done", Some("{}")));
+    s.store.finish_import_job(bob.id, "job-00001", None, Some("broken"), 103).await.unwrap();
+    let j = s.store.import_job(bob.id, "job-00001").await.unwrap().unwrap();
+    assert_eq!((j.done, j.state.as_str(), j.error.as_deref()), (0, "failed", Some("broken")));
+    let session = |hash: &[u8], now: i64, expires_at: i64| NewWebSession { user: alice.id, token_hash: hash.to_vec(), csrf: "c".into(), now, expires_at };
+    s.store.create_web_session(session(b"old", 100, 1000)).await.unwrap();
+    s.store.create_web_session(session(b"new", 900, 5000)).await.unwrap();
+    assert!(s.store.web_session_by_hash(b"old", 500, 0).await.unwrap().is_some());
+    assert!(s.store.web_session_by_hash(b"old", 1000, 0).await.unwrap().is_none(), "ends at expires_at");
+    assert!(s.store.web_session_by_hash(b"new", 1000, 901).await.unwrap().is_none(), "idle since before the cut");
+    // Pruning at 1000: the expired session and jobs made before 101 go; the rest stays.
+    assert_eq!(s.store.prune_web(1000, 0, 101).await.unwrap(), 2);
+    assert!(s.store.web_session_by_hash(b"new", 1000, 0).await.unwrap().is_some());
+    assert!(s.store.import_job(alice.id, "job-00001").await.unwrap().is_none());
+    assert!(s.store.import_job(bob.id, "job-00001").await.unwrap().is_some());
+    s.stop().await;
+}
+
 on_both_engines!(
+    the_web_store,
     secure_cookies_behind_https_and_the_principal_limit,
     login_logout_and_the_session_cookie,
     a_wrong_password_and_the_failed_login_limit,
