@@ -198,6 +198,27 @@ async fn locks_expire_on_the_clock(engine: Engine) {
     s.stop().await;
 }
 
+async fn locks_per_user_are_limited(engine: Engine) {
+    let s = start_with(engine, |c| c.limits.max_locks_per_user = 2).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 201);
+    let path = |i: u32| format!("/calendars/alice/files/{i}.txt");
+    let first = token_of(&lock_as(&s, "alice", ALICE_PW, &path(1), "exclusive", "0").await);
+    lock(&s, &path(2)).await;
+    let r = lock_as(&s, "alice", ALICE_PW, &path(3), "exclusive", "0").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(send(s.req("GET", &path(3))).await.status, 404, "a refused LOCK creates nothing");
+    // The limit is per user: bob's locks are his own.
+    assert_eq!(send(s.req_as("bob", BOB_PW, "MKCOL", "/calendars/bob/files/")).await.status, 201);
+    assert_eq!(lock_as(&s, "bob", BOB_PW, "/calendars/bob/files/a.txt", "exclusive", "0").await.status, 201);
+    // A released or expired lock no longer counts.
+    assert_eq!(send(s.req("UNLOCK", &path(1)).header("Lock-Token", format!("<{first}>"))).await.status, 204);
+    lock(&s, &path(3)).await;
+    assert_eq!(lock_as(&s, "alice", ALICE_PW, &path(4), "exclusive", "0").await.status, 403);
+    s.clock().advance(601);
+    lock(&s, &path(4)).await;
+    s.stop().await;
+}
+
 async fn locks_on_unmapped_urls(engine: Engine) {
     let s = start_server(engine).await;
     // §7.3: in a plain collection, an empty resource that PROPFIND lists and GET answers.
@@ -291,6 +312,7 @@ on_both_engines!(
     if_header_conditions,
     conflicts_between_users_and_tokens,
     locks_expire_on_the_clock,
+    locks_per_user_are_limited,
     locks_on_unmapped_urls,
     depth_infinity_locks_on_collections,
 );
