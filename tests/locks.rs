@@ -308,7 +308,32 @@ async fn depth_infinity_locks_on_collections(engine: Engine) {
     s.stop().await;
 }
 
+/// The JSON API cannot submit a lock token: a WebDAV lock refuses its writes too (423).
+async fn api_writes_honour_locks(engine: Engine) {
+    let s = start_server(engine).await;
+    assert_eq!(s.put_ics(OBJ, &event("api-1", "one")).await.status, 201);
+    let token = lock(&s, OBJ).await;
+    let events = "/api/v1/calendars/calendar/events";
+    let body = r#"{"title":"changed","start":"2026-01-05T10:00:00Z","end":"2026-01-05T11:00:00Z"}"#;
+    let put = || send(s.req("PUT", &format!("{events}/api-1")).header("Content-Type", "application/json").body(body));
+    let r = put().await;
+    assert_eq!(r.status, 423, "{}", r.body);
+    assert_eq!(r.header("content-type").as_deref(), Some("application/problem+json"));
+    assert_eq!(send(s.req("DELETE", &format!("{events}/api-1"))).await.status, 423);
+    // A Depth infinity lock on the calendar refuses new events and the calendar's own changes.
+    let cal = token_of(&lock_as(&s, "alice", ALICE_PW, "/calendars/alice/tasks/", "exclusive", "infinity").await);
+    let r = send(s.req("PATCH", "/api/v1/calendars/tasks").header("Content-Type", "application/json").body(r#"{"name":"x"}"#)).await;
+    assert_eq!(r.status, 423, "{}", r.body);
+    assert_eq!(send(s.req("DELETE", "/api/v1/calendars/tasks")).await.status, 423);
+    assert_eq!(send(s.req("UNLOCK", "/calendars/alice/tasks/").header("Lock-Token", format!("<{cal}>"))).await.status, 204);
+    assert_eq!(send(s.req("UNLOCK", OBJ).header("Lock-Token", format!("<{token}>"))).await.status, 204);
+    let r = put().await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.stop().await;
+}
+
 on_both_engines!(
+    api_writes_honour_locks,
     if_header_conditions,
     conflicts_between_users_and_tokens,
     locks_expire_on_the_clock,

@@ -188,6 +188,12 @@ pub async fn check_write(ctx: &DavContext, user: &Principal, headers: &DavHeader
     }
 }
 
+/// The check of a write that cannot submit a lock token (the JSON API): 423 when any lock is
+/// on what it changes, so a WebDAV client's lock holds against every edge.
+pub async fn check_unlocked(ctx: &DavContext, user: &Principal, touches: &[Touch]) -> DavResult<()> {
+    check_write(ctx, user, &DavHeaders::default(), &Located::Root, touches).await
+}
+
 /// After a DELETE or MOVE: the locks rooted at the resource or below it go with it (RFC 4918
 /// §7.6: locks do not move; §9.6: a DELETE destroys them).
 pub async fn forget(ctx: &DavContext, key: &Key) -> DavResult<()> {
