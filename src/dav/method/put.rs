@@ -40,12 +40,7 @@ pub async fn handle(
     };
     // RFC 4918 §7.4: the object's locks, and for a new member the collection's too.
     let key = lock::key_in(user, &collection, Some(&name));
-    let mut touches = vec![Touch::Resource(key.parent())];
-    if located.exists() {
-        touches[0] = Touch::Resource(key);
-    } else {
-        touches.push(Touch::Resource(key));
-    }
+    let touches = if located.exists() { vec![Touch::Resource(key)] } else { vec![Touch::Resource(key.parent()), Touch::Resource(key)] };
     lock::check_write(ctx, user, headers, &located, &touches).await?;
     // A read-write sharee writes as the owner (decision 0023): the owner's quota, UIDs and, for
     // a scheduling object, the owner as the organizer's calendar user (RFC 6638 §3.2).
