@@ -349,7 +349,8 @@ on_both_engines!(
 async fn a_second_node_honours_a_lock() {
     let (store, guard) = support::postgres_store().await;
     kalends::service::users::create(&store, "alice", None, ALICE_PW).await.unwrap();
-    let config = kalends::config::Config { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let shutdown = kalends::config::ShutdownConfig { grace_ms: 0, deadline_ms: 10_000 };
+    let config = kalends::config::Config { listen: "127.0.0.1:0".parse().unwrap(), shutdown, ..Default::default() };
     let mut nodes = Vec::new();
     for store in [store, kalends::store::Store::open(guard.url()).await.unwrap()] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -374,6 +375,11 @@ async fn a_second_node_honours_a_lock() {
     let r = send(req(1, "UNLOCK", None).header("Lock-Token", format!("<{token}>"))).await;
     assert_eq!(r.status, 204);
     assert_eq!(put(0, None).await.status, 204, "released through the second node");
+    // Ten exclusive LOCKs at once through both nodes: the home's row lock lets exactly one in.
+    let attempts = (0..10).map(|i| send(req(i % 2, "LOCK", None).header("Depth", "0").body(lockinfo("exclusive", "racer"))));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts).await.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 423).count(), 9, "{statuses:?}");
     for node in nodes {
         node.stop().await;
     }
