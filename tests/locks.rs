@@ -129,6 +129,14 @@ async fn conflicts_between_users_and_tokens(engine: Engine) {
     assert_eq!(seen.len(), 1);
     assert_eq!((seen[0].0.as_ref(), seen[0].2.as_ref()), (None, None));
     assert_eq!(discover(&s, "alice", ALICE_PW, OBJ).await[0].0.as_deref(), Some(token.as_str()));
+    // RFC 4918 §9.1: allprop returns both lock properties, propname names them.
+    let r = s.propfind(OBJ, "0", r#"<propfind xmlns="DAV:"><allprop/></propfind>"#).await;
+    let (status, discovery) = prop(&r.response_for(OBJ), DAV, "lockdiscovery").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(all_named(&discovery, "href")[0].text(), token);
+    let r = s.propfind(OBJ, "0", r#"<propfind xmlns="DAV:"><propname/></propfind>"#).await;
+    let response = r.response_for(OBJ);
+    assert!(prop(&response, DAV, "lockdiscovery").is_some() && prop(&response, DAV, "supportedlock").is_some(), "{}", r.body);
     // One user cannot use another's token (RFC 4918 §6.4).
     let with_token = |path: &str| {
         s.req_as("bob", BOB_PW, "PUT", path).header("Content-Type", "text/calendar").header("If", format!("(<{token}>)")).body(event("l2", "bob"))

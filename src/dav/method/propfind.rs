@@ -290,9 +290,9 @@ pub async fn invites_if_asked(ctx: &DavContext, user: &Principal, located: &Loca
 }
 
 /// The unexpired locks of the user's home and, for a shared calendar, of its owner's, when
-/// the selection names `DAV:lockdiscovery` (allprop does, RFC 4918 §9.1).
+/// the selection names `DAV:lockdiscovery` (allprop does, RFC 4918 §9.1, and propname lists it).
 async fn locks_if_asked(ctx: &DavContext, user: &Principal, located: &Located, sel: &PropSelection) -> DavResult<Option<Vec<Lock>>> {
-    if !(names(sel, &Live::LockDiscovery.name()) || matches!(sel, PropSelection::AllProp { .. })) {
+    if !(names(sel, &Live::LockDiscovery.name()) || matches!(sel, PropSelection::AllProp { .. } | PropSelection::PropName)) {
         return Ok(None);
     }
     let now = ctx.clock.now();
