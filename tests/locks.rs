@@ -10,7 +10,7 @@ mod support;
 
 use harness::*;
 use kalends::service::shares;
-use kalends::store::Access;
+use kalends::store::{Access, LockStore};
 
 fn lockinfo(scope: &str, owner: &str) -> String {
     format!(
@@ -201,6 +201,9 @@ async fn locks_expire_on_the_clock(engine: Engine) {
     assert_eq!(put_if(&s, OBJ, &event("l3", "two"), None).await.status, 204);
     let r = send(s.req("LOCK", OBJ).header("If", format!("(<{token}>)"))).await;
     assert_eq!(r.status, 412, "an expired lock cannot be refreshed");
+    // The purge worker's round deletes the expired row, and only it (the calendar's lock has 9 s).
+    assert_eq!(s.store.drop_expired_locks(s.clock().now()).await.unwrap(), 1);
+    assert_eq!(s.store.drop_expired_locks(s.clock().now()).await.unwrap(), 0);
     // An expired lock is in nobody's way.
     assert_eq!(lock_as(&s, "alice", ALICE_PW, OBJ, "exclusive", "0").await.status, 200);
     s.stop().await;

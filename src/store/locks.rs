@@ -93,6 +93,8 @@ pub trait LockStore {
     /// Removes the locks rooted at `path` or below it in `home` (the resource was deleted or
     /// moved away: RFC 4918 §7.6 locks do not move, §9.6 a DELETE destroys them).
     fn remove_locks_under(&self, home: UserId, path: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Deletes the rows of every lock expired at `now` (the purge worker's hourly round).
+    fn drop_expired_locks(&self, now: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 delegate!(LockStore {
@@ -101,6 +103,7 @@ delegate!(LockStore {
     fn refresh_lock(&self, token: &str, principal: UserId, timeout_secs: i64, now: Timestamp) -> StoreResult<Option<Lock>>;
     fn remove_lock(&self, token: &str) -> StoreResult<bool>;
     fn remove_locks_under(&self, home: UserId, path: &str) -> StoreResult<u64>;
+    fn drop_expired_locks(&self, now: Timestamp) -> StoreResult<u64>;
 });
 
 #[cfg(test)]

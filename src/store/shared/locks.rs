@@ -16,6 +16,7 @@ pub mod sql {
     /// Serializes the lock writers of one home (the home's user row lock, held to commit).
     pub const LOCK_HOME: &str = "UPDATE users SET name = name WHERE id = $1";
     pub const DROP_EXPIRED: &str = "DELETE FROM locks WHERE home_id = $1 AND expires_at <= $2";
+    pub const DROP_ALL_EXPIRED: &str = "DELETE FROM locks WHERE expires_at <= $1";
     pub const COUNT_OF_PRINCIPAL: &str = "SELECT COUNT(*) FROM locks WHERE principal_id = $1 AND expires_at > $2";
     pub const INSERT: &str = concat!(
         "INSERT INTO locks (token, home_id, path, principal_id, shared, infinite, owner_xml, timeout_secs, expires_at, created_at) \
@@ -121,6 +122,13 @@ impl LockStore for Engine {
     async fn remove_locks_under(&self, home: UserId, path: &str) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE_UNDER).bind(home.0).bind(path).bind(format!("{path}/")).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn drop_expired_locks(&self, now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::DROP_ALL_EXPIRED).bind(now).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
