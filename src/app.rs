@@ -76,6 +76,8 @@ pub struct RunningServer {
     pub metrics_addr: Option<SocketAddr>,
     /// The server's metrics, so tests (and the rate limiter's) can count into them.
     pub metrics: Arc<Metrics>,
+    /// The clock lock expiry is decided on, so tests can move it forward.
+    pub clock: crate::service::clock::Clock,
     stop: watch::Sender<bool>,
     /// Shared with the HTTP state: set first, so `/readyz` answers 503 through the grace.
     draining: Arc<AtomicBool>,
@@ -168,11 +170,14 @@ pub fn dav_context(config: &Config, store: Store, cache: Cache) -> DavContext {
             max_attendees_per_instance: config.limits.max_attendees_per_instance,
             max_external_recipients: config.imip.max_recipients,
             freebusy_lookup: config.scheduling.freebusy_lookup,
+            max_locks_per_user: config.limits.max_locks_per_user,
+            lock_max_timeout_secs: config.limits.lock_max_timeout_secs,
         },
         cache,
         listings: Arc::new(tokio::sync::Semaphore::new(concurrent_listings(config))),
         alarm_wake: Arc::new(tokio::sync::Notify::new()),
         public_url: config.public_url.clone(),
+        clock: crate::service::clock::Clock::default(),
     }
 }
 
@@ -197,6 +202,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let addr = listener.local_addr()?;
     let cache = open_cache(config)?;
     let dav = dav_context(config, store.clone(), cache.clone());
+    let clock = dav.clock.clone();
     let draining = Arc::new(AtomicBool::new(false));
     let mailer = open_mailer(config)?;
     let metrics = Arc::new(Metrics::new(store.clone(), cache.clone(), mailer.clone()));
@@ -245,8 +251,23 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
         .await;
     });
     let grace = Duration::from_millis(config.shutdown.grace_ms);
-    let server =
-        RunningServer { addr, store, cache, metrics_addr, metrics, stop, draining, grace, task, purge, timelines, imip, reminders, metrics_task };
+    let server = RunningServer {
+        addr,
+        store,
+        cache,
+        metrics_addr,
+        metrics,
+        clock,
+        stop,
+        draining,
+        grace,
+        task,
+        purge,
+        timelines,
+        imip,
+        reminders,
+        metrics_task,
+    };
     Ok(server)
 }
 

@@ -151,6 +151,13 @@ pub fn condition_response(status: StatusCode, condition: &Condition, reason: Opt
             w.text_element(&QName::fixed(DAV, "href"), href);
             w.end();
         }
+        Condition::LockTokenSubmitted(hrefs) | Condition::NoConflictingLock(hrefs) => {
+            w.start(&QName::fixed(ns, local));
+            for href in hrefs {
+                w.text_element(&QName::fixed(DAV, "href"), href);
+            }
+            w.end();
+        }
         Condition::NeedPrivileges { href, privilege: (pns, plocal) } => {
             w.start(&QName::fixed(ns, local));
             w.start(&QName::fixed(DAV, "resource"));

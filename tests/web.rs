@@ -135,6 +135,31 @@ async fn dav_clients_at_the_root_are_unchanged(engine: Engine) {
     s.stop().await;
 }
 
+/// Over HTTP, on the server's clock moved forward: idle too long, or used until past the
+/// maximum age, a session sends its browser back to the login form.
+async fn sessions_end_idle_or_old_on_the_servers_clock(engine: Engine) {
+    use kalends::service::sessions::{IDLE, MAX_AGE};
+    let s = start_server(engine).await;
+    let clock = s.clock();
+    let mut b = Browser::login(&s, "alice", ALICE_PW).await;
+    clock.advance(IDLE - 60);
+    assert_eq!(b.get("/web/calendars").await.status, 200, "used just within the idle timeout");
+    clock.advance(IDLE + 1);
+    assert_eq!(b.get("/web/calendars").await.status, 303, "idle too long");
+    let mut b = Browser::login(&s, "alice", ALICE_PW).await;
+    let mut used = 0;
+    while used + IDLE / 2 < MAX_AGE {
+        clock.advance(IDLE / 2);
+        used += IDLE / 2;
+        assert_eq!(b.get("/web/calendars").await.status, 200, "in use, {used} s after the login");
+    }
+    clock.advance(MAX_AGE - used + 1);
+    let r = b.get("/web/calendars").await;
+    assert_eq!(r.status, 303, "past the maximum age however busy");
+    assert!(r.header("location").unwrap().starts_with("/web/login"));
+    s.stop().await;
+}
+
 async fn sessions_expire_on_the_clock(engine: Engine) {
     use kalends::service::sessions::{IDLE, MAX_AGE, resume};
     let s = start_server(engine).await;
@@ -216,4 +241,5 @@ on_both_engines!(
     posts_need_the_token_and_this_origin,
     dav_clients_at_the_root_are_unchanged,
     sessions_expire_on_the_clock,
+    sessions_end_idle_or_old_on_the_servers_clock,
 );

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::ApiContext;
 use super::reply::{self, Problem, Reply, json, no_content};
 use crate::calendar::{ComponentKind, ComponentSet};
+use crate::dav::lock::{Touch, key_in};
 use crate::service::collections::{self, LiveChange, NewCollectionRequest, PropertyUpdate};
 use crate::service::shares::is_share_segment;
 use crate::service::{Principal, ServiceError};
@@ -220,7 +221,7 @@ pub async fn create(ctx: &ApiContext<'_>, user: &Principal, headers: &http::Head
 #[utoipa::path(patch, path = "/api/v1/calendars/{id}", tag = "calendars", request_body = CalendarRequest,
     params(("id" = String, Path, description = "the calendar's URL segment")),
     responses((status = 200, body = CalendarJson), (status = 400, body = super::openapi::ProblemJson),
-        (status = 404, body = super::openapi::ProblemJson)))]
+        (status = 404, body = super::openapi::ProblemJson), (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn patch(ctx: &ApiContext<'_>, user: &Principal, id: &str, headers: &http::HeaderMap, body: &[u8]) -> Reply {
     let c = calendar_of(ctx, user, id, Need::Own).await?;
     let req: CalendarRequest = reply::body(headers, body)?;
@@ -228,17 +229,23 @@ pub async fn patch(ctx: &ApiContext<'_>, user: &Principal, id: &str, headers: &h
         return Err(reply::bad_request("id and components are set when a calendar is made, not changed"));
     }
     let live = changes(&req)?;
+    reply::unlocked(ctx.dav, user, &[Touch::Resource(key_in(user, &c, None))]).await?;
     let c = collections::patch(&ctx.dav.store, &c, PropertyUpdate { live, ..PropertyUpdate::default() }).await?;
     Ok(json(StatusCode::OK, &calendar_json(&c, &user.name)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/calendars/{id}", tag = "calendars",
     params(("id" = String, Path, description = "the calendar's URL segment")),
-    responses((status = 204), (status = 404, body = super::openapi::ProblemJson)))]
+    responses((status = 204), (status = 404, body = super::openapi::ProblemJson), (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn delete(ctx: &ApiContext<'_>, user: &Principal, id: &str) -> Reply {
     let c = calendar_of(ctx, user, id, Need::Own).await?;
+    let key = key_in(user, &c, None);
+    reply::unlocked(ctx.dav, user, &[Touch::Resource(key.parent()), Touch::Tree(key.clone())]).await?;
     match collections::delete(&ctx.dav.store, &c).await {
-        Ok(()) => Ok(no_content()),
+        Ok(()) => {
+            crate::dav::lock::forget(ctx.dav, &key).await.map_err(|e| reply::problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", &e.to_string()))?;
+            Ok(no_content())
+        }
         Err(ServiceError::NotFound) => Err(reply::not_found("the calendar is gone")),
         Err(e) => Err(e.into()),
     }

@@ -16,6 +16,7 @@ use crate::calendar::instances::expand_object;
 use crate::calendar::recur::Window;
 use crate::calendar::{ComponentKind, Timestamp};
 use crate::dav::DavResponse;
+use crate::dav::lock::{Touch, key_in};
 use crate::dav::method::put::acting_owner;
 use crate::service::objects::{self, PutRequest, name_for};
 use crate::service::{Principal, ServiceError};
@@ -253,6 +254,10 @@ pub async fn get(ctx: &ApiContext<'_>, user: &Principal, id: &str, uid: &str, he
 
 /// Stores `text` as `name` in `c` (as the owner, for a share), returning the event as stored.
 async fn store_event(ctx: &ApiContext<'_>, user: &Principal, c: &Collection, name: &str, text: String, expect: Expect) -> Result<(bool, ApiEvent), Problem> {
+    // A WebDAV lock on the event, or for a new one on the calendar, holds here too (RFC 4918 §7.4).
+    let key = key_in(user, c, Some(name));
+    let touches = if expect == Expect::Absent { vec![Touch::Resource(key.parent()), Touch::Resource(key)] } else { vec![Touch::Resource(key)] };
+    reply::unlocked(ctx.dav, user, &touches).await?;
     let (owner, collection) = acting_owner(user, c);
     let sched = ctx.dav.sched();
     let req = PutRequest { collection: &collection, name, data: text.into_bytes(), content_type: Some("text/calendar"), expect, tag_match: None };
@@ -271,7 +276,8 @@ fn created_or_ok(created: bool, event: &ApiEvent) -> DavResponse {
 #[utoipa::path(post, path = "/api/v1/calendars/{id}/events", tag = "events", request_body = EventInput,
     params(("id" = String, Path, description = "the calendar's URL segment")),
     responses((status = 201, body = ApiEvent), (status = 400, body = super::openapi::ProblemJson),
-        (status = 409, body = super::openapi::ProblemJson), (status = 422, body = super::openapi::ProblemJson)))]
+        (status = 409, body = super::openapi::ProblemJson), (status = 422, body = super::openapi::ProblemJson),
+        (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn create(ctx: &ApiContext<'_>, user: &Principal, id: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let c = calendar_of(ctx, user, id, Need::Write).await?;
     let input: EventInput = reply::body(headers, body)?;
@@ -291,7 +297,8 @@ async fn create_in(ctx: &ApiContext<'_>, user: &Principal, c: &Collection, input
 #[utoipa::path(put, path = "/api/v1/calendars/{id}/events/{uid}", tag = "events", request_body = EventInput,
     params(("id" = String, Path, description = "the calendar's URL segment"), ("uid" = String, Path, description = "the event's UID")),
     responses((status = 200, body = ApiEvent), (status = 201, body = ApiEvent), (status = 400, body = super::openapi::ProblemJson),
-        (status = 412, body = super::openapi::ProblemJson), (status = 422, body = super::openapi::ProblemJson)))]
+        (status = 412, body = super::openapi::ProblemJson), (status = 422, body = super::openapi::ProblemJson),
+        (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn put(ctx: &ApiContext<'_>, user: &Principal, id: &str, uid: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let c = calendar_of(ctx, user, id, Need::Write).await?;
     let mut input: EventInput = reply::body(headers, body)?;
@@ -320,11 +327,14 @@ pub async fn put(ctx: &ApiContext<'_>, user: &Principal, id: &str, uid: &str, he
 
 #[utoipa::path(delete, path = "/api/v1/calendars/{id}/events/{uid}", tag = "events",
     params(("id" = String, Path, description = "the calendar's URL segment"), ("uid" = String, Path, description = "the event's UID")),
-    responses((status = 204), (status = 404, body = super::openapi::ProblemJson), (status = 412, body = super::openapi::ProblemJson)))]
+    responses((status = 204), (status = 404, body = super::openapi::ProblemJson), (status = 412, body = super::openapi::ProblemJson),
+        (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn delete(ctx: &ApiContext<'_>, user: &Principal, id: &str, uid: &str, headers: &HeaderMap) -> Reply {
     let c = calendar_of(ctx, user, id, Need::Write).await?;
     let o = by_uid(ctx, &c, uid).await?.ok_or_else(|| reply::not_found("no event with that UID in this calendar"))?;
     reply::check_if_match(headers, Some(&o.meta.etag))?;
+    let key = key_in(user, &c, Some(&o.meta.name));
+    reply::unlocked(ctx.dav, user, &[Touch::Resource(key.parent()), Touch::Tree(key)]).await?;
     let (owner, collection) = acting_owner(user, &c);
     let meta = o.meta.clone();
     match objects::delete(&ctx.dav.sched(), &owner, &collection, &meta, Expect::Etag(vec![meta.etag.clone()]), None).await {
@@ -378,7 +388,8 @@ pub async fn seed_list(ctx: &ApiContext<'_>, user: &Principal, q: &Query) -> Rep
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "seed", request_body = SimpleEvent,
-    responses((status = 201, body = ApiEvent), (status = 400, body = super::openapi::ProblemJson)))]
+    responses((status = 201, body = ApiEvent), (status = 400, body = super::openapi::ProblemJson),
+        (status = 423, body = super::openapi::ProblemJson)))]
 pub async fn seed_create(ctx: &ApiContext<'_>, user: &Principal, headers: &HeaderMap, body: &[u8]) -> Reply {
     let simple: SimpleEvent = reply::body(headers, body)?;
     let c = default_calendar(ctx, user).await?;

@@ -7,7 +7,8 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::dav::DavResponse;
+use crate::dav::lock::{Touch, check_unlocked};
+use crate::dav::{DavContext, DavError, DavResponse};
 use crate::service::ServiceError;
 
 /// An error answer on its way out: an RFC 9457 problem. Handlers return `Result<DavResponse,
@@ -78,6 +79,19 @@ pub fn no_content() -> DavResponse {
 }
 
 /// A problem with this status, title and detail.
+/// 423 when a WebDAV lock is on what an API write changes (decision 0030): the API has no way
+/// to submit the lock's token.
+pub async fn unlocked(ctx: &DavContext, user: &crate::service::Principal, touches: &[Touch]) -> Result<(), Problem> {
+    match check_unlocked(ctx, user, touches).await {
+        Ok(()) => Ok(()),
+        Err(DavError::Condition { status: StatusCode::LOCKED, .. }) => {
+            Err(problem(StatusCode::LOCKED, "Locked", "a WebDAV client holds a lock on it; change it once the lock is released or has expired"))
+        }
+        Err(DavError::Service(e)) => Err(e.into()),
+        Err(e) => Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", &e.to_string())),
+    }
+}
+
 pub fn problem(status: StatusCode, title: &'static str, detail: &str) -> Problem {
     Problem { status, title, detail: detail.to_owned() }
 }

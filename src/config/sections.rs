@@ -236,6 +236,11 @@ pub struct Limits {
     /// metadata and its answer in memory, so this bounds the server's peak memory on big
     /// calendars. None: twice the number of CPU cores.
     pub concurrent_listings: Option<u32>,
+    /// WebDAV locks (RFC 4918 §6) one user may hold at once; a LOCK beyond is refused (503).
+    pub max_locks_per_user: u32,
+    /// The longest a lock lasts without a refresh (RFC 4918 §10.7): a longer or `Infinite`
+    /// Timeout gets this, so a crashed client's lock ends.
+    pub lock_max_timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +288,8 @@ impl Default for Limits {
             quota_bytes: 1024 * 1024 * 1024,
             tombstone_retention_days: 180,
             concurrent_listings: None,
+            max_locks_per_user: 1000,
+            lock_max_timeout_secs: 3600,
         }
     }
 }

@@ -15,6 +15,12 @@ pub enum Condition {
     ValidResourcetype,
     /// RFC 3744 §7.1.1: the resource's href and the privilege (namespace, name) it lacks.
     NeedPrivileges { href: String, privilege: (&'static str, &'static str) },
+    /// RFC 4918 §16: 423, the roots of the locks whose tokens the request did not submit.
+    LockTokenSubmitted(Vec<String>),
+    /// RFC 4918 §16: 423 to a LOCK, the roots of the locks in its way.
+    NoConflictingLock(Vec<String>),
+    /// RFC 4918 §16: 409 to an UNLOCK whose token is no lock on the request URI.
+    LockTokenMatchesRequestUri,
     // CALDAV:
     ValidCalendarData,
     ValidCalendarObjectResource,
@@ -56,6 +62,9 @@ impl Condition {
             Condition::NumberOfMatchesWithinLimits => (DAV, "number-of-matches-within-limits"),
             Condition::ValidResourcetype => (DAV, "valid-resourcetype"),
             Condition::NeedPrivileges { .. } => (DAV, "need-privileges"),
+            Condition::LockTokenSubmitted(_) => (DAV, "lock-token-submitted"),
+            Condition::NoConflictingLock(_) => (DAV, "no-conflicting-lock"),
+            Condition::LockTokenMatchesRequestUri => (DAV, "lock-token-matches-request-uri"),
             Condition::SupportedReport => (DAV, "supported-report"),
             Condition::ValidCalendarData => (CALDAV, "valid-calendar-data"),
             Condition::ValidCalendarObjectResource => (CALDAV, "valid-calendar-object-resource"),

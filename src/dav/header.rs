@@ -1,8 +1,10 @@
 //! DAV request headers, parsed once into one struct (Depth, If-Match, If-None-Match, Overwrite,
-//! Destination, Content-Type, If-Modified-Since, Host) and passed down to the method handlers.
+//! Destination, Content-Type, If-Modified-Since, Host, and for locks If, Lock-Token and
+//! Timeout) and passed down to the method handlers.
 
 use http::HeaderMap;
 
+use super::if_header::IfHeader;
 use crate::store::Expect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,12 @@ pub struct DavHeaders {
     pub host: Option<String>,
     /// RFC 6638 §8.3 If-Schedule-Tag-Match: one entity tag, quotes included.
     pub if_schedule_tag_match: Option<String>,
+    /// RFC 4918 §10.4: state tokens and entity tags, evaluated in `dav/lock.rs`.
+    pub if_header: Option<IfHeader>,
+    /// RFC 4918 §10.5: the lock token of an UNLOCK, without its angle brackets.
+    pub lock_token: Option<String>,
+    /// RFC 4918 §10.7: the first timeout understood, in seconds (`Infinite` is `u64::MAX`).
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +91,15 @@ impl DavHeaders {
                 Some(v) if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') => Some(v.to_owned()),
                 Some(v) => return Err(BadHeader(format!("If-Schedule-Tag-Match must be one quoted entity tag, not {v:?} (RFC 6638 §8.3)"))),
             },
+            if_header: text("if")?.map(IfHeader::parse).transpose()?,
+            lock_token: match text("lock-token")? {
+                None => None,
+                Some(v) => match v.strip_prefix('<').and_then(|v| v.strip_suffix('>')) {
+                    Some(token) if !token.is_empty() => Some(token.to_owned()),
+                    _ => return Err(BadHeader(format!("Lock-Token must be a Coded-URL <…>, not {v:?} (RFC 4918 §10.5)"))),
+                },
+            },
+            timeout: text("timeout")?.and_then(parse_timeout),
         })
     }
 
@@ -117,6 +134,22 @@ fn parse_etags(value: &str) -> EtagList {
     }
     tags.push(current);
     EtagList::Tags(tags.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+}
+
+/// RFC 4918 §10.7: `Infinite` or `Second-N`, several separated by commas in order of
+/// preference; the first one understood counts, and none understood is as if none was sent.
+fn parse_timeout(value: &str) -> Option<u64> {
+    value.split(',').map(str::trim).find_map(|t| {
+        if t.eq_ignore_ascii_case("infinite") {
+            return Some(u64::MAX);
+        }
+        let digits = t.get(..7).filter(|p| p.eq_ignore_ascii_case("second-")).and(t.get(7..))?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Too many digits for u64 is longer than any maximum: the maximum then applies.
+        Some(digits.parse::<u64>().unwrap_or(u64::MAX))
+    })
 }
 
 /// Does a stored strong ETag match a condition list? (Strong comparison, RFC 7232 §2.3.2.)
@@ -165,5 +198,19 @@ mod tests {
         assert!(DavHeaders::parse(&headers(&[("overwrite", "maybe")])).is_err());
         assert!(etag_matches(&EtagList::Tags(vec!["\"x\"".into()]), "\"x\""));
         assert!(!etag_matches(&EtagList::Tags(vec!["W/\"x\"".into()]), "\"x\""));
+    }
+
+    #[test]
+    fn lock_headers() {
+        let h = DavHeaders::parse(&headers(&[("lock-token", "<urn:uuid:a>"), ("timeout", "Second-3600")])).unwrap();
+        assert_eq!(h.lock_token.as_deref(), Some("urn:uuid:a"));
+        assert_eq!(h.timeout, Some(3600));
+        assert!(DavHeaders::parse(&headers(&[("lock-token", "urn:uuid:a")])).is_err());
+        assert!(DavHeaders::parse(&headers(&[("if", "(junk)")])).is_err(), "a malformed If header is 400");
+        assert!(DavHeaders::parse(&headers(&[("if", "(<urn:uuid:a>)")])).unwrap().if_header.is_some());
+        assert_eq!(parse_timeout("Infinite, Second-4100000000"), Some(u64::MAX));
+        assert_eq!(parse_timeout("Extended, second-60"), Some(60));
+        assert_eq!(parse_timeout("Second-99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(parse_timeout("Second-x"), None);
     }
 }

@@ -5,6 +5,8 @@
 pub mod access;
 pub mod condition;
 pub mod header;
+pub mod if_header;
+pub mod lock;
 pub mod method;
 pub mod property;
 pub mod props;
@@ -41,6 +43,10 @@ pub struct DavLimits {
     pub max_external_recipients: u32,
     /// RFC 6638 §5: whose free/busy the outbox answers for.
     pub freebusy_lookup: crate::config::FreeBusyLookup,
+    /// WebDAV locks a user may hold at once (`limits.max_locks_per_user`).
+    pub max_locks_per_user: u32,
+    /// The longest lock timeout granted (`limits.lock_max_timeout_secs`, RFC 4918 §10.7).
+    pub lock_max_timeout_secs: u32,
 }
 
 /// What every DAV handler needs; built once in `app.rs`.
@@ -58,6 +64,8 @@ pub struct DavContext {
     /// `public_url` as configured: the JSON API shows a new feed link's whole URL under it
     /// (`Paths` keeps only its authority and path, not its scheme).
     pub public_url: Option<String>,
+    /// What decides whether a lock has expired (tests move it forward).
+    pub clock: crate::service::clock::Clock,
 }
 
 impl DavContext {
@@ -161,6 +169,9 @@ pub enum DavMethod {
     Report,
     /// RFC 6638 §5: free/busy requests to the scheduling outbox.
     Post,
+    /// RFC 4918 §9.10, §9.11: WebDAV class 2.
+    Lock,
+    Unlock,
     Other,
 }
 
@@ -180,6 +191,8 @@ impl DavMethod {
             "MOVE" => DavMethod::Move,
             "REPORT" => DavMethod::Report,
             "POST" => DavMethod::Post,
+            "LOCK" => DavMethod::Lock,
+            "UNLOCK" => DavMethod::Unlock,
             _ => DavMethod::Other,
         }
     }
@@ -213,6 +226,8 @@ pub async fn handle(
         DavMethod::Move => copy_move::handle(ctx, user, &target, &headers, false).await,
         DavMethod::Report => report::handle(ctx, user, &target, &headers, &body).await,
         DavMethod::Post => post::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Lock => lock::handle(ctx, user, &target, &headers, &body).await,
+        DavMethod::Unlock => unlock::handle(ctx, user, &target, &headers).await,
         DavMethod::Other => Err(DavError::MethodNotAllowed { allow: options::ALLOW }),
     }
 }

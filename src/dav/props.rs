@@ -28,6 +28,8 @@ pub enum Res<'a> {
 /// listing's narrower `ListedObject`.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectView<'a> {
+    /// The object's name in its collection (its lock key, decision 0030).
+    pub name: &'a str,
     pub etag: &'a str,
     pub content_type: &'a str,
     pub size: i64,
@@ -43,6 +45,7 @@ impl<'a> ObjectView<'a> {
     /// An object's view without its data; a report that loaded the data sets `calendar_data`.
     pub fn of(meta: &'a ObjectMeta) -> Self {
         ObjectView {
+            name: &meta.name,
             etag: &meta.etag,
             content_type: &meta.content_type,
             size: meta.size,
@@ -56,6 +59,7 @@ impl<'a> ObjectView<'a> {
     /// A listed member; listings carry no calendar data.
     pub fn listed(member: &'a ListedObject) -> Self {
         ObjectView {
+            name: &member.name,
             etag: &member.etag,
             content_type: &member.content_type,
             size: member.size,
@@ -79,13 +83,16 @@ pub struct PropCtx<'a> {
     /// The shares of the user's calendars, when `CS:invite` was requested, or the resource
     /// type of the home's or a collection's listing (`CS:shared-owner`).
     pub invites: Option<Vec<Share>>,
+    /// The unexpired locks of the homes the request looks at, when `DAV:lockdiscovery` was
+    /// requested (one query per home, never one per member).
+    pub locks: Option<Vec<crate::store::Lock>>,
 }
 
 impl<'a> PropCtx<'a> {
     /// A context without the request-wide facts (quota, scheduling paths): their properties
     /// then answer 404.
     pub fn plain(dav: &'a DavContext, user: &'a Principal) -> Self {
-        PropCtx { dav, user, used_bytes: None, sched: None, invites: None }
+        PropCtx { dav, user, used_bytes: None, sched: None, invites: None, locks: None }
     }
 }
 
@@ -114,6 +121,10 @@ pub enum Value {
     Dead(Element),
     /// calendarserver sharing.txt §5.1 CS:invite: one `CS:user` per sharee.
     Invite(Vec<InvitedUser>),
+    /// RFC 4918 §15.8 lockdiscovery: the locks that apply to the resource.
+    Locks(Vec<crate::dav::lock::ActiveLock>),
+    /// RFC 4918 §15.10 supportedlock: exclusive and shared write locks.
+    SupportedLock,
     /// RFC 3253 §3.8 expand-property: the resources an href-valued property names, each as a
     /// `<D:response>` with the nested properties asked for (`None`: not reachable, 404).
     Responses(Vec<(String, Option<Vec<crate::dav::multistatus::PropResult>>)>),
@@ -227,6 +238,9 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
         Live::GetContentLength if matches!(res, Res::Collection(c) if c.kind != CollectionKind::Calendar) => {
             Some(Value::Text("0".into()))
         }
+        // RFC 4918 §15.8, §15.10: what can be locked (collections and objects, decision 0030).
+        Live::SupportedLock => matches!(res, Res::Collection(_) | Res::Object(..)).then_some(Value::SupportedLock),
+        Live::LockDiscovery => lock_discovery(ctx, res),
         Live::QuotaUsedBytes => quota_target(res).then_some(()).and(ctx.used_bytes).map(|u| Value::Text(u.to_string())),
         Live::QuotaAvailableBytes => quota_target(res)
             .then_some(())
@@ -240,6 +254,23 @@ pub fn value(ctx: &PropCtx<'_>, res: Res<'_>, live: Live) -> Option<Value> {
             Res::Root | Res::PrincipalsRoot | Res::CalendarsRoot => None,
         },
     }
+}
+
+/// The locks that apply to a collection or an object, when the request loaded them.
+fn lock_discovery(ctx: &PropCtx<'_>, res: Res<'_>) -> Option<Value> {
+    let all = ctx.locks.as_ref()?;
+    let (c, name, collection) = match res {
+        Res::Collection(c) => (c, None, true),
+        Res::Object(c, view) => (c, Some(view.name), false),
+        _ => return None,
+    };
+    let key = crate::dav::lock::key_in(ctx.user, c, name);
+    let locks = all
+        .iter()
+        .filter(|l| l.home == key.home && l.applies_to(&key.path))
+        .map(|l| crate::dav::lock::ActiveLock::of(ctx.dav, ctx.user, &key, l, collection))
+        .collect();
+    Some(Value::Locks(locks))
 }
 
 fn quota_target(res: Res<'_>) -> bool {
@@ -412,6 +443,8 @@ pub fn write_value(w: &mut XmlWriter, name: &QName, value: &Value) {
             }
         }
         Value::ResourceType(types) => types.iter().for_each(|t| w.empty(t)),
+        Value::Locks(locks) => locks.iter().for_each(|l| l.write(w)),
+        Value::SupportedLock => crate::dav::lock::write_supported(w),
         Value::Responses(responses) => {
             for (href, results) in responses {
                 match results {

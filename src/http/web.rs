@@ -39,10 +39,6 @@ pub fn browser_at_root(paths: &Paths, req: &hyper::Request<Incoming>) -> bool {
         && html
 }
 
-fn now() -> i64 {
-    crate::service::now()
-}
-
 /// One `/web/…` request; `rest` is what follows the prefix.
 pub(super) async fn web_request(state: &HttpState, req: hyper::Request<Incoming>, client: IpAddr, rest: &str) -> Outcome {
     let origin = WebContext::origin_of(state.dav.public_url.as_deref(), req.headers());
@@ -56,7 +52,7 @@ pub(super) async fn web_request(state: &HttpState, req: hyper::Request<Incoming>
     }
     let token = crate::web::session_token(req.headers());
     let found = match token {
-        Some(t) => sessions::resume(&state.dav.store, &t, now()).await,
+        Some(t) => sessions::resume(&state.dav.store, &t, state.dav.clock.now()).await,
         None => Ok(None),
     };
     let session = match found {
@@ -127,7 +123,7 @@ async fn login(state: &HttpState, ctx: &WebContext<'_>, req: hyper::Request<Inco
     match authenticate(state, &creds, client).await {
         Ok(user) => {
             let name = Some(user.name.clone());
-            let resp = match sessions::login(&state.dav.store, &user, now()).await {
+            let resp = match sessions::login(&state.dav.store, &user, state.dav.clock.now()).await {
                 Ok((token, _)) => crate::web::login::logged_in(ctx, &token, &attempt.next),
                 Err(e) => {
                     tracing::warn!(error = %e, "web: could not start a session");

@@ -3,6 +3,7 @@
 
 pub mod app_passwords;
 pub mod auth;
+pub mod clock;
 pub mod collections;
 pub mod feeds;
 pub mod freebusy;

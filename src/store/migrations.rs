@@ -39,6 +39,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0010_shares.sql",
     "0011_reminders.sql",
     "0012_app_passwords.sql",
+    "0013_locks.sql",
     "0014_web.sql",
 );
 
@@ -55,6 +56,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0010_shares.sql",
     "0011_reminders.sql",
     "0012_app_passwords.sql",
+    "0013_locks.sql",
     "0014_web.sql",
 );
 

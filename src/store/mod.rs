@@ -661,5 +661,7 @@ mod alarms;
 pub use alarms::{AlarmDecision, AlarmDelivery, AlarmRound, AlarmSlot, AlarmStore, BackfillObject, Decide, DueAlarm, FireOutcome, FireRecord, ObjectAlarms};
 mod feeds;
 pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};
+mod locks;
+pub use locks::{Lock, LockRefused, LockStore, NewLock, at_or_below};
 mod web;
 pub use web::{ImportJob, NewWebSession, WebSession, WebStore};

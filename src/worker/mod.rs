@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::calendar::timeline::{HORIZON_SECONDS, RENEW_SECONDS};
 use crate::calendar::timeline_of;
-use crate::store::{AlarmStore, SchedStore, Store, StoreResult, SyncStore};
+use crate::store::{AlarmStore, LockStore, SchedStore, Store, StoreResult, SyncStore};
 
 /// How often tombstones are pruned. Pruning is cheap and its timing is not observable beyond
 /// the retention, so an hour is plenty.
@@ -59,6 +59,12 @@ pub fn spawn_purge(store: Store, retention: Duration, every: Duration, stop: wat
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "old reminder deliveries pruned"),
                 Err(e) => tracing::warn!(error = %e, "pruning reminder deliveries failed; retrying later"),
+            }
+            // Expired WebDAV locks are already no locks (decision 0030); their rows go here.
+            match store.drop_expired_locks(crate::service::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "expired locks pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning expired locks failed; retrying later"),
             }
         }
     })

@@ -90,6 +90,11 @@ impl TestServer {
         self.server.as_ref().map(|s| s.metrics.clone()).unwrap()
     }
 
+    /// The clock the server decides lock expiry on; `advance` moves it forward.
+    pub fn clock(&self) -> kalends::service::clock::Clock {
+        self.server.as_ref().map(|s| s.clock.clone()).unwrap()
+    }
+
     /// Begins the drain (`RunningServer::stop`) in the background; the server keeps serving
     /// through its grace, and the handle resolves once it has stopped.
     pub fn begin_stop(&mut self) -> tokio::task::JoinHandle<()> {

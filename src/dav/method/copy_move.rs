@@ -9,6 +9,7 @@ use http::StatusCode;
 
 use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::access::{Privilege, require};
+use crate::dav::lock::{self, Touch};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::put::write_limits;
 use crate::dav::resource::Target;
@@ -38,6 +39,17 @@ pub async fn handle(
     if let Located::Collection(c) = &dest {
         service::collections::refuse_box_itself(c)?;
     }
+    // RFC 4918 §7.4, §9.8.5, §9.9.4: the locks on what a destination would replace and on the
+    // collection it lands in; for a MOVE also on the source, its members and its collection.
+    let source_key = lock::key(user, &source);
+    let mut touches = Vec::new();
+    if let Some(k) = lock::key(user, &dest) {
+        touches.extend([Touch::Resource(k.parent()), Touch::Tree(k)]);
+    }
+    if let Some(k) = source_key.as_ref().filter(|_| !keep_source) {
+        touches.extend([Touch::Resource(k.parent()), Touch::Tree(k.clone())]);
+    }
+    lock::check_write(ctx, user, headers, &source, &touches).await?;
     let created = match source {
         Located::Object(collection, object) => {
             transfer_object(ctx, user, &collection, &object, dest, headers, keep_source).await?
@@ -47,6 +59,10 @@ pub async fn handle(
         // The home, principals and the fixed collections stay where they are.
         _ => return Err(DavError::Forbidden),
     };
+    // §7.6: locks do not move with the resource; the source's end with it.
+    if let Some(k) = source_key.as_ref().filter(|_| !keep_source) {
+        lock::forget(ctx, k).await?;
+    }
     // §9.8.5, §9.9.4: 201 for a new resource, 204 for one that replaced another.
     let mut resp = http::Response::new(Bytes::new());
     *resp.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };

@@ -5,6 +5,7 @@ use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
 use crate::dav::access::{Privilege, require};
+use crate::dav::lock::{self, Touch};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::proppatch::{SetOp, classify_set};
 use crate::dav::multistatus::{PropResult, write_propstats, xml_response};
@@ -43,6 +44,11 @@ pub async fn handle(
         Located::Missing { parent, name } => {
             if let Some(p) = &parent {
                 require(p, Privilege::Bind, &ctx.paths.collection(&user.name, &p.path))?;
+                // RFC 4918 §7.4: a new member of a locked collection needs its token (and an
+                // unmapped URL locked by LOCK, decision 0030, the URL's).
+                let key = lock::key_in(user, p, Some(&name));
+                let located = Located::Missing { parent: Some(p.clone()), name: name.clone() };
+                lock::check_write(ctx, user, headers, &located, &[Touch::Resource(key.parent()), Touch::Resource(key)]).await?;
             }
             (parent, name)
         }

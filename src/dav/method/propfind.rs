@@ -15,7 +15,8 @@ use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
 use crate::service::shares::can_read;
 use crate::service::{self, Principal};
 use crate::store::{
-    Collection, CollectionKind, CollectionStore, DeadProp, ObjectMeta, ObjectStore, Share, ShareStore, UserStore,
+    Collection, CollectionKind, CollectionStore, DeadProp, Lock, LockStore, ObjectMeta, ObjectStore, Share, ShareStore,
+    UserStore,
 };
 
 pub async fn handle(
@@ -39,6 +40,7 @@ pub async fn handle(
         used_bytes: used_bytes_if_asked(ctx, user, &selection).await?,
         sched: sched_paths_if_asked(ctx, user, &selection).await?,
         invites: invites_if_asked(ctx, user, &located, &selection).await?,
+        locks: locks_if_asked(ctx, user, &located, &selection).await?,
         ..PropCtx::plain(ctx, user)
     };
     let mut ms = Multistatus::new();
@@ -285,6 +287,22 @@ pub async fn invites_if_asked(ctx: &DavContext, user: &Principal, located: &Loca
     } else {
         Ok(None)
     }
+}
+
+/// The unexpired locks of the user's home and, for a shared calendar, of its owner's, when
+/// the selection names `DAV:lockdiscovery` (allprop does, RFC 4918 §9.1, and propname lists it).
+async fn locks_if_asked(ctx: &DavContext, user: &Principal, located: &Located, sel: &PropSelection) -> DavResult<Option<Vec<Lock>>> {
+    if !(names(sel, &Live::LockDiscovery.name()) || matches!(sel, PropSelection::AllProp { .. } | PropSelection::PropName)) {
+        return Ok(None);
+    }
+    let now = ctx.clock.now();
+    let mut locks = ctx.store.locks_in(user.id, now).await?;
+    if let Located::Collection(c) | Located::Object(c, _) = located
+        && c.owner != user.id
+    {
+        locks.extend(ctx.store.locks_in(c.owner, now).await?);
+    }
+    Ok(Some(locks))
 }
 
 pub async fn used_bytes_if_asked(ctx: &DavContext, user: &Principal, sel: &PropSelection) -> DavResult<Option<i64>> {

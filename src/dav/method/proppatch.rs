@@ -6,6 +6,7 @@ use http::StatusCode;
 
 use crate::dav::header::DavHeaders;
 use crate::dav::access::{Privilege, require};
+use crate::dav::lock::{self, Touch};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::propfind::self_href;
 use crate::dav::multistatus::{Multistatus, PropResult};
@@ -98,7 +99,7 @@ pub async fn handle(
     ctx: &DavContext,
     user: &Principal,
     target: &Target,
-    _headers: &DavHeaders,
+    headers: &DavHeaders,
     body: &[u8],
 ) -> DavResult<DavResponse> {
     let ops = parse_proppatch(body)?;
@@ -112,6 +113,12 @@ pub async fn handle(
         _ => check_ops(&ops, None, &calendars),
     };
     refuse_shared(ctx, user, &located, &update)?;
+    // RFC 4918 §7.4: a locked resource's properties change only with its token (a sharee's
+    // own per-user values are theirs, not the shared resource's).
+    let shared_own_values = matches!(&located, Located::Collection(c) if c.share.is_some());
+    if let Some(key) = lock::key(user, &located).filter(|_| !shared_own_values) {
+        lock::check_write(ctx, user, headers, &located, &[Touch::Resource(key)]).await?;
+    }
     let failed = checked.iter().any(|c| c.refusal.is_some());
     if !failed {
         match &located {

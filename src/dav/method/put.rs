@@ -6,6 +6,7 @@ use http::{StatusCode, header};
 
 use crate::dav::header::DavHeaders;
 use crate::dav::access::{Privilege, require};
+use crate::dav::lock::{self, Touch};
 use crate::dav::locate::{Located, locate};
 use crate::dav::method::get::{set, set_schedule_tag};
 use crate::dav::resource::Target;
@@ -21,14 +22,15 @@ pub async fn handle(
     headers: &DavHeaders,
     body: Bytes,
 ) -> DavResult<DavResponse> {
-    let (collection, name) = match locate(ctx, user, target).await? {
+    let located = locate(ctx, user, target).await?;
+    let (collection, name) = match &located {
         Located::Object(c, meta) => {
-            require(&c, Privilege::WriteContent, &ctx.paths.object(&user.name, &c.path, &meta.name))?;
-            (c, meta.name)
+            require(c, Privilege::WriteContent, &ctx.paths.object(&user.name, &c.path, &meta.name))?;
+            (c.clone(), meta.name.clone())
         }
         Located::Missing { parent: Some(c), name } => {
-            require(&c, Privilege::Bind, &ctx.paths.collection(&user.name, &c.path))?;
-            (c, name)
+            require(c, Privilege::Bind, &ctx.paths.collection(&user.name, &c.path))?;
+            (c.clone(), name.clone())
         }
         // RFC 4918 §9.7.1: no parent collection → 409.
         Located::Missing { parent: None, .. } | Located::MissingParent => {
@@ -36,6 +38,10 @@ pub async fn handle(
         }
         _ => return Err(DavError::MethodNotAllowed { allow: super::options::ALLOW_COLLECTION }),
     };
+    // RFC 4918 §7.4: the object's locks, and for a new member the collection's too.
+    let key = lock::key_in(user, &collection, Some(&name));
+    let touches = if located.exists() { vec![Touch::Resource(key)] } else { vec![Touch::Resource(key.parent()), Touch::Resource(key)] };
+    lock::check_write(ctx, user, headers, &located, &touches).await?;
     // A read-write sharee writes as the owner (decision 0023): the owner's quota, UIDs and, for
     // a scheduling object, the owner as the organizer's calendar user (RFC 6638 §3.2).
     let (actor, owned) = acting_owner(user, &collection);

@@ -6,6 +6,7 @@
 //! cannot find is an [`XmlError`] with a one-line reason naming the RFC rule.
 
 pub mod calendar_data;
+mod lockinfo;
 mod mkcol;
 mod propfind;
 mod proppatch;
@@ -16,6 +17,7 @@ mod share;
 #[cfg(test)]
 mod fixtures;
 
+pub use lockinfo::{LockInfo, parse_lockinfo};
 pub use mkcol::{parse_mkcalendar, parse_mkcol};
 pub use propfind::{PropSelection, parse_propfind};
 pub use proppatch::{PatchOp, parse_proppatch};
@@ -26,7 +28,7 @@ use crate::dav::xml::{DAV, Element, QName, XML_NS, XmlError, parse};
 
 /// No body, or nothing but whitespace: several methods give that a meaning of its own
 /// (PROPFIND = allprop, MKCALENDAR = no properties).
-fn is_blank(body: &[u8]) -> bool {
+pub fn is_blank(body: &[u8]) -> bool {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     body.iter()
         .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))

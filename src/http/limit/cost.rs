@@ -20,7 +20,7 @@ pub enum RequestClass {
     /// calendar-query with `<C:expand>`, free-busy-query, and the outbox's free/busy POST:
     /// recurrence expansion over a whole range.
     Expansion,
-    /// PUT, DELETE, PROPPATCH: one transaction, maybe scheduling.
+    /// PUT, DELETE, PROPPATCH, LOCK, UNLOCK: one transaction, maybe scheduling.
     Write,
     /// COPY and MOVE: may carry a whole collection.
     Transfer,
@@ -41,7 +41,9 @@ impl RequestClass {
             },
             DavMethod::Report => report_class(body),
             DavMethod::Post => RequestClass::Expansion,
-            DavMethod::Put | DavMethod::Delete | DavMethod::Proppatch => RequestClass::Write,
+            DavMethod::Put | DavMethod::Delete | DavMethod::Proppatch | DavMethod::Lock | DavMethod::Unlock => {
+                RequestClass::Write
+            }
             DavMethod::Copy | DavMethod::Move => RequestClass::Transfer,
             DavMethod::Mkcol | DavMethod::Mkcalendar => RequestClass::Create,
         }

@@ -119,6 +119,7 @@ pub(super) mod collections;
 pub(super) mod dead_props;
 pub(super) mod feeds;
 pub(super) mod listing;
+pub(super) mod locks;
 pub(super) mod objects;
 pub(super) mod rsvp;
 pub(super) mod sched;
