@@ -85,7 +85,7 @@ pub async fn profile(ctx: &WebContext<'_>, s: &Session, form: Option<&Form>) -> 
     let Some(server) = server(ctx) else { return unknown_address(ctx, s) };
     let password = match form {
         Some(f) if f.checked("include_password") => {
-            let day = chrono::DateTime::from_timestamp(crate::service::now(), 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
+            let day = chrono::DateTime::from_timestamp(ctx.dav.clock.now(), 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let label = format!("Apple profile, {day}");
             match app_passwords::make(ctx, s, &label).await {
                 Ok(issued) => Some(issued.secret),
