@@ -202,7 +202,8 @@ async fn import_with_progress_and_report_then_export(engine: Engine) {
     assert_eq!(bob.get(&format!("/web/import/{job}")).await.status, 404);
     // The same job id again is refused on the form, and nothing is imported twice.
     let r = b.post_multipart("/web/import", &[("calendar", "calendar"), ("job", job)], ("file", five_hundred().as_bytes())).await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("an import with this job id exists"), "{}", r.body);
     // A file that is no iCalendar: the job fails, and its page says why.
     let r = b.post_multipart("/web/import", &[("calendar", "calendar")], ("file", b"hello, world")).await;
     assert_eq!(r.status, 303, "{}", r.body);

@@ -50,6 +50,8 @@ pub async fn run(t: &ImportTarget<'_>, user: UserId, job: &str, calendar: &str, 
     let (result, ()) = tokio::join!(work, writer);
     let (report, error) = match &result {
         Ok(report) => (serde_json::to_string(report).ok(), None),
+        // The reason is shown to the user: a database failure's details stay in the log.
+        Err(ServiceError::Store(_) | ServiceError::Internal(_)) => (None, Some("the server failed; try again later".to_owned())),
         Err(e) => (None, Some(e.to_string())),
     };
     store.finish_import_job(user, job, report.as_deref(), error.as_deref(), now()).await?;

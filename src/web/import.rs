@@ -70,7 +70,10 @@ pub async fn run(ctx: &WebContext<'_>, s: &Session, form: &Form) -> DavResponse 
         // in use) is told on the form.
         Err(e) => match import_jobs::get(&ctx.dav.store, s.principal.id, &job).await {
             Ok(Some(j)) if j.state == "failed" => page::redirect(ctx, &format!("import/{job}")),
-            _ => form_with(ctx, s, &id, Some(e.to_string()), StatusCode::UNPROCESSABLE_ENTITY).await,
+            _ => {
+                let (status, _, detail) = crate::error::problem_of(e);
+                form_with(ctx, s, &id, Some(detail), status).await
+            }
         },
     }
 }
@@ -90,7 +93,10 @@ pub async fn progress(ctx: &WebContext<'_>, s: &Session, job: &str) -> DavRespon
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             page::secured(resp)
         }
-        Err(e) => page::plain(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => {
+            let (status, _, detail) = crate::error::problem_of(e);
+            page::plain(status, &detail)
+        }
     }
 }
 
@@ -129,7 +135,7 @@ pub async fn report(ctx: &WebContext<'_>, s: &Session, job: &str) -> DavResponse
     let j = match import_jobs::get(&ctx.dav.store, s.principal.id, job).await {
         Ok(Some(j)) => j,
         Ok(None) => return page::error(ctx, s, StatusCode::NOT_FOUND, "There is no such import."),
-        Err(e) => return page::error(ctx, s, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => return page::service_error(ctx, s, e),
     };
     let report: Report = j.report.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
     let skipped = report.items.iter().filter(|i| i.outcome == "skipped").count();
@@ -160,6 +166,10 @@ pub async fn export(ctx: &WebContext<'_>, s: &Session, id: &str) -> DavResponse 
             }
             page::secured(resp)
         }
-        Err(e) => page::error(ctx, s, StatusCode::SERVICE_UNAVAILABLE, &format!("The export failed: {e}")),
+        Err(crate::dav::DavError::Service(e)) => page::service_error(ctx, s, e),
+        Err(e) => {
+            tracing::error!(error = %e, "web: an export failed");
+            page::error(ctx, s, StatusCode::INTERNAL_SERVER_ERROR, "The export failed.")
+        }
     }
 }

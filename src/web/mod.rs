@@ -174,8 +174,7 @@ async fn route(ctx: &WebContext<'_>, s: &Session, method: &Method, segments: &[&
 /// POST `/web/logout`: the session ends here and now, on every node (its row is deleted).
 async fn logout(ctx: &WebContext<'_>, s: &Session) -> DavResponse {
     if let Err(e) = crate::service::sessions::logout(&ctx.dav.store, s).await {
-        tracing::warn!(error = %e, "web: logout could not delete the session");
-        return page::error(ctx, s, StatusCode::SERVICE_UNAVAILABLE, "The session could not be ended just now. Try again.");
+        return page::service_error(ctx, s, e);
     }
     login::logged_out(ctx)
 }

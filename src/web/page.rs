@@ -129,6 +129,13 @@ pub fn error(ctx: &WebContext<'_>, s: &Session, status: StatusCode, message: &st
     html_status(status, &ErrorPage { chrome: Chrome::new(ctx, s, "", title), message })
 }
 
+/// A service's refusal or failure as an error page, with the status and text `error.rs` gives
+/// the JSON API (a store failure says no more than "internal server error").
+pub fn service_error(ctx: &WebContext<'_>, s: &Session, e: crate::service::ServiceError) -> DavResponse {
+    let (status, _, detail) = crate::error::problem_of(e);
+    error(ctx, s, status, &detail)
+}
+
 /// Whether the public URL is https, so cookies must be `Secure`.
 fn secure_cookies(ctx: &WebContext<'_>) -> bool {
     ctx.dav.public_url.as_deref().is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
