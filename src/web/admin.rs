@@ -104,19 +104,14 @@ pub async fn create(ctx: &WebContext<'_>, s: &Session, form: &Form) -> DavRespon
             typed.error = Some(format!("There is already a user named {}.", typed.name));
             return render(ctx, s, StatusCode::UNPROCESSABLE_ENTITY, typed, None).await;
         }
-        Err(e) => return failed(ctx, s, &e),
+        Err(e) => return page::service_error(ctx, s, e),
     };
     if typed.admin
         && let Err(e) = store.set_admin(&made.name, true).await
     {
-        return failed(ctx, s, &ServiceError::from(e));
+        return page::service_error(ctx, s, ServiceError::from(e));
     }
     render(ctx, s, StatusCode::CREATED, Typed::default(), Some(made.name)).await
-}
-
-fn failed(ctx: &WebContext<'_>, s: &Session, e: &ServiceError) -> DavResponse {
-    tracing::warn!(error = %e, "web: a user change failed");
-    page::error(ctx, s, StatusCode::SERVICE_UNAVAILABLE, "The user database did not answer. Try again.")
 }
 
 /// The user `name`, unless it is the administrator themself.
@@ -128,8 +123,8 @@ async fn other_user(ctx: &WebContext<'_>, s: &Session, name: &str) -> Result<Str
         Ok(Some(u)) => Ok(u.name),
         Ok(None) => Err(Failure { status: StatusCode::NOT_FOUND, detail: format!("There is no user {name}.") }),
         Err(e) => {
-            tracing::warn!(error = %e, "web: user lookup failed");
-            Err(Failure { status: StatusCode::SERVICE_UNAVAILABLE, detail: "The user database did not answer. Try again.".into() })
+            let (status, _, detail) = crate::error::problem_of(ServiceError::from(e));
+            Err(Failure { status, detail })
         }
     }
 }
@@ -167,6 +162,6 @@ pub async fn delete(ctx: &WebContext<'_>, s: &Session, name: &str) -> DavRespons
             page::redirect(ctx, "admin")
         }
         Err(ServiceError::NotFound) => page::redirect(ctx, "admin"),
-        Err(e) => failed(ctx, s, &e),
+        Err(e) => page::service_error(ctx, s, e),
     }
 }
