@@ -40,6 +40,9 @@ async fn login_logout_and_the_session_cookie(engine: Engine) {
     let page = b.get("/web/calendars").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<span class=\"who\">alice</span>"));
+    // The login form, with a session alive, leads on instead.
+    let r = b.get("/web/login?next=%2Fweb%2Fimport").await;
+    assert_eq!((r.status.as_u16(), r.header("location").as_deref()), (303, Some("/web/import")));
     for (h, v) in [("x-frame-options", "DENY"), ("cache-control", "no-store"), ("referrer-policy", "same-origin")] {
         assert_eq!(page.header(h).as_deref(), Some(v), "{h}");
     }

@@ -103,7 +103,15 @@ async fn login(state: &HttpState, ctx: &WebContext<'_>, req: hyper::Request<Inco
     }
     let method = req.method().clone();
     if method == Method::GET || method == Method::HEAD {
-        let resp = crate::web::login::form_page(ctx, req.uri().query(), req.headers());
+        let live = match crate::web::session_token(req.headers()) {
+            Some(t) => matches!(sessions::resume(&state.dav.store, &t, state.dav.clock.now()).await, Ok(Some(_))),
+            None => false,
+        };
+        let resp = if live {
+            crate::web::login::already_in(ctx, req.uri().query())
+        } else {
+            crate::web::login::form_page(ctx, req.uri().query(), req.headers())
+        };
         return Outcome { principal: None, limit, resp: unread(req, resp).await };
     }
     if method != Method::POST {

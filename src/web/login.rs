@@ -63,6 +63,12 @@ pub fn form_page(ctx: &WebContext<'_>, query: Option<&str>, headers: &HeaderMap)
     render(ctx, StatusCode::OK, &token, "", &next, None)
 }
 
+/// GET `/web/login` with a live session: on to where the form would have led.
+pub fn already_in(ctx: &WebContext<'_>, query: Option<&str>) -> DavResponse {
+    let form = Form::urlencoded(query.unwrap_or("").as_bytes());
+    see_other(&safe_next(ctx, &form.text("next")))
+}
+
 /// A POSTed login form, its CSRF token and origin checked; Err is the answer to give instead.
 pub fn attempt(ctx: &WebContext<'_>, headers: &HeaderMap, body: &[u8]) -> Result<Attempt, Box<DavResponse>> {
     let form = Form::parse(headers, body);
