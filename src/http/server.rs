@@ -356,7 +356,7 @@ async fn authenticate(state: &HttpState, creds: &Credential, client: IpAddr) -> 
     };
     match verified {
         Ok(user) => Ok(user),
-        Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
+        Err(AuthFailure::Unavailable) => Err(("-", crate::error::unavailable("the user database is unavailable; try again"))),
         Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &login_name).await {
             Some(refused) => {
                 state.metrics.rate_limit("login", "refused");

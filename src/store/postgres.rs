@@ -38,6 +38,11 @@ macro_rules! claim_lock {
 mod shared;
 
 const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a connection before it is answered 503: sqlx's default of 30 s
+/// would hold every request that long while the database is gone, past the balancer's timeouts
+/// (decision 0031). A busy pool hands connections on in milliseconds, so 5 s is only reached
+/// when the database does not answer.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection idle longer than this is pinged before use. sqlx's default pings before every
 /// acquire, a network round trip as dear as a point read; sqlx also pings at every release, so
 /// a connection that sat in the pool briefly was checked moments ago.
@@ -65,6 +70,7 @@ impl PgStore {
                 })
             })
             .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
