@@ -608,7 +608,7 @@ macro_rules! delegate {
     };
     (@pg once $s:ident.$m:ident($($a:ident),*)) => { $s.$m($($a),*).await };
     (@pg $s:ident.$m:ident($($a:ident),*)) => {
-        $crate::store::retry::retried(move || $s.$m($($crate::store::retry::Again::again(&$a)),*)).await
+        $crate::store::retry::retried(|| $s.suspect_connections(), move || $s.$m($($crate::store::retry::Again::again(&$a)),*)).await
     };
 }
 

@@ -74,8 +74,10 @@ pub(super) fn commit_failed(e: sqlx::Error) -> StoreError {
 }
 
 /// Runs `call` until it succeeds, fails for good, or has failed `1 + RETRIES` times with a
-/// retryable error, pausing with backoff in between.
-pub(super) async fn retried<T, F, Fut>(mut call: F) -> StoreResult<T>
+/// retryable error, pausing with backoff in between. `lost` runs when a connection was found
+/// broken: the pool's other idle connections are likely broken too (a restarted server, a
+/// `pg_terminate_backend` of them all), and the engine checks them before handing them out.
+pub(super) async fn retried<T, F, Fut>(lost: impl Fn(), mut call: F) -> StoreResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
@@ -84,6 +86,11 @@ where
     for attempt in 1..=RETRIES {
         match call().await {
             Err(e) if e.is_retryable() => {
+                if let StoreError::Database(db) = &e
+                    && lost_connection(db)
+                {
+                    lost();
+                }
                 tracing::warn!(error = %e, attempt, "store: a transient database failure; running the call again");
                 let jitter = Duration::from_millis(rand::random_range(0..=pause.as_millis() as u64 / 2));
                 tokio::time::sleep(pause + jitter).await;
@@ -134,21 +141,26 @@ mod tests {
     #[tokio::test]
     async fn retries_are_bounded_and_stop_at_success_or_a_real_error() {
         let calls = AtomicU32::new(0);
-        let r: StoreResult<()> = retried(|| async {
+        let lost = AtomicU32::new(0);
+        let on_lost = || {
+            lost.fetch_add(1, Ordering::SeqCst);
+        };
+        let r: StoreResult<()> = retried(on_lost, || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(broken())
         })
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1 + RETRIES);
+        assert_eq!(lost.load(Ordering::SeqCst), RETRIES, "each broken connection but the last was reported");
 
         let calls = AtomicU32::new(0);
-        let r = retried(|| async { if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(broken()) } else { Ok(7) } }).await;
+        let r = retried(|| (), || async { if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(broken()) } else { Ok(7) } }).await;
         assert_eq!(r.unwrap(), 7);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
 
         let calls = AtomicU32::new(0);
-        let r: StoreResult<()> = retried(|| async {
+        let r: StoreResult<()> = retried(|| (), || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(StoreError::PreconditionFailed)
         })
