@@ -8,6 +8,7 @@
 //! docs/decisions/0008-benchmark-tool.md says why it is packaged this way.
 
 mod client;
+mod cluster;
 mod corpus;
 mod dav;
 mod ops;
@@ -42,7 +43,8 @@ struct Args {
     levels: Vec<usize>,
     /// What to measure: ref, sqlite, sqlite-redis, pg, pg-redis, radicale; and, for the
     /// limiter's cost, sqlite-limited, sqlite-redis-limited, pg-limited, pg-redis-limited
-    /// (rate limits on at quotas the load never reaches; every other target runs without them).
+    /// (rate limits on at quotas the load never reaches; every other target runs without them);
+    /// pg-cluster: two nodes on PostgreSQL + Redis behind HAProxy (deploy/haproxy.cfg).
     #[arg(long, value_delimiter = ',', default_value = "ref,sqlite,sqlite-redis,pg,pg-redis,radicale")]
     targets: Vec<String>,
     /// Engines that also get the scaling rows.
@@ -257,6 +259,10 @@ fn label(target: &str) -> Option<(&'static str, Option<Storage>, bool)> {
 }
 
 async fn start(plan: &Plan, target: &str, events: usize) -> Result<Server, String> {
+    if target == "pg-cluster" {
+        let label = "Kalends PostgreSQL + Redis, 2 nodes behind HAProxy";
+        return cluster::start(&plan.bin, label, &plan.pg_url, &plan.redis_url).await;
+    }
     if target == "radicale" {
         let python = servers::radicale_venv(Path::new(env!("CARGO_MANIFEST_DIR")))?;
         return servers::start_radicale(&python).await;
