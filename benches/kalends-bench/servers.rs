@@ -80,6 +80,16 @@ impl Server {
         pids
     }
 
+    /// The server's own processes (not its database's backends).
+    pub fn process_ids(&self) -> Vec<u32> {
+        std::iter::once(self.child.id()).chain(self.extra.iter().map(Child::id)).collect()
+    }
+
+    /// Whether its storage is a PostgreSQL database whose backends are counted.
+    pub fn has_database(&self) -> bool {
+        self.pg.is_some()
+    }
+
     /// Whether this is Kalends (rows only Kalends has, like its JSON API, run on it alone).
     pub fn is_kalends(&self) -> bool {
         self.kalends.is_some()
