@@ -301,3 +301,35 @@ async fn invitations_and_reminders_are_emailed_once_also_across_an_smtp_outage()
     c.sink.restart().await;
     faults::expect_mails(&c, &["one", "two"], 15).await;
 }
+
+/// The hourly tombstone pruning, which every node runs on its own clock, run by two nodes'
+/// stores at the same moment: each tombstone is pruned once, neither waits on the other for
+/// good (the collection locks are taken in id order), and the token floor rises, so a client
+/// holding a token from before the deletions is told to sync again in full (RFC 6578 §3.6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_pruning_tombstones_at_once_prune_each_once() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start().await;
+    let token0 = sync(&c.client, &c.url, "").await.token;
+    for i in 0..200 {
+        let name = format!("gone-{i}.ics");
+        assert_eq!(put(&c.client, &c.url, &name, &event(&format!("gone-{i}"), "Gone", 1_900_000_000, "")).send().await.unwrap().status(), 201);
+        let r = c.client.delete(format!("{}{}{name}", c.url, fixture::CAL)).basic_auth("alice", Some(fixture::PW)).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    // Tombstones count as old once their second has passed.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let other = kalends::store::Store::open(c.pg.url()).await.unwrap();
+    let (a, b) = tokio::join!(
+        kalends::worker::purge_once(&c.store, Duration::ZERO),
+        kalends::worker::purge_once(&other, Duration::ZERO)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 200, "each tombstone pruned once");
+    let body = format!(
+        "<?xml version=\"1.0\"?><D:sync-collection xmlns:D=\"DAV:\"><D:sync-token>{token0}</D:sync-token>\
+         <D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+    );
+    let r = dav::dav(&c.client, &c.url, "REPORT", fixture::CAL, "0", body).send().await.unwrap();
+    assert_eq!(r.status(), 403, "the old token is below the floor: DAV:valid-sync-token");
+    assert!(r.text().await.unwrap().contains("valid-sync-token"));
+}
