@@ -12,7 +12,6 @@ mod postgres;
 mod retry;
 mod sqlite;
 
-
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
