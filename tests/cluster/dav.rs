@@ -41,8 +41,8 @@ pub enum Created {
     Unknown,
 }
 
-/// Creates `name` with If-None-Match: * as a careful client does: on a transport error or a
-/// 5xx it sends again; a 412 on a later attempt means an earlier one went through, which a
+/// Creates `name` with If-None-Match: * as a careful client does: on a transport error, a 502,
+/// 503 or 504 it sends again; a 412 on a later attempt means an earlier one went through, which a
 /// GET confirms byte for byte. Any other answer fails the test.
 pub async fn create(client: &reqwest::Client, base: &str, name: &str, body: &str) -> Created {
     for attempt in 1..=8u32 {
@@ -58,7 +58,9 @@ pub async fn create(client: &reqwest::Client, base: &str, name: &str, body: &str
                 assert_eq!(text, body, "{name}: an earlier attempt stored other bytes");
                 return Created::Acknowledged { etag, attempts: attempt };
             }
-            Ok(r) if r.status().is_server_error() => {
+            // 502/504: HAProxy lost the node under the request; 503: the node is stopping or
+            // lost its database, and says when to come back. A 500 is a bug, never retried.
+            Ok(r) if matches!(r.status().as_u16(), 502..=504) => {
                 if r.status() == 503 {
                     assert!(r.headers().contains_key("retry-after"), "{name}: a 503 without Retry-After");
                 }
