@@ -113,7 +113,14 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let started = Instant::now();
     let method = req.method().clone();
     let path = logged_path(&state.dav.paths, req.uri().path());
-    let Outcome { principal, limit, resp } = respond(state, req, remote).await;
+    let http1 = req.version() == http::Version::HTTP_11;
+    let Outcome { principal, limit, mut resp } = respond(state, req, remote).await;
+    // Draining: every HTTP/1.1 answer closes its connection (RFC 9112 §9.6), so a balancer
+    // keeps no idle connection into a node whose listener is about to close, and sends the
+    // next request elsewhere instead of into a closing socket (decision 0031).
+    if http1 && state.draining.load(std::sync::atomic::Ordering::Acquire) {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let status = resp.status().as_u16();
     let took = started.elapsed();
     state.metrics.request(&method, super::metrics::route_class(&state.dav.paths, &path), status, took);
@@ -366,7 +373,7 @@ pub(super) async fn authenticate(state: &HttpState, creds: &Credential, client: 
     };
     match verified {
         Ok(user) => Ok(user),
-        Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
+        Err(AuthFailure::Unavailable) => Err(("-", crate::error::unavailable("the user database is unavailable; try again"))),
         Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &login_name).await {
             Some(refused) => {
                 state.metrics.rate_limit("login", "refused");

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 
 use super::users::UserRow;
 use super::{Db, Engine};
+use crate::store::retry::commit_failed;
 use crate::store::{ImportJob, NewWebSession, StoreResult, Timestamp, User, UserId, WebSession, WebStore};
 
 /// This capability's SQL, shared by both engines.
@@ -82,7 +83,7 @@ impl WebStore for Engine {
             .bind(new.expires_at)
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(row.into())
     }
 
@@ -105,14 +106,14 @@ impl WebStore for Engine {
     async fn touch_web_session(&self, id: i64, now: Timestamp, since: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::TOUCH_SESSION).bind(id).bind(now).bind(since).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
     async fn delete_web_session(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::DELETE_SESSION).bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
@@ -120,28 +121,28 @@ impl WebStore for Engine {
         let mut tx = self.begin_write().await?;
         let sessions = sqlx::query(sql::PRUNE_SESSIONS).bind(now).bind(idle_since).execute(&mut *tx).await?.rows_affected();
         let jobs = sqlx::query(sql::PRUNE_JOBS).bind(jobs_before).execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(sessions + jobs)
     }
 
     async fn start_import_job(&self, user: UserId, job: &str, calendar: &str, now: Timestamp) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::START_JOB).bind(user.0).bind(job).bind(calendar).bind(now).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn import_progress(&self, user: UserId, job: &str, done: i64, total: i64, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::JOB_PROGRESS).bind(user.0).bind(job).bind(done).bind(total).bind(now).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
     async fn finish_import_job(&self, user: UserId, job: &str, report: Option<&str>, error: Option<&str>, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::FINISH_JOB).bind(user.0).bind(job).bind(report).bind(error).bind(now).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
