@@ -26,6 +26,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
+pub mod web;
 pub mod app;
 pub mod cache;
 pub mod calendar;

@@ -18,6 +18,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("dav", &["hyper", "sqlx", "crate::http", "crate::app"]),
     // The JSON API is an outer layer treated like dav/: service/, sched/, calendar/ are inward.
     ("api", &["hyper", "sqlx", "crate::http", "crate::app"]),
+    // The web page is another such edge, over the API and the services.
+    ("web", &["hyper", "sqlx", "crate::http", "crate::app"]),
     // Background loops call the store and services; they speak no wire format.
     ("worker", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::api", "crate::http"]),
 ];

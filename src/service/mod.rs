@@ -8,9 +8,11 @@ pub mod collections;
 pub mod feeds;
 pub mod freebusy;
 pub mod import;
+pub mod import_jobs;
 pub mod objects;
 pub mod reminders;
 pub mod scheduling;
+pub mod sessions;
 pub mod shares;
 pub mod users;
 

@@ -675,3 +675,5 @@ mod feeds;
 pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};
 mod locks;
 pub use locks::{Lock, LockRefused, LockStore, NewLock, at_or_below};
+mod web;
+pub use web::{ImportJob, NewWebSession, WebSession, WebStore};
