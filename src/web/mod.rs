@@ -28,7 +28,7 @@
 //!    class from `colors.css` (`api::colour_class`).
 //!
 //! Part 2 of the issue adds `feeds…`, `shares…`, `app-passwords…`, `device…` and `admin…`
-//! this way; the navigation already links them.
+//! this way, in `settings::route`, where `route` sends what it does not serve itself.
 //!
 //! # Stable accessible names (for tests driving a browser)
 //!
@@ -43,15 +43,21 @@
 //! calendar's name). Import: fields "Calendar", "File (.ics)", button "Import", the
 //! progress bar "Import progress", then the report's table "Import report".
 
+mod admin;
 pub mod api;
+mod app_passwords;
 mod calendars;
+mod device;
 mod event_form;
 mod events;
+pub mod feeds;
 pub mod form;
 mod grid;
 mod import;
 pub mod login;
 pub mod page;
+mod settings;
+mod shares;
 mod view;
 
 use bytes::Bytes;
@@ -160,7 +166,8 @@ async fn route(ctx: &WebContext<'_>, s: &Session, method: &Method, segments: &[&
         (Method::POST, ["import"]) => import::run(ctx, s, form).await,
         (Method::GET, ["import", job]) => import::report(ctx, s, job).await,
         (Method::GET, ["import", job, "progress"]) => import::progress(ctx, s, job).await,
-        _ => page::error(ctx, s, StatusCode::NOT_FOUND, "There is no such page."),
+        // Part 2: feeds and shares, app passwords, the device page, the admin page.
+        _ => settings::route(ctx, s, method, segments, form).await,
     }
 }
 
