@@ -45,7 +45,6 @@ pub struct Report {
     pub seeds: usize,
     pub outcomes: usize,
     pub pool: usize,
-    pub elapsed: Duration,
     pub crashes: Vec<Crash>,
 }
 
@@ -114,7 +113,7 @@ pub fn fuzz(target: &Target, seeds: Vec<Vec<u8>>) -> Report {
     let out = dir(target.name);
     if let Some(export) = std::env::var_os("KALENDS_FUZZ_EXPORT") {
         export_seeds(Path::new(&export), &seeds);
-        return Report { execs: 0, seeds: seeds.len(), outcomes: 0, pool: 0, elapsed: Duration::ZERO, crashes: Vec::new() };
+        return Report { execs: 0, seeds: seeds.len(), outcomes: 0, pool: 0, crashes: Vec::new() };
     }
     if let Some(replay) = std::env::var_os("KALENDS_FUZZ_REPLAY") {
         return run_fixed(target, &out, read_inputs(Path::new(&replay)));
@@ -219,7 +218,7 @@ impl<'t> Run<'t> {
     fn finish(self, seeds: usize, started: Instant) -> Report {
         let _ = std::fs::remove_file(self.out.join("in-flight"));
         let elapsed = started.elapsed();
-        let report = Report { execs: self.execs, seeds, outcomes: self.outcomes.len(), pool: self.pool.len(), elapsed, crashes: self.crashes };
+        let report = Report { execs: self.execs, seeds, outcomes: self.outcomes.len(), pool: self.pool.len(), crashes: self.crashes };
         eprintln!(
             "fuzz {}: {} execs in {:.1} s ({:.0}/s), {} seeds, {} outcomes, pool {}, {} crashes",
             self.target.name,
