@@ -152,7 +152,7 @@ pub fn fuzz(target: &Target, seeds: Vec<Vec<u8>>) -> Report {
         }
         let input = mutate(&mut rng, &state.pool, target);
         mutated += 1;
-        if state.one(&input).is_some() {
+        if state.one(&input) {
             if state.pool.len() < POOL_CAP {
                 state.pool.push(input);
             } else if state.pool.len() > seed_end {
@@ -193,14 +193,14 @@ impl<'t> Run<'t> {
         Run { target, out, pool: Vec::new(), outcomes: HashSet::new(), crashes: Vec::new(), crash_places: HashSet::new(), execs: 0 }
     }
 
-    /// Runs one input; `Some(())` when its outcome is new (so it is worth keeping).
-    fn one(&mut self, input: &[u8]) -> Option<()> {
+    /// Runs one input; true when its outcome is new (so it is worth keeping).
+    fn one(&mut self, input: &[u8]) -> bool {
         let in_flight = self.out.join("in-flight");
         // Written before the run so that an abort (stack overflow, out of memory) leaves it.
         let _ = std::fs::write(&in_flight, input);
         self.execs += 1;
         match exec(self.target, input) {
-            Ok(outcome) => self.outcomes.insert(outcome).then_some(()),
+            Ok(outcome) => self.outcomes.insert(outcome),
             Err(message) => {
                 // One file per distinct panic place, so a run reports each bug once.
                 let place = message.split(": ").next().unwrap_or_default().to_owned();
@@ -210,7 +210,7 @@ impl<'t> Run<'t> {
                     eprintln!("fuzz {}: CRASH {message}\n  input saved to {}", self.target.name, file.display());
                     self.crashes.push(Crash { message, file });
                 }
-                None
+                false
             }
         }
     }
