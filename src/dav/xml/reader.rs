@@ -203,7 +203,7 @@ fn resolve(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Element, 
 /// property is stored and read back. A namespace name is a URI reference (Namespaces in XML
 /// §2.2), and RFC 3986 §2 leaves these characters out of URIs, so such a declaration is refused.
 fn check_namespace(value: &[u8]) -> Result<(), String> {
-    match value.iter().find(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | 0..=b' ' | 0x7f)) {
+    match value.iter().find(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | 0..=b' ' | 0x7f)) {
         Some(b) => Err(format!("namespace name with byte 0x{b:02X}, which a URI cannot hold (RFC 3986 §2)")),
         None => Ok(()),
     }
