@@ -136,6 +136,13 @@ pub fn check_syntax(source: &str) -> Result<(), String> {
 }
 
 fn check_nesting(prop: &Property<'_>, open: &mut Vec<String>) -> Result<(), String> {
+    let is_marker = prop.name.eq_ignore_ascii_case("BEGIN") || prop.name.eq_ignore_ascii_case("END");
+    // RFC 5545 §3.6: a component name is an iana-token or x-name (letters, digits, "-"). calcard
+    // reads `BEGIN:VEVENT<TAB>` as a component of another name, while the trimming parsers of
+    // queries and scheduling read a VEVENT: one text, two objects (found by fuzzing).
+    if is_marker && (prop.value.is_empty() || !prop.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        return Err(format!("{}:{} does not name a component", prop.name, prop.value.escape_debug()));
+    }
     if prop.name.eq_ignore_ascii_case("BEGIN") {
         open.push(upper(prop.value));
     } else if prop.name.eq_ignore_ascii_case("END") {
@@ -484,5 +491,20 @@ mod tests {
         let folded: String = "a".repeat(MAX_LINE_OCTETS).as_bytes().chunks(74).map(|c| format!(" {}\r\n", std::str::from_utf8(c).unwrap())).collect();
         let why = check_syntax(&event_with(&format!("DESCRIPTION:\r\n{folded}"))).unwrap_err();
         assert!(why.starts_with("line 8: a content line of 524300 octets"), "{why}");
+    }
+
+    /// Found by libFuzzer (issue 22): `BEGIN:VEVENT` with a trailing tab was a component of
+    /// another name to validation and a VEVENT with its own UID to scheduling. The exact input.
+    #[test]
+    fn component_names_are_exact() {
+        let found = include_bytes!("../../fuzz/corpus/itip_diff/begin-with-trailing-tab.ics");
+        let text = String::from_utf8_lossy(found);
+        let new = text.split_once("\n#----\n").unwrap().1;
+        let why = check_syntax(new).unwrap_err();
+        assert!(why.contains("BEGIN:VEVENT\\t does not name a component"), "{why}");
+        for bad in ["BEGIN:VEVENT \r\n", "BEGIN:\r\n", "BEGIN:V EVENT\r\n", "END:VEVENT;\r\n"] {
+            assert!(check_syntax(&event_with(&format!("{bad}END:VEVENT\r\n"))).is_err(), "{bad:?}");
+        }
+        assert!(check_syntax(&event_with("BEGIN:X-Vendor-1\r\nEND:x-vendor-1\r\n")).is_ok());
     }
 }
