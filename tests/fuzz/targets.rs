@@ -6,7 +6,8 @@
 //!
 //! To add a target: a `pub fn name(data: &[u8]) -> String` here, its line in [`TARGETS`], seeds
 //! in `tests/fuzz/seeds.rs`, a `fuzz_target!` file in `fuzz/fuzz_targets/` with its `[[bin]]`
-//! in `fuzz/Cargo.toml`, and one `target_test!` line in `tests/fuzz.rs`.
+//! in `fuzz/Cargo.toml`, one `target_test!` line (and the name in `every_target_has_a_test`) in
+//! `tests/fuzz.rs`, and the name in `tools/fuzz`'s TARGETS.
 
 #![allow(dead_code)]
 
