@@ -254,6 +254,9 @@ async function mainSession(browser) {
   step('the admin page, reached by keyboard alone: create a user, then delete them');
   // The login form focuses its first field; Tab moves on, Enter submits.
   await page.goto(`${BASE}/`);
+  // Typing starts only once the browser has applied autofocus: on a loaded machine the first
+  // keystrokes otherwise reach the document before the field.
+  await page.waitForFunction(() => document.activeElement?.id === 'user');
   await page.keyboard.type(ADMIN);
   await page.keyboard.press('Tab');
   await page.keyboard.type(ADMIN_PASSWORD);

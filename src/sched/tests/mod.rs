@@ -113,3 +113,17 @@ pub(super) fn check_plan(plan: &Plan) {
 pub(super) fn rids(text: &str) -> Vec<String> {
     items(text).iter().map(|c| c.value("RECURRENCE-ID").unwrap_or("").to_owned()).collect()
 }
+
+/// Found while fuzzing (issue 22): a message nested 60,000 components deep is refused before a
+/// tree is built (dropping such a tree overflowed the stack), as `calendar::raw` refuses it for
+/// stored objects.
+#[test]
+fn deeply_nested_messages_are_refused() {
+    let depth = 60_000;
+    let hostile = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T090000Z\r\n{}{}END:VEVENT\r\nEND:VCALENDAR\r\n",
+        "BEGIN:X-A\r\n".repeat(depth),
+        "END:X-A\r\n".repeat(depth)
+    );
+    assert!(parse_message(&hostile).is_err());
+}
