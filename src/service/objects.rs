@@ -5,7 +5,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::timeline::HORIZON_SECONDS;
-use crate::calendar::{Indexed, ValidateOptions, index_object};
+use crate::calendar::{Indexed, ValidateOptions};
+use crate::calendar::validate::index_object_then;
 use super::scheduling::deliver::{self, SchedCtx};
 use super::scheduling::directory::principal_addresses;
 use crate::sched::Role;
@@ -204,11 +205,14 @@ pub(crate) fn prepare(
         return Err(ServiceError::UnsupportedMediaType);
     }
     let opts = ValidateOptions { min_date_time: limits.min_date_time, max_date_time: limits.max_date_time };
-    let Indexed { index, timeline } = index_object(&data, &opts, super::now().saturating_add(HORIZON_SECONDS))?;
+    // The alarm schedule reads validation's parse of the bytes, not a second one of its own.
+    let now = super::now();
+    let (Indexed { index, timeline }, alarms) = index_object_then(&data, &opts, now.saturating_add(HORIZON_SECONDS), |parsed| {
+        super::reminders::object_alarms_parsed(&data, parsed, collection, now)
+    })?;
     if !collection.props.components.contains(index.component.bit()) {
         return Err(ServiceError::UnsupportedComponent(index.component));
     }
-    let alarms = super::reminders::object_alarms(&data, collection, super::now());
     Ok(NewObject {
         name: name.to_owned(),
         data,
