@@ -64,7 +64,7 @@ async fn serve(dir: &Path) -> (Server, String) {
 /// A distinct event per client and sequence number, with a VALARM on every third so the alarm
 /// schedule's row is part of the writes that must survive.
 fn event(client: usize, n: usize) -> String {
-    let alarm = if n % 3 == 0 { "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:r\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" } else { "" };
+    let alarm = if n.is_multiple_of(3) { "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:r\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" } else { "" };
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//durability//EN\r\nBEGIN:VEVENT\r\nUID:d-{client}-{n}\r\n\
          DTSTAMP:20260101T000000Z\r\nDTSTART:20270{}01T{:02}0000Z\r\nDURATION:PT1H\r\nSUMMARY:client {client} write {n}\r\n\
