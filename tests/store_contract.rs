@@ -1333,6 +1333,8 @@ async fn member_lookup_finds_collection_and_object_together(store: Store) {
     let m = store.member_meta(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
     let (c, meta) = (m.collection, m.object);
     assert!(!m.child_collection && !m.home_locked);
+    assert_eq!(m.used_bytes, store.used_bytes(alice.id).await.unwrap());
+    assert!(m.used_bytes > 0);
     assert_eq!(c, store.collection_by_path(alice.id, &default.path).await.unwrap().unwrap());
     assert_eq!(meta, store.object_meta(default.id, "a.ics").await.unwrap());
     assert!(meta.is_some());

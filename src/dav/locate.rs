@@ -40,14 +40,23 @@ pub async fn locate(ctx: &DavContext, user: &Principal, target: &Target) -> DavR
     locate_with(ctx, user, target, None).await
 }
 
-/// `locate` for a write: where the lookup tells that the home holds no lock (an object path
-/// in the user's own home, in the same statement), `locks` learns it, and the write's lock
-/// check needs no statement of its own.
-pub async fn locate_for_write(ctx: &DavContext, user: &Principal, target: &Target, locks: &mut Locks) -> DavResult<Located> {
-    locate_with(ctx, user, target, Some(locks)).await
+/// What `locate_for_write` learned beside the resource, each saving the write a statement.
+#[derive(Default)]
+pub struct WriteHints {
+    /// Primed with an empty list for a home the lookup found without locks.
+    pub locks: Locks,
+    /// The user's used bytes, when the lookup read them (an object path in their own home).
+    pub used_bytes: Option<i64>,
 }
 
-async fn locate_with(ctx: &DavContext, user: &Principal, target: &Target, locks: Option<&mut Locks>) -> DavResult<Located> {
+/// `locate` for a write: for an object path in the user's own home, the same statement tells
+/// whether the home holds a lock and the user's used bytes, so the write's lock check and quota
+/// check need no statement of their own.
+pub async fn locate_for_write(ctx: &DavContext, user: &Principal, target: &Target, hints: &mut WriteHints) -> DavResult<Located> {
+    locate_with(ctx, user, target, Some(hints)).await
+}
+
+async fn locate_with(ctx: &DavContext, user: &Principal, target: &Target, hints: Option<&mut WriteHints>) -> DavResult<Located> {
     match target {
         Target::Root => Ok(Located::Root),
         Target::PrincipalsRoot => Ok(Located::PrincipalsRoot),
@@ -63,7 +72,7 @@ async fn locate_with(ctx: &DavContext, user: &Principal, target: &Target, locks:
             {
                 return in_share(ctx, user, view, segments).await;
             }
-            in_home(ctx, user, segments, *trailing_slash, locks).await
+            in_home(ctx, user, segments, *trailing_slash, hints).await
         }
         Target::WellKnownCaldav | Target::Unknown => Err(DavError::NotFound),
     }
@@ -109,10 +118,10 @@ async fn in_share(ctx: &DavContext, user: &Principal, view: Collection, segments
     }
 }
 
-async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool, locks: Option<&mut Locks>) -> DavResult<Located> {
+async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool, hints: Option<&mut WriteHints>) -> DavResult<Located> {
     let store = &ctx.store;
     if !trailing_slash && segments.len() > 1 {
-        return object_first(ctx, user, segments, locks).await;
+        return object_first(ctx, user, segments, hints).await;
     }
     let full = segments.join("/");
     if let Some(c) = store.collection_by_path(user.id, &full).await? {
@@ -139,16 +148,17 @@ async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], traili
 /// two or more segments can only be a collection if its parent is one.
 /// The same lookup tells whether a collection has the name, so the collection is read only
 /// when there is one.
-async fn object_first(ctx: &DavContext, user: &Principal, segments: &[String], locks: Option<&mut Locks>) -> DavResult<Located> {
+async fn object_first(ctx: &DavContext, user: &Principal, segments: &[String], hints: Option<&mut WriteHints>) -> DavResult<Located> {
     let store = &ctx.store;
     let Some((name, parent_segments)) = segments.split_last() else { return Ok(Located::Home) };
     let Some(member) = store.member_meta(user.id, &parent_segments.join("/"), name).await? else {
         return Ok(Located::MissingParent);
     };
-    if let Some(locks) = locks
-        && !member.home_locked
-    {
-        locks.none_in(user.id);
+    if let Some(hints) = hints {
+        if !member.home_locked {
+            hints.locks.none_in(user.id);
+        }
+        hints.used_bytes = Some(member.used_bytes);
     }
     if let Some(meta) = member.object {
         return Ok(Located::Object(member.collection, meta));

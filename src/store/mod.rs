@@ -341,6 +341,8 @@ pub struct Member {
     pub child_collection: bool,
     /// The owner's home has lock rows (maybe expired); false means no lock applies there.
     pub home_locked: bool,
+    /// The owner's used bytes (`UserStore::used_bytes`), for a write's quota check.
+    pub used_bytes: i64,
 }
 
 #[derive(Debug, Clone)]

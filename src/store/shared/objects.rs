@@ -18,14 +18,15 @@ pub mod sql {
     /// one). The collection's columns keep their names; the object's are prefixed `o_`.
     /// Also what a write to the member must know next, saving a statement each: whether a
     /// child collection is at `$4` (the member's path: a name is an object or a collection),
-    /// and whether the owner's home holds any lock row at all (expired ones included, so
-    /// `false` is exact: no lock can apply).
+    /// whether the owner's home holds any lock row at all (expired ones included, so `false`
+    /// is exact: no lock can apply), and the owner's used bytes (USED_BYTES, for the quota).
     pub const MEMBER_META: &str = concat!(
         "SELECT ",
         member_cols!(),
         ", NULL AS o_data, \
          EXISTS (SELECT 1 FROM collections WHERE owner_id = $1 AND path = $4) AS child, \
-         EXISTS (SELECT 1 FROM locks WHERE home_id = $1) AS home_locked \
+         EXISTS (SELECT 1 FROM locks WHERE home_id = $1) AS home_locked, \
+         (SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM collections WHERE owner_id = $1) AS used_bytes \
          FROM collections c LEFT JOIN objects o \
          ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
     );
@@ -170,8 +171,9 @@ struct MemberMetaRow {
     member: MemberRow,
     child: bool,
     home_locked: bool,
+    used_bytes: i64,
 }
-from_row!(MemberMetaRow { child, home_locked } flatten { member });
+from_row!(MemberMetaRow { child, home_locked, used_bytes } flatten { member });
 
 impl MemberRow {
     /// The collection, the object's metadata if there is an object, and its bytes if selected.
@@ -512,7 +514,7 @@ impl ObjectStore for Engine {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let (collection, object, _) = row.member.split()?;
-        Ok(Some(Member { collection, object, child_collection: row.child, home_locked: row.home_locked }))
+        Ok(Some(Member { collection, object, child_collection: row.child, home_locked: row.home_locked, used_bytes: row.used_bytes }))
     }
 
     async fn member_data(
