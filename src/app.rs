@@ -205,7 +205,7 @@ pub fn start(config: &Config, store: Store, listener: TcpListener) -> anyhow::Re
     let clock = dav.clock.clone();
     let draining = Arc::new(AtomicBool::new(false));
     let mailer = open_mailer(config)?;
-    let metrics = Arc::new(Metrics::new(store.clone(), cache.clone(), mailer.clone()));
+    let metrics = Arc::new(Metrics::new(&config.node_name_on(addr.port()), store.clone(), cache.clone(), mailer.clone()));
     let metrics_access = MetricsAccess::new(config.metrics_token.as_deref());
     let metrics_listener = match config.metrics_listen {
         Some(at) => Some(bind_now(at).with_context(|| format!("cannot listen on metrics_listen {at}"))?),

@@ -15,6 +15,10 @@ use crate::service::ServiceError;
 /// Namespace of the human-readable reason element inside DAV:error.
 pub const KALENDS_NS: &str = "https://kalends.org/ns/";
 
+/// RFC 9110 §10.2.3 Retry-After on a 503 while the database is out of reach: long enough for a
+/// balancer's health check to take the node out, short enough for a client to come back soon.
+pub const RETRY_AFTER: HeaderValue = HeaderValue::from_static("5");
+
 pub fn to_response(err: DavError, paths: &Paths) -> DavResponse {
     match err {
         DavError::Service(e) => service_response(e, paths),
@@ -103,7 +107,18 @@ fn service_response(err: ServiceError, paths: &Paths) -> DavResponse {
             tracing::error!(%detail, "store error");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
         }
+        ServiceError::Unavailable(detail) => {
+            tracing::error!(%detail, "database unavailable");
+            unavailable("the database is unavailable; try again")
+        }
     }
+}
+
+/// 503 with Retry-After (RFC 9110 §15.6.4): nothing was done, the client may try again.
+pub fn unavailable(message: &str) -> DavResponse {
+    let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, message);
+    resp.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER);
+    resp
 }
 
 /// A service error for the JSON API (RFC 9457 problem details): status, title and detail.
@@ -136,6 +151,10 @@ pub fn problem_of(err: ServiceError) -> (StatusCode, &'static str, String) {
         ServiceError::Store(detail) => {
             tracing::error!(%detail, "store error");
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal server error".into())
+        }
+        ServiceError::Unavailable(detail) => {
+            tracing::error!(%detail, "database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", "the database is unavailable; try again".into())
         }
     }
 }
@@ -191,12 +210,24 @@ mod tests {
 
     #[test]
     fn a_failed_database_is_a_counted_500() {
-        let failed = DavError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        let failed = DavError::from(StoreError::Database(sqlx::Error::ColumnNotFound("x".into())));
         assert!(failed.is_store());
         assert_eq!(to_response(failed, &Paths::default()).status(), StatusCode::INTERNAL_SERVER_ERROR);
         // Store answers that are not failures map as before and are not counted.
         assert!(!DavError::from(StoreError::NotFound).is_store());
         assert!(!DavError::from(StoreError::SchedulingObject).is_store());
         assert!(!DavError::Service(ServiceError::Internal("x".into())).is_store());
+    }
+
+    #[test]
+    fn a_lost_database_is_a_counted_503_with_retry_after() {
+        let gone = StoreError::Database(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        let gone = DavError::from(gone);
+        assert!(gone.is_store());
+        let resp = to_response(gone, &Paths::default());
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+        let waited = ServiceError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(problem_of(waited).0, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -10,6 +10,7 @@
 //! - [`service`]: use-cases (users, auth, collections, objects); no HTTP or XML.
 //! - [`calendar`]: pure iCalendar domain (validate, index, export, time zones).
 //! - [`feed`]: public iCalendar feeds rendered from a calendar (full, masked, busy); pure.
+//! - [`device`]: device setup for one account (Apple .mobileconfig, the DAVx5 QR code); pure.
 //! - [`sched`]: pure iTIP domain (RFC 6638 implicit scheduling on RFC 5546): what to store and send.
 //! - [`store`]: storage ports and the SQLite / PostgreSQL engines.
 //! - [`cache`]: the cache port (Redis behind a circuit breaker, or in process); failures are misses.
@@ -26,11 +27,13 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
+pub mod web;
 pub mod app;
 pub mod cache;
 pub mod calendar;
 pub mod config;
 pub mod dav;
+pub mod device;
 pub mod error;
 pub mod feed;
 pub mod http;

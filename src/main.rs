@@ -197,7 +197,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if receiving { EX_TEMPFAIL } else { 2 });
         }
     };
-    kalends::logs::init(&config.log, config.log_format);
+    kalends::logs::init(&config.log, config.log_format, &config.node_name());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -54,6 +54,11 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RateLimitLabels {
     limiter: &'static str,
     verdict: &'static str,
@@ -75,10 +80,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics for one server, reading the cache, the mailer (when email is on) and the store's
-    /// outbox at scrape time.
-    pub fn new(store: Store, cache: Cache, mailer: Option<Arc<Mailer>>) -> Metrics {
+    /// Metrics for one server named `node`, reading the cache, the mailer (when email is on)
+    /// and the store's outbox at scrape time.
+    pub fn new(node: &str, store: Store, cache: Cache, mailer: Option<Arc<Mailer>>) -> Metrics {
         let mut registry = Registry::with_prefix("kalends");
+        // An info metric (always 1): its label names the node that answered the scrape, so a
+        // scrape through a balancer says which node it reached (decision 0031).
+        let node_info = Family::<NodeLabels, Gauge>::default();
+        node_info.get_or_create(&NodeLabels { node: node.to_owned() }).set(1);
+        registry.register("node_info", "This node's name (node_name), always 1", node_info);
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered, by method, route class and status", requests.clone());
         let durations: Durations = Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));

@@ -14,10 +14,14 @@ const RULES: &[(&str, &[&str])] = &[
     ("cache", &["hyper", "http::", "quick_xml", "sqlx", "xml", "crate::dav", "crate::api", "crate::http", "crate::service", "crate::store", "crate::calendar", "crate::sched", "crate::app", "crate::config"]),
     // iMIP composition is pure: iTIP text in, a MIME message out; the worker sends it.
     ("mail", &["hyper", "http::", "quick_xml", "sqlx", "tokio", "AsyncSmtpTransport", "crate::dav", "crate::api", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::app", "crate::worker"]),
+    // Device setup is pure: a server address and a user in, a profile or an SVG out.
+    ("device", &["hyper", "http::", "quick_xml", "sqlx", "tokio", "crate::dav", "crate::api", "crate::http", "crate::store", "crate::service", "crate::cache", "crate::app", "crate::web"]),
     ("service", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::api", "crate::http"]),
     ("dav", &["hyper", "sqlx", "crate::http", "crate::app"]),
     // The JSON API is an outer layer treated like dav/: service/, sched/, calendar/ are inward.
     ("api", &["hyper", "sqlx", "crate::http", "crate::app"]),
+    // The web page is another such edge, over the API and the services.
+    ("web", &["hyper", "sqlx", "crate::http", "crate::app"]),
     // Background loops call the store and services; they speak no wire format.
     ("worker", &["hyper", "http::", "quick_xml", "sqlx", "crate::dav", "crate::api", "crate::http"]),
 ];

@@ -130,7 +130,7 @@ async fn a_write_keeps_a_due_row_and_never_moves_the_watermark_back(store: Store
     put(&store, &cal, "e.ics", ObjectAlarms::Without).await;
     assert_eq!(slot(&store, id).await.0, Some(t - 100));
     // Due for over a minute and not handled: what the operator's alert watches.
-    let metrics = kalends::metrics::Metrics::new(store.clone(), kalends::cache::Cache::memory(16), None);
+    let metrics = kalends::metrics::Metrics::new("test", store.clone(), kalends::cache::Cache::memory(16), None);
     let text = metrics.render().await;
     assert!(text.lines().any(|l| l == "kalends_reminders_overdue 1"), "{text}");
     // A new object without alarms gets no row; deleting the object takes the row along.

@@ -220,6 +220,8 @@ pub struct Measured {
     pub p99: Duration,
     /// Server CPU seconds over the run, when the server's processes are known.
     pub server_cpu: Option<f64>,
+    /// The part of `server_cpu` spent by the PostgreSQL backends of the run's database.
+    pub db_cpu: Option<f64>,
     pub driver_cpu: f64,
     pub reconnects: u64,
 }
@@ -231,6 +233,10 @@ impl Measured {
 
     pub fn server_us_per_req(&self) -> Option<f64> {
         self.server_cpu.filter(|_| self.done > 0).map(|c| c * 1e6 / self.done as f64)
+    }
+
+    pub fn db_us_per_req(&self) -> Option<f64> {
+        self.db_cpu.filter(|_| self.done > 0).map(|c| c * 1e6 / self.done as f64)
     }
 
     pub fn driver_us_per_req(&self) -> Option<f64> {

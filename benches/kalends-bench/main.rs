@@ -8,6 +8,7 @@
 //! docs/decisions/0008-benchmark-tool.md says why it is packaged this way.
 
 mod client;
+mod cluster;
 mod corpus;
 mod dav;
 mod ops;
@@ -42,7 +43,8 @@ struct Args {
     levels: Vec<usize>,
     /// What to measure: ref, sqlite, sqlite-redis, pg, pg-redis, radicale; and, for the
     /// limiter's cost, sqlite-limited, sqlite-redis-limited, pg-limited, pg-redis-limited
-    /// (rate limits on at quotas the load never reaches; every other target runs without them).
+    /// (rate limits on at quotas the load never reaches; every other target runs without them);
+    /// pg-cluster: two nodes on PostgreSQL + Redis behind HAProxy (deploy/haproxy.cfg).
     #[arg(long, value_delimiter = ',', default_value = "ref,sqlite,sqlite-redis,pg,pg-redis,radicale")]
     targets: Vec<String>,
     /// Engines that also get the scaling rows.
@@ -257,6 +259,10 @@ fn label(target: &str) -> Option<(&'static str, Option<Storage>, bool)> {
 }
 
 async fn start(plan: &Plan, target: &str, events: usize) -> Result<Server, String> {
+    if target == "pg-cluster" {
+        let label = "Kalends PostgreSQL + Redis, 2 nodes behind HAProxy";
+        return cluster::start(&plan.bin, label, &plan.pg_url, &plan.redis_url).await;
+    }
     if target == "radicale" {
         let python = servers::radicale_venv(Path::new(env!("CARGO_MANIFEST_DIR")))?;
         return servers::start_radicale(&python).await;
@@ -291,9 +297,15 @@ async fn cpu_snapshot(server: &mut Server) -> HashMap<u32, f64> {
     server.pids().await.into_iter().filter_map(|p| cpu_seconds(p).map(|c| (p, c))).collect()
 }
 
-async fn cpu_since(server: &mut Server, before: &HashMap<u32, f64>) -> f64 {
+/// CPU seconds since `before`: all of the server's, and the database backends' part of it.
+async fn cpu_since(server: &mut Server, before: &HashMap<u32, f64>) -> (f64, Option<f64>) {
     let now = cpu_snapshot(server).await;
-    now.iter().map(|(p, c)| c - before.get(p).copied().unwrap_or(0.0)).sum()
+    let own = server.process_ids();
+    let spent = |keep: &dyn Fn(u32) -> bool| -> f64 {
+        now.iter().filter(|(p, _)| keep(**p)).map(|(p, c)| c - before.get(p).copied().unwrap_or(0.0)).sum()
+    };
+    let db = server.has_database().then(|| spent(&|p| !own.contains(&p)));
+    (spent(&|_| true), db)
 }
 
 async fn measure(
@@ -310,7 +322,8 @@ async fn measure(
     };
     let before = cpu_snapshot(server).await;
     let mut m = run_load(&loaded.endpoint, concurrency, duration, ops::unit(op, loaded)).await;
-    m.server_cpu = Some(cpu_since(server, &before).await);
+    let (cpu, db) = cpu_since(server, &before).await;
+    (m.server_cpu, m.db_cpu) = (Some(cpu), db);
     if let Some(mut perf) = profile {
         let _ = std::process::Command::new("kill").arg("-INT").arg(perf.id().to_string()).status();
         let _ = perf.wait();
@@ -354,7 +367,7 @@ async fn measure_target(plan: &mut Plan, target: &str, rows: &mut Vec<Row>, note
             let before = cpu_snapshot(&mut server).await;
             let loaded = Arc::new(static_loaded(endpoint.clone(), plan.corpus.clone()));
             let mut m = run_load(&endpoint, c, duration, ops::unit(Op::StaticGet, &loaded)).await;
-            m.server_cpu = Some(cpu_since(&mut server, &before).await);
+            m.server_cpu = Some(cpu_since(&mut server, &before).await.0);
             plan.reference.insert(c, m.rate());
             rows.push(Row { server: server.label.clone(), events: 0, op: Op::StaticGet, concurrency: c, m, expected: Some(1), note: None });
         }
@@ -583,6 +596,10 @@ fn merge(parts: Vec<Measured>) -> Measured {
         m.driver_cpu += p.driver_cpu;
         m.reconnects += p.reconnects;
         m.server_cpu = m.server_cpu.zip(p.server_cpu).map(|(a, b)| a + b);
+        m.db_cpu = match (m.db_cpu, p.db_cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
         m.p50 = m.p50.max(p.p50);
         m.p99 = m.p99.max(p.p99);
         m.items = p.items.or(m.items);
@@ -670,8 +687,8 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
     ));
     s.push_str(&format!("machine: {cores} cores, {cpu}; load average at the end: {}\n", load.trim()));
     s.push_str(&format!("corpus: {:?}\n\n", plan.corpus.mix()));
-    s.push_str("| server | events | operation | conc. | req/s | % of static | p50 ms | p99 ms | server CPU µs/req | driver CPU µs/req | items (expected) | check |\n");
-    s.push_str("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    s.push_str("| server | events | operation | conc. | req/s | % of static | p50 ms | p99 ms | server CPU µs/req | of which PostgreSQL | driver CPU µs/req | items (expected) | check |\n");
+    s.push_str("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
     for r in rows {
         let share = plan.reference.get(&r.concurrency).map_or("–".into(), |&rf| format!("{:.1}%", 100.0 * r.m.rate() / rf.max(1e-9)));
         let items = match (r.m.items, r.expected) {
@@ -683,7 +700,7 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
             (None, None) => "–".into(),
         };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.server,
             r.events,
             r.op.label(),
@@ -693,6 +710,7 @@ async fn report(plan: &Plan, rows: &[Row], notes: &[String], failures: &[String]
             fmt_ms(r.m.p50),
             fmt_ms(r.m.p99),
             fmt_us(r.m.server_us_per_req()),
+            fmt_us(r.m.db_us_per_req()),
             fmt_us(r.m.driver_us_per_req()),
             items,
             r.check()

@@ -43,11 +43,14 @@ pub struct Server {
     /// Where discovery starts.
     pub base_path: String,
     child: Child,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
     redis: Option<(String, String)>,
     /// A Kalends server's binary and configuration file, for its CLI (feed links).
-    kalends: Option<(PathBuf, PathBuf)>,
+    pub(crate) kalends: Option<(PathBuf, PathBuf)>,
+    /// More processes of the server (cluster.rs: the second node and HAProxy), stopped and
+    /// measured with it.
+    pub extra: Vec<Child>,
 }
 
 struct PgDatabase {
@@ -65,6 +68,7 @@ impl Server {
     /// backends serving its database.
     pub async fn pids(&mut self) -> Vec<u32> {
         let mut pids = vec![self.child.id()];
+        pids.extend(self.extra.iter().map(Child::id));
         if let Some(pg) = self.pg.as_mut() {
             let rows: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
                 .bind(&pg.name)
@@ -74,6 +78,16 @@ impl Server {
             pids.extend(rows.into_iter().filter_map(|p| u32::try_from(p).ok()));
         }
         pids
+    }
+
+    /// The server's own processes (not its database's backends).
+    pub fn process_ids(&self) -> Vec<u32> {
+        std::iter::once(self.child.id()).chain(self.extra.iter().map(Child::id)).collect()
+    }
+
+    /// Whether its storage is a PostgreSQL database whose backends are counted.
+    pub fn has_database(&self) -> bool {
+        self.pg.is_some()
     }
 
     /// Whether this is Kalends (rows only Kalends has, like its JSON API, run on it alone).
@@ -111,6 +125,10 @@ impl Server {
     /// SIGTERM, a grace period, then SIGKILL; then the database, the Redis keys and the temp
     /// dir go.
     pub async fn stop(mut self) {
+        for mut child in self.extra.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let until = Instant::now() + STOP_GRACE;
         while Instant::now() < until {
@@ -138,17 +156,17 @@ impl Server {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(StdListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn log_file(dir: &Path) -> std::io::Result<(Stdio, Stdio)> {
+pub(crate) fn log_file(dir: &Path) -> std::io::Result<(Stdio, Stdio)> {
     let f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log"))?;
     Ok((Stdio::from(f.try_clone()?), Stdio::from(f)))
 }
 
 /// Waits until `addr` accepts a TCP connection, or the child exits, or the timeout passes.
-async fn wait_listening(child: &mut Child, addr: SocketAddr, dir: &Path) -> Result<(), String> {
+pub(crate) async fn wait_listening(child: &mut Child, addr: SocketAddr, dir: &Path) -> Result<(), String> {
     let until = Instant::now() + START_TIMEOUT;
     while Instant::now() < until {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -239,7 +257,7 @@ pub async fn start_kalends(bin: &Path, label: &str, storage: &Storage, redis: Op
     wait_listening(&mut child, addr, dir.path()).await.map_err(|e| format!("{label}: {e}"))?;
     let redis = redis.map(|u| (u.to_owned(), prefix));
     let kalends = Some((bin.to_owned(), config));
-    Ok(Server { label: label.to_owned(), addr, base_path: "/".into(), child, dir, pg, redis, kalends })
+    Ok(Server { label: label.to_owned(), addr, base_path: "/".into(), child, dir, pg, redis, kalends, extra: Vec::new() })
 }
 
 /// The venv holding Radicale, created under `.conformance-cache/` on first use.
@@ -295,7 +313,7 @@ pub async fn start_radicale(python: &Path) -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     wait_listening(&mut child, addr, d).await.map_err(|e| format!("radicale: {e}"))?;
-    Ok(Server { label: format!("Radicale {RADICALE_VERSION}"), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None })
+    Ok(Server { label: format!("Radicale {RADICALE_VERSION}"), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None, extra: Vec::new() })
 }
 
 /// This tool again, as the static-response reference server (`--serve-static`).
@@ -315,7 +333,7 @@ pub async fn start_reference() -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("reference server: {e}"))?;
     wait_listening(&mut child, addr, dir.path()).await?;
-    Ok(Server { label: "static reference (hyper)".into(), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None })
+    Ok(Server { label: "static reference (hyper)".into(), addr, base_path: "/".into(), child, dir, pg: None, redis: None, kalends: None, extra: Vec::new() })
 }
 
 /// The body every reference answer carries: a GET-sized calendar object.

@@ -145,6 +145,14 @@ pub fn as_problem(resp: DavResponse) -> DavResponse {
     out
 }
 
+/// The calendar `id` of `user` (their own, or shared with them) with the API's access rules:
+/// one they may write to (`write`), or read. For the web page's import and export, which need
+/// the collection itself; the refusal is the problem's status and detail.
+pub async fn calendar_for(ctx: &ApiContext<'_>, user: &Principal, id: &str, write: bool) -> Result<crate::store::Collection, (StatusCode, String)> {
+    let need = if write { calendars::Need::Write } else { calendars::Need::Read };
+    calendars::calendar_of(ctx, user, id, need).await.map_err(|p| (p.status, p.detail))
+}
+
 /// A 500 for a handler that failed unexpectedly (the log has the details).
 pub fn internal_error() -> DavResponse {
     reply::problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal server error").into_response()

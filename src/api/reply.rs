@@ -36,6 +36,9 @@ impl Problem {
         *resp.status_mut() = self.status;
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, crate::error::RETRY_AFTER);
+        }
         resp
     }
 }

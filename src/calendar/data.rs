@@ -156,17 +156,22 @@ impl<'a> Node<'a> {
 fn parse_tree(source: &str) -> Result<Node<'_>, QueryError> {
     let mut stack: Vec<Node<'_>> = Vec::new();
     let mut done: Option<Node<'_>> = None;
+    // Data stored before the limits existed may exceed them (the tree is dropped recursively).
+    let mut budget = raw::ComponentBudget::default();
     for line in raw::content_lines(source) {
         let prop = raw::property(&line.text).map_err(QueryError::Unreadable)?;
         let name = prop.name.to_ascii_uppercase();
         let raw_text = source.get(line.start..line.end).unwrap_or_default();
         match name.as_str() {
-            "BEGIN" => stack.push(Node {
-                name: prop.value.trim().to_ascii_uppercase(),
-                begin: Cow::Borrowed(raw_text),
-                end: Cow::Borrowed(""),
-                items: Vec::new(),
-            }),
+            "BEGIN" => {
+                stack.push(Node {
+                    name: prop.value.trim().to_ascii_uppercase(),
+                    begin: Cow::Borrowed(raw_text),
+                    end: Cow::Borrowed(""),
+                    items: Vec::new(),
+                });
+                budget.open(stack.len()).map_err(QueryError::Unreadable)?;
+            }
             "END" => {
                 let mut node = stack.pop().ok_or_else(|| QueryError::Unreadable("END without BEGIN".into()))?;
                 node.end = Cow::Borrowed(raw_text);

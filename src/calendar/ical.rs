@@ -133,10 +133,14 @@ fn truncate(s: &str) -> String {
 pub fn parse(text: &str) -> Result<Vec<Component>, String> {
     let mut stack: Vec<Component> = Vec::new();
     let mut top = Vec::new();
+    let mut budget = super::raw::ComponentBudget::default();
     for raw in unfold(text) {
         let line = parse_line(&raw)?;
         match line.name.as_str() {
-            "BEGIN" => stack.push(Component { name: line.value.trim().to_ascii_uppercase(), ..Component::default() }),
+            "BEGIN" => {
+                stack.push(Component { name: line.value.trim().to_ascii_uppercase(), ..Component::default() });
+                budget.open(stack.len())?;
+            }
             "END" => {
                 let done = stack.pop().ok_or_else(|| format!("END:{} without BEGIN", line.value))?;
                 if !done.name.eq_ignore_ascii_case(line.value.trim()) {

@@ -4,6 +4,42 @@
 
 use std::borrow::Cow;
 
+/// Server limits on one calendar object beyond RFC 5545's grammar, so that a hostile body costs
+/// bounded stack, memory and time (issue 22, docs/decisions/0032-fuzzing.md). Every parser of
+/// object text applies them: a PUT is refused with CALDAV:valid-calendar-data naming the limit.
+///
+/// Components nested deeper than this are refused: RFC 5545 nests three deep (VCALENDAR,
+/// VEVENT, VALARM), RFC 9073 four; the parsers' trees are dropped recursively, and 60,000
+/// levels (1.2 MB) overflowed a 2 MiB thread stack.
+pub const MAX_NESTING: usize = 16;
+/// Components in one object, sub-components included: a series with 900 overrides, each with
+/// an alarm, fits. Scheduling plans a message per attendee over every component, so this also
+/// bounds the cost of a PUT that invites a new attendee in each override.
+pub const MAX_COMPONENTS: usize = 2_000;
+/// Octets of one unfolded content line: an inline attachment of 380 KB (base64) fits; larger
+/// ones are what URL attachments are for.
+pub const MAX_LINE_OCTETS: usize = 512 * 1024;
+
+/// Counts the components a parser opens, refusing past [`MAX_NESTING`] and [`MAX_COMPONENTS`].
+#[derive(Debug, Default)]
+pub struct ComponentBudget {
+    opened: usize,
+}
+
+impl ComponentBudget {
+    /// A component was opened at `depth` (1 for a top-level one).
+    pub fn open(&mut self, depth: usize) -> Result<(), String> {
+        self.opened += 1;
+        if depth > MAX_NESTING {
+            Err(format!("components nested deeper than {MAX_NESTING}, this server's limit"))
+        } else if self.opened > MAX_COMPONENTS {
+            Err(format!("more than {MAX_COMPONENTS} components in one calendar object, this server's limit"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// One logical content line: its physical lines unfolded (RFC 5545 §3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentLine<'a> {
@@ -76,11 +112,22 @@ pub fn check_syntax(source: &str) -> Result<(), String> {
         ));
     }
     let mut open: Vec<String> = Vec::new();
+    let mut budget = ComponentBudget::default();
     for line in content_lines(source) {
+        if line.text.len() > MAX_LINE_OCTETS {
+            return Err(format!(
+                "line {}: a content line of {} octets, more than this server's limit of {MAX_LINE_OCTETS}",
+                line.number,
+                line.text.len()
+            ));
+        }
         let prop = property(&line.text)
             .map_err(|why| format!("line {}: {why} (RFC 5545 §3.1)", line.number))?;
         check_nesting(&prop, &mut open)
             .map_err(|why| format!("line {}: {why} (RFC 5545 §3.6)", line.number))?;
+        if prop.name.eq_ignore_ascii_case("BEGIN") {
+            budget.open(open.len()).map_err(|why| format!("line {}: {why}", line.number))?;
+        }
     }
     match open.last() {
         Some(name) => Err(format!("BEGIN:{name} is never ended (RFC 5545 §3.6)")),
@@ -89,6 +136,13 @@ pub fn check_syntax(source: &str) -> Result<(), String> {
 }
 
 fn check_nesting(prop: &Property<'_>, open: &mut Vec<String>) -> Result<(), String> {
+    let is_marker = prop.name.eq_ignore_ascii_case("BEGIN") || prop.name.eq_ignore_ascii_case("END");
+    // RFC 5545 §3.6: a component name is an iana-token or x-name (letters, digits, "-"). calcard
+    // reads `BEGIN:VEVENT<TAB>` as a component of another name, while the trimming parsers of
+    // queries and scheduling read a VEVENT: one text, two objects (found by fuzzing).
+    if is_marker && (prop.value.is_empty() || !prop.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        return Err(format!("{}:{} does not name a component", prop.name, prop.value.escape_debug()));
+    }
     if prop.name.eq_ignore_ascii_case("BEGIN") {
         open.push(upper(prop.value));
     } else if prop.name.eq_ignore_ascii_case("END") {
@@ -394,5 +448,63 @@ mod tests {
             format!("X-WR-CALNAME:{}", "é".repeat(40))
         );
         assert_eq!(escape_text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+    }
+
+    fn event_with(inner: &str) -> String {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T090000Z\r\n{inner}END:VEVENT\r\nEND:VCALENDAR\r\n")
+    }
+
+    fn nested(levels: usize) -> String {
+        event_with(&format!("{}{}", "BEGIN:X-A\r\n".repeat(levels), "END:X-A\r\n".repeat(levels)))
+    }
+
+    /// Found while fuzzing (issue 22): 60,000 nested components (1.2 MB, under the resource
+    /// size) parsed fine and then overflowed the stack when `ical::parse`'s tree was dropped,
+    /// which a calendar-query on the stored object would do: every tree builder now refuses
+    /// nesting past MAX_NESTING before it is built.
+    #[test]
+    fn nesting_is_bounded_in_every_parser() {
+        assert!(check_syntax(&nested(MAX_NESTING - 2)).is_ok());
+        let deep = nested(MAX_NESTING - 1);
+        let why = check_syntax(&deep).unwrap_err();
+        assert!(why.contains("nested deeper than 16"), "{why}");
+        let hostile = nested(60_000);
+        assert!(check_syntax(&hostile).unwrap_err().contains("nested deeper"));
+        assert!(crate::calendar::ical::parse(&hostile).unwrap_err().contains("nested deeper"));
+        assert!(crate::sched::parse_message(&hostile).is_err());
+    }
+
+    #[test]
+    fn components_are_counted() {
+        let alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n";
+        assert!(check_syntax(&event_with(&alarm.repeat(MAX_COMPONENTS - 2))).is_ok());
+        let why = check_syntax(&event_with(&alarm.repeat(MAX_COMPONENTS - 1))).unwrap_err();
+        assert!(why.contains("more than 2000 components"), "{why}");
+        assert!(crate::calendar::ical::parse(&event_with(&alarm.repeat(MAX_COMPONENTS))).is_err());
+    }
+
+    #[test]
+    fn content_lines_are_bounded_unfolded() {
+        let fits = format!("DESCRIPTION:{}\r\n", "a".repeat(MAX_LINE_OCTETS - 12));
+        assert!(check_syntax(&event_with(&fits)).is_ok());
+        // Folding does not help: the limit is on the logical line (RFC 5545 §3.1).
+        let folded: String = "a".repeat(MAX_LINE_OCTETS).as_bytes().chunks(74).map(|c| format!(" {}\r\n", std::str::from_utf8(c).unwrap())).collect();
+        let why = check_syntax(&event_with(&format!("DESCRIPTION:\r\n{folded}"))).unwrap_err();
+        assert!(why.starts_with("line 8: a content line of 524300 octets"), "{why}");
+    }
+
+    /// Found by libFuzzer (issue 22): `BEGIN:VEVENT` with a trailing tab was a component of
+    /// another name to validation and a VEVENT with its own UID to scheduling. The exact input.
+    #[test]
+    fn component_names_are_exact() {
+        let found = include_bytes!("../../fuzz/corpus/itip_diff/begin-with-trailing-tab.ics");
+        let text = String::from_utf8_lossy(found);
+        let new = text.split_once("\n#----\n").unwrap().1;
+        let why = check_syntax(new).unwrap_err();
+        assert!(why.contains("BEGIN:VEVENT\\t does not name a component"), "{why}");
+        for bad in ["BEGIN:VEVENT \r\n", "BEGIN:\r\n", "BEGIN:V EVENT\r\n", "END:VEVENT;\r\n"] {
+            assert!(check_syntax(&event_with(&format!("{bad}END:VEVENT\r\n"))).is_err(), "{bad:?}");
+        }
+        assert!(check_syntax(&event_with("BEGIN:X-Vendor-1\r\nEND:x-vendor-1\r\n")).is_ok());
     }
 }

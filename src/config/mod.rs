@@ -62,6 +62,10 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub rate_limit: RateLimitConfig,
     pub reminders: ReminderConfig,
+    /// This node's name in every log line and in `kalends_node_info` (KALENDS_NODE); default
+    /// the host name and the listening port, e.g. `cal1:5232`, so that two nodes on one host
+    /// differ too (decision 0031).
+    pub node_name: Option<String>,
 }
 
 
@@ -87,6 +91,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             rate_limit: RateLimitConfig::default(),
             reminders: ReminderConfig::default(),
+            node_name: None,
         }
     }
 }
@@ -143,6 +148,7 @@ impl Config {
                     })?);
                 }
                 "KALENDS_METRICS_TOKEN" => self.metrics_token = non_empty(value),
+                "KALENDS_NODE" => self.node_name = non_empty(value),
                 "KALENDS_SMTP_URL" => self.smtp_url = non_empty(value),
                 "KALENDS_MAIL_FROM" => self.mail_from = non_empty(value),
                 "KALENDS_REMINDERS" => {
@@ -227,6 +233,24 @@ impl Config {
         }
     }
 
+    /// The node's name: `node_name`, else `<host name>:<listening port>`.
+    pub fn node_name(&self) -> String {
+        self.node_name_on(self.listen.port())
+    }
+
+    /// The node's name when it listens on `port` (which `listen` may leave to the system).
+    pub fn node_name_on(&self, port: u16) -> String {
+        if let Some(name) = &self.node_name {
+            return name.clone();
+        }
+        // Linux names the host here; elsewhere /etc/hostname usually does.
+        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(f).ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| "kalends".to_owned());
+        format!("{host}:{port}")
+    }
+
     /// The `host[:port]` of the public URL, when one is configured.
     pub fn public_authority(&self) -> Option<String> {
         let url = self.public_url.as_deref()?;
@@ -289,6 +313,17 @@ mod tests {
         assert_eq!(c.database_url(), "sqlite://./kalends-data/kalends.db");
         let c = Config::load(None, env(&[("KALENDS_DATABASE_URL", "postgres://h/db")])).unwrap();
         assert_eq!(c.database_url(), "postgres://h/db");
+    }
+
+    #[test]
+    fn the_node_is_named_by_setting_or_host_and_port() {
+        let c = Config::load(None, env(&[("KALENDS_LISTEN", "127.0.0.1:5240")])).unwrap();
+        let name = c.node_name();
+        assert!(name.ends_with(":5240") && name.len() > ":5240".len(), "{name}");
+        assert!(c.node_name_on(6000).ends_with(":6000"));
+        let c = Config::load(None, env(&[("KALENDS_NODE", "cal-a")])).unwrap();
+        assert_eq!(c.node_name(), "cal-a");
+        assert_eq!(c.node_name_on(6000), "cal-a");
     }
 
     #[test]

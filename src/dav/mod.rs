@@ -136,7 +136,7 @@ impl From<BadHeader> for DavError {
 impl DavError {
     /// Whether the store caused it (counted in `/metrics` where it becomes a response).
     pub fn is_store(&self) -> bool {
-        matches!(self, DavError::Service(ServiceError::Store(_)))
+        matches!(self, DavError::Service(ServiceError::Store(_) | ServiceError::Unavailable(_)))
     }
 
     pub fn condition(status: StatusCode, condition: Condition) -> Self {

@@ -41,7 +41,7 @@ pub async fn handle(state: &HttpState, req: hyper::Request<Incoming>, token: &st
             "<p>This link is not valid (any more). Use the link from the newest reminder email.</p>",
         ),
         Err(e) => {
-            if matches!(e, crate::service::ServiceError::Store(_)) {
+            if matches!(e, crate::service::ServiceError::Store(_) | crate::service::ServiceError::Unavailable(_)) {
                 state.metrics.store_error();
             }
             tracing::warn!(error = %e, "reminder setting failed");

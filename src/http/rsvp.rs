@@ -38,7 +38,7 @@ pub async fn handle(state: &HttpState, req: hyper::Request<Incoming>, token: &st
         Ok(Ok(resp)) => resp,
         Ok(Err(refusal)) => refused(&refusal),
         Err(e) => {
-            if matches!(e, crate::service::ServiceError::Store(_)) {
+            if matches!(e, crate::service::ServiceError::Store(_) | crate::service::ServiceError::Unavailable(_)) {
                 state.metrics.store_error();
             }
             tracing::warn!(error = %e, "RSVP failed");

@@ -113,7 +113,14 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
     let started = Instant::now();
     let method = req.method().clone();
     let path = logged_path(&state.dav.paths, req.uri().path());
-    let Outcome { principal, limit, resp } = respond(state, req, remote).await;
+    let http1 = req.version() == http::Version::HTTP_11;
+    let Outcome { principal, limit, mut resp } = respond(state, req, remote).await;
+    // Draining: every HTTP/1.1 answer closes its connection (RFC 9112 §9.6), so a balancer
+    // keeps no idle connection into a node whose listener is about to close, and sends the
+    // next request elsewhere instead of into a closing socket (decision 0031).
+    if http1 && state.draining.load(std::sync::atomic::Ordering::Acquire) {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let status = resp.status().as_u16();
     let took = started.elapsed();
     state.metrics.request(&method, super::metrics::route_class(&state.dav.paths, &path), status, took);
@@ -130,14 +137,14 @@ async fn handle(state: &HttpState, req: hyper::Request<Incoming>, remote: Socket
 
 /// What `respond` did, for the log line: who asked, and the rate limiter's verdict
 /// (`allowed`, `delayed`, `refused`, or `-` where no limit applies).
-struct Outcome {
-    principal: Option<String>,
-    limit: &'static str,
-    resp: DavResponse,
+pub(super) struct Outcome {
+    pub(super) principal: Option<String>,
+    pub(super) limit: &'static str,
+    pub(super) resp: DavResponse,
 }
 
 impl Outcome {
-    fn unlimited(resp: DavResponse) -> Outcome {
+    pub(super) fn unlimited(resp: DavResponse) -> Outcome {
         Outcome { principal: None, limit: "-", resp }
     }
 }
@@ -181,6 +188,16 @@ async fn respond(state: &HttpState, req: hyper::Request<Incoming>, remote: Socke
     if let Some(rest) = req.uri().path().strip_prefix(&format!("{}{}", paths.root(), crate::api::PREFIX)) {
         let rest = rest.to_owned();
         return api_request(state, req, client, &rest).await;
+    }
+    // The web page: its own login and session cookie (http/web.rs).
+    if let Some(rest) = req.uri().path().strip_prefix(&format!("{}{}", paths.root(), crate::web::PREFIX)) {
+        let rest = rest.to_owned();
+        return super::web::web_request(state, req, client, &rest).await;
+    }
+    // A browser at the DAV root goes to the web page; a DAV client (credentials, another
+    // method, or no text/html in Accept) gets what it always got (decision 0028).
+    if super::web::browser_at_root(paths, &req) {
+        return Outcome::unlimited(crate::web::to_web_root(paths));
     }
     // Feed links carry their own credential (the token), so no Basic auth; limited per token.
     if let Some(file) = req.uri().path().strip_prefix(&format!("{}feeds/", paths.root())) {
@@ -314,18 +331,18 @@ async fn api_request(state: &HttpState, req: hyper::Request<Incoming>, client: I
     Outcome { principal: name, limit, resp }
 }
 
-const BY_ADDRESS: &str = "too many requests from this address";
+pub(super) const BY_ADDRESS: &str = "too many requests from this address";
 
 /// One limiter decision for a request without a principal: the verdict for the log line (counted
 /// under `limiter`), and the 429 (saying `why`) when it is refused.
-async fn gate(state: &HttpState, scope: Scope, limiter: &'static str, key: &str, cost: u32, why: &str) -> (&'static str, Option<DavResponse>) {
+pub(super) async fn gate(state: &HttpState, scope: Scope, limiter: &'static str, key: &str, cost: u32, why: &str) -> (&'static str, Option<DavResponse>) {
     let admission = state.limits.admit(scope, key, cost).await;
     let limit = verdict(&state.metrics, limiter, admission);
     (limit, admission.filter(|a| !a.verdict.allowed).map(|refused| refused.refusal(why)))
 }
 
 /// The limiter's verdict for the log line, counted in the metrics under `limiter`.
-fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission>) -> &'static str {
+pub(super) fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission>) -> &'static str {
     match admission {
         Some(a) => {
             metrics.rate_limit(limiter, a.label());
@@ -340,7 +357,7 @@ fn verdict(metrics: &Metrics, limiter: &'static str, admission: Option<Admission
 /// recently: someone guessing Alice's password must not lock Alice's phone out), and the
 /// failure that crosses them gets 429 instead of 401. A store failure is 503, not a 401 that
 /// would make clients ask for the password again.
-async fn authenticate(state: &HttpState, creds: &Credential, client: IpAddr) -> Result<Principal, (&'static str, DavResponse)> {
+pub(super) async fn authenticate(state: &HttpState, creds: &Credential, client: IpAddr) -> Result<Principal, (&'static str, DavResponse)> {
     let limits = &state.limits;
     let login_name = creds.login_name();
     let (recent_user, recent_secret) = creds.recent_key();
@@ -356,7 +373,7 @@ async fn authenticate(state: &HttpState, creds: &Credential, client: IpAddr) -> 
     };
     match verified {
         Ok(user) => Ok(user),
-        Err(AuthFailure::Unavailable) => Err(("-", text(StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable; try again"))),
+        Err(AuthFailure::Unavailable) => Err(("-", crate::error::unavailable("the user database is unavailable; try again"))),
         Err(AuthFailure::Refused) => match limits.login_failed(&addr_key(client), &login_name).await {
             Some(refused) => {
                 state.metrics.rate_limit("login", "refused");
@@ -379,7 +396,7 @@ const DRAIN_UNAUTHENTICATED: u64 = 64 * 1024;
 /// §9.6: a response sent before the body is read must say the connection closes, or the
 /// client's retry on it fails; so a small body is drained first (keeping the connection), and
 /// anything else gets `Connection: close`.
-async fn unread(req: hyper::Request<Incoming>, mut resp: DavResponse) -> DavResponse {
+pub(super) async fn unread(req: hyper::Request<Incoming>, mut resp: DavResponse) -> DavResponse {
     let headers = req.headers();
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
@@ -400,7 +417,7 @@ async fn unread(req: hyper::Request<Incoming>, mut resp: DavResponse) -> DavResp
 
 /// Reads the whole body, refusing (413) beyond `max` before reading it when Content-Length
 /// says so, and while reading otherwise.
-async fn read_body(body: Incoming, headers: &http::HeaderMap, max: usize) -> Result<Bytes, DavResponse> {
+pub(super) async fn read_body(body: Incoming, headers: &http::HeaderMap, max: usize) -> Result<Bytes, DavResponse> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -143,10 +143,15 @@ pub(crate) fn parse(text: &str) -> Result<Comp, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut stack: Vec<Comp> = Vec::new();
     let mut top: Vec<Comp> = Vec::new();
+    // Messages from outside (iMIP, the outbox) reach here without `validate`: the same limits.
+    let mut budget = crate::calendar::raw::ComponentBudget::default();
     for (unfolded, source) in logical_lines(text) {
         let prop = parse_prop(&unfolded, source)?;
         match prop.name.as_str() {
-            "BEGIN" => stack.push(Comp::new(&prop.value.trim().to_ascii_uppercase())),
+            "BEGIN" => {
+                stack.push(Comp::new(&prop.value.trim().to_ascii_uppercase()));
+                budget.open(stack.len())?;
+            }
             "END" => {
                 let done = stack.pop().ok_or_else(|| format!("END:{} without BEGIN (RFC 5545 §3.6)", prop.value))?;
                 if !done.name.eq_ignore_ascii_case(prop.value.trim()) {

@@ -111,6 +111,15 @@ pub(crate) fn compose(method: Method, sources: &[&Object], mut comps: Vec<Comp>,
         cal.props.push(scale.clone());
     }
     cal.props.push(Prop::new("METHOD", method.as_str()));
+    // RFC 5546 §3.2: every component of a message names the ORGANIZER, while RFC 6638 §3.2.4.2
+    // lets an override of a stored object leave it out (it has the series'). Found by fuzzing.
+    // A message of overrides alone takes it from the objects it was made from.
+    let organizer = comps.iter().find_map(|c| c.prop("ORGANIZER")).or_else(|| sources.iter().flat_map(|s| s.items()).find_map(|c| c.prop("ORGANIZER")));
+    if let Some(organizer) = organizer.cloned() {
+        for c in comps.iter_mut().filter(|c| c.prop("ORGANIZER").is_none()) {
+            c.props.push(organizer.clone());
+        }
+    }
     for c in comps.iter_mut() {
         outgoing(c, now);
     }

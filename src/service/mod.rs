@@ -8,9 +8,11 @@ pub mod collections;
 pub mod feeds;
 pub mod freebusy;
 pub mod import;
+pub mod import_jobs;
 pub mod objects;
 pub mod reminders;
 pub mod scheduling;
+pub mod sessions;
 pub mod shares;
 pub mod users;
 
@@ -78,6 +80,10 @@ pub enum ServiceError {
     /// `kalends_store_errors_total`.
     #[error("store error: {0}")]
     Store(String),
+    /// The database is out of reach, or its connection broke (decision 0031): a 503 with
+    /// Retry-After, also counted as `kalends_store_errors_total`.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -95,6 +101,7 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::UidReplaced { name } => ServiceError::Conflict(format!("{name} holds another UID")),
             StoreError::InBatch { error, .. } => ServiceError::from(*error),
+            gone if gone.is_unavailable() => ServiceError::Unavailable(gone.to_string()),
             // The database itself failed: a 500 worth counting (kalends_store_errors_total).
             failed @ (StoreError::Database(_) | StoreError::Migrate(_)) => ServiceError::Store(failed.to_string()),
             other => ServiceError::Internal(other.to_string()),

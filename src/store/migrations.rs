@@ -40,6 +40,7 @@ pub const SQLITE: Embedded = embed!("sqlite":
     "0011_reminders.sql",
     "0012_app_passwords.sql",
     "0013_locks.sql",
+    "0014_web.sql",
 );
 
 pub const POSTGRES: Embedded = embed!("postgres":
@@ -56,6 +57,7 @@ pub const POSTGRES: Embedded = embed!("postgres":
     "0011_reminders.sql",
     "0012_app_passwords.sql",
     "0013_locks.sql",
+    "0014_web.sql",
 );
 
 impl Embedded {

@@ -9,6 +9,7 @@ use std::future::Future;
 
 mod migrations;
 mod postgres;
+mod retry;
 mod sqlite;
 
 pub use postgres::PgStore;
@@ -72,6 +73,9 @@ pub enum StoreError {
     InBatch { index: usize, error: Box<StoreError> },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The connection broke during COMMIT: the write may or may not have happened (retry.rs).
+    #[error("the database connection broke during commit: {0}")]
+    CommitUnknown(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -598,19 +602,26 @@ impl Store {
     }
 }
 
-/// Implements a store trait for `Store` by forwarding each method to the engine.
+/// Implements a store trait for `Store` by forwarding each method to the engine. On PostgreSQL
+/// a call whose transaction surely did not commit (a lost connection, a serialization failure)
+/// runs again, a bounded number of times (retry.rs); a method marked `#[once]` hands rows to
+/// the caller as they come, which a second run would repeat, and is never retried.
 macro_rules! delegate {
-    ($trait:ident { $(fn $m:ident(&self $(, $a:ident : $t:ty)*) -> $r:ty;)* }) => {
+    ($trait:ident { $($(#[$once:ident])? fn $m:ident(&self $(, $a:ident : $t:ty)*) -> $r:ty;)* }) => {
         impl $trait for Store {
             $(
                 async fn $m(&self $(, $a: $t)*) -> $r {
                     match self {
                         Store::Sqlite(s) => s.$m($($a),*).await,
-                        Store::Postgres(s) => s.$m($($a),*).await,
+                        Store::Postgres(s) => delegate!(@pg $($once)? s.$m($($a),*)),
                     }
                 }
             )*
         }
+    };
+    (@pg once $s:ident.$m:ident($($a:ident),*)) => { $s.$m($($a),*).await };
+    (@pg $s:ident.$m:ident($($a:ident),*)) => {
+        $crate::store::retry::retried(|| $s.suspect_connections(), move || $s.$m($($crate::store::retry::Again::again(&$a)),*)).await
     };
 }
 
@@ -645,6 +656,7 @@ delegate!(ObjectStore {
     fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>>;
     fn objects_by_names(&self, collection: CollectionId, names: &[String]) -> StoreResult<Vec<MemberData>>;
     fn list_objects(&self, collection: CollectionId) -> StoreResult<Vec<ObjectMeta>>;
+    #[once]
     fn list_members(&self, collection: CollectionId, visit: &mut MemberVisitor<'_>) -> StoreResult<usize>;
     fn member_count(&self, collection: CollectionId) -> StoreResult<usize>;
     fn list_objects_with_data(&self, collection: CollectionId) -> StoreResult<Vec<StoredObject>>;
@@ -677,3 +689,5 @@ mod feeds;
 pub use feeds::{FeedId, FeedLink, FeedStore, NewFeedLink};
 mod locks;
 pub use locks::{Lock, LockRefused, LockStore, NewLock, at_or_below};
+mod web;
+pub use web::{ImportJob, NewWebSession, WebSession, WebStore};

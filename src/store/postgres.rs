@@ -1,7 +1,9 @@
 //! PostgreSQL engine, for production and multi-node deployments: one pool. The queries and
 //! method bodies live in `shared/`.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -38,6 +40,15 @@ macro_rules! claim_lock {
 mod shared;
 
 const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a connection before it is answered 503: sqlx's default of 30 s
+/// would hold every request that long while the database is gone, past the balancer's timeouts
+/// (decision 0031). A busy pool hands connections on in milliseconds, so 5 s is only reached
+/// when the database does not answer.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a connection was found broken, every connection is pinged before use for this long:
+/// its idle siblings were probably cut too, and a ping finds that out before a request's
+/// statement does (decision 0031).
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// A connection idle longer than this is pinged before use. sqlx's default pings before every
 /// acquire, a network round trip as dear as a point read; sqlx also pings at every release, so
 /// a connection that sat in the pool briefly was checked moments ago.
@@ -48,27 +59,44 @@ pub struct PgStore {
     /// Reads and writes alike: PostgreSQL's row locks serialise writers per collection (see
     /// shared/mod.rs), so there is nothing to gain from a separate write pool.
     pool: PgPool,
+    /// Until when (ms since the epoch) connections are pinged before use (`suspect_connections`).
+    suspect_until: Arc<AtomicU64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl PgStore {
     /// Connects to `postgres://…` / `postgresql://…` and migrates. sqlx takes an advisory lock
     /// while migrating, so several nodes may start at once.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        let suspect_until = Arc::new(AtomicU64::new(0));
+        let suspect = suspect_until.clone();
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
+            .before_acquire(move |conn, meta| {
+                let suspect = now_ms() < suspect.load(Ordering::Relaxed);
                 Box::pin(async move {
-                    if meta.idle_for > PING_IF_IDLE {
+                    // A failed ping closes the connection; the pool takes or opens another.
+                    if suspect || meta.idle_for > PING_IF_IDLE {
                         conn.ping().await?;
                     }
                     Ok(true)
                 })
             })
             .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, suspect_until })
+    }
+
+    /// A connection was found broken: ping the others before use for a while.
+    pub(super) fn suspect_connections(&self) {
+        let until = now_ms().saturating_add(u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(u64::MAX));
+        self.suspect_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// A connection for reads, from the one pool.

@@ -176,6 +176,7 @@ fn resolve(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Element, 
     for attr in start.attributes() {
         let attr = attr.map_err(|e| e.to_string())?;
         if attr.key.as_namespace_binding().is_some() {
+            check_namespace(attr.value.as_bytes())?;
             continue;
         }
         let (ns, local) = resolver.resolve_attribute(attr.key);
@@ -197,13 +198,44 @@ fn resolve(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Element, 
     })
 }
 
+/// quick-xml binds a namespace to the declaration's raw bytes, unescaped and unnormalized, so a
+/// name holding `&gt;` or a newline would not be the name our writer declares when a dead
+/// property is stored and read back. A namespace name is a URI reference (Namespaces in XML
+/// §2.2), and RFC 3986 §2 leaves these characters out of URIs, so such a declaration is refused.
+fn check_namespace(value: &[u8]) -> Result<(), String> {
+    match value.iter().find(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | 0..=b' ' | 0x7f)) {
+        Some(b) => Err(format!("namespace name with byte 0x{b:02X}, which a URI cannot hold (RFC 3986 §2)")),
+        None => Ok(()),
+    }
+}
+
 fn qname(ns: ResolveResult<'_>, local: &str) -> Result<QName, String> {
+    check_name(local)?;
     match ns {
+        // Namespaces in XML §3: the xmlns prefix declares, it names no element or attribute.
+        ResolveResult::Bound(ns) if ns.into_inner() == XMLNS_NS => {
+            Err(format!("the xmlns prefix cannot name {local}"))
+        }
         ResolveResult::Bound(ns) => Ok(QName::parsed(ns.into_inner(), local)),
         ResolveResult::Unbound => Ok(QName::parsed("", local)),
         ResolveResult::Unknown(prefix) => {
             Err(format!("namespace prefix \"{prefix}\" is not bound"))
         }
+    }
+}
+
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// quick-xml takes a name to be everything up to whitespace, `/` or `>`, so `a="x"b` would be a
+/// name the writer echoes into XML nobody can read. XML 1.0 §2.3 Name, checked on ASCII (any
+/// character beyond it is left to quick-xml, as the productions allow most of them).
+fn check_name(local: &str) -> Result<(), String> {
+    let start_ok = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    let ok = |c: char| start_ok(c) || c.is_ascii_digit() || c == '-' || c == '.';
+    let mut chars = local.chars();
+    match chars.next() {
+        Some(first) if start_ok(first) && chars.all(ok) => Ok(()),
+        _ => Err(format!("\"{local}\" is not an XML name (XML 1.0 §2.3)")),
     }
 }
 

@@ -223,3 +223,28 @@ fn the_organizer_cannot_change() {
     let mixed = standup("", &override_on("12", "", &["o", "a"]).replace("ORGANIZER;CN=Olga:mailto:o@x.org", "ORGANIZER:mailto:z@x.org"));
     assert_eq!(organizer_change(None, &mixed, &owner(), NOW), Err(SchedError::SameOrganizer));
 }
+
+/// Found by fuzzing (issue 22): an override without ORGANIZER (RFC 6638 §3.2.4.2 allows it: it
+/// has the series') went out in a REQUEST as a VEVENT without ORGANIZER, which RFC 5546 §3.2
+/// forbids and `parse_message` refused. Every component of a message now carries it.
+#[test]
+fn an_override_without_organizer_gets_the_series_organizer_in_messages() {
+    let bare = override_on("12", "", &["a"]).replace("ORGANIZER;CN=Olga:mailto:o@x.org\r\n", "");
+    let plan = organizer_change(None, &standup("", &bare), &owner(), NOW).unwrap();
+    check_plan(&plan);
+    let request = &to(&plan.messages, "mailto:a@x.org")[0].text;
+    assert_eq!(request.matches("ORGANIZER;CN=Olga:mailto:o@x.org\r\n").count(), 2, "{request}");
+    assert!(!plan.store.contains("RECURRENCE-ID;TZID=Europe/Berlin:20240612T100000\r\nDTSTART;TZID=Europe/Berlin:20240612T100000\r\nDTEND;TZID=Europe/Berlin:20240612T101500\r\nSUMMARY:Standup\r\nSEQUENCE:1\r\nORGANIZER"), "the stored copy is left as written");
+}
+
+/// Found by fuzzing (issue 22): a REQUEST of an override alone, where the override has no
+/// ORGANIZER, still names the series' ORGANIZER (taken from the object).
+#[test]
+fn a_message_of_an_override_alone_names_the_organizer() {
+    let only_c = override_on("12", "", &["a", "c"]).replace("ORGANIZER;CN=Olga:mailto:o@x.org\r\n", "");
+    let plan = organizer_change(None, &standup("", &only_c), &owner(), NOW).unwrap();
+    check_plan(&plan);
+    let request = &to(&plan.messages, "mailto:c@x.org")[0].text;
+    assert!(!request.contains("RRULE:FREQ=DAILY"), "c is invited to the one instance only: {request}");
+    assert!(request.contains("ORGANIZER;CN=Olga:mailto:o@x.org\r\n"), "{request}");
+}

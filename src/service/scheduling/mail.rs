@@ -114,4 +114,14 @@ mod tests {
         assert!(parse(b"\x00\x01\x02binary").is_err());
         assert!(parse(b"hello world\r\n").is_err());
     }
+
+    /// Found by fuzzing (issue 22): a message/rfc822 part whose nested headers run into a
+    /// second message/rfc822 made mail-parser's debug build panic (a debug_assert!; release
+    /// builds end the part). The exact input; Cargo.toml builds mail-parser as it ships.
+    #[test]
+    fn a_nested_message_that_loses_its_multipart_is_read_without_panicking() {
+        let raw = include_bytes!("../../../fuzz/corpus/imip_mail/nested-rfc822-lost-multipart.eml");
+        let mail = parse(raw).unwrap();
+        assert_eq!(mail.from.as_deref(), Some("a@example.com"));
+    }
 }

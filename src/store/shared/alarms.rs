@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
+use crate::store::retry::commit_failed;
 use super::{Conn, Db, Engine};
 use crate::store::{
     AlarmDecision, AlarmDelivery, AlarmRound, AlarmSlot, AlarmStore, BackfillObject, CollectionId, Decide, DueAlarm, FireOutcome,
@@ -257,7 +258,7 @@ impl AlarmStore for Engine {
             apply(&mut tx, &due, decision, now, &mut round).await?;
             *queued.entry(r.owner_id).or_insert(0) += i64::try_from(newly).unwrap_or(i64::MAX);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(round)
     }
 
@@ -293,14 +294,14 @@ impl AlarmStore for Engine {
     async fn prune_alarm_deliveries(&self, before: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::PRUNE_DELIVERIES).bind(before).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected())
     }
 
     async fn set_reminder_emails(&self, user: UserId, on: bool) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::SET_REMINDER_EMAILS).bind(user.0).bind(on).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -322,7 +323,7 @@ impl AlarmStore for Engine {
             drop(conn);
             let mut tx = self.begin_write().await?;
             sqlx::query(sql::BACKFILL_ADVANCE).bind(until).execute(&mut *tx).await?;
-            tx.commit().await?;
+            tx.commit().await.map_err(commit_failed)?;
         }
         Ok(rows.into_iter().map(|r| BackfillObject { object: ObjectId(r.id), data: r.data, timezone: r.timezone }).collect())
     }
@@ -333,7 +334,7 @@ impl AlarmStore for Engine {
             sqlx::query(sql::BACKFILL_INSERT).bind(object.0).bind(next).bind(now).execute(&mut *tx).await?;
         }
         sqlx::query(sql::BACKFILL_ADVANCE).bind(through.0).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ use sqlx::FromRow;
 
 use super::users::UserRow;
 use super::{Db, Engine, now};
+use crate::store::retry::commit_failed;
 use crate::store::{AppPassword, AppPasswordStore, NewAppPassword, StoreResult, Timestamp, User, UserId};
 
 /// This capability's SQL, shared by both engines.
@@ -69,7 +70,7 @@ impl AppPasswordStore for Engine {
             .bind(now())
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(row.into())
     }
 
@@ -96,14 +97,14 @@ impl AppPasswordStore for Engine {
     async fn delete_app_password(&self, user: UserId, id: i64) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE).bind(user.0).bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn touch_app_password(&self, id: i64, now: Timestamp, since: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::TOUCH).bind(id).bind(now).bind(since).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 
 use super::dead_props::{self, DeadPropRow, patch_dead_props};
 use super::objects::existing_object;
+use crate::store::retry::commit_failed;
 use super::{Conn, Db, Engine, collect, corrupt, now, transfer, unique_is_already_exists};
 use crate::store::{
     Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps, CollectionStore, CollectionTransfer,
@@ -231,7 +232,7 @@ impl CollectionStore for Engine {
     async fn create_collection(&self, new: NewCollection) -> StoreResult<Collection> {
         let mut tx = self.begin_write().await?;
         let collection = insert_collection(&mut tx, &new, now()).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(collection)
     }
 
@@ -322,7 +323,7 @@ impl CollectionStore for Engine {
             .fetch_one(&mut *tx)
             .await?;
         let collection = Collection::try_from(row)?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(collection)
     }
 
@@ -344,7 +345,7 @@ impl CollectionStore for Engine {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use sqlx::FromRow;
 use super::collections::CollectionRow;
 use super::{Db, Engine};
 use crate::feed::{FeedMode, FeedSettings};
+use crate::store::retry::commit_failed;
 use crate::store::{Collection, FeedId, FeedLink, FeedStore, NewFeedLink, StoreError, StoreResult, Timestamp, UserId};
 
 /// A link's columns, prefixed so they do not collide with the joined collection's.
@@ -92,7 +93,7 @@ impl FeedStore for Engine {
                 e => StoreError::Database(e),
             })?;
         let row: FeedRow = sqlx::query_as(sql::BY_ID).bind(id).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(row.into_parts()?.0)
     }
 
@@ -114,21 +115,21 @@ impl FeedStore for Engine {
     async fn delete_feed(&self, id: FeedId) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE).bind(id.0).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn rotate_feed(&self, id: FeedId, new_hash: Vec<u8>, previous_until: Timestamp) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::ROTATE).bind(id.0).bind(new_hash).bind(previous_until).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn touch_feed(&self, id: FeedId, now: Timestamp, since: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(sql::TOUCH).bind(id.0).bind(now).bind(since).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 }

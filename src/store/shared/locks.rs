@@ -4,6 +4,7 @@ use sqlx::FromRow;
 
 use super::{Db, Engine};
 use crate::store::{Lock, LockRefused, LockStore, NewLock, StoreResult, Timestamp, UserId};
+use crate::store::retry::commit_failed;
 
 /// This capability's SQL, shared by both engines.
 pub mod sql {
@@ -94,7 +95,7 @@ impl LockStore for Engine {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(Ok(row.into()))
     }
 
@@ -108,28 +109,28 @@ impl LockStore for Engine {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(row.map(Lock::from))
     }
 
     async fn remove_lock(&self, token: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE).bind(token).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn remove_locks_under(&self, home: UserId, path: &str) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE_UNDER).bind(home.0).bind(path).bind(format!("{path}/")).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected())
     }
 
     async fn drop_expired_locks(&self, now: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DROP_ALL_EXPIRED).bind(now).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected())
     }
 }

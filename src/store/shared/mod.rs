@@ -127,6 +127,7 @@ pub(super) mod shares;
 pub(super) mod sync;
 pub(super) mod transfer;
 pub(super) mod users;
+pub(super) mod web;
 
 /// The statements of the helpers below.
 mod sql {

@@ -6,6 +6,7 @@ use sqlx::FromRow;
 use super::collections::CollectionRow;
 use super::dead_props::{self, DeadPropRow, patch_dead_props};
 use super::sync::{clear_tombstone, write_tombstone};
+use crate::store::retry::commit_failed;
 use super::{BumpedRow, Conn, Db, Engine, bump_seq, bump_seq_bytes, corrupt, expect_holds, listing, now, transfer};
 use crate::store::{
     CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, Member, MemberData, MemberVisitor,
@@ -614,7 +615,7 @@ impl ObjectStore for Engine {
             bump_seq(&mut tx, collection, now).await?
         };
         let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now, counted).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(outcome)
     }
 
@@ -628,7 +629,7 @@ impl ObjectStore for Engine {
         let mut tx = self.begin_write().await?;
         let bumped = bump_seq(&mut tx, collection, now).await?;
         delete_locked(&mut tx, collection, bumped.sync_seq, name, &expect, now, false).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
@@ -687,7 +688,7 @@ impl ObjectStore for Engine {
             &remove,
         )
         .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 }

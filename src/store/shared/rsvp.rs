@@ -1,6 +1,7 @@
 //! RsvpStore: the RSVP signing keys (migration 0007).
 
 use super::Engine;
+use crate::store::retry::commit_failed;
 use crate::store::{RsvpKey, RsvpStore, StoreResult, Timestamp};
 
 mod sql {
@@ -30,7 +31,7 @@ impl RsvpStore for Engine {
             sqlx::query(sql::RETIRE).bind(now).execute(&mut *tx).await?;
         }
         let row: KeyRow = sqlx::query_as(sql::INSERT).bind(secret).bind(now).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(key(row))
     }
 }

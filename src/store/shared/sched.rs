@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 use super::objects::{MemberRow, delete_locked, insert_many_locked, put_locked};
 use super::sync::clear_tombstone;
 use super::users::UserRow;
+use crate::store::retry::commit_failed;
 use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
@@ -471,7 +472,7 @@ impl SchedStore for Engine {
                 }
             }
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         done.into_iter().map(|d| d.ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))).collect()
     }
 
@@ -571,7 +572,7 @@ impl SchedStore for Engine {
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         let mut out: Vec<ClaimedItip> =
             rows.into_iter().map(|r| ClaimedItip { item: ExternalItip::from(r), claim: claim.clone() }).collect();
         out.sort_by_key(|c| c.item.id);
@@ -606,7 +607,7 @@ impl SchedStore for Engine {
     async fn prune_external(&self, before: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::PRUNE_EXTERNAL).bind(before).execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done)
     }
 }

@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::collections::CollectionRow;
+use crate::store::retry::commit_failed;
 use super::{Db, Engine, collect, corrupt};
 use crate::store::{
     Access, Collection, CollectionId, Share, ShareGrant, ShareProps, ShareStore, StoreError, StoreResult, Timestamp, UserId,
@@ -145,14 +146,14 @@ impl ShareStore for Engine {
             .fetch_one(&mut *tx)
             .await?;
         let row: ShareRow = sqlx::query_as(sql::BY_ID).bind(id).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok((Share::try_from(row)?, created))
     }
 
     async fn delete_share(&self, collection: CollectionId, sharee: UserId) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql::DELETE).bind(collection.0).bind(sharee.0).execute(&mut *tx).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -196,7 +197,7 @@ impl ShareStore for Engine {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::objects::{MaybeObjectMetaRow, ObjectRow};
+use crate::store::retry::commit_failed;
 use super::{Conn, Db, Engine, collect};
 use crate::store::{
     CollectionId, ObjectId, ObjectMeta, StoreError, StoreResult, StoredObject, SyncDelta, SyncStore, Timeline, Timestamp,
@@ -284,7 +285,7 @@ impl SyncStore for Engine {
             }
             pruned += u64::try_from(seqs.len()).unwrap_or(u64::MAX);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(pruned)
     }
 
@@ -306,7 +307,7 @@ impl SyncStore for Engine {
             .bind(timeline.as_ref().and_then(|t| t.until))
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -5,6 +5,7 @@ use super::collections::{self, CollectionRow, below, collection_in, is_below};
 use super::objects::{self, add_bytes, check_uid_free, existing_object};
 use super::sync::{clear_tombstone, write_tombstone};
 use super::{Conn, Engine, bump_seq, collect, corrupt, lock_collections, now, unique_is_already_exists};
+use crate::store::retry::commit_failed;
 use crate::store::{
     Collection, CollectionId, CollectionTransfer, CollectionTransferKind, ObjectId, ObjectStore, StoreError, StoreResult,
     Timestamp,
@@ -254,7 +255,7 @@ pub(super) async fn transfer_collection(store: &Engine, t: CollectionTransfer) -
             }
         }
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(commit_failed)?;
     Ok(!existed)
 }
 
@@ -378,6 +379,6 @@ pub(super) async fn transfer_object(
         }
     }
     clear_tombstone(&mut tx, dest, dest_name).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(commit_failed)?;
     Ok(target.is_none() && child.is_none())
 }

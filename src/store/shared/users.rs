@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::collections::{self, insert_collection};
+use crate::store::retry::commit_failed;
 use super::{Db, Engine, now, unique_is_already_exists};
 use crate::store::{CollectionId, NewCollection, NewUser, StoreError, StoreResult, User, UserId, UserStore};
 
@@ -81,7 +82,7 @@ impl UserStore for Engine {
             };
             insert_collection(&mut tx, &new, now).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(row.into())
     }
 
@@ -124,7 +125,7 @@ impl UserStore for Engine {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
@@ -138,7 +139,7 @@ impl UserStore for Engine {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 
@@ -148,7 +149,7 @@ impl UserStore for Engine {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(commit_failed)?;
         Ok(())
     }
 

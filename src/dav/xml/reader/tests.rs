@@ -290,3 +290,35 @@ fn dead_property_round_trips_through_to_xml() {
         assert!(root_tag.contains(ns), "{ns} not declared on root: {stored}");
     }
 }
+
+/// Found by fuzzing (issue 22): quick-xml bound the namespace to the declaration's raw bytes, so
+/// `<`, `>` and a newline in it came back from `to_xml` as `&lt;`, `&gt;`, `&#10;`: a stored dead
+/// property read back under another name. Names a URI cannot hold are refused.
+#[test]
+fn namespace_names_a_uri_cannot_hold_are_refused() {
+    let found = b"<?xml version='1.0' encoding='UTF-8' ?><propfind xmlns=\"DAV:\" xmlns:CAL=\"urn:iss-set /></prop></propfind>\netf:params:xml:ns:caldav\" xmlns:CARD=\"urn:ietf:params:xml:ns:carddav\"><prop><CAL:calendar-user-address-set /></prop></propfind>";
+    assert!(err(found).contains("a URI cannot hold"), "{}", err(found));
+    for bad in ["a b", "x&amp;y", "x&gt;", "x\ty", "x&#10;y"] {
+        let body = format!("<D:a xmlns:D=\"DAV:\" xmlns:x=\"{bad}\"/>");
+        assert!(parse(body.as_bytes()).is_err(), "{bad}");
+    }
+    let ok = parse(b"<D:a xmlns:D=\"DAV:\" xmlns:x=\"http://example.com/ns?a='1'#f\"><x:b/></D:a>").unwrap();
+    assert_eq!(parse(ok.to_xml().as_bytes()).unwrap(), ok);
+    assert!(parse(b"<a xmlns=\"\"/>").is_ok());
+}
+
+/// Found by fuzzing (issue 22): `<xmlns:C="urn:…"getetag/>` was read as an element in the
+/// xmlns namespace named `C="urn:…"getetag`, which the writer then echoed into XML that does
+/// not parse. Names that are not XML names, and the xmlns prefix on an element, are refused.
+#[test]
+fn names_that_are_not_xml_names_are_refused() {
+    let found = b"<D:sync-collection xmlns:D=\"DAV:\"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getcontenttype/><xmlns:C=\"urn:ietf:params:xml:ns:caldav\"getetag/></D:prop></D:sync-collection>";
+    assert!(err(found).contains("xmlns prefix") || err(found).contains("not an XML name"), "{}", err(found));
+    for bad in ["<a\"b/>", "<1a/>", "<-a/>", "<a b\"=\"1\"/>"] {
+        assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for good in ["<a.b-c_d/>", "<_x/>", "<é1/>", "<D:a xmlns:D=\"DAV:\" D:x-y=\"1\"/>"] {
+        let tree = parse(good.as_bytes()).unwrap();
+        assert_eq!(parse(tree.to_xml().as_bytes()).unwrap(), tree, "{good}");
+    }
+}
