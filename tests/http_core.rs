@@ -527,6 +527,21 @@ async fn copy_and_move_collections(engine: Engine) {
     s.stop().await;
 }
 
+/// A PUT reads the used bytes in its locate statement (decision 0033): the quota still holds,
+/// for a new object and for an overwrite that grows, and counts what was written before.
+async fn put_respects_quota(engine: Engine) {
+    let s = start_with(engine, |c| c.limits.quota_bytes = 3000).await;
+    assert_eq!(send(s.req("MKCOL", "/calendars/alice/files/")).await.status, 201);
+    assert_eq!(send(s.req("PUT", "/calendars/alice/files/a").body("x".repeat(1500))).await.status, 201);
+    let r = send(s.req("PUT", "/calendars/alice/files/b").body("x".repeat(1600))).await;
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert_eq!(r.condition(), (DAV.into(), "quota-not-exceeded".into()));
+    assert_eq!(send(s.req("PUT", "/calendars/alice/files/b").body("x".repeat(1400))).await.status, 201);
+    assert_eq!(send(s.req("PUT", "/calendars/alice/files/a").body("x".repeat(1700))).await.status, 507);
+    assert_eq!(send(s.req("GET", "/calendars/alice/files/b")).await.status, 200);
+    s.stop().await;
+}
+
 async fn collection_copy_respects_quota(engine: Engine) {
     let s = start_with(engine, |c| c.limits.quota_bytes = 3000).await;
     assert_eq!(send(s.req("MKCOL", "/calendars/alice/big/")).await.status, 201);
@@ -789,6 +804,7 @@ on_both_engines!(
     copy_and_move,
     copy_and_move_collections,
     collection_copy_respects_quota,
+    put_respects_quota,
     proppatch_follows_document_order,
     export_calendar_collection,
     properties_on_demand,

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kalends::store::{
     CalendarIndex, Collection, CollectionId, CollectionKind, CollectionPatch, CollectionProps,
-    CollectionStore, CollectionTransfer, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, ListedObject, NewCollection, NewObject,
+    CollectionStore, CollectionTransfer, LockStore, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, ListedObject, NewCollection, NewObject,
     NewUser, ObjectId, ObjectStore, Store, StoreError, SyncStore, User, UserId, UserStore,
 };
 
@@ -1330,7 +1330,11 @@ async fn member_lookup_finds_collection_and_object_together(store: Store) {
     put(&store, &default, event("a.ics", "A", 1)).await;
     let bob = store.create_user(new_user("bob"), vec![]).await.unwrap();
 
-    let (c, meta) = store.member_meta(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
+    let m = store.member_meta(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
+    let (c, meta) = (m.collection, m.object);
+    assert!(!m.child_collection && !m.home_locked);
+    assert_eq!(m.used_bytes, store.used_bytes(alice.id).await.unwrap());
+    assert!(m.used_bytes > 0);
     assert_eq!(c, store.collection_by_path(alice.id, &default.path).await.unwrap().unwrap());
     assert_eq!(meta, store.object_meta(default.id, "a.ics").await.unwrap());
     assert!(meta.is_some());
@@ -1342,8 +1346,8 @@ async fn member_lookup_finds_collection_and_object_together(store: Store) {
     assert_eq!(object.data, event("a.ics", "A", 1).data);
 
     // The collection without such a member, and no collection at all.
-    let (c, meta) = store.member_meta(alice.id, &default.path, "zz.ics").await.unwrap().unwrap();
-    assert_eq!((c.id, meta), (default.id, None));
+    let m = store.member_meta(alice.id, &default.path, "zz.ics").await.unwrap().unwrap();
+    assert_eq!((m.collection.id, m.object), (default.id, None));
     let (c, object) = store.member_data(alice.id, &default.path, "zz.ics").await.unwrap().unwrap();
     assert_eq!(c.id, default.id);
     assert!(object.is_none());
@@ -1352,6 +1356,28 @@ async fn member_lookup_finds_collection_and_object_together(store: Store) {
     // Another owner sees nothing at the same path.
     assert!(store.member_meta(bob.id, &default.path, "a.ics").await.unwrap().is_none());
     assert!(store.member_data(bob.id, &default.path, "a.ics").await.unwrap().is_none());
+
+    // A child collection of the member's name, and a lock anywhere in the home (expired too:
+    // only no row at all means no lock can apply), each told by the same lookup.
+    let files = plain(&store, &alice, None, "files").await;
+    plain(&store, &alice, Some(&files), "files/sub").await;
+    let m = store.member_meta(alice.id, "files", "sub").await.unwrap().unwrap();
+    assert!(m.object.is_none() && m.child_collection && !m.home_locked);
+    assert!(!store.member_meta(alice.id, "files", "other").await.unwrap().unwrap().child_collection);
+    let lock = kalends::store::NewLock {
+        token: "urn:uuid:1".into(),
+        home: alice.id,
+        path: "files/elsewhere".into(),
+        principal: alice.id,
+        shared: false,
+        infinite: false,
+        owner_xml: None,
+        timeout_secs: 1,
+    };
+    // Taken at time 0 for a second: long expired.
+    store.take_lock(lock, 0, 10).await.unwrap().unwrap();
+    let m = store.member_meta(alice.id, &default.path, "a.ics").await.unwrap().unwrap();
+    assert!(m.home_locked && m.object.is_some());
 }
 
 async fn listing_and_multiget(store: Store) {

@@ -260,7 +260,7 @@ async fn store_event(ctx: &ApiContext<'_>, user: &Principal, c: &Collection, nam
     reply::unlocked(ctx.dav, user, &touches).await?;
     let (owner, collection) = acting_owner(user, c);
     let sched = ctx.dav.sched();
-    let req = PutRequest { collection: &collection, name, data: text.into_bytes(), content_type: Some("text/calendar"), expect, tag_match: None };
+    let req = PutRequest { collection: &collection, name, data: text.into_bytes(), content_type: Some("text/calendar"), expect, tag_match: None, used_bytes: None };
     let done = objects::put(&sched, &owner, req).await?;
     // The stored text (scheduling may have added to it) is what the answer shows.
     let stored = ctx.dav.store.object(collection.id, name).await?.ok_or_else(|| reply::not_found("the event was deleted meanwhile"))?;

@@ -106,14 +106,32 @@ pub(crate) fn with_times<R>(
     f: impl FnOnce(&Component, &ExactTimes<'_>) -> Result<R, QueryError>,
 ) -> Result<R, QueryError> {
     let text = std::str::from_utf8(data).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    let root = tree(text)?;
+    let parsed = validate::parse_vcalendar(text).map_err(|e| QueryError::Unreadable(e.to_string()))?;
+    let oracle = ExactTimes::new(&root, &parsed, ctx)?;
+    f(&root, &oracle)
+}
+
+/// `with_times` on the calcard parse of `text` the caller has already (a write's validation):
+/// one parse fewer.
+pub(crate) fn with_times_parsed<R>(
+    text: &str,
+    parsed: &validate::Parsed,
+    ctx: QueryContext,
+    f: impl FnOnce(&Component, &ExactTimes<'_>) -> Result<R, QueryError>,
+) -> Result<R, QueryError> {
+    let root = tree(text)?;
+    let oracle = ExactTimes::new(&root, parsed, ctx)?;
+    f(&root, &oracle)
+}
+
+/// The one top-level component of `text`.
+fn tree(text: &str) -> Result<Component, QueryError> {
     let mut top = ical::parse(text).map_err(QueryError::Unreadable)?;
     if top.len() != 1 {
         return Err(QueryError::Unreadable(format!("{} top-level components", top.len())));
     }
-    let root = top.remove(0);
-    let parsed = validate::parse_vcalendar(text).map_err(|e| QueryError::Unreadable(e.to_string()))?;
-    let oracle = ExactTimes::new(&root, &parsed, ctx)?;
-    f(&root, &oracle)
+    Ok(top.remove(0))
 }
 
 /// Whether any comp-filter or prop-filter in the tree has a time-range.

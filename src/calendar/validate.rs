@@ -42,7 +42,7 @@ pub enum InvalidObject {
 
 /// Parses and validates one calendar object resource and computes its index facts.
 pub fn parse_object(data: &[u8], opts: &ValidateOptions) -> Result<CalendarIndex, InvalidObject> {
-    validated(data, opts, |_, _| ()).map(|(index, ())| index)
+    validated(data, opts, |_, _, _| ()).map(|(index, ())| index)
 }
 
 /// What a write stores beside the bytes: the index facts and, for an event that has one, the
@@ -55,8 +55,24 @@ pub struct Indexed {
 
 /// `parse_object` plus the instance timeline, from the one parse.
 pub fn index_object(data: &[u8], opts: &ValidateOptions, horizon: Timestamp) -> Result<Indexed, InvalidObject> {
-    let (index, timeline) = validated(data, opts, |kind, timings| timeline::build(kind, timings, horizon))?;
+    let (index, timeline) = validated(data, opts, |kind, timings, _| timeline::build(kind, timings, horizon))?;
     Ok(Indexed { index, timeline })
+}
+
+/// The calcard parse of an object, as validation made it.
+pub type Parsed = ICalendar;
+
+/// `index_object`, also handing its parse to `then`: a write's other reader of the same bytes
+/// (the alarm schedule) needs no parse of its own.
+pub fn index_object_then<R>(
+    data: &[u8],
+    opts: &ValidateOptions,
+    horizon: Timestamp,
+    then: impl FnOnce(&Parsed) -> R,
+) -> Result<(Indexed, R), InvalidObject> {
+    let (index, (timeline, more)) =
+        validated(data, opts, |kind, timings, ical| (timeline::build(kind, timings, horizon), then(ical)))?;
+    Ok((Indexed { index, timeline }, more))
 }
 
 /// The timeline of stored bytes, for laying it out again later; `None` also when the bytes no
@@ -70,7 +86,7 @@ pub fn timeline_of(data: &[u8], horizon: Timestamp) -> Option<Timeline> {
 fn validated<R>(
     data: &[u8],
     opts: &ValidateOptions,
-    more: impl FnOnce(ComponentKind, &[Timing<'_>]) -> R,
+    more: impl FnOnce(ComponentKind, &[Timing<'_>], &ICalendar) -> R,
 ) -> Result<(CalendarIndex, R), InvalidObject> {
     let text = std::str::from_utf8(data).map_err(|e| {
         InvalidObject::Data(format!(
@@ -105,7 +121,7 @@ fn validated<R>(
         first_start: facts.range.lo,
         last_end: facts.range.hi,
     };
-    Ok((index, more(kind, &timings)))
+    Ok((index, more(kind, &timings, &ical)))
 }
 
 /// Parses exactly one VCALENDAR, after checking the content-line syntax calcard forgives.

@@ -5,6 +5,7 @@
 //! methods check (`access.rs`).
 
 use super::access::{Privilege, need};
+use super::lock::Locks;
 use super::resource::Target;
 use super::{DavContext, DavError, DavResult};
 use crate::service::Principal;
@@ -36,6 +37,26 @@ impl Located {
 /// Resolves `target` for `user`. Another user's space is Forbidden whether it exists or not,
 /// so existence of accounts does not leak.
 pub async fn locate(ctx: &DavContext, user: &Principal, target: &Target) -> DavResult<Located> {
+    locate_with(ctx, user, target, None).await
+}
+
+/// What `locate_for_write` learned beside the resource, each saving the write a statement.
+#[derive(Default)]
+pub struct WriteHints {
+    /// Primed with an empty list for a home the lookup found without locks.
+    pub locks: Locks,
+    /// The user's used bytes, when the lookup read them (an object path in their own home).
+    pub used_bytes: Option<i64>,
+}
+
+/// `locate` for a write: for an object path in the user's own home, the same statement tells
+/// whether the home holds a lock and the user's used bytes, so the write's lock check and quota
+/// check need no statement of their own.
+pub async fn locate_for_write(ctx: &DavContext, user: &Principal, target: &Target, hints: &mut WriteHints) -> DavResult<Located> {
+    locate_with(ctx, user, target, Some(hints)).await
+}
+
+async fn locate_with(ctx: &DavContext, user: &Principal, target: &Target, hints: Option<&mut WriteHints>) -> DavResult<Located> {
     match target {
         Target::Root => Ok(Located::Root),
         Target::PrincipalsRoot => Ok(Located::PrincipalsRoot),
@@ -51,7 +72,7 @@ pub async fn locate(ctx: &DavContext, user: &Principal, target: &Target) -> DavR
             {
                 return in_share(ctx, user, view, segments).await;
             }
-            in_home(ctx, user, segments, *trailing_slash).await
+            in_home(ctx, user, segments, *trailing_slash, hints).await
         }
         Target::WellKnownCaldav | Target::Unknown => Err(DavError::NotFound),
     }
@@ -97,10 +118,10 @@ async fn in_share(ctx: &DavContext, user: &Principal, view: Collection, segments
     }
 }
 
-async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool) -> DavResult<Located> {
+async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], trailing_slash: bool, hints: Option<&mut WriteHints>) -> DavResult<Located> {
     let store = &ctx.store;
     if !trailing_slash && segments.len() > 1 {
-        return object_first(ctx, user, segments).await;
+        return object_first(ctx, user, segments, hints).await;
     }
     let full = segments.join("/");
     if let Some(c) = store.collection_by_path(user.id, &full).await? {
@@ -125,18 +146,28 @@ async fn in_home(ctx: &DavContext, user: &Principal, segments: &[String], traili
 /// there is no such object. A member name is an object or a collection, never both (the store
 /// refuses the second), so the order of the lookups cannot change the answer; and a path of
 /// two or more segments can only be a collection if its parent is one.
-async fn object_first(ctx: &DavContext, user: &Principal, segments: &[String]) -> DavResult<Located> {
+/// The same lookup tells whether a collection has the name, so the collection is read only
+/// when there is one.
+async fn object_first(ctx: &DavContext, user: &Principal, segments: &[String], hints: Option<&mut WriteHints>) -> DavResult<Located> {
     let store = &ctx.store;
     let Some((name, parent_segments)) = segments.split_last() else { return Ok(Located::Home) };
-    let (parent, meta) = match store.member_meta(user.id, &parent_segments.join("/"), name).await? {
-        None => return Ok(Located::MissingParent),
-        Some(found) => found,
+    let Some(member) = store.member_meta(user.id, &parent_segments.join("/"), name).await? else {
+        return Ok(Located::MissingParent);
     };
-    if let Some(meta) = meta {
-        return Ok(Located::Object(parent, meta));
+    if let Some(hints) = hints {
+        if !member.home_locked {
+            hints.locks.none_in(user.id);
+        }
+        hints.used_bytes = Some(member.used_bytes);
+    }
+    if let Some(meta) = member.object {
+        return Ok(Located::Object(member.collection, meta));
+    }
+    if !member.child_collection {
+        return Ok(Located::Missing { parent: Some(member.collection), name: name.clone() });
     }
     match store.collection_by_path(user.id, &segments.join("/")).await? {
         Some(c) => Ok(Located::Collection(c)),
-        None => Ok(Located::Missing { parent: Some(parent), name: name.clone() }),
+        None => Ok(Located::Missing { parent: Some(member.collection), name: name.clone() }),
     }
 }

@@ -89,6 +89,13 @@ pub struct Locks {
 }
 
 impl Locks {
+    /// Records that `home` holds no lock (the caller read so in a statement it ran anyway).
+    pub fn none_in(&mut self, home: UserId) {
+        if !self.homes.iter().any(|(h, _)| *h == home) {
+            self.homes.push((home, Vec::new()));
+        }
+    }
+
     pub async fn of(&mut self, ctx: &DavContext, home: UserId) -> DavResult<&[Lock]> {
         let at = match self.homes.iter().position(|(h, _)| *h == home) {
             Some(at) => at,
@@ -155,7 +162,18 @@ pub async fn check_if(ctx: &DavContext, user: &Principal, headers: &DavHeaders, 
 /// a shared lock is also satisfied by another shared lock of the user's on the same resource),
 /// else 423 with `DAV:lock-token-submitted` naming the lock roots.
 pub async fn check_write(ctx: &DavContext, user: &Principal, headers: &DavHeaders, located: &Located, touches: &[Touch]) -> DavResult<()> {
-    let mut locks = Locks::default();
+    check_write_with(ctx, user, headers, located, touches, Locks::default()).await
+}
+
+/// `check_write` with what is known already of the homes' locks (`locate_for_write`).
+pub async fn check_write_with(
+    ctx: &DavContext,
+    user: &Principal,
+    headers: &DavHeaders,
+    located: &Located,
+    touches: &[Touch],
+    mut locks: Locks,
+) -> DavResult<()> {
     check_if(ctx, user, headers, located, &mut locks).await?;
     let submitted: Vec<&str> = headers.if_header.as_ref().map(|h| h.submitted().collect()).unwrap_or_default();
     let mut missing: Vec<String> = Vec::new();

@@ -5,7 +5,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Principal, ServiceError, ServiceResult};
 use crate::calendar::timeline::HORIZON_SECONDS;
-use crate::calendar::{Indexed, ValidateOptions, index_object};
+use crate::calendar::{Indexed, ValidateOptions};
+use crate::calendar::validate::index_object_then;
 use super::scheduling::deliver::{self, SchedCtx};
 use super::scheduling::directory::principal_addresses;
 use crate::sched::Role;
@@ -49,6 +50,9 @@ pub struct PutRequest<'a> {
     pub expect: Expect,
     /// RFC 6638 §8.3 If-Schedule-Tag-Match, quotes included.
     pub tag_match: Option<&'a str>,
+    /// The owner's used bytes when the caller has read them already (`locate_for_write`);
+    /// None reads them here.
+    pub used_bytes: Option<i64>,
 }
 
 /// RFC 6638 §2.1, §2.2: only the server writes into the scheduling inbox, and the outbox holds
@@ -84,7 +88,7 @@ pub async fn put(ctx: &SchedCtx<'_>, owner: &Principal, req: PutRequest<'_>) -> 
     refuse_box(req.collection)?;
     let sent = req.data.clone();
     let object = prepare(req.collection, req.name, req.data, req.content_type, limits)?;
-    check_quota(store, owner, object.data.len(), limits).await?;
+    check_quota(store, owner, req.used_bytes, object.data.len(), limits).await?;
     let role = scheduling_role(ctx, owner, req.collection, &object)?;
     let due = object.alarms.next_due();
     if role == Role::None && req.tag_match.is_none() {
@@ -204,11 +208,14 @@ pub(crate) fn prepare(
         return Err(ServiceError::UnsupportedMediaType);
     }
     let opts = ValidateOptions { min_date_time: limits.min_date_time, max_date_time: limits.max_date_time };
-    let Indexed { index, timeline } = index_object(&data, &opts, super::now().saturating_add(HORIZON_SECONDS))?;
+    // The alarm schedule reads validation's parse of the bytes, not a second one of its own.
+    let now = super::now();
+    let (Indexed { index, timeline }, alarms) = index_object_then(&data, &opts, now.saturating_add(HORIZON_SECONDS), |parsed| {
+        super::reminders::object_alarms_parsed(&data, parsed, collection, now)
+    })?;
     if !collection.props.components.contains(index.component.bit()) {
         return Err(ServiceError::UnsupportedComponent(index.component));
     }
-    let alarms = super::reminders::object_alarms(&data, collection, super::now());
     Ok(NewObject {
         name: name.to_owned(),
         data,
@@ -221,8 +228,11 @@ pub(crate) fn prepare(
     })
 }
 
-async fn check_quota(store: &Store, owner: &Principal, size: usize, limits: &WriteLimits) -> ServiceResult<()> {
-    let used = store.used_bytes(owner.id).await?;
+async fn check_quota(store: &Store, owner: &Principal, used: Option<i64>, size: usize, limits: &WriteLimits) -> ServiceResult<()> {
+    let used = match used {
+        Some(used) => used,
+        None => store.used_bytes(owner.id).await?,
+    };
     let size = i64::try_from(size).unwrap_or(i64::MAX);
     if used.saturating_add(size) > limits.quota_bytes {
         return Err(ServiceError::QuotaExceeded);
@@ -298,7 +308,7 @@ pub async fn transfer(store: &Store, owner: &Principal, t: Transfer<'_>, limits:
         prepare(dest, dest_name, stored.data, content_type, limits)?;
     }
     if keep_source {
-        check_quota(store, owner, usize::try_from(object.size).unwrap_or(usize::MAX), limits).await?;
+        check_quota(store, owner, None, usize::try_from(object.size).unwrap_or(usize::MAX), limits).await?;
     }
     store
         .transfer_object(source.id, name, dest.id, dest_name, overwrite, keep_source)

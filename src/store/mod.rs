@@ -335,6 +335,20 @@ pub enum Expect {
     NotEtag(Vec<String>),
 }
 
+/// `ObjectStore::member_meta`'s answer: the collection, its member of that name if any, and
+/// what a write there needs next (each a statement saved on the write path).
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub collection: Collection,
+    pub object: Option<ObjectMeta>,
+    /// A child collection has the member's name.
+    pub child_collection: bool,
+    /// The owner's home has lock rows (maybe expired); false means no lock applies there.
+    pub home_locked: bool,
+    /// The owner's used bytes (`UserStore::used_bytes`), for a write's quota check.
+    pub used_bytes: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct PutOutcome {
     pub created: bool,
@@ -435,7 +449,7 @@ pub trait ObjectStore {
         owner: UserId,
         path: &str,
         name: &str,
-    ) -> impl Future<Output = StoreResult<Option<(Collection, Option<ObjectMeta>)>>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<Member>>> + Send;
     /// `member_meta` with the object's bytes (a GET).
     fn member_data(
         &self,
@@ -636,7 +650,7 @@ delegate!(CollectionStore {
 });
 
 delegate!(ObjectStore {
-    fn member_meta(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>>;
+    fn member_meta(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<Member>>;
     fn member_data(&self, owner: UserId, path: &str, name: &str) -> StoreResult<Option<(Collection, Option<StoredObject>)>>;
     fn object_meta(&self, collection: CollectionId, name: &str) -> StoreResult<Option<ObjectMeta>>;
     fn object(&self, collection: CollectionId, name: &str) -> StoreResult<Option<StoredObject>>;

@@ -25,7 +25,8 @@ mod schedule;
 #[allow(clippy::unwrap_used)]
 mod tests;
 
-use super::query::{QueryContext, QueryError, with_times};
+use super::query::{QueryContext, QueryError, with_times, with_times_parsed};
+use super::validate::Parsed;
 use super::{ComponentKind, Timestamp};
 use schedule::Schedule;
 
@@ -195,6 +196,21 @@ pub fn next_due(
         return Ok(NextDue::Never);
     }
     with_schedule(data, ctx, |s| next_in(s, after, cap))
+}
+
+/// `next_due` on the parse a write's validation made of the same text (`index_object_then`).
+pub fn next_due_parsed(
+    text: &str,
+    parsed: &Parsed,
+    ctx: &AlarmContext,
+    after: Timestamp,
+    cap: i64,
+) -> Result<NextDue, AlarmError> {
+    if !may_have_alarms(text.as_bytes()) {
+        return Ok(NextDue::Never);
+    }
+    let query = QueryContext { zone: ctx.zone, max_instances: ctx.max_instances };
+    with_times_parsed(text, parsed, query, |root, times| Ok(Schedule::new(root, times, ctx).and_then(|s| next_in(&s, after, cap))))?
 }
 
 /// What the sender asks of a due object, from one parse: `fires_between(after, until)` and

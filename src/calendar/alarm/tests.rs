@@ -410,6 +410,28 @@ fn unreadable_data_is_an_error() {
 
 const DAY: i64 = 86_400;
 
+/// A write's schedule comes from its validation's parse (`next_due_parsed`): the same answer
+/// as a parse of its own, for single, recurring and alarm-less objects at several moments.
+#[test]
+fn next_due_on_validations_parse_agrees() {
+    let opts = crate::calendar::ValidateOptions { min_date_time: Timestamp::MIN, max_date_time: Timestamp::MAX };
+    let objects = [
+        cal(&event(&format!("{ONE_HOUR}\n{}", valarm("DISPLAY", "TRIGGER:-PT15M")))),
+        cal(&event(&format!("{ONE_HOUR}\nRRULE:FREQ=YEARLY\n{}", valarm("DISPLAY", "TRIGGER:-PT15M")))),
+        cal(&event(&format!("{ONE_HOUR}\nRRULE:FREQ=DAILY;COUNT=3\n{}", valarm("AUDIO", "TRIGGER;RELATED=END:PT5M")))),
+        cal(&event(ONE_HOUR)),
+    ];
+    for data in &objects {
+        for at in [ts("20240101T000000Z"), ts("20240110T094500Z"), ts("20240201T000000Z")] {
+            let (_, parsed) = crate::calendar::validate::index_object_then(data, &opts, at, |p| {
+                next_due_parsed(std::str::from_utf8(data).unwrap(), p, &ctx(UTC), at, 30 * DAY)
+            })
+            .unwrap();
+            assert_eq!(parsed, next_due(data, &ctx(UTC), at, 30 * DAY), "{}", String::from_utf8_lossy(data));
+        }
+    }
+}
+
 #[test]
 fn next_due_at_recheck_and_never() {
     let data = cal(&event(&format!("{ONE_HOUR}\n{}", valarm("DISPLAY", "TRIGGER:-PT15M"))));

@@ -130,7 +130,7 @@ async fn create_empty(ctx: &DavContext, user: &Principal, c: &Collection, name: 
         return Ok(false);
     }
     let (actor, owned) = acting_owner(user, c);
-    let request = PutRequest { collection: &owned, name, data: Vec::new(), content_type: None, expect: Expect::Absent, tag_match: None };
+    let request = PutRequest { collection: &owned, name, data: Vec::new(), content_type: None, expect: Expect::Absent, tag_match: None, used_bytes: None };
     match put(&ctx.sched(), &actor, request).await {
         Ok(done) => Ok(done.created),
         Err(ServiceError::PreconditionFailed) => Ok(false),

@@ -7,7 +7,7 @@ use http::{StatusCode, header};
 use crate::dav::header::DavHeaders;
 use crate::dav::access::{Privilege, require};
 use crate::dav::lock::{self, Touch};
-use crate::dav::locate::{Located, locate};
+use crate::dav::locate::{Located, WriteHints, locate_for_write};
 use crate::dav::method::get::{set, set_schedule_tag};
 use crate::dav::resource::Target;
 use crate::dav::{DavContext, DavError, DavResponse, DavResult};
@@ -22,7 +22,8 @@ pub async fn handle(
     headers: &DavHeaders,
     body: Bytes,
 ) -> DavResult<DavResponse> {
-    let located = locate(ctx, user, target).await?;
+    let mut hints = WriteHints::default();
+    let located = locate_for_write(ctx, user, target, &mut hints).await?;
     let (collection, name) = match &located {
         Located::Object(c, meta) => {
             require(c, Privilege::WriteContent, &ctx.paths.object(&user.name, &c.path, &meta.name))?;
@@ -41,7 +42,7 @@ pub async fn handle(
     // RFC 4918 §7.4: the object's locks, and for a new member the collection's too.
     let key = lock::key_in(user, &collection, Some(&name));
     let touches = if located.exists() { vec![Touch::Resource(key)] } else { vec![Touch::Resource(key.parent()), Touch::Resource(key)] };
-    lock::check_write(ctx, user, headers, &located, &touches).await?;
+    lock::check_write_with(ctx, user, headers, &located, &touches, hints.locks).await?;
     // A read-write sharee writes as the owner (decision 0023): the owner's quota, UIDs and, for
     // a scheduling object, the owner as the organizer's calendar user (RFC 6638 §3.2).
     let (actor, owned) = acting_owner(user, &collection);
@@ -52,6 +53,8 @@ pub async fn handle(
         content_type: headers.content_type.as_deref(),
         expect: headers.write_expectation(),
         tag_match: headers.if_schedule_tag_match.as_deref(),
+        // Read for the user's own home: a sharee's write counts against the owner.
+        used_bytes: hints.used_bytes.filter(|_| collection.share.is_none()),
     };
     let outcome = put(&ctx.sched(), &actor, request).await?;
     let mut resp = http::Response::new(Bytes::new());

@@ -12,7 +12,8 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 use super::{ServiceError, ServiceResult};
-use crate::calendar::alarm::{AlarmContext, NextDue, may_have_alarms, next_due};
+use crate::calendar::alarm::{AlarmContext, NextDue, may_have_alarms, next_due, next_due_parsed};
+use crate::calendar::validate::Parsed;
 use crate::calendar::parse_calendar_timezone;
 use crate::config::Config;
 use crate::store::{AlarmRound, AlarmStore, Collection, CollectionKind, ObjectAlarms, RsvpKey, Store, Timestamp, UserStore};
@@ -77,9 +78,24 @@ pub fn object_alarms(data: &[u8], collection: &Collection, now: Timestamp) -> Ob
     schedule(data, zone, now, LOOKAHEAD)
 }
 
+/// `object_alarms` on the parse the write's validation made of `data` (`index_object_then`).
+pub fn object_alarms_parsed(data: &[u8], parsed: &Parsed, collection: &Collection, now: Timestamp) -> ObjectAlarms {
+    if collection.kind != CollectionKind::Calendar || !may_have_alarms(data) {
+        return ObjectAlarms::Without;
+    }
+    let Ok(text) = std::str::from_utf8(data) else { return ObjectAlarms::Without };
+    let zone = calendar_zone(collection.props.timezone.as_deref());
+    let ctx = AlarmContext { zone, owner_addresses: &[], max_instances: MAX_INSTANCES };
+    alarms_of(next_due_parsed(text, parsed, &ctx, now, LOOKAHEAD))
+}
+
 fn schedule(data: &[u8], zone: chrono_tz::Tz, now: Timestamp, lookahead: i64) -> ObjectAlarms {
     let ctx = AlarmContext { zone, owner_addresses: &[], max_instances: MAX_INSTANCES };
-    match next_due(data, &ctx, now, lookahead) {
+    alarms_of(next_due(data, &ctx, now, lookahead))
+}
+
+fn alarms_of(next: Result<NextDue, crate::calendar::alarm::AlarmError>) -> ObjectAlarms {
+    match next {
         Ok(NextDue::At(t) | NextDue::Recheck(t)) => ObjectAlarms::With(Some(t)),
         Ok(NextDue::Never) => ObjectAlarms::With(None),
         // Stored objects passed validation; one that still does not read has nothing to fire.

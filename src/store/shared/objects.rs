@@ -7,9 +7,9 @@ use super::collections::CollectionRow;
 use super::dead_props::{self, DeadPropRow, patch_dead_props};
 use super::sync::{clear_tombstone, write_tombstone};
 use crate::store::retry::commit_failed;
-use super::{BumpedRow, Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
+use super::{BumpedRow, Conn, Db, Engine, bump_seq, bump_seq_bytes, corrupt, expect_holds, listing, now, transfer};
 use crate::store::{
-    CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, MemberData, MemberVisitor,
+    CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, Member, MemberData, MemberVisitor,
     NewObject, ObjectId, ObjectMeta, ObjectStore, PutOutcome, StoreError, StoreResult, StoredObject, Timestamp, UserId,
 };
 
@@ -17,10 +17,18 @@ use crate::store::{
 pub mod sql {
     /// A collection by path and its member of one name (LEFT JOIN: the collection without
     /// one). The collection's columns keep their names; the object's are prefixed `o_`.
+    /// Also what a write to the member must know next, saving a statement each: whether a
+    /// child collection is at `$4` (the member's path: a name is an object or a collection),
+    /// whether the owner's home holds any lock row at all (expired ones included, so `false`
+    /// is exact: no lock can apply), and the owner's used bytes (USED_BYTES, for the quota).
     pub const MEMBER_META: &str = concat!(
         "SELECT ",
         member_cols!(),
-        ", NULL AS o_data FROM collections c LEFT JOIN objects o \
+        ", NULL AS o_data, \
+         EXISTS (SELECT 1 FROM collections WHERE owner_id = $1 AND path = $4) AS child, \
+         EXISTS (SELECT 1 FROM locks WHERE home_id = $1) AS home_locked, \
+         (SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM collections WHERE owner_id = $1) AS used_bytes \
+         FROM collections c LEFT JOIN objects o \
          ON o.collection_id = c.id AND o.name = $3 WHERE c.owner_id = $1 AND c.path = $2"
     );
     pub const MEMBER_DATA: &str = concat!(
@@ -159,6 +167,15 @@ pub(super) struct MemberRow {
 }
 from_row!(MemberRow { o_data } flatten { collection, object });
 
+/// A MEMBER_META row: the member row and what a write needs next.
+struct MemberMetaRow {
+    member: MemberRow,
+    child: bool,
+    home_locked: bool,
+    used_bytes: i64,
+}
+from_row!(MemberMetaRow { child, home_locked, used_bytes } flatten { member });
+
 impl MemberRow {
     /// The collection, the object's metadata if there is an object, and its bytes if selected.
     pub(super) fn split(self) -> StoreResult<(Collection, Option<ObjectMeta>, Option<Vec<u8>>)> {
@@ -287,8 +304,7 @@ impl Engine {
 }
 
 /// A PUT inside a transaction that holds `collection`'s row lock (`bumped`, from `bump_seq`).
-/// `counted`: the lock's bump already added this object's size (a creation whose size was
-/// known up front, `write_scheduling`).
+/// `counted`: the lock's bump already added this object's size (`bump_seq_bytes`).
 pub(super) async fn put_locked(
     conn: &mut Conn,
     collection: CollectionId,
@@ -340,9 +356,9 @@ pub(super) async fn put_locked(
     if checks.tombstone {
         clear_tombstone(conn, collection, &object.name).await?;
     }
-    if !counted {
-        add_bytes(conn, collection, size - checks.size.unwrap_or(0)).await?;
-    }
+    // Counted up front means the new size is in already; only a replaced object's goes out.
+    let old = checks.size.unwrap_or(0);
+    add_bytes(conn, collection, if counted { -old } else { size - old }).await?;
     Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
 }
 
@@ -489,10 +505,17 @@ impl ObjectStore for Engine {
         owner: UserId,
         path: &str,
         name: &str,
-    ) -> StoreResult<Option<(Collection, Option<ObjectMeta>)>> {
-        let Some(row) = self.member_row(sql::MEMBER_META, owner, path, name).await? else { return Ok(None) };
-        let (collection, meta, _) = row.split()?;
-        Ok(Some((collection, meta)))
+    ) -> StoreResult<Option<Member>> {
+        let row: Option<MemberMetaRow> = sqlx::query_as(sql::MEMBER_META)
+            .bind(owner.0)
+            .bind(path)
+            .bind(name)
+            .bind(format!("{path}/{name}"))
+            .fetch_optional(&mut *self.reader().await?)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (collection, object, _) = row.member.split()?;
+        Ok(Some(Member { collection, object, child_collection: row.child, home_locked: row.home_locked, used_bytes: row.used_bytes }))
     }
 
     async fn member_data(
@@ -582,8 +605,16 @@ impl ObjectStore for Engine {
     ) -> StoreResult<PutOutcome> {
         let now = now();
         let mut tx = self.begin_write().await?;
-        let bumped = bump_seq(&mut tx, collection, now).await?;
-        let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now, false).await?;
+        // A creation (If-None-Match: *, as clients create) either adds exactly its size or
+        // fails and rolls back: its bytes go into the bump, one statement fewer per PUT.
+        let counted = expect == Expect::Absent;
+        let bumped = if counted {
+            let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
+            bump_seq_bytes(&mut tx, collection, now, size).await?
+        } else {
+            bump_seq(&mut tx, collection, now).await?
+        };
+        let outcome = put_locked(&mut tx, collection, &bumped, object, &expect, now, counted).await?;
         tx.commit().await.map_err(commit_failed)?;
         Ok(outcome)
     }
