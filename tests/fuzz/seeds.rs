@@ -139,6 +139,14 @@ pub fn headers() -> Vec<Vec<u8>> {
         "X-Forwarded-For: 203.0.113.195, 10.0.0.1, 2001:db8:85a3::8a2e:370:7334\r\nX-Forwarded-For: 192.0.2.1:4711\r\n",
         "Forwarded: for=unknown, for=_hidden, for=10.1.1.1\r\nDepth: 0\r\n",
         "Destination: /dav/calendars/bob/a%20b/\r\nIf-Match: W/\"x\"\r\n",
+        // The If header (RFC 4918 §10.4.6-§10.4.10's examples): untagged, tagged, Not, ETags.
+        "If: (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> [\"I am an ETag\"]) ([\"I am another ETag\"])\r\n",
+        "If: (Not <urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> <urn:uuid:58f202ac-22cf-11d1-b12d-002035b29092>)\r\n",
+        "If: (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2>) (Not <DAV:no-lock>)\r\n",
+        "If: </resource1> (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> [W/\"A weak ETag\"]) ([\"strong ETag\"])\r\n",
+        "If: <http://www.example.com/specs/> (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2>)\r\nDepth: infinity\r\n",
+        "If: </specs/rfc2518.doc> ([\"4217\"])\r\nOverwrite: F\r\n",
+        "If: </specs/rfc2518.doc> (Not [\"4217\"])\r\n",
     ];
     let mut seeds: Vec<Vec<u8>> = sets.iter().map(|s| s.as_bytes().to_vec()).collect();
     seeds.extend(corpus("headers"));
