@@ -20,9 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dav::{Created, create, event, get, multiget, put, sync};
+use dav::{Created, event, get, multiget, put, spawn_creates, sync};
 use fixture::Cluster;
-use futures_util::stream::{self, StreamExt};
 
 /// The scenarios share the machine's two cores; one at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -113,23 +112,7 @@ async fn a_node_killed_during_2000_puts_loses_and_duplicates_nothing() {
     let base = c.url.clone();
     let bodies: Vec<(String, String)> =
         (0..PUTS).map(|i| (format!("k{i}.ics"), event(&format!("k{i}"), &format!("Kill test {i}"), 1_900_000_000 + i as i64 * 900, ""))).collect();
-    let writes = {
-        let (bodies, done) = (bodies.clone(), done.clone());
-        tokio::spawn(async move {
-            stream::iter(bodies)
-                .map(|(name, body)| {
-                    let (client, base, done) = (client.clone(), base.clone(), done.clone());
-                    async move {
-                        let created = create(&client, &base, &name, &body).await;
-                        done.fetch_add(1, Ordering::Relaxed);
-                        (name, created)
-                    }
-                })
-                .buffer_unordered(16)
-                .collect::<Vec<_>>()
-                .await
-        })
-    };
+    let writes = spawn_creates(&client, &base, bodies.clone(), done.clone(), 16);
     // The kill lands in the middle of the writes; the node comes back for the last part.
     faults::wait_until(&done, PUTS / 5, 300).await;
     c.nodes[1].kill9();
@@ -236,23 +219,7 @@ async fn terminated_database_connections_are_recovered_without_loss() {
     let client = c.client.clone();
     let base = c.url.clone();
     let bodies: Vec<(String, String)> = (0..600).map(|i| (format!("t{i}.ics"), event(&format!("t{i}"), "Cut", 1_900_000_000 + i * 900, ""))).collect();
-    let writes = {
-        let (bodies, done) = (bodies.clone(), done.clone());
-        tokio::spawn(async move {
-            stream::iter(bodies)
-                .map(|(name, body)| {
-                    let (client, base, done) = (client.clone(), base.clone(), done.clone());
-                    async move {
-                        let created = create(&client, &base, &name, &body).await;
-                        done.fetch_add(1, Ordering::Relaxed);
-                        (name, created)
-                    }
-                })
-                .buffer_unordered(8)
-                .collect::<Vec<_>>()
-                .await
-        })
-    };
+    let writes = spawn_creates(&client, &base, bodies.clone(), done.clone(), 8);
     let mut cut = 0;
     for round in 1..=3 {
         faults::wait_until(&done, round * 120, 120).await;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use crate::fixture::{CAL, PW};
 use crate::harness::{CALDAV, DAV, prop};
 
@@ -39,6 +41,32 @@ pub enum Created {
     Acknowledged { etag: String, attempts: u32 },
     /// Never confirmed within the attempts.
     Unknown,
+}
+
+/// Creates every `(name, body)` with `create`, `concurrency` at a time, on a task of its own;
+/// `done` counts the answers so a fault can be timed against the writes' progress.
+pub fn spawn_creates(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<(String, String)>,
+    done: Arc<AtomicUsize>,
+    concurrency: usize,
+) -> tokio::task::JoinHandle<Vec<(String, Created)>> {
+    let (client, base) = (client.clone(), base.to_owned());
+    tokio::spawn(async move {
+        futures_util::stream::iter(bodies)
+            .map(|(name, body)| {
+                let (client, base, done) = (client.clone(), base.clone(), done.clone());
+                async move {
+                    let created = create(&client, &base, &name, &body).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    (name, created)
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>()
+            .await
+    })
 }
 
 /// Creates `name` with If-None-Match: * as a careful client does: on a transport error, a 502,
