@@ -82,11 +82,17 @@ pub async fn handle(ctx: &DavContext, user: &Principal, target: &Target, headers
     };
     // §9.10.1: 201 when the LOCK created the resource, else 200; the new token in Lock-Token.
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut resp = answer(status, &ActiveLock::of(ctx, user, &key, &lock, collection));
+    let mut resp = answer(status, &granted(ctx, user, &key, &lock, collection));
     if let Ok(v) = HeaderValue::from_str(&format!("<{}>", lock.token)) {
         resp.headers_mut().insert("lock-token", v);
     }
     Ok(resp)
+}
+
+/// The lock as a LOCK answers it: with the timeout granted (RFC 4918 §9.10.1, §10.7), not the
+/// seconds left a moment later, which a second boundary would make one less.
+fn granted(ctx: &DavContext, user: &Principal, key: &Key, lock: &Lock, collection: bool) -> ActiveLock {
+    ActiveLock { remaining: lock.timeout_secs, ..ActiveLock::of(ctx, user, key, lock, collection) }
 }
 
 /// §9.10.2: a LOCK without a body refreshes the user's lock on the resource (or one it lies
@@ -115,7 +121,7 @@ async fn refresh(
         None => None,
     };
     match refreshed {
-        Some(lock) => Ok(answer(StatusCode::OK, &ActiveLock::of(ctx, user, key, &lock, collection))),
+        Some(lock) => Ok(answer(StatusCode::OK, &granted(ctx, user, key, &lock, collection))),
         None => Err(DavError::condition(StatusCode::PRECONDITION_FAILED, Condition::LockTokenMatchesRequestUri)),
     }
 }
