@@ -110,7 +110,7 @@ impl Metrics {
         registry.register("rate_limit_decisions", "Rate limiter decisions, by limiter and verdict", rate_limit.clone());
         let store_errors = Counter::default();
         registry.register("store_errors", "Requests answered 500 because the database failed", store_errors.clone());
-        let scraped = Arc::new(ScrapeTime { cache, mailer, outbox: Mutex::new(None), overdue: Mutex::new(None) });
+        let scraped = Arc::new(ScrapeTime { cache, store: store.clone(), mailer, outbox: Mutex::new(None), overdue: Mutex::new(None) });
         registry.register_collector(Box::new(scraped.clone()));
         Metrics { registry, requests, durations, connections_open, connections, rate_limit, store_errors, scraped, store }
     }
@@ -205,6 +205,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What is read from other components when Prometheus scrapes.
 struct ScrapeTime {
     cache: Cache,
+    store: Store,
     mailer: Option<Arc<Mailer>>,
     /// The outbox as `render` just read it, and when (Unix seconds).
     outbox: Mutex<Option<(OutboxStats, i64)>>,
@@ -230,6 +231,11 @@ fn breaker_state(health: Health) -> i64 {
 
 fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
     let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
@@ -277,6 +283,15 @@ impl Collector for ScrapeTime {
                 "Age of the oldest email waiting in the outbox, 0 when none waits.",
                 age,
             )?;
+        }
+        if let Some((commits, writes)) = self.store.write_groups() {
+            counter(
+                &mut encoder,
+                "sqlite_write_commits",
+                "COMMITs of SQLite's writer connection: one per group of writes committed together.",
+                commits,
+            )?;
+            counter(&mut encoder, "sqlite_writes", "Writes committed on SQLite; over sqlite_write_commits, the mean group size.", writes)?;
         }
         if let Some(n) = *lock(&self.overdue) {
             gauge(

@@ -593,6 +593,15 @@ impl Store {
         }
     }
 
+    /// SQLite's committed write groups and the writes in them (group commit); None on
+    /// PostgreSQL, whose transactions commit one by one.
+    pub fn write_groups(&self) -> Option<(u64, u64)> {
+        match self {
+            Store::Sqlite(s) => Some(s.write_stats()),
+            Store::Postgres(_) => None,
+        }
+    }
+
     /// Whether the database answers a cheap statement on the migrated schema (`/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
         match self {

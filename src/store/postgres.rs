@@ -110,4 +110,19 @@ impl PgStore {
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
         self.pool.begin().await
     }
+
+    /// A PUT's transaction begun, its collection bumped (adding `bytes`; NotFound if gone) and
+    /// its checks read: three statements, each a round trip (SQLite makes them one).
+    async fn begin_put(
+        &self,
+        collection: crate::store::CollectionId,
+        now: crate::store::Timestamp,
+        bytes: i64,
+        object: &crate::store::NewObject,
+    ) -> StoreResult<(Transaction<'static, Db>, shared::BumpedRow, shared::objects::PutChecksRow)> {
+        let mut tx = self.begin_write().await?;
+        let bumped = shared::bump_seq_bytes(&mut tx, collection, now, bytes).await?;
+        let checks = shared::objects::put_checks(&mut tx, collection, &bumped, object).await?;
+        Ok((tx, bumped, checks))
+    }
 }

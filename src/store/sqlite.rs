@@ -6,14 +6,15 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous, SqliteTransactionManager,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite};
-use sqlx_core::transaction::TransactionManager;
-use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedMutexGuard, Semaphore, SemaphorePermit};
 
 use super::StoreResult;
+use writer::{State as WriterState, WriteTx, Writer};
+
+#[path = "sqlite_writer.rs"]
+mod writer;
 
 type Db = Sqlite;
 type Engine = SqliteStore;
@@ -75,8 +76,8 @@ pub struct SqliteStore {
     /// and `BEGIN IMMEDIATE` takes the write lock up front so even another process's writer is
     /// met by busy_timeout rather than a mid-transaction failure. Behind a mutex, not a sqlx
     /// pool, for the reason `Readers` gives; here the pool's ping sat on the one path every
-    /// write queues for.
-    writer: Arc<AsyncMutex<SqliteConnection>>,
+    /// write queues for. Writers that queue for it commit together (group commit, `writer`).
+    writer: Arc<Writer>,
     /// Reads. WAL lets these run alongside the writer. `query_only` keeps writes off these
     /// connections, which would bring the lock upgrades back. None for an in-memory database,
     /// which reads through the writer's one connection.
@@ -99,7 +100,7 @@ struct Readers {
 enum ReadConn<'a> {
     Own { conn: Option<SqliteConnection>, readers: &'a Readers, _permit: SemaphorePermit<'a> },
     /// The in-memory database's one connection.
-    Writer(AsyncMutexGuard<'a, SqliteConnection>),
+    Writer(OwnedMutexGuard<WriterState>),
 }
 
 impl Deref for ReadConn<'_> {
@@ -109,7 +110,7 @@ impl Deref for ReadConn<'_> {
         match self {
             // `conn` is Some until drop.
             ReadConn::Own { conn, .. } => conn.as_ref().unwrap_or_else(|| unreachable!("taken only in drop")),
-            ReadConn::Writer(conn) => conn,
+            ReadConn::Writer(state) => &state.conn,
         }
     }
 }
@@ -118,7 +119,7 @@ impl DerefMut for ReadConn<'_> {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         match self {
             ReadConn::Own { conn, .. } => conn.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")),
-            ReadConn::Writer(conn) => conn,
+            ReadConn::Writer(state) => &mut state.conn,
         }
     }
 }
@@ -152,7 +153,6 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .row_buffer_size(ROW_BUFFER);
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
 
         // The writer keeps its statement journals in memory: a statement that may fail half-way
         // after changing several rows (a multi-row INSERT, an UPDATE … RETURNING) copies every
@@ -168,7 +168,10 @@ impl SqliteStore {
             .connect()
             .await?;
         super::migrations::SQLITE.migrator().await?.run(&mut writer).await?;
-        let writer = Arc::new(AsyncMutex::new(writer));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // An in-memory database's one connection also serves reads, which must never see a
+        // group's writes before its COMMIT: there every write commits alone.
+        let writer = Writer::new(writer, if in_memory { 1 } else { writer::MAX_GROUP }, ACQUIRE_TIMEOUT);
 
         // An in-memory database has no WAL and vanishes with its last connection, and extra
         // connections to it would meet shared-cache table locks (SQLITE_LOCKED, which
@@ -190,7 +193,7 @@ impl SqliteStore {
     /// A read connection: one of `readers`, or the in-memory database's only one.
     async fn reader(&self) -> sqlx::Result<ReadConn<'_>> {
         let Some(readers) = &self.readers else {
-            return Ok(ReadConn::Writer(self.lock_writer().await?));
+            return Ok(ReadConn::Writer(self.writer.lock().await?));
         };
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, readers.permits.acquire())
             .await
@@ -202,52 +205,43 @@ impl SqliteStore {
         Ok(ReadConn::Own { conn: Some(conn), readers, _permit: permit })
     }
 
-    /// The writer connection, waited for at most `ACQUIRE_TIMEOUT`.
-    async fn lock_writer(&self) -> sqlx::Result<AsyncMutexGuard<'_, SqliteConnection>> {
-        tokio::time::timeout(ACQUIRE_TIMEOUT, self.writer.lock()).await.map_err(|_| sqlx::Error::PoolTimedOut)
+    /// Committed groups of writes and the writes in them (group commit, `writer`).
+    pub fn write_stats(&self) -> (u64, u64) {
+        let stats = self.writer.stats();
+        (stats.commits.load(std::sync::atomic::Ordering::Relaxed), stats.writes.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    async fn begin_write(&self) -> sqlx::Result<WriteTx<'_>> {
-        let mut conn = self.lock_writer().await?;
-        SqliteTransactionManager::begin(&mut conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"))).await?;
-        Ok(WriteTx { conn, open: true })
+    async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        self.writer.begin().await
     }
-}
 
-/// A write transaction on the writer connection, as sqlx's `Transaction` is on a pooled one:
-/// used as the connection, committed explicitly, rolled back when dropped otherwise (the
-/// rollback is queued on the connection's thread ahead of whatever the next holder sends).
-struct WriteTx<'a> {
-    conn: AsyncMutexGuard<'a, SqliteConnection>,
-    open: bool,
-}
-
-impl WriteTx<'_> {
-    async fn commit(mut self) -> sqlx::Result<()> {
-        SqliteTransactionManager::commit(&mut self.conn).await?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-impl Deref for WriteTx<'_> {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for WriteTx<'_> {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
-    }
-}
-
-impl Drop for WriteTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            SqliteTransactionManager::start_rollback(&mut self.conn);
+    /// A PUT's write begun, its collection bumped (adding `bytes`; NotFound if gone) and its
+    /// checks read, in ONE round trip to the writer's thread with the opening statement
+    /// (`BUMP_AND_PUT_CHECKS`): the writer's hold per PUT is mostly such round trips.
+    async fn begin_put(
+        &self,
+        collection: crate::store::CollectionId,
+        now: crate::store::Timestamp,
+        bytes: i64,
+        object: &crate::store::NewObject,
+    ) -> StoreResult<(WriteTx, shared::BumpedRow, shared::objects::PutChecksRow)> {
+        use sqlx::{Arguments, FromRow};
+        let mut args = sqlx::sqlite::SqliteArguments::default();
+        let uid = object.calendar.as_ref().map(|c| c.uid.clone());
+        // $3 (PUT_CHECKS' child path) is computed in this statement; its slot stays unused.
+        let added = args
+            .add(collection.0)
+            .and_then(|()| args.add(object.name.clone()))
+            .and_then(|()| args.add(None::<String>))
+            .and_then(|()| args.add(uid))
+            .and_then(|()| args.add(now))
+            .and_then(|()| args.add(bytes));
+        added.map_err(sqlx::Error::Encode)?;
+        let (tx, rows) = self.writer.begin_with(shared::objects::sql::BUMP_AND_PUT_CHECKS, args).await?;
+        match rows.as_slice() {
+            [bumped, checks] => Ok((tx, shared::BumpedRow::from_row(bumped)?, shared::objects::PutChecksRow::from_row(checks)?)),
+            // The UPDATE matched no collection: only the checks' row came back.
+            _ => Err(super::StoreError::NotFound),
         }
     }
 }
@@ -416,7 +410,7 @@ mod tests {
              created_at, modified_at, sync_seq) \
              SELECT 1, printf('%05d.ics', i), X'00', 'e', 'text/calendar', 1, i, 'VEVENT', 0, 0, i FROM n;"
         )))
-        .execute(&mut *store.writer.lock().await)
+        .execute(&mut store.writer.lock().await.unwrap().conn)
         .await
         .unwrap();
         let c = CollectionId(1);
@@ -449,7 +443,7 @@ mod tests {
             "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
              created_at, modified_at, sync_seq) VALUES (1, 'last.ics', X'00', 'e', 'text/calendar', 1, 'last', 'VEVENT', 0, 0, 9999999)",
         )
-        .execute(&mut *store.writer.lock().await)
+        .execute(&mut store.writer.lock().await.unwrap().conn)
         .await
         .unwrap();
         let expected: Vec<String> = expected.into_iter().chain(["last.ics".to_owned()]).collect();

@@ -214,7 +214,7 @@ async fn bump_seq(
 }
 
 /// `bump_seq` adding `bytes` to the collection's counter in the same statement.
-async fn bump_seq_bytes(conn: &mut Conn, collection: CollectionId, now: Timestamp, bytes: i64) -> StoreResult<BumpedRow> {
+pub(super) async fn bump_seq_bytes(conn: &mut Conn, collection: CollectionId, now: Timestamp, bytes: i64) -> StoreResult<BumpedRow> {
     sqlx::query_as(sql::BUMP_SEQ_BYTES)
         .bind(collection.0)
         .bind(now)
