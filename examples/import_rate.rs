@@ -145,7 +145,7 @@ async fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let with_put = args.next().is_some_and(|a| a == "put");
-    let corpus = corpus::Corpus::generate(SEED, n, n);
+    let corpus = corpus::Corpus::generate(SEED, n, n, corpus::RECENT_DAYS);
     let objects: Vec<&[u8]> = corpus.events.iter().map(|e| e.ics.as_bytes()).collect();
     let text = kalends::calendar::export_calendar(Some("Corpus"), &objects);
     // Every event changed: one more line in each (the split keeps everything else).

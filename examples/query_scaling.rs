@@ -34,8 +34,8 @@ async fn main() {
     let small: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let large: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(50_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let a = Calendar::load(&corpus::Corpus::generate(SEED, small, small)).await;
-    let big = corpus::Corpus::generate(SEED, small, large);
+    let a = Calendar::load(&corpus::Corpus::generate(SEED, small, small, corpus::RECENT_DAYS)).await;
+    let big = corpus::Corpus::generate(SEED, small, large, corpus::RECENT_DAYS);
     // Everything is in one calendar here, so the answer is both of the corpus's calendars'.
     let expected = big.expected_in_range(0, WEEK.0, WEEK.1) + big.expected_in_range(1, WEEK.0, WEEK.1);
     let b = Calendar::load(&big).await;

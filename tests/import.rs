@@ -146,7 +146,7 @@ async fn every_outcome(engine: Engine) {
 /// The benchmark corpus's 5,000 events, as one file (one VTIMEZONE per zone), all imported.
 async fn five_thousand_events(engine: Engine) {
     let s = start_server(engine).await;
-    let corpus = corpus::Corpus::generate(7, 5_000, 5_000);
+    let corpus = corpus::Corpus::generate(7, 5_000, 5_000, corpus::RECENT_DAYS);
     let objects: Vec<&[u8]> = corpus.events.iter().map(|e| e.ics.as_bytes()).collect();
     let text = kalends::calendar::export_calendar(Some("Corpus"), &objects);
     let r = import_into(&s.store, "calendar", &text).await;

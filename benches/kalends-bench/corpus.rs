@@ -19,6 +19,8 @@ const HORIZON: i64 = 1_814_400_000;
 /// Days kept free between history and 2024, longer than any history series lasts (a yearly
 /// rule with COUNT=3 spans 731 days), so history never reaches a recent window.
 const HISTORY_MARGIN_DAYS: i64 = 800;
+/// The middle of a dense corpus's days: the calendar-query row's week (ops::WEEK).
+const DENSE_CENTRE: i64 = 1_772_755_200; // 2026-03-06
 /// The calendars the corpus fills (event i goes to calendar i % 2).
 pub const CALENDARS: [&str; 2] = ["bench-a", "bench-b"];
 
@@ -44,6 +46,8 @@ pub struct Corpus {
     pub seed: u64,
     /// Events in the recent three years (the density).
     pub recent: usize,
+    /// Days the recent events are spread over (`RECENT_DAYS`, or fewer for a denser corpus).
+    pub span_days: i64,
     pub events: Vec<Event>,
 }
 
@@ -67,15 +71,22 @@ impl Corpus {
     /// `recent` events in 2024–2026; `total - recent` more before 2024 at the same density.
     /// The first `recent` events are the same for every `total`, so two corpora of one seed
     /// differ only in history.
-    pub fn generate(seed: u64, recent: usize, total: usize) -> Corpus {
+    ///
+    /// `span_days` below `RECENT_DAYS` packs the recent events into that many days around
+    /// `DENSE_CENTRE` (inside 2024–2026, so every window asked lies in them): the same events,
+    /// more of them in each week.
+    pub fn generate(seed: u64, recent: usize, total: usize, span_days: i64) -> Corpus {
         let total = total.max(recent);
+        let span_days = span_days.clamp(7, RECENT_DAYS);
         let history_days = if recent == 0 {
             0
         } else {
-            i64::try_from((total - recent) as u128 * RECENT_DAYS as u128 / recent as u128).unwrap_or(i64::MAX / 4)
+            i64::try_from((total - recent) as u128 * span_days as u128 / recent as u128).unwrap_or(i64::MAX / 4)
         };
-        let events = (0..total).map(|i| generate_event(seed, i, i >= recent, history_days.max(1))).collect();
-        Corpus { seed, recent, events }
+        let first_day = (DENSE_CENTRE / 86_400 - span_days / 2).clamp(RECENT_START / 86_400, RECENT_START / 86_400 + RECENT_DAYS - span_days);
+        let place = Place { first_day, span_days, history_days: history_days.max(1) };
+        let events = (0..total).map(|i| generate_event(seed, i, i >= recent, &place)).collect();
+        Corpus { seed, recent, span_days, events }
     }
 
     /// The events of one calendar.
@@ -281,13 +292,20 @@ const PEOPLE: [(&str, &str); 6] = [
     ("Bob Smith", "bob@example.org"),
 ];
 
-fn generate_event(seed: u64, i: usize, history: bool, history_days: i64) -> Event {
+/// Where the generated events' days lie.
+struct Place {
+    first_day: i64,
+    span_days: i64,
+    history_days: i64,
+}
+
+fn generate_event(seed: u64, i: usize, history: bool, place: &Place) -> Event {
     let mut r = Rng::new(seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     let recent_day0 = RECENT_START / 86_400;
     let day = if history {
-        recent_day0 - HISTORY_MARGIN_DAYS - 1 - r.below(history_days as u64) as i64
+        recent_day0 - HISTORY_MARGIN_DAYS - 1 - r.below(place.history_days as u64) as i64
     } else {
-        recent_day0 + r.below(RECENT_DAYS as u64) as i64
+        place.first_day + r.below(place.span_days as u64) as i64
     };
     let mut zone = match r.below(100) {
         0..=9 => Zone::AllDay,
