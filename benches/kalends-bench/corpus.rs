@@ -174,10 +174,16 @@ pub fn union_seconds(mut spans: Vec<(i64, i64)>) -> i64 {
     total + current.map_or(0, |(s, e)| e - s)
 }
 
-/// A new event for the PUT operation: `k`-th of its run, in 2027 so it lands in no window.
+/// Where the PUT operation's events start: 2100-01-01, past every window asked, including a feed
+/// link's (two years ahead of the real today). In 2027 they fell into the feed window, so the
+/// feed rows, which come after the PUT rows, measured a calendar grown by however many PUTs the
+/// engine had managed (87,000 events on SQLite after group commit, 21,000 on PostgreSQL).
+const PUT_START: i64 = 4_102_444_800;
+
+/// A new event for the PUT operation: `k`-th of its run, in 2100 so it lands in no window.
 pub fn put_event(seed: u64, k: usize) -> (String, String) {
     let uid = format!("put{seed}-{k}@bench.kalends");
-    let start = HORIZON - 86_400 * 30 + (k as i64 % 5000) * 600;
+    let start = PUT_START + (k as i64 % 5000) * 600;
     let ics = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Kalends//kalends-bench//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
          DTSTAMP:20240101T000000Z\r\nDTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Neuer Termin {k} – ünïcödé\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",

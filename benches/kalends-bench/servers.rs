@@ -65,10 +65,10 @@ impl Server {
     }
 
     /// After the corpus was loaded: on PostgreSQL, `VACUUM (ANALYZE)` its database, the state
-    /// autovacuum reaches shortly after a load anyway. Without it the autovacuum of the load
-    /// ran during whichever rows came first and was counted as their PostgreSQL CPU (its worker
-    /// serves the database): in alternating rounds the target loaded first measured ~40 %
-    /// slower on PUT, whichever build it was.
+    /// autovacuum keeps a production database in. This machine's PostgreSQL runs with
+    /// autovacuum off, so nothing analyzed or vacuumed the freshly loaded tables, and in
+    /// alternating rounds whichever target came first measured ~40 % slower on PUT, whichever
+    /// build it was; with this both orders agree.
     pub async fn settle(&self) -> Result<(), String> {
         let Some(pg) = &self.pg else { return Ok(()) };
         let mut conn = sqlx::PgConnection::connect(&with_database(&pg.admin_url, &pg.name)).await.map_err(|e| e.to_string())?;
