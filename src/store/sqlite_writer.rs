@@ -101,6 +101,17 @@ impl Writer {
         Ok(state)
     }
 
+    /// The connection for a new write: counted as arriving while it waits (so the group's
+    /// earlier writes wait for it), then readied by `settle`.
+    async fn arrive(&self) -> sqlx::Result<OwnedMutexGuard<State>> {
+        let mut state = {
+            let _arriving = Arriving::new(&self.arriving);
+            self.acquire().await?
+        };
+        state.settle().await?;
+        Ok(state)
+    }
+
     async fn acquire(&self) -> sqlx::Result<OwnedMutexGuard<State>> {
         tokio::time::timeout(self.acquire_timeout, self.state.clone().lock_owned())
             .await
@@ -111,11 +122,7 @@ impl Writer {
     /// (which takes SQLite's write lock up front, so another process's writer is met by
     /// busy_timeout rather than a failure mid-transaction).
     pub(super) async fn begin(self: &Arc<Self>) -> sqlx::Result<WriteTx> {
-        let mut state = {
-            let _arriving = Arriving::new(&self.arriving);
-            self.acquire().await?
-        };
-        state.settle().await?;
+        let mut state = self.arrive().await?;
         let group = match state.group.clone() {
             Some(group) => {
                 state.exec(SAVEPOINT).await?;
@@ -123,9 +130,7 @@ impl Writer {
             }
             None => {
                 state.exec("BEGIN IMMEDIATE").await?;
-                let group = Arc::new(Group::default());
-                state.group = Some(group.clone());
-                group
+                state.open_group()
             }
         };
         Ok(WriteTx { state: Some(state), writer: self.clone(), group })
@@ -137,11 +142,7 @@ impl Writer {
     /// same round trip as the opening: the rows they returned. When one of them fails, the
     /// write is undone as a dropped one is, and the error returned.
     pub(super) async fn begin_with(self: &Arc<Self>, rest: &'static str, args: SqliteArguments) -> sqlx::Result<(WriteTx, Vec<SqliteRow>)> {
-        let mut state = {
-            let _arriving = Arriving::new(&self.arriving);
-            self.acquire().await?
-        };
-        state.settle().await?;
+        let mut state = self.arrive().await?;
         let joining = state.group.clone();
         let opening = if joining.is_some() { SAVEPOINT } else { "BEGIN IMMEDIATE" };
         let sql = sqlx::AssertSqlSafe(format!("{opening}; {rest}"));
@@ -165,11 +166,7 @@ impl Writer {
             // Nothing ran: no savepoint, no transaction to undo.
             return Err(failed.unwrap_or(sqlx::Error::WorkerCrashed));
         }
-        let group = joining.unwrap_or_else(|| {
-            let group = Arc::new(Group::default());
-            state.group = Some(group.clone());
-            group
-        });
+        let group = joining.unwrap_or_else(|| state.open_group());
         let tx = WriteTx { state: Some(state), writer: self.clone(), group };
         match failed {
             // Dropping the write undoes it (its savepoint, or the group it opened).
@@ -198,6 +195,13 @@ impl Drop for Arriving<'_> {
 impl State {
     async fn exec(&mut self, sql: &'static str) -> sqlx::Result<()> {
         sqlx::raw_sql(sql).execute(&mut self.conn).await.map(drop)
+    }
+
+    /// A new group, after its `BEGIN IMMEDIATE` ran.
+    fn open_group(&mut self) -> Arc<Group> {
+        let group = Arc::new(Group::default());
+        self.group = Some(group.clone());
+        group
     }
 
     /// Readies the connection for its next holder: a dropped write's statements undone, and a

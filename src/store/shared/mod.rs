@@ -4,8 +4,9 @@
 //! This directory is compiled twice, as a child module of `sqlite.rs` and of `postgres.rs`
 //! (`#[path = "shared/mod.rs"] mod shared;`, so the `mod` lines below name the files beside
 //! this one). Each parent supplies what genuinely differs:
-//! `type Db` (the sqlx database), `type Engine` (the store struct), and two connection
-//! primitives, `reader()` (a connection to read on) and `begin_write()`. Everything else is the same text: both
+//! `type Db` (the sqlx database), `type Engine` (the store struct), and three connection
+//! primitives, `reader()` (a connection to read on), `begin_write()`, and `begin_put()` (a PUT's
+//! transaction with its bump and checks: one round trip on SQLite, decision 0034). Everything else is the same text: both
 //! engines accept `$n` placeholders (sqlx-sqlite binds `$n` to argument n, repeats included),
 //! `RETURNING`, `ON CONFLICT … DO UPDATE … excluded`, and expression indexes, and the two
 //! migrations keep the schemas equivalent, so one query runs unchanged on either. Compiling a
