@@ -8,6 +8,7 @@
 use std::future::Future;
 
 mod migrations;
+mod pg_readers;
 mod postgres;
 mod retry;
 mod sqlite;
@@ -606,7 +607,15 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         match self {
             Store::Sqlite(s) => s.ping().await,
-            Store::Postgres(s) => s.ping().await,
+            Store::Postgres(s) => {
+                let answer = s.ping().await;
+                // Not a retried call, so it marks a broken connection itself: the read
+                // connections are then checked before use and the broken ones replaced.
+                if answer.as_ref().is_err_and(StoreError::is_unavailable) {
+                    s.suspect_connections();
+                }
+                answer
+            }
         }
     }
 }
@@ -628,7 +637,13 @@ macro_rules! delegate {
             )*
         }
     };
-    (@pg once $s:ident.$m:ident($($a:ident),*)) => { $s.$m($($a),*).await };
+    (@pg once $s:ident.$m:ident($($a:ident),*)) => {{
+        let answer = $s.$m($($a),*).await;
+        if answer.as_ref().is_err_and(StoreError::is_unavailable) {
+            $s.suspect_connections();
+        }
+        answer
+    }};
     (@pg $s:ident.$m:ident($($a:ident),*)) => {
         $crate::store::retry::retried(|| $s.suspect_connections(), move || $s.$m($($crate::store::retry::Again::again(&$a)),*)).await
     };

@@ -1,15 +1,17 @@
-//! PostgreSQL engine, for production and multi-node deployments: one pool. The queries and
-//! method bodies live in `shared/`.
+//! PostgreSQL engine, for production and multi-node deployments: a pool for write
+//! transactions and the store's own read connections (pg_readers.rs). The queries and method
+//! bodies live in `shared/`.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
 use super::StoreResult;
+use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn};
 
 type Db = Postgres;
 type Engine = PgStore;
@@ -39,6 +41,7 @@ macro_rules! claim_lock {
 #[path = "shared/mod.rs"]
 mod shared;
 
+/// Write transactions at once (reads have their own connections, `PgReaders`).
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a request waits for a connection before it is answered 503: sqlx's default of 30 s
 /// would hold every request that long while the database is gone, past the balancer's timeouts
@@ -50,15 +53,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// statement does (decision 0031).
 const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// A connection idle longer than this is pinged before use. sqlx's default pings before every
-/// acquire, a network round trip as dear as a point read; sqlx also pings at every release, so
-/// a connection that sat in the pool briefly was checked moments ago.
+/// acquire, a network round trip as dear as a point read; sqlx also pings a write connection at
+/// every release, and a read connection that sat briefly answered a statement moments ago.
 const PING_IF_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct PgStore {
-    /// Reads and writes alike: PostgreSQL's row locks serialise writers per collection (see
-    /// shared/mod.rs), so there is nothing to gain from a separate write pool.
+    /// Write transactions. PostgreSQL's row locks serialise writers per collection (see
+    /// shared/mod.rs), so they need no writer of their own as SQLite's do.
     pool: PgPool,
+    /// Reads, without the pool's ping at every release (pg_readers.rs).
+    readers: Arc<PgReaders>,
     /// Until when (ms since the epoch) connections are pinged before use (`suspect_connections`).
     suspect_until: Arc<AtomicU64>,
 }
@@ -73,6 +78,7 @@ impl PgStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let suspect_until = Arc::new(AtomicU64::new(0));
         let suspect = suspect_until.clone();
+        let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
@@ -87,10 +93,11 @@ impl PgStore {
             })
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options.clone())
             .await?;
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
-        Ok(PgStore { pool, suspect_until })
+        let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect_until.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
+        Ok(PgStore { pool, readers, suspect_until })
     }
 
     /// A connection was found broken: ping the others before use for a while.
@@ -99,9 +106,9 @@ impl PgStore {
         self.suspect_until.fetch_max(until, Ordering::Relaxed);
     }
 
-    /// A connection for reads, from the one pool.
-    async fn reader(&self) -> sqlx::Result<PoolConnection<Postgres>> {
-        self.pool.acquire().await
+    /// A connection for reads.
+    async fn reader(&self) -> sqlx::Result<ReadConn<'_>> {
+        self.readers.get().await
     }
 
     /// READ COMMITTED on purpose: every write first locks its collection row, and under READ
@@ -126,3 +133,4 @@ impl PgStore {
         Ok((tx, bumped, checks))
     }
 }
+
