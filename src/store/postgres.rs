@@ -134,3 +134,84 @@ impl PgStore {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sqlx::ConnectOptions;
+
+    use super::*;
+
+    /// A migrated store in a throw-away database, and the admin URL that drops it.
+    async fn throwaway() -> (PgStore, String, String) {
+        let admin = std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("kalends_unit_{:016x}", rand::random::<u64>());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("KALENDS_TEST_PG_URL names a PostgreSQL server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap();
+        let mut options = PgConnectOptions::from_str(&admin).unwrap();
+        options = options.database(&name);
+        let store = PgStore::open(options.to_url_lossy().as_ref()).await.unwrap();
+        (store, admin, name)
+    }
+
+    async fn drop_database(admin: &str, name: &str) {
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+    }
+
+    /// The incremental sync's statement keeps one generic plan: PostgreSQL plans a prepared
+    /// statement afresh at each execution while a fresh plan looks cheaper than its generic
+    /// one, and for DELTA_SINCE's earlier shape that planning was ~0.27 ms of a 0.02 ms
+    /// statement. Counted on the server (`pg_prepared_statements`), after five executions, on
+    /// a calendar of 2,500 members with its statistics gathered.
+    #[tokio::test]
+    async fn the_sync_delta_keeps_a_generic_plan() {
+        let (store, admin, name) = throwaway().await;
+        let mut tx = store.begin_write().await.unwrap();
+        let owner: i64 = sqlx::query_scalar("INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'h', 0) RETURNING id")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let collection: i64 = sqlx::query_scalar(
+            "INSERT INTO collections (owner_id, path, kind, components, sync_seq, created_at, modified_at) \
+             VALUES ($1, 'cal', 'calendar', 1, 2500, 0, 0) RETURNING id",
+        )
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             first_start, last_end, created_at, modified_at, sync_seq) \
+             SELECT $1, 'e' || g || '.ics', '\\x00', 'e', 'text/calendar', 1, 'u' || g, 'VEVENT', g, g + 1, 0, 0, g \
+             FROM generate_series(1, 2500) g",
+        )
+        .bind(collection)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = store.reader().await.unwrap();
+        sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
+        for _ in 0..10 {
+            let rows = sqlx::query(shared::sync::sql::DELTA_SINCE)
+                .bind(collection)
+                .bind(2499_i64)
+                .bind(i64::MAX)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 2, "the collection's row and the one member changed since 2499");
+        }
+        let (generic, custom): (i64, i64) =
+            sqlx::query_as("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1")
+                .bind(shared::sync::sql::DELTA_SINCE)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert!(generic >= 5, "generic plans {generic}, custom plans {custom}: planned afresh at each execution");
+        drop(conn);
+        drop(store);
+        drop_database(&admin, &name).await;
+    }
+}

@@ -10,18 +10,6 @@ use crate::store::{
     CollectionId, ObjectId, ObjectMeta, StoreError, StoreResult, StoredObject, SyncDelta, SyncStore, Timeline, Timestamp,
 };
 
-/// DELTA_SINCE's part 0: the collection's seq and floor with the members changed in ($2, S].
-macro_rules! delta_members {
-    () => {
-        concat!(
-            "SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, \
-             c.token_floor AS token_floor, ",
-            joined_object_cols!(),
-            ", CAST(NULL AS TEXT) AS t_name, CAST(NULL AS BIGINT) AS t_seq ",
-            changed_members_from!()
-        )
-    };
-}
 /// The collection `$1` joined with its members changed in ($2, its seq], capped at `$3`.
 macro_rules! changed_members_from {
     () => {
@@ -38,23 +26,42 @@ pub mod sql {
          DO UPDATE SET sync_seq = excluded.sync_seq, deleted_at = excluded.deleted_at";
     pub const DELETE_TOMBSTONE: &str =
         "DELETE FROM tombstones WHERE collection_id = $1 AND name = $2";
-    /// A sync delta in one statement, so one snapshot: the collection's seq S and retention
-    /// floor with the members changed in ($2, S] (part 0: at least one row while the
-    /// collection exists, the LEFT JOIN's NULL member when nothing changed), then the
-    /// tombstones in ($2, S] (part 1). `$3` caps each part (the caller's limit + 1, to tell
-    /// whether more exist). Each part keeps to its index (`objects_sync`, `tombstones_sync`).
+    /// A sync delta in one statement, so one snapshot, in three parts: the collection's seq S
+    /// and retention floor (part 0: one row while the collection exists), the members changed
+    /// in ($2, S] (part 1), the tombstones in ($2, S] (part 2). `$3` caps parts 1 and 2 (the
+    /// caller's limit + 1, to tell whether more exist).
+    ///
+    /// Each of parts 1 and 2 reads one table on its `(collection_id, sync_seq)` index, bounded
+    /// by S as a scalar subquery, in the index's order, so no sort stands between the scan and
+    /// the LIMIT. That shape is what lets PostgreSQL keep one generic plan for the prepared
+    /// statement: the earlier shape (the members LEFT JOINed to their collection) cost more as
+    /// a generic plan than a fresh plan per execution, so every incremental sync was planned
+    /// anew at bind, ~0.27 ms of the backend's ~0.4 ms per request, for a 0.02 ms execution.
     /// The NULLs are cast because PostgreSQL types an untyped NULL in a subquery as text.
     pub const DELTA_SINCE: &str = concat!(
-        "SELECT * FROM (",
-        delta_members!(),
-        ") AS m \
+        "SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, c.token_floor AS token_floor, \
+         CAST(NULL AS BIGINT) AS o_id, CAST(NULL AS TEXT) AS o_name, CAST(NULL AS TEXT) AS o_etag, \
+         CAST(NULL AS TEXT) AS o_content_type, CAST(NULL AS BIGINT) AS o_size, CAST(NULL AS TEXT) AS o_uid, \
+         CAST(NULL AS TEXT) AS o_component, CAST(NULL AS BIGINT) AS o_first_start, \
+         CAST(NULL AS BIGINT) AS o_last_end, CAST(NULL AS BIGINT) AS o_created_at, \
+         CAST(NULL AS BIGINT) AS o_modified_at, CAST(NULL AS BIGINT) AS o_sync_seq, \
+         CAST(NULL AS TEXT) AS o_schedule_tag, CAST(NULL AS TEXT) AS t_name, CAST(NULL AS BIGINT) AS t_seq \
+         FROM collections c WHERE c.id = $1 \
          UNION ALL \
-         SELECT * FROM (SELECT CAST(1 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
+         SELECT * FROM (SELECT CAST(1 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), ",
+        joined_object_cols!(),
+        ", CAST(NULL AS TEXT), CAST(NULL AS BIGINT) FROM objects o \
+         WHERE o.collection_id = $1 AND o.sync_seq > $2 \
+         AND o.sync_seq <= (SELECT sync_seq FROM collections WHERE id = $1) \
+         ORDER BY o.sync_seq LIMIT $3) AS m \
+         UNION ALL \
+         SELECT * FROM (SELECT CAST(2 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
          CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
          CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), \
          CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
-         CAST(NULL AS TEXT), t.name, t.sync_seq FROM tombstones t JOIN collections c ON c.id = t.collection_id \
-         WHERE t.collection_id = $1 AND t.sync_seq > $2 AND t.sync_seq <= c.sync_seq \
+         CAST(NULL AS TEXT), t.name, t.sync_seq FROM tombstones t \
+         WHERE t.collection_id = $1 AND t.sync_seq > $2 \
+         AND t.sync_seq <= (SELECT sync_seq FROM collections WHERE id = $1) \
          ORDER BY t.sync_seq LIMIT $3) AS r"
     );
     /// An initial sync: every member with the collection's seq S, nothing else (no floor, no
@@ -91,8 +98,8 @@ struct MembersRow {
 }
 from_row!(MembersRow { state_seq } flatten { object });
 
-/// A DELTA_SINCE row: part 0 carries the collection's seq and floor and a changed member
-/// (all NULL when none changed), part 1 a tombstone.
+/// A DELTA_SINCE row: part 0 carries the collection's seq and floor, part 1 a changed member,
+/// part 2 a tombstone.
 struct DeltaRow {
     part: i64,
     state_seq: Option<i64>,
@@ -246,9 +253,11 @@ impl SyncStore for Engine {
         let mut changed = Vec::with_capacity(rows.len());
         let mut removed = Vec::new();
         for row in rows {
-            if row.part == 0 {
+            if row.part == 1 {
                 changed.extend(row.object.into_meta(collection)?);
-            } else if let (Some(name), Some(sync_seq)) = (row.t_name, row.t_seq) {
+            } else if row.part == 2
+                && let (Some(name), Some(sync_seq)) = (row.t_name, row.t_seq)
+            {
                 removed.push((name, sync_seq));
             }
         }
