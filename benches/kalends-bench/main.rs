@@ -566,7 +566,20 @@ async fn alternate(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) ->
         }
     }
     if result.is_ok() {
-        for op in Op::SERVER_OPS.into_iter().filter(|&op| selected(plan, op)) {
+        'ops: for op in Op::SERVER_OPS.into_iter().filter(|&op| selected(plan, op)) {
+            // The feed rows need every server's feed links, made once before the first of them.
+            if op.is_feed() {
+                for (k, server) in servers.iter().enumerate() {
+                    match feeds_ready(server, &loaded[k], notes).await {
+                        Ok(true) => {}
+                        Ok(false) => continue 'ops,
+                        Err(e) => {
+                            result = Err(format!("{}: {e}", server.label));
+                            break 'ops;
+                        }
+                    }
+                }
+            }
             for &c in &plan.args.levels {
                 let mut parts: Vec<Vec<Measured>> = vec![Vec::new(); servers.len()];
                 for _ in 0..2 {
