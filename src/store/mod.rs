@@ -9,6 +9,12 @@ use std::future::Future;
 
 mod migrations;
 mod pg_readers;
+
+/// A std mutex's guard, poisoned or not: the engines guard only stacks of idle connections,
+/// pushed and popped, which a panic elsewhere cannot leave inconsistent.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 mod postgres;
 mod retry;
 mod sqlite;

@@ -6,7 +6,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
@@ -14,6 +14,27 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Reads in flight at once; more wait for a connection. Connections open as reads need them.
 pub(super) const READ_CONNECTIONS: usize = 16;
+
+/// Until when (ms since the epoch) every connection, the pool's and the readers', is pinged
+/// before use: after a statement found one broken, its siblings were probably cut too.
+#[derive(Clone, Default)]
+pub(super) struct Suspect(Arc<AtomicU64>);
+
+impl Suspect {
+    /// Suspect every connection for `span` from now.
+    pub(super) fn mark(&self, span: Duration) {
+        let until = now_ms().saturating_add(u64::try_from(span.as_millis()).unwrap_or(u64::MAX));
+        self.0.fetch_max(until, Ordering::Relaxed);
+    }
+
+    pub(super) fn now(&self) -> bool {
+        now_ms() < self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// The read connections: opened on demand, up to `READ_CONNECTIONS`, reused most recent first.
 /// A read that stopped half-way (its client went) leaves its answer unread on the connection;
@@ -25,9 +46,8 @@ pub(super) struct PgReaders {
     idle: Mutex<Vec<Idle>>,
     /// One permit per connection out, so at most `connections` exist.
     permits: Semaphore,
-    /// Until when (ms since the epoch) every connection is pinged before use (the store's
-    /// `suspect_connections`).
-    suspect_until: Arc<AtomicU64>,
+    /// Shared with the store's pool (`suspect_connections`).
+    suspect: Suspect,
     acquire_timeout: Duration,
     ping_if_idle: Duration,
 }
@@ -48,7 +68,7 @@ impl PgReaders {
     pub(super) fn new(
         options: PgConnectOptions,
         connections: usize,
-        suspect_until: Arc<AtomicU64>,
+        suspect: Suspect,
         acquire_timeout: Duration,
         ping_if_idle: Duration,
     ) -> Self {
@@ -56,7 +76,7 @@ impl PgReaders {
             options,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(connections),
-            suspect_until,
+            suspect,
             acquire_timeout,
             ping_if_idle,
         }
@@ -71,9 +91,9 @@ impl PgReaders {
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = lock(&self.idle).pop();
+        let idle = super::lock(&self.idle).pop();
         let conn = match idle {
-            Some(Idle { conn, since }) if !self.suspect() && since.elapsed() <= self.ping_if_idle => conn,
+            Some(Idle { conn, since }) if !self.suspect.now() && since.elapsed() <= self.ping_if_idle => conn,
             Some(Idle { mut conn, .. }) => match conn.ping().await {
                 Ok(()) => conn,
                 // Broken: dropped (its socket closes) and replaced.
@@ -82,13 +102,6 @@ impl PgReaders {
             None => self.connect().await?,
         };
         Ok(ReadConn { conn: Some(conn), readers: self, _permit: permit })
-    }
-
-    fn suspect(&self) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        now < self.suspect_until.load(Ordering::Relaxed)
     }
 
     async fn connect(&self) -> sqlx::Result<PgConnection> {
@@ -118,13 +131,9 @@ impl Drop for ReadConn<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // Back before the permit goes (fields drop after this), so a woken waiter finds it.
-            lock(&self.readers.idle).push(Idle { conn, since: Instant::now() });
+            super::lock(&self.readers.idle).push(Idle { conn, since: Instant::now() });
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -144,8 +153,8 @@ mod tests {
         PgConnectOptions::from_str(&url).unwrap()
     }
 
-    fn readers(connections: usize, ping_if_idle: Duration) -> (PgReaders, Arc<AtomicU64>) {
-        let suspect = Arc::new(AtomicU64::new(0));
+    fn readers(connections: usize, ping_if_idle: Duration) -> (PgReaders, Suspect) {
+        let suspect = Suspect::default();
         (PgReaders::new(options(), connections, suspect.clone(), Duration::from_millis(300), ping_if_idle), suspect)
     }
 
@@ -190,7 +199,7 @@ mod tests {
         }
         assert!(failed, "the terminated backend's connection fails its next statement");
         drop(conn);
-        suspect.store(u64::MAX, Ordering::Relaxed);
+        suspect.mark(Duration::from_secs(60));
         let mut conn = readers.get().await.unwrap();
         assert_ne!(backend_pid(&mut conn).await, pid, "a fresh connection replaced the broken one");
     }

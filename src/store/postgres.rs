@@ -4,14 +4,13 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
 use super::StoreResult;
-use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn};
+use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn, Suspect};
 
 type Db = Postgres;
 type Engine = PgStore;
@@ -64,25 +63,21 @@ pub struct PgStore {
     pool: PgPool,
     /// Reads, without the pool's ping at every release (pg_readers.rs).
     readers: Arc<PgReaders>,
-    /// Until when (ms since the epoch) connections are pinged before use (`suspect_connections`).
-    suspect_until: Arc<AtomicU64>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    /// Connections are pinged before use while suspect (`suspect_connections`).
+    suspect: Suspect,
 }
 
 impl PgStore {
     /// Connects to `postgres://…` / `postgresql://…` and migrates. sqlx takes an advisory lock
     /// while migrating, so several nodes may start at once.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let suspect_until = Arc::new(AtomicU64::new(0));
-        let suspect = suspect_until.clone();
+        let suspect = Suspect::default();
+        let pool_suspect = suspect.clone();
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
-                let suspect = now_ms() < suspect.load(Ordering::Relaxed);
+                let suspect = pool_suspect.now();
                 Box::pin(async move {
                     // A failed ping closes the connection; the pool takes or opens another.
                     if suspect || meta.idle_for > PING_IF_IDLE {
@@ -96,14 +91,13 @@ impl PgStore {
             .connect_with(options.clone())
             .await?;
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
-        let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect_until.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
-        Ok(PgStore { pool, readers, suspect_until })
+        let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
+        Ok(PgStore { pool, readers, suspect })
     }
 
     /// A connection was found broken: ping the others before use for a while.
     pub(super) fn suspect_connections(&self) {
-        let until = now_ms().saturating_add(u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(u64::MAX));
-        self.suspect_until.fetch_max(until, Ordering::Relaxed);
+        self.suspect.mark(SUSPECT_FOR);
     }
 
     /// A connection for reads.

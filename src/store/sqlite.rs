@@ -135,10 +135,7 @@ impl Drop for ReadConn<'_> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Pushes and pops only: a panic elsewhere cannot leave the vector inconsistent.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use super::lock;
 
 impl SqliteStore {
     /// Opens `sqlite:///abs/path.db`, `sqlite://rel.db` or `sqlite:path` (creating the file if
