@@ -284,14 +284,26 @@ impl Collector for ScrapeTime {
                 age,
             )?;
         }
-        if let Some((commits, writes)) = self.store.write_groups() {
-            counter(
-                &mut encoder,
-                "sqlite_write_commits",
-                "COMMITs of SQLite's writer connection: one per group of writes committed together.",
-                commits,
-            )?;
-            counter(&mut encoder, "sqlite_writes", "Writes committed on SQLite; over sqlite_write_commits, the mean group size.", writes)?;
+        let (commits, writes) = self.store.write_groups();
+        match self.store.engine() {
+            "sqlite" => {
+                counter(
+                    &mut encoder,
+                    "sqlite_write_commits",
+                    "COMMITs of SQLite's writer connection: one per group of writes committed together.",
+                    commits,
+                )?;
+                counter(&mut encoder, "sqlite_writes", "Writes committed on SQLite; over sqlite_write_commits, the mean group size.", writes)?;
+            }
+            _ => {
+                counter(
+                    &mut encoder,
+                    "postgres_put_commits",
+                    "COMMITs of PUTs on PostgreSQL: one per group of PUTs to a calendar committed together.",
+                    commits,
+                )?;
+                counter(&mut encoder, "postgres_puts", "PUTs committed on PostgreSQL; over postgres_put_commits, the mean group size.", writes)?;
+            }
         }
         if let Some(n) = *lock(&self.overdue) {
             gauge(

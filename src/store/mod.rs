@@ -7,11 +7,14 @@
 
 use std::future::Future;
 
+mod group_commit;
 mod migrations;
 mod pg_readers;
+mod pg_writers;
 
 /// A std mutex's guard, poisoned or not: the engines guard only stacks of idle connections,
-/// pushed and popped, which a panic elsewhere cannot leave inconsistent.
+/// pushed and popped, and PostgreSQL's map of write lines, which a panic elsewhere cannot leave
+/// inconsistent.
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -600,12 +603,13 @@ impl Store {
         }
     }
 
-    /// SQLite's committed write groups and the writes in them (group commit); None on
-    /// PostgreSQL, whose transactions commit one by one.
-    pub fn write_groups(&self) -> Option<(u64, u64)> {
+    /// Committed groups of writes and the writes in them (group commit): every write on
+    /// SQLite, the PUTs on PostgreSQL (one line per calendar; its other writes commit one by
+    /// one).
+    pub fn write_groups(&self) -> (u64, u64) {
         match self {
-            Store::Sqlite(s) => Some(s.write_stats()),
-            Store::Postgres(_) => None,
+            Store::Sqlite(s) => s.write_stats(),
+            Store::Postgres(s) => s.write_stats(),
         }
     }
 

@@ -11,11 +11,13 @@ use sqlx::{Connection, Postgres, Transaction};
 
 use super::StoreResult;
 use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn, Suspect};
+use super::pg_writers::{PgWriters, WriteTx};
 
 type Db = Postgres;
 type Engine = PgStore;
-/// Concurrent writers: a batch locks its collections one statement each, in ascending id
-/// order, so that two batches never wait for each other in a cycle.
+/// Concurrent writers: a batch first locks its collections in ascending id order (one
+/// `SELECT … ORDER BY id FOR UPDATE`), so that two batches never wait for each other in a cycle,
+/// then bumps them all in one statement.
 const ONE_STATEMENT_LOCKS: bool = false;
 
 /// A new object's INSERT returns its row (PostgreSQL tells no id otherwise; see sqlite.rs).
@@ -63,6 +65,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Reads, without the pool's ping at every release (pg_readers.rs).
     readers: Arc<PgReaders>,
+    /// PUTs, in one group-commit line per calendar on the pool's connections (pg_writers.rs).
+    writers: Arc<PgWriters>,
     /// Connections are pinged before use while suspect (`suspect_connections`).
     suspect: Suspect,
 }
@@ -92,7 +96,8 @@ impl PgStore {
             .await?;
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
         let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
-        Ok(PgStore { pool, readers, suspect })
+        let writers = Arc::new(PgWriters::new(pool.clone(), ACQUIRE_TIMEOUT));
+        Ok(PgStore { pool, readers, writers, suspect })
     }
 
     /// A connection was found broken: ping the others before use for a while.
@@ -112,16 +117,22 @@ impl PgStore {
         self.pool.begin().await
     }
 
-    /// A PUT's transaction begun, its collection bumped (adding `bytes`; NotFound if gone) and
-    /// its checks read: three statements, each a round trip (SQLite makes them one).
+    /// Committed groups of PUTs and the PUTs in them (group commit per calendar, pg_writers.rs).
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.writers.stats().read()
+    }
+
+    /// A PUT's write begun on its calendar's line (joining the group open there), its
+    /// collection bumped (adding `bytes`; NotFound if gone) and its checks read: three
+    /// statements, each a round trip (SQLite makes them one).
     async fn begin_put(
         &self,
         collection: crate::store::CollectionId,
         now: crate::store::Timestamp,
         bytes: i64,
         object: &crate::store::NewObject,
-    ) -> StoreResult<(Transaction<'static, Db>, shared::BumpedRow, shared::objects::PutChecksRow)> {
-        let mut tx = self.begin_write().await?;
+    ) -> StoreResult<(WriteTx, shared::BumpedRow, shared::objects::PutChecksRow)> {
+        let mut tx = self.writers.begin(collection.0).await?;
         let bumped = shared::bump_seq_bytes(&mut tx, collection, now, bytes).await?;
         let checks = shared::objects::put_checks(&mut tx, collection, &bumped, object).await?;
         Ok((tx, bumped, checks))
