@@ -306,7 +306,7 @@ mod tests {
     async fn the_batch_checks_probe_uids_by_index() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         for n in [1, 10] {
-            let (text, rows) = shared::sched::new_copy_checks_sql(n);
+            let (text, rows) = shared::sched_batch::new_copy_checks_sql(n);
             let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {text}")));
             for _ in 0..rows {
                 query = query.bind(1_i64).bind("x").bind("x").bind("x");

@@ -124,6 +124,7 @@ pub(super) mod locks;
 pub(super) mod objects;
 pub(super) mod rsvp;
 pub(super) mod sched;
+pub(super) mod sched_batch;
 pub(super) mod shares;
 pub(super) mod sync;
 pub(super) mod transfer;

@@ -1,15 +1,15 @@
 //! Scheduling (RFC 6638): the boxes, users by address, a user's copies of one UID, the
-//! scheduling transaction and the external message queue (its claims with a lease, its
+//! scheduling transaction (its locks and batch checks in sched_batch.rs) and the external message queue (its claims with a lease, its
 //! coalescing and its settlement; the engines differ only in how a claim skips locked rows,
 //! `claim_lock!`); `impl SchedStore`.
 
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::objects::{MemberRow, delete_locked, insert_many_locked, put_locked};
-use super::sync::clear_tombstone;
+use super::sched_batch::{bump_all, in_list, lock_in_order, new_copy_checks, padded};
 use super::users::UserRow;
 use crate::store::retry::commit_failed;
-use super::{BumpedRow, Db, Engine, bump_seq, bump_seq_bytes, now};
+use super::{Db, Engine, bump_seq, bump_seq_bytes, now};
 use crate::store::sched::lock_order;
 use crate::store::{
     ClaimedItip, Collection, CollectionId, CollectionKind, DeliveryTarget, Expect, ExternalItip, ItipOutcome, ItipSettle,
@@ -139,65 +139,6 @@ impl From<ExternalRow> for ExternalItip {
     }
 }
 
-/// "$first, $first+1, …" for `n` values, padded to a power of two so that a few statement
-/// texts serve every length (the padding repeats the last value; IN is a set).
-fn in_list(first: usize, n: usize) -> (String, usize) {
-    let binds = n.max(1).next_power_of_two();
-    let list: Vec<String> = (first..first + binds).map(|i| format!("${i}")).collect();
-    (list.join(", "), binds)
-}
-
-fn padded<T: Clone>(values: &[T], binds: usize) -> Vec<T> {
-    let mut out = values.to_vec();
-    if let Some(last) = values.last() {
-        out.resize(binds, last.clone());
-    }
-    out
-}
-
-/// Takes the row locks of a batch's collections (`counts`, in ascending id order) in that order,
-/// in one statement, for engines whose writers run concurrently (`ONE_STATEMENT_LOCKS` false):
-/// PostgreSQL locks the rows of `SELECT … ORDER BY … FOR UPDATE` as the sort hands them up, so
-/// in the order every writer holding several collections uses, and two batches never wait for
-/// each other in a cycle. One round trip instead of one bump per collection. NotFound if one
-/// of them is gone.
-async fn lock_in_order(conn: &mut super::Conn, counts: &[(CollectionId, i64)]) -> StoreResult<()> {
-    let (list, binds) = in_list(1, counts.len());
-    let text = format!("SELECT id FROM collections WHERE id IN ({list}) ORDER BY id FOR UPDATE");
-    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(text));
-    for id in padded(&counts.iter().map(|(id, _)| id.0).collect::<Vec<_>>(), binds) {
-        query = query.bind(id);
-    }
-    if query.fetch_all(&mut *conn).await?.len() != counts.len() {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// Bumps every collection of a batch, each with the bytes known for it, in one statement. On
-/// SQLite (one writer) it is the batch's lock; PostgreSQL holds the rows already
-/// (`lock_in_order`). NotFound if one of them is gone.
-async fn bump_all(conn: &mut super::Conn, counts: &[(CollectionId, i64)], now: i64) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
-    // "CASE id WHEN $2 THEN $3 WHEN $4 THEN $5 … END" and "IN ($2, $4, …)": placeholders only.
-    let cases: Vec<String> = (0..counts.len()).map(|i| format!("WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i)).collect();
-    let ids: Vec<String> = (0..counts.len()).map(|i| format!("${}", 2 + 2 * i)).collect();
-    let text = format!(
-        "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $1, used_bytes = used_bytes + \
-         CASE id {} ELSE 0 END WHERE id IN ({}) RETURNING id, sync_seq, path",
-        cases.join(" "),
-        ids.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, (i64, i64, String)>(AssertSqlSafe(text)).bind(now);
-    for (id, bytes) in counts {
-        query = query.bind(id.0).bind(*bytes);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    if rows.len() != counts.len() {
-        return Err(StoreError::NotFound);
-    }
-    Ok(rows.into_iter().map(|(id, sync_seq, path)| (CollectionId(id), BumpedRow { sync_seq, path })).collect())
-}
-
 /// Queues one external message, superseding the older pending REQUESTs it makes pointless.
 async fn queue_external(conn: &mut super::Conn, m: &NewExternalItip, now: Timestamp) -> StoreResult<i64> {
     let id: i64 = sqlx::query_scalar(sql::QUEUE_EXTERNAL)
@@ -247,104 +188,6 @@ fn role(kind: CollectionKind) -> Option<&'static str> {
         CollectionKind::Outbox => Some("outbox"),
         CollectionKind::Calendar | CollectionKind::Plain => None,
     }
-}
-
-/// The statement of `new_copy_checks` for `n` copies, and how many rows of four binds
-/// (collection id, child path, name, UID) it takes: padded to a power of two, repeating the last
-/// copy, so that few statement shapes are prepared.
-///
-/// Each copy is one row of a VALUES list joined to each table on its unique key, so every copy
-/// is one probe per check. The earlier shape, four IN-lists, probed every (collection, name)
-/// product, and PostgreSQL planned it afresh at every execution (~0.35 ms at bind and ~0.56 ms
-/// to execute alone, ~3.5 ms under eight concurrent invitations, all of it under the batch's
-/// row locks). The UID part selects no name: with it, SQLite's planner (no statistics) preferred
-/// a scan of each collection through the covering listing index to the (collection_id, uid)
-/// unique index (performance stop 15); a conflict is rare, its holder's name is read then.
-pub(crate) fn new_copy_checks_sql(n: usize) -> (String, usize) {
-    let rows = n.max(1).next_power_of_two();
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let p = |k: usize| 4 * r + k;
-            format!("(CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT))", p(1), p(2), p(3), p(4))
-        })
-        .collect();
-    let text = format!(
-        "WITH v (cid, path, name, uid) AS (VALUES {}) \
-         SELECT 'c' AS what, c.parent_id AS id, c.path AS name FROM v JOIN collections c ON c.parent_id = v.cid AND c.path = v.path \
-         UNION ALL SELECT 't', t.collection_id, t.name FROM v JOIN tombstones t ON t.collection_id = v.cid AND t.name = v.name \
-         UNION ALL SELECT 'n', o.collection_id, o.name FROM v JOIN objects o ON o.collection_id = v.cid AND o.name = v.name \
-         UNION ALL SELECT 'u:' || o.uid, o.collection_id, '' FROM v JOIN objects o ON o.collection_id = v.cid AND o.uid = v.uid",
-        values.join(", ")
-    );
-    (text, rows)
-}
-
-/// What `put_locked` checks before each new object, for all the new copies of a batch in one
-/// statement, refused in its order (the name taken: PreconditionFailed, as `Expect::Absent`;
-/// a child collection of that name: AlreadyExists; the UID held by another member:
-/// UidConflict), and the tombstones of their names cleared. The INSERT's UNIQUE constraints
-/// stay the last word. `copies`: the batch index and collection path of each copy in `rows`.
-/// The object holding a UID in a collection (UNIQUE (collection_id, uid)).
-const UID_HOLDER: &str = "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2";
-
-async fn new_copy_checks(
-    conn: &mut super::Conn,
-    rows: &[(usize, (CollectionId, i64, crate::store::NewObject))],
-    copies: &[(usize, String)],
-) -> StoreResult<()> {
-    struct Copy<'a> {
-        index: usize,
-        collection: i64,
-        name: &'a str,
-        path: String,
-        uid: Option<&'a str>,
-    }
-    let mine: Vec<Copy<'_>> = copies
-        .iter()
-        .filter_map(|(index, path)| {
-            rows.iter().find(|(i, _)| i == index).map(|(_, (c, _, o))| Copy {
-                index: *index,
-                collection: c.0,
-                name: o.name.as_str(),
-                path: format!("{path}/{}", o.name),
-                uid: o.calendar.as_ref().map(|cal| cal.uid.as_str()),
-            })
-        })
-        .collect();
-    let Some(last) = mine.last() else { return Ok(()) };
-    let n = mine.len();
-    let (text, rows) = new_copy_checks_sql(n);
-    let mut query = sqlx::query_as::<_, (String, i64, String)>(AssertSqlSafe(text));
-    // Padded with the last copy again (its rows found twice change no verdict). A copy
-    // without a UID (none is) matches nothing: its own name cannot be a UID here.
-    for m in mine.iter().chain(std::iter::repeat_n(last, rows - n)) {
-        query = query.bind(m.collection).bind(m.path.clone()).bind(m.name.to_owned()).bind(m.uid.unwrap_or("").to_owned());
-    }
-    let found = query.fetch_all(&mut *conn).await?;
-    let has = |what: &str, collection: i64, name: &str| found.iter().any(|(w, c, n)| w == what && *c == collection && n == name);
-    for m in &mine {
-        let refused = |error| Err(StoreError::InBatch { index: m.index, error: Box::new(error) });
-        if has("n", m.collection, m.name) {
-            return refused(StoreError::PreconditionFailed);
-        }
-        if has("c", m.collection, &m.path) {
-            return refused(StoreError::AlreadyExists);
-        }
-        if let Some(uid) = m.uid {
-            let what = format!("u:{uid}");
-            // The name is new (checked above), so any holder of the UID is another object.
-            if found.iter().any(|(w, c, _)| *w == what && *c == m.collection) {
-                let existing_name: String = sqlx::query_scalar(UID_HOLDER).bind(m.collection).bind(uid).fetch_one(&mut *conn).await?;
-                return refused(StoreError::UidConflict { existing_name });
-            }
-        }
-    }
-    for m in &mine {
-        if has("t", m.collection, m.name) {
-            clear_tombstone(conn, CollectionId(m.collection), m.name).await?;
-        }
-    }
-    Ok(())
 }
 
 impl SchedStore for Engine {
