@@ -11,6 +11,9 @@ mod group_commit;
 mod migrations;
 mod pg_readers;
 mod pg_writers;
+mod postgres;
+mod retry;
+mod sqlite;
 
 /// A std mutex's guard, poisoned or not: the engines guard only stacks of idle connections,
 /// pushed and popped, and PostgreSQL's map of write lines, which a panic elsewhere cannot leave
@@ -18,9 +21,12 @@ mod pg_writers;
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
-mod postgres;
-mod retry;
-mod sqlite;
+
+/// The PostgreSQL server the engines' unit tests use, as the integration tests take it.
+#[cfg(test)]
+fn test_pg_url() -> String {
+    std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -149,8 +149,7 @@ mod tests {
     /// The test server's admin URL, as the integration tests take it; no database of its own is
     /// needed, these tests only read.
     fn options() -> PgConnectOptions {
-        let url = std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        PgConnectOptions::from_str(&url).unwrap()
+        PgConnectOptions::from_str(&crate::store::test_pg_url()).unwrap()
     }
 
     fn readers(connections: usize, ping_if_idle: Duration) -> (PgReaders, Suspect) {

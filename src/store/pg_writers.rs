@@ -133,15 +133,15 @@ mod tests {
 
     /// A pool on the test server and a table of its own (dropped by `done`): the lines need
     /// no schema, these tests write rows of names.
-    async fn writers() -> (PgWriters, String) {
-        let url = std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let pool = PgPoolOptions::new().max_connections(4).connect_with(PgConnectOptions::from_str(&url).unwrap()).await.unwrap();
+    async fn writers() -> (Arc<PgWriters>, String) {
+        let options = PgConnectOptions::from_str(&crate::store::test_pg_url()).unwrap();
+        let pool = PgPoolOptions::new().max_connections(4).connect_with(options).await.unwrap();
         let table = format!("kalends_unit_lines_{:016x}", rand::random::<u64>());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE TABLE {table} (name TEXT PRIMARY KEY)"))).execute(&pool).await.unwrap();
-        (PgWriters::new(pool, Duration::from_secs(5)), table)
+        (Arc::new(PgWriters::new(pool, Duration::from_secs(5))), table)
     }
 
-    async fn done(writers: PgWriters, table: &str) {
+    async fn done(writers: Arc<PgWriters>, table: &str) {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}"))).execute(&writers.pool).await.unwrap();
     }
 
@@ -166,7 +166,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_is_answered_only_once_its_group_committed() {
         let (writers, table) = writers().await;
-        let writers = Arc::new(writers);
         let mut a = writers.begin(1).await.unwrap();
         insert(&mut a, &table, "a").await.unwrap();
         let (go, wait) = tokio::sync::oneshot::channel::<()>();
@@ -187,7 +186,7 @@ mod tests {
         b.await.unwrap().unwrap();
         assert_eq!(names(&writers, &table).await, ["a", "b"]);
         assert_eq!(writers.stats().read(), (1, 2), "one COMMIT for the group");
-        done(Arc::into_inner(writers).unwrap(), &table).await;
+        done(writers, &table).await;
     }
 
     /// A write whose statement failed (PostgreSQL then refuses everything until the savepoint
@@ -195,7 +194,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_or_dropped_write_leaves_its_group_whole() {
         let (writers, table) = writers().await;
-        let writers = Arc::new(writers);
         let mut a = writers.begin(7).await.unwrap();
         insert(&mut a, &table, "a").await.unwrap();
         let spawn = |name: &'static str, fail: bool| {
@@ -220,7 +218,7 @@ mod tests {
         // Dropped before it ran anything.
         drop(writers.begin(7).await.unwrap());
         assert_eq!(names(&writers, &table).await, ["a", "c"]);
-        done(Arc::into_inner(writers).unwrap(), &table).await;
+        done(writers, &table).await;
     }
 
     /// The connection under a group is lost before its COMMIT (terminated here, as a database
@@ -229,7 +227,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lost_connection_fails_every_write_of_its_group() {
         let (writers, table) = writers().await;
-        let writers = Arc::new(writers);
         let mut a = writers.begin(3).await.unwrap();
         insert(&mut a, &table, "a").await.unwrap();
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *a).await.unwrap();
@@ -237,8 +234,7 @@ mod tests {
         let b = tokio::spawn(async move {
             let mut b = w.begin(3).await.unwrap();
             insert(&mut b, &t, "b").await.unwrap();
-            let url = std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-            let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+            let mut admin = sqlx::PgConnection::connect(&crate::store::test_pg_url()).await.unwrap();
             // Waits (up to 5 s) until the backend is gone.
             sqlx::query("SELECT pg_terminate_backend($1, 5000)").bind(pid).execute(&mut admin).await.unwrap();
             b.commit().await
@@ -250,7 +246,7 @@ mod tests {
         insert(&mut d, &table, "d").await.unwrap();
         d.commit().await.unwrap();
         assert_eq!(names(&writers, &table).await, ["d"]);
-        done(Arc::into_inner(writers).unwrap(), &table).await;
+        done(writers, &table).await;
     }
 
     /// Each calendar has its own line (two open at once, on two connections), many writers of
@@ -258,7 +254,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn calendars_have_lines_of_their_own_and_idle_lines_go() {
         let (writers, table) = writers().await;
-        let writers = Arc::new(writers);
         let mut one = writers.begin(1).await.unwrap();
         let mut two = tokio::time::timeout(Duration::from_secs(2), writers.begin(2)).await.expect("calendar 2 waited for 1").unwrap();
         insert(&mut one, &table, "one").await.unwrap();
@@ -284,6 +279,6 @@ mod tests {
         assert_eq!(writes as usize, n + 2);
         assert!((n.div_ceil(MAX_GROUP) + 2..n + 2).contains(&(commits as usize)), "{commits} COMMITs for {} writes", n + 2);
         assert_eq!(writers.live_lines(), 0);
-        done(Arc::into_inner(writers).unwrap(), &table).await;
+        done(writers, &table).await;
     }
 }

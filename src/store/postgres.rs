@@ -149,7 +149,7 @@ mod tests {
 
     /// A migrated store in a throw-away database, and the admin URL that drops it.
     async fn throwaway() -> (PgStore, String, String) {
-        let admin = std::env::var("KALENDS_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let admin = crate::store::test_pg_url();
         let name = format!("kalends_unit_{:016x}", rand::random::<u64>());
         let mut conn = sqlx::PgConnection::connect(&admin).await.expect("KALENDS_TEST_PG_URL names a PostgreSQL server");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap();

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{OwnedMutexGuard, Semaphore, SemaphorePermit};
 
-use super::StoreResult;
+use super::{StoreResult, lock};
 use writer::{State as WriterState, WriteTx, Writer};
 
 #[path = "sqlite_writer.rs"]
@@ -134,8 +134,6 @@ impl Drop for ReadConn<'_> {
         }
     }
 }
-
-use super::lock;
 
 impl SqliteStore {
     /// Opens `sqlite:///abs/path.db`, `sqlite://rel.db` or `sqlite:path` (creating the file if
@@ -299,9 +297,9 @@ mod tests {
     }
 
     /// An invitation's batch check probes each recipient collection's names and UIDs through
-    /// the `(collection_id, name)` and `(collection_id, uid)` unique indexes; a scan of the collection (what SQLite chose while
-    /// the probe also selected the name) made every invitation cost as much as the recipients'
-    /// calendars were large (performance stop 15).
+    /// the `(collection_id, name)` and `(collection_id, uid)` unique indexes; a scan of the
+    /// collection (what SQLite chose while the UID probe also selected the name) made every
+    /// invitation cost as much as the recipients' calendars were large (performance stop 15).
     #[tokio::test]
     async fn the_batch_checks_probe_uids_by_index() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
