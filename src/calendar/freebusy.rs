@@ -225,6 +225,31 @@ BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240104T1000
         assert_eq!(busy, vec![Busy { start: at("20240110T080000Z"), end: at("20240110T100000Z"), kind: BusyKind::BusyUnavailable }]);
     }
 
+    /// The fuzzer's find (query_recurrence, CI seed 1796545631016339022): a tentative override
+    /// moved to span the series' own first instance. That hour is BUSY, so the tentative time
+    /// splits around it: merging two periods rightly gives three.
+    #[test]
+    fn a_tentative_span_around_a_busy_instance_splits_in_two() {
+        let text = ics(concat!(
+            "BEGIN:VEVENT\r\nUID:t@k\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\n",
+            "DTEND:20240101T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nEND:VEVENT\r\n",
+            "BEGIN:VEVENT\r\nUID:t@k\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240108T100000Z\r\n",
+            "DTSTART:20240101T000000Z\r\nDTEND:20240108T110000Z\r\nSTATUS:TENTATIVE\r\nEND:VEVENT\r\n",
+        ));
+        let range = range("20240101T000000Z", "20240109T000000Z");
+        let periods = object_busy(text.as_bytes(), &range, CTX).unwrap();
+        assert_eq!(periods.len(), 2, "{periods:?}");
+        let b = |s: &str, e: &str, kind| Busy { start: at(s), end: at(e), kind };
+        assert_eq!(
+            merge(&periods, &range),
+            vec![
+                b("20240101T000000Z", "20240101T100000Z", BusyKind::BusyTentative),
+                b("20240101T100000Z", "20240101T110000Z", BusyKind::Busy),
+                b("20240101T110000Z", "20240108T110000Z", BusyKind::BusyTentative),
+            ]
+        );
+    }
+
     #[test]
     fn merge_clips_coalesces_and_ranks_kinds() {
         let b = |s: &str, e: &str, kind| Busy { start: at(s), end: at(e), kind };

@@ -213,7 +213,62 @@ fn busy(object: &[u8], filter: &CompFilter, ctx: QueryContext) {
     let range = query::timeline_range(filter).unwrap_or(TimeRange { start: Some(1_704_067_200), end: Some(1_735_689_600) });
     if let Ok(periods) = freebusy::object_busy(object, &range, ctx) {
         let merged = freebusy::merge(&periods, &range);
-        assert!(merged.len() <= periods.len(), "merging made more periods");
+        check_merged(&periods, &range, &merged);
+    }
+}
+
+/// What `merge` promises, checked by a sweep over every boundary: sorted, disjoint periods
+/// inside the range, none adjoining another of its kind, and each instant reported as the
+/// strongest kind (BUSY, then BUSY-UNAVAILABLE, then BUSY-TENTATIVE) of the clipped periods
+/// covering it, or not at all. A stronger period inside a weaker one splits it, so merging may
+/// give more periods than it was given, never more than one per boundary.
+fn check_merged(periods: &[freebusy::Busy], range: &TimeRange, merged: &[freebusy::Busy]) {
+    use kalends::calendar::model::BusyKind;
+    let rank = |k: BusyKind| match k {
+        BusyKind::Busy => 2,
+        BusyKind::BusyUnavailable => 1,
+        BusyKind::BusyTentative => 0,
+        BusyKind::Free => unreachable!("object_busy never reports free time"),
+    };
+    let clipped: Vec<(i64, i64, usize)> = periods
+        .iter()
+        .map(|b| (range.start.map_or(b.start, |s| b.start.max(s)), range.end.map_or(b.end, |e| b.end.min(e)), rank(b.kind)))
+        .filter(|(s, e, _)| s < e)
+        .collect();
+    assert!(merged.len() <= 2 * clipped.len(), "{} periods merged into {}", clipped.len(), merged.len());
+    for pair in merged.windows(2) {
+        assert!(pair[0].end <= pair[1].start, "merged periods overlap or are unsorted: {pair:?}");
+        assert!(pair[0].end < pair[1].start || pair[0].kind != pair[1].kind, "adjoining periods of a kind: {pair:?}");
+    }
+    for m in merged {
+        assert!(m.start < m.end, "an empty merged period: {m:?}");
+        assert!(range.start.is_none_or(|s| m.start >= s) && range.end.is_none_or(|e| m.end <= e), "{m:?} outside the range");
+    }
+    // The sweep: at each boundary, counts per kind change; between boundaries the strongest
+    // kind with a count must be what `merged` says of that span.
+    let mut edges: Vec<(i64, usize, i64)> = clipped.iter().flat_map(|&(s, e, k)| [(s, k, 1), (e, k, -1)]).collect();
+    edges.sort_unstable();
+    if let (Some(first), Some(last)) = (merged.first(), merged.last()) {
+        let (from, to) = (edges.first().map(|e| e.0), edges.last().map(|e| e.0));
+        assert!(from.is_some_and(|f| first.start >= f) && to.is_some_and(|t| last.end <= t), "merged time no period has: {merged:?}");
+    }
+    let mut counts = [0i64; 3];
+    let mut at = 0;
+    let mut cursor = 0;
+    while at < edges.len() {
+        let t = edges[at].0;
+        while at < edges.len() && edges[at].0 == t {
+            counts[edges[at].1] += edges[at].2;
+            at += 1;
+        }
+        let Some(&(next, _, _)) = edges.get(at) else { break };
+        let want = (0..3).rev().find(|&k| counts[k] > 0);
+        while merged.get(cursor).is_some_and(|m| m.end <= t) {
+            cursor += 1;
+        }
+        let got = merged.get(cursor).filter(|m| m.start <= t && next <= m.end).map(|m| rank(m.kind));
+        let partly = merged.get(cursor).is_some_and(|m| m.start < next && !(m.start <= t && next <= m.end));
+        assert!(!partly && got == want, "[{t}, {next}) is {want:?} in the periods, {got:?} merged: {merged:?}");
     }
 }
 
