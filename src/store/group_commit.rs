@@ -185,6 +185,12 @@ impl<L: Line> State<L> {
         self.line.conn_mut()
     }
 
+    /// The line itself, for an engine that opens a group's transaction in one round trip with
+    /// the write's first statement (`pg_writers.rs`).
+    pub(super) fn line_mut(&mut self) -> &mut L {
+        &mut self.line
+    }
+
     /// The group a new write joins, if one is open.
     pub(super) fn joining(&self) -> Option<Arc<Group>> {
         self.group.clone()

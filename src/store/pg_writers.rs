@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool};
+use futures_util::StreamExt;
+use sqlx::Either;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres};
 
 use crate::store::group_commit::{self, Line, MAX_GROUP, WriteStats};
@@ -54,9 +56,64 @@ impl PgWriters {
     }
 
     /// Begins a write to `collection` on its line: in the group open there, or in a new one.
+    /// (The store's PUTs open theirs with their first statement, `begin_with`.)
+    #[cfg(test)]
     pub(super) async fn begin(&self, collection: i64) -> sqlx::Result<WriteTx> {
         let writer = self.line(collection);
         writer.begin().await
+    }
+
+    /// Begins a write to `collection` like `begin`, with `first` (SQL text, no parameters) run
+    /// in the same round trip as the opening (BEGIN, or the group's SAVEPOINT): a simple query
+    /// of two statements. Returns `first`'s rows. If `first` fails, the write is dropped, which
+    /// undoes it; if the opening did not run, there is nothing to undo.
+    pub(super) async fn begin_with(&self, collection: i64, first: &str) -> sqlx::Result<(WriteTx, Vec<PgRow>)> {
+        let writer = self.line(collection);
+        let mut state = writer.arrive().await?;
+        let joining = state.joining();
+        if joining.is_none()
+            && let Err(e) = state.line_mut().ready().await
+        {
+            state.line_mut().ended(true);
+            return Err(e);
+        }
+        let opening = if joining.is_some() { group_commit::SAVEPOINT } else { "BEGIN" };
+        let sql = sqlx::AssertSqlSafe(format!("{opening}; {first}"));
+        let (mut opened, mut rows, mut failed) = (false, Vec::new(), None);
+        {
+            // Statement by statement: each one's end comes as a `Left`, so the first tells that
+            // the opening ran, and with it whether there is anything to undo.
+            let mut results = state.conn_mut().fetch_many(sqlx::raw_sql(sql));
+            while let Some(result) = results.next().await {
+                match result {
+                    Ok(Either::Left(_)) => opened = true,
+                    Ok(Either::Right(row)) => rows.push(row),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if !opened {
+            if joining.is_none() {
+                // No BEGIN ran, or nobody knows: the connection goes.
+                state.line_mut().ended(true);
+            }
+            return Err(failed.unwrap_or(sqlx::Error::WorkerCrashed));
+        }
+        let group = joining.unwrap_or_else(|| state.open_group());
+        let tx = WriteTx::new(state, writer.clone(), group);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok((tx, rows)),
+        }
+    }
+
+    /// Writers now waiting for `collection`'s line (tests wait for them).
+    #[cfg(test)]
+    pub(super) fn arriving(&self, collection: i64) -> usize {
+        self.line(collection).arriving()
     }
 
     fn line(&self, collection: i64) -> Arc<Writer> {
@@ -87,13 +144,21 @@ pub(super) struct PgLine {
     conn: Option<PoolConnection<Postgres>>,
 }
 
+impl PgLine {
+    /// A pool connection for the group about to open, if the line holds none.
+    async fn ready(&mut self) -> sqlx::Result<()> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        Ok(())
+    }
+}
+
 impl Line for PgLine {
     type Conn = PgConnection;
 
     async fn begin(&mut self) -> sqlx::Result<()> {
-        if self.conn.is_none() {
-            self.conn = Some(self.pool.acquire().await?);
-        }
+        self.ready().await?;
         self.exec("BEGIN").await
     }
 
@@ -155,8 +220,7 @@ mod tests {
     }
 
     async fn until_arriving(writers: &PgWriters, collection: i64, n: usize) {
-        let line = writers.line(collection);
-        while line.arriving() < n {
+        while writers.arriving(collection) < n {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
@@ -246,6 +310,44 @@ mod tests {
         insert(&mut d, &table, "d").await.unwrap();
         d.commit().await.unwrap();
         assert_eq!(names(&writers, &table).await, ["d"]);
+        done(writers, &table).await;
+    }
+
+    /// `begin_with` runs its statement in the opening's round trip, in the group as a savepoint
+    /// when one is open: its rows come back, a failing statement takes only its own write with
+    /// it, and a connection lost under a new group's opening is replaced for the next write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_opened_with_its_first_statement_is_a_write_like_the_others() {
+        use sqlx::Row;
+        let (writers, table) = writers().await;
+        let first = format!("INSERT INTO {table} (name) VALUES ('a') RETURNING name");
+        let (a, rows) = writers.begin_with(4, &first).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>(), ["a"]);
+        let spawn = |sql: String| {
+            let w = writers.clone();
+            tokio::spawn(async move {
+                match w.begin_with(4, &sql).await {
+                    Ok((tx, _)) => tx.commit().await.map(|()| true),
+                    Err(_) => Ok(false),
+                }
+            })
+        };
+        // A's name again (a unique violation), then one that succeeds: both join a's group.
+        let b = spawn(format!("INSERT INTO {table} (name) VALUES ('a')"));
+        until_arriving(&writers, 4, 1).await;
+        let c = spawn(format!("INSERT INTO {table} (name) VALUES ('c')"));
+        until_arriving(&writers, 4, 2).await;
+        a.commit().await.unwrap();
+        assert!(!b.await.unwrap().unwrap(), "the failing statement's write was not refused");
+        assert!(c.await.unwrap().unwrap());
+        assert_eq!(names(&writers, &table).await, ["a", "c"]);
+        assert_eq!(writers.stats().read(), (1, 2), "a and c in one COMMIT");
+        // The connection goes while the next group opens (terminated by the statement itself).
+        let err = writers.begin_with(4, "SELECT pg_terminate_backend(pg_backend_pid())").await;
+        assert!(err.is_err());
+        let (d, _) = writers.begin_with(4, &format!("INSERT INTO {table} (name) VALUES ('d')")).await.unwrap();
+        d.commit().await.unwrap();
+        assert_eq!(names(&writers, &table).await, ["a", "c", "d"]);
         done(writers, &table).await;
     }
 

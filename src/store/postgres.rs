@@ -122,20 +122,27 @@ impl PgStore {
         self.writers.stats().read()
     }
 
-    /// A PUT's write begun on its calendar's line (joining the group open there), its
-    /// collection bumped (adding `bytes`; NotFound if gone) and its checks read: three
-    /// statements, each a round trip (SQLite makes them one).
+    /// A PUT's write begun on its calendar's line (joining the group open there) and its
+    /// collection bumped (adding `bytes`; NotFound if gone), in one round trip: the opening and
+    /// the bump are one simple query (the bump's values are integers, written into its text).
+    /// The checks come after, in a statement of their own, or in the creation's
+    /// (CREATE_CHECKED): they must start after the row lock is held, or a snapshot taken before
+    /// waiting for it would miss what its last holder committed.
     async fn begin_put(
         &self,
         collection: crate::store::CollectionId,
         now: crate::store::Timestamp,
         bytes: i64,
-        object: &crate::store::NewObject,
-    ) -> StoreResult<(WriteTx, shared::BumpedRow, shared::objects::PutChecksRow)> {
-        let mut tx = self.writers.begin(collection.0).await?;
-        let bumped = shared::bump_seq_bytes(&mut tx, collection, now, bytes).await?;
-        let checks = shared::objects::put_checks(&mut tx, collection, &bumped, object).await?;
-        Ok((tx, bumped, checks))
+        _object: &crate::store::NewObject,
+    ) -> StoreResult<(WriteTx, shared::BumpedRow, Option<shared::objects::PutChecksRow>)> {
+        use sqlx::FromRow;
+        let bump = shared::bump_seq_bytes_text(collection, now, bytes);
+        let (tx, rows) = self.writers.begin_with(collection.0, &bump).await?;
+        match rows.first() {
+            Some(row) => Ok((tx, shared::BumpedRow::from_row(row)?, None)),
+            // Dropping the write undoes its opening.
+            None => Err(crate::store::StoreError::NotFound),
+        }
     }
 }
 
@@ -162,6 +169,81 @@ mod tests {
     async fn drop_database(admin: &str, name: &str) {
         let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+    }
+
+    fn event(name: &str, uid: &str) -> crate::store::NewObject {
+        crate::store::NewObject {
+            name: name.into(),
+            data: format!("BEGIN:VCALENDAR\r\nUID:{uid}\r\nEND:VCALENDAR\r\n").into_bytes(),
+            content_type: "text/calendar".into(),
+            etag: format!("\"{name}\""),
+            calendar: Some(crate::store::CalendarIndex {
+                uid: uid.into(),
+                component: crate::store::ComponentKind::Event,
+                first_start: Some(0),
+                last_end: Some(3600),
+            }),
+            timeline: None,
+            schedule_tag: None,
+            alarms: Default::default(),
+        }
+    }
+
+    /// PUTs that join a group read their checks in the statement that bumps (one round trip
+    /// fewer): they see what the group's earlier writes did before its COMMIT (a name and a UID
+    /// taken), a refused one's bump is undone with it, and the one that is kept takes the next
+    /// seq. Writers queue in order, so all four are one group: one COMMIT.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_joining_put_checks_what_its_group_wrote() {
+        use crate::store::{Expect, ObjectStore, StoreError};
+        let (store, admin, name) = throwaway().await;
+        let owner: i64 = sqlx::query_scalar("INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'h', 0) RETURNING id")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let collection: i64 = sqlx::query_scalar(
+            "INSERT INTO collections (owner_id, path, kind, components, sync_seq, created_at, modified_at) \
+             VALUES ($1, 'cal', 'calendar', 1, 10, 0, 0) RETURNING id",
+        )
+        .bind(owner)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        let id = crate::store::CollectionId(collection);
+        // The group's first write, as a PUT of a.ics (UID "taken") would leave it, uncommitted.
+        let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
+        assert_eq!(bumped.sync_seq, 11);
+        sqlx::query(
+            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             first_start, last_end, created_at, modified_at, sync_seq) \
+             VALUES ($1, 'a.ics', '\\x00', 'a', 'text/calendar', 1, 'taken', 'VEVENT', 0, 3600, 5, 5, 11)",
+        )
+        .bind(collection)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for (i, object) in [event("b.ics", "taken"), event("a.ics", "other"), event("c.ics", "free")].into_iter().enumerate() {
+            let putter = store.clone();
+            tasks.push(tokio::spawn(async move { putter.put_object(id, object, Expect::Absent).await }));
+            while store.writers.arriving(collection) < i + 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        first.commit().await.unwrap();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        assert!(matches!(&outcomes[0], Err(StoreError::UidConflict { existing_name }) if existing_name == "a.ics"), "{:?}", outcomes[0]);
+        assert!(matches!(outcomes[1], Err(StoreError::PreconditionFailed)), "{:?}", outcomes[1]);
+        let kept = outcomes.pop().unwrap().unwrap();
+        assert_eq!(kept.meta.sync_seq, 12, "the refused writes' bumps were undone");
+        assert_eq!(store.write_stats(), (1, 2), "a.ics and c.ics in one COMMIT");
+        let seq: i64 = sqlx::query_scalar("SELECT sync_seq FROM collections WHERE id = $1").bind(collection).fetch_one(&store.pool).await.unwrap();
+        assert_eq!(seq, 12);
+        drop(store);
+        drop_database(&admin, &name).await;
     }
 
     /// The incremental sync's statement keeps one generic plan: PostgreSQL plans a prepared

@@ -216,6 +216,17 @@ async fn bump_seq(
 }
 
 /// `bump_seq` adding `bytes` to the collection's counter in the same statement.
+/// BUMP_SEQ_BYTES as SQL text with its values written in (all integers), for a simple query
+/// that also opens the transaction (PostgreSQL's `begin_put`).
+#[allow(dead_code)] // Only the PostgreSQL engine's compile of this module calls it.
+pub(super) fn bump_seq_bytes_text(collection: CollectionId, now: Timestamp, bytes: i64) -> String {
+    format!(
+        "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = {now}, used_bytes = used_bytes + {bytes} \
+         WHERE id = {} RETURNING sync_seq, path",
+        collection.0
+    )
+}
+
 pub(super) async fn bump_seq_bytes(conn: &mut Conn, collection: CollectionId, now: Timestamp, bytes: i64) -> StoreResult<BumpedRow> {
     sqlx::query_as(sql::BUMP_SEQ_BYTES)
         .bind(collection.0)
