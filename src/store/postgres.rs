@@ -134,7 +134,7 @@ impl PgStore {
         now: crate::store::Timestamp,
         bytes: i64,
         _object: &crate::store::NewObject,
-    ) -> StoreResult<(WriteTx, shared::BumpedRow, Option<shared::objects::PutChecksRow>)> {
+    ) -> StoreResult<(WriteTx, shared::BumpedRow, Option<shared::put::PutChecksRow>)> {
         use sqlx::FromRow;
         let bump = shared::bump_seq_bytes_text(collection, now, bytes);
         let (tx, rows) = self.writers.begin_with(collection.0, &bump).await?;

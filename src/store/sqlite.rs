@@ -218,7 +218,7 @@ impl SqliteStore {
         now: crate::store::Timestamp,
         bytes: i64,
         object: &crate::store::NewObject,
-    ) -> StoreResult<(WriteTx, shared::BumpedRow, Option<shared::objects::PutChecksRow>)> {
+    ) -> StoreResult<(WriteTx, shared::BumpedRow, Option<shared::put::PutChecksRow>)> {
         use sqlx::{Arguments, FromRow};
         let mut args = sqlx::sqlite::SqliteArguments::default();
         let uid = object.calendar.as_ref().map(|c| c.uid.clone());
@@ -231,9 +231,9 @@ impl SqliteStore {
             .and_then(|()| args.add(now))
             .and_then(|()| args.add(bytes));
         added.map_err(sqlx::Error::Encode)?;
-        let (tx, rows) = self.writer.begin_with(shared::objects::sql::BUMP_AND_PUT_CHECKS, args).await?;
+        let (tx, rows) = self.writer.begin_with(shared::put::sql::BUMP_AND_PUT_CHECKS, args).await?;
         match rows.as_slice() {
-            [bumped, checks] => Ok((tx, shared::BumpedRow::from_row(bumped)?, Some(shared::objects::PutChecksRow::from_row(checks)?))),
+            [bumped, checks] => Ok((tx, shared::BumpedRow::from_row(bumped)?, Some(shared::put::PutChecksRow::from_row(checks)?))),
             // The UPDATE matched no collection: only the checks' row came back.
             _ => Err(super::StoreError::NotFound),
         }

@@ -122,6 +122,7 @@ pub(super) mod feeds;
 pub(super) mod listing;
 pub(super) mod locks;
 pub(super) mod objects;
+pub(super) mod put;
 pub(super) mod rsvp;
 pub(super) mod sched;
 pub(super) mod sched_batch;

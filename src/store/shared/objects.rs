@@ -5,35 +5,16 @@ use sqlx::FromRow;
 
 use super::collections::CollectionRow;
 use super::dead_props::{self, DeadPropRow, patch_dead_props};
-use super::sync::{clear_tombstone, write_tombstone};
+use super::put::{create_checked, put_checked, put_checks};
+use super::sync::write_tombstone;
 use crate::store::retry::commit_failed;
-use super::{BumpedRow, Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
+use super::{Conn, Db, Engine, bump_seq, corrupt, expect_holds, listing, now, transfer};
 use crate::store::{
     CalendarIndex, Candidate, Collection, CollectionId, ComponentKind, DeadProp, Expect, Member, MemberData, MemberVisitor,
     NewObject, ObjectId, ObjectMeta, ObjectStore, PutOutcome, StoreError, StoreResult, StoredObject, Timestamp, UserId,
 };
 
 /// This capability's SQL, shared by both engines.
-/// PUT_CHECKS with the child collection's path as `$child` (SQL text).
-macro_rules! put_checks {
-    ($child:literal) => {
-        put_checks!($child, "$4")
-    };
-    ($child:literal, $uid:literal) => {
-        concat!(
-            "SELECT e.etag, e.size, e.uid, e.schedule_tag, \
-             EXISTS (SELECT 1 FROM collections WHERE parent_id = $1 AND path = ",
-            $child,
-            ") AS child, \
-             (SELECT name FROM objects WHERE collection_id = $1 AND uid = ",
-            $uid,
-            " AND name <> $2 ORDER BY name LIMIT 1) AS uid_holder, \
-             EXISTS (SELECT 1 FROM tombstones WHERE collection_id = $1 AND name = $2) AS tombstone \
-             FROM (SELECT 1 AS one) k LEFT JOIN objects e ON e.collection_id = $1 AND e.name = $2"
-        )
-    };
-}
-
 pub mod sql {
     /// A collection by path and its member of one name (LEFT JOIN: the collection without
     /// one). The collection's columns keep their names; the object's are prefixed `o_`.
@@ -71,60 +52,6 @@ pub mod sql {
         "SELECT id, etag, uid, size, schedule_tag FROM objects WHERE collection_id = $1 AND name = $2";
     pub const UID_HOLDER: &str =
         "SELECT name FROM objects WHERE collection_id = $1 AND uid = $2 AND id <> $3";
-    /// Everything a PUT must know before it writes, in one statement (each statement is a
-    /// thread round trip on SQLite): the object now at `$2` if any, whether a child collection
-    /// holds that name (`$3`, its path), which other member holds the UID `$4` (NULL for a
-    /// non-calendar resource matches nothing), and whether a tombstone waits to be cleared.
-    /// The one-row `k` makes the LEFT JOIN answer a row when the name is free.
-    pub const PUT_CHECKS: &str = put_checks!("$3");
-    /// SQLite: a PUT's bump (BUMP_SEQ_BYTES, its collection `$1`, time `$5`, bytes `$6`) and
-    /// its checks (PUT_CHECKS, `$1`, `$2`, `$4`; the child's path computed, no `$3`) in one
-    /// round trip to the writer's thread, behind the opening the writer puts in front
-    /// (sqlite.rs `begin_put`). One statement fails the rest: none runs after an error.
-    #[allow(dead_code)] // Only the SQLite engine's compile of this module sends it.
-    pub const BUMP_AND_PUT_CHECKS: &str = concat!(
-        "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $5, used_bytes = used_bytes + $6 \
-         WHERE id = $1 RETURNING sync_seq, path; ",
-        put_checks!("(SELECT path FROM collections WHERE id = $1) || '/' || $2")
-    );
-    /// PostgreSQL, a PUT that creates (If-None-Match: *) in a transaction holding the
-    /// collection's row lock: PUT_CHECKS (`$16` the child's path, `$7` the UID) and, when they
-    /// allow the creation, INSERT_OBJECT (`$1`…`$15`), in one statement, one round trip fewer.
-    /// The checks are exactly the refusals `put_checked` makes of a creation (an object at the
-    /// name, a child collection, the UID elsewhere); the snapshot is exact because the lock was
-    /// taken by an earlier statement. `inserted_id` is NULL when they refused.
-    #[allow(dead_code)] // Only the PostgreSQL engine's compile of this module sends it.
-    pub const CREATE_CHECKED: &str = concat!(
-        "WITH c AS (",
-        put_checks!("$16", "$7"),
-        "), i AS (INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
-         component, first_start, last_end, created_at, modified_at, sync_seq, instances, \
-         instances_until, schedule_tag) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15 FROM c \
-         WHERE c.etag IS NULL AND NOT c.child AND c.uid_holder IS NULL RETURNING id) \
-         SELECT c.*, i.id AS inserted_id FROM c LEFT JOIN i ON true"
-    );
-    /// Insert and update take the same arguments in the same order, so one binder serves both.
-    pub const INSERT_OBJECT: &str = concat!(
-        "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, \
-         component, first_start, last_end, created_at, modified_at, sync_seq, instances, \
-         instances_until, schedule_tag) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15) RETURNING ",
-        object_meta_cols!()
-    );
-    /// INSERT_OBJECT without RETURNING, for an engine that tells the new row's id otherwise
-    /// (`inserted_id`); the other columns are the values bound.
-    pub const INSERT_OBJECT_ONLY: &str = "INSERT INTO objects (collection_id, name, data, etag, \
-         content_type, size, uid, component, first_start, last_end, created_at, modified_at, \
-         sync_seq, instances, instances_until, schedule_tag) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)";
-    pub const UPDATE_OBJECT: &str = concat!(
-        "UPDATE objects SET data = $3, etag = $4, content_type = $5, size = $6, uid = $7, \
-         component = $8, first_start = $9, last_end = $10, modified_at = $11, sync_seq = $12, \
-         instances = $13, instances_until = $14, schedule_tag = $15 \
-         WHERE collection_id = $1 AND name = $2 RETURNING ",
-        object_meta_cols!()
-    );
     pub const DELETE_OBJECT: &str = "DELETE FROM objects WHERE id = $1";
     pub const OBJECT_COLLECTION: &str = "SELECT collection_id FROM objects WHERE id = $1";
     pub const STAMP_OBJECT: &str =
@@ -135,7 +62,7 @@ pub mod sql {
 }
 
 pub(super) struct ObjectMetaRow {
-    id: i64,
+    pub(super) id: i64,
     collection_id: i64,
     name: String,
     etag: String,
@@ -282,18 +209,6 @@ pub(super) struct ExistingRow {
 }
 from_row!(ExistingRow { id, etag, uid, size, schedule_tag });
 
-pub(in super::super) struct PutChecksRow {
-    /// The ETag and size of the object now at the name; both NULL when there is none.
-    etag: Option<String>,
-    size: Option<i64>,
-    uid: Option<String>,
-    schedule_tag: Option<String>,
-    child: bool,
-    uid_holder: Option<String>,
-    tombstone: bool,
-}
-from_row!(PutChecksRow { etag, size, uid, schedule_tag, child, uid_holder, tombstone });
-
 /// UidConflict if another object (not `except`) in the collection carries `uid`.
 pub(super) async fn check_uid_free(
     conn: &mut Conn,
@@ -345,182 +260,8 @@ impl Engine {
     }
 }
 
-/// A PUT inside a transaction that holds `collection`'s row lock (`bumped`, from `bump_seq`).
-/// `counted`: the lock's bump already added this object's size (`bump_seq_bytes`).
-pub(super) async fn put_locked(
-    conn: &mut Conn,
-    collection: CollectionId,
-    bumped: &BumpedRow,
-    object: NewObject,
-    expect: &Expect,
-    now: Timestamp,
-    counted: bool,
-) -> StoreResult<PutOutcome> {
-    let checks = put_checks(conn, collection, bumped, &object).await?;
-    put_checked(conn, collection, bumped, checks, object, expect, now, counted).await
-}
-
-/// What the PUT of `object` must know before it writes (PUT_CHECKS).
-pub(in super::super) async fn put_checks(conn: &mut Conn, collection: CollectionId, bumped: &BumpedRow, object: &NewObject) -> StoreResult<PutChecksRow> {
-    Ok(sqlx::query_as(sql::PUT_CHECKS)
-        .bind(collection.0)
-        .bind(&object.name)
-        .bind(format!("{}/{}", bumped.path, object.name))
-        .bind(object.calendar.as_ref().map(|c| c.uid.as_str()))
-        .fetch_one(&mut *conn)
-        .await?)
-}
-
-/// `put_locked` with its checks read.
-#[allow(clippy::too_many_arguments)]
-async fn put_checked(
-    conn: &mut Conn,
-    collection: CollectionId,
-    bumped: &BumpedRow,
-    checks: PutChecksRow,
-    object: NewObject,
-    expect: &Expect,
-    now: Timestamp,
-    counted: bool,
-) -> StoreResult<PutOutcome> {
-    let cal = object.calendar.as_ref();
-    let existed = checks.etag.is_some();
-    // The same order of refusals as the separate checks had: precondition, name, UID.
-    if !expect_holds(expect, checks.etag.as_deref()) {
-        return Err(StoreError::PreconditionFailed);
-    }
-    if checks.child {
-        return Err(StoreError::AlreadyExists);
-    }
-    if let Some(existing_name) = checks.uid_holder {
-        return Err(StoreError::UidConflict { existing_name });
-    }
-    // RFC 4791 §5.3.2.1: an object may not be overwritten by one with a different UID.
-    if let (Some(old), Some(new)) = (&checks.uid, cal.map(|c| &c.uid))
-        && old != new
-    {
-        return Err(StoreError::UidReplaced { name: object.name });
-    }
-    // A scheduling object is replaced only by a write that knows it is one (a Schedule-Tag):
-    // its attendees must hear of the change (RFC 6638 §3.2), so the caller takes that path.
-    if checks.schedule_tag.is_some() && object.schedule_tag.is_none() {
-        return Err(StoreError::SchedulingObject);
-    }
-    let statement = if existed {
-        // In place, so the object keeps its id, created_at and dead properties.
-        sql::UPDATE_OBJECT
-    } else {
-        sql::INSERT_OBJECT
-    };
-    let size = i64::try_from(object.data.len()).unwrap_or(i64::MAX);
-    let row = write_row(conn, statement, collection, bumped.sync_seq, &object, now).await?;
-    super::alarms::write_slot(conn, row.id, object.alarms, existed, now).await?;
-    if checks.tombstone {
-        clear_tombstone(conn, collection, &object.name).await?;
-    }
-    // Counted up front means the new size is in already; only a replaced object's goes out.
-    let old = checks.size.unwrap_or(0);
-    add_bytes(conn, collection, if counted { -old } else { size - old }).await?;
-    Ok(PutOutcome { created: !existed, meta: ObjectMeta::try_from(row)? })
-}
-
-/// New objects (inbox messages under names nobody else can have picked, recipients' new
-/// copies checked by `new_copy_checks`), each in a collection the transaction holds at the
-/// given seq and whose size it has counted: one multi-row INSERT for all of them. A name or
-/// UID taken meanwhile fails the statement (UNIQUE). The rows come back in any order; the caller matches them by name.
-pub(super) async fn insert_many_locked(conn: &mut Conn, rows: &[(CollectionId, i64, NewObject)], now: Timestamp) -> StoreResult<Vec<ObjectMeta>> {
-    const PER_ROW: usize = 15;
-    // Placeholders only: "($1, …, $11, $11, $12, …)" per row, the values all bound.
-    let values: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let p = |k: usize| format!("${}", r * PER_ROW + k);
-            format!(
-                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(11), p(12), p(13), p(14), p(15)
-            )
-        })
-        .collect();
-    let text = format!(
-        "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, first_start, \
-         last_end, created_at, modified_at, sync_seq, instances, instances_until, schedule_tag) VALUES {} RETURNING {}",
-        values.join(", "),
-        object_meta_cols!()
-    );
-    let mut query = sqlx::query_as::<_, ObjectMetaRow>(sqlx::AssertSqlSafe(text));
-    for (collection, seq, object) in rows {
-        let cal = object.calendar.as_ref();
-        query = query
-            .bind(collection.0)
-            .bind(&object.name)
-            .bind(&object.data)
-            .bind(&object.etag)
-            .bind(&object.content_type)
-            .bind(i64::try_from(object.data.len()).unwrap_or(i64::MAX))
-            .bind(cal.map(|c| c.uid.as_str()))
-            .bind(cal.map(|c| c.component.as_str()))
-            .bind(cal.and_then(|c| c.first_start))
-            .bind(cal.and_then(|c| c.last_end))
-            .bind(now)
-            .bind(*seq)
-            .bind(object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-            .bind(object.timeline.as_ref().and_then(|t| t.until))
-            .bind(object.schedule_tag.as_deref());
-    }
-    let metas: Vec<ObjectMeta> = query.fetch_all(&mut *conn).await?.into_iter().map(ObjectMeta::try_from).collect::<StoreResult<_>>()?;
-    // New copies with alarms get their schedule rows (matched by collection and name, unique).
-    for (collection, _, object) in rows.iter().filter(|(_, _, o)| o.alarms.next_due().is_some()) {
-        if let Some(meta) = metas.iter().find(|m| m.collection == *collection && m.name == object.name) {
-            super::alarms::write_slot(conn, meta.id.0, object.alarms, false, now).await?;
-        }
-    }
-    Ok(metas)
-}
-
-/// Binds a NewObject's values in the order INSERT_OBJECT, INSERT_OBJECT_ONLY and
-/// UPDATE_OBJECT take them.
-macro_rules! bind_object {
-    ($query:expr, $collection:expr, $seq:expr, $object:expr, $now:expr) => {{
-        let cal = $object.calendar.as_ref();
-        $query
-            .bind($collection.0)
-            .bind(&$object.name)
-            .bind(&$object.data)
-            .bind(&$object.etag)
-            .bind(&$object.content_type)
-            .bind(i64::try_from($object.data.len()).unwrap_or(i64::MAX))
-            .bind(cal.map(|c| c.uid.as_str()))
-            .bind(cal.map(|c| c.component.as_str()))
-            .bind(cal.and_then(|c| c.first_start))
-            .bind(cal.and_then(|c| c.last_end))
-            .bind($now)
-            .bind($seq)
-            .bind($object.timeline.as_ref().map(|t| t.encoded.as_slice()))
-            .bind($object.timeline.as_ref().and_then(|t| t.until))
-            .bind($object.schedule_tag.as_deref())
-    }};
-}
-
-/// INSERT_OBJECT or UPDATE_OBJECT, which take the same arguments in the same order. Where the
-/// engine tells a new row's id without RETURNING (SQLite), the INSERT runs without it and the
-/// row is the values bound.
-async fn write_row(
-    conn: &mut Conn,
-    statement: &'static str,
-    collection: CollectionId,
-    seq: i64,
-    object: &NewObject,
-    now: Timestamp,
-) -> StoreResult<ObjectMetaRow> {
-    if statement == sql::INSERT_OBJECT && super::super::insert_without_returning() {
-        let done = bind_object!(sqlx::query(sql::INSERT_OBJECT_ONLY), collection, seq, object, now).execute(&mut *conn).await?;
-        let id = super::super::inserted_id(&done).ok_or_else(|| corrupt("no id for an inserted object".to_owned()))?;
-        return Ok(inserted_row(id, collection, seq, object, now));
-    }
-    Ok(bind_object!(sqlx::query_as(statement), collection, seq, object, now).fetch_one(&mut *conn).await?)
-}
-
 /// The row INSERT_OBJECT wrote as `id`: the values it was bound.
-fn inserted_row(id: i64, collection: CollectionId, seq: i64, object: &NewObject, now: Timestamp) -> ObjectMetaRow {
+pub(super) fn inserted_row(id: i64, collection: CollectionId, seq: i64, object: &NewObject, now: Timestamp) -> ObjectMetaRow {
     let cal = object.calendar.as_ref();
     ObjectMetaRow {
         id,
@@ -538,38 +279,6 @@ fn inserted_row(id: i64, collection: CollectionId, seq: i64, object: &NewObject,
         sync_seq: seq,
         schedule_tag: object.schedule_tag.clone(),
     }
-}
-
-/// A CREATE_CHECKED row: the checks, and the new object's id if they allowed it.
-struct CreateCheckedRow {
-    checks: PutChecksRow,
-    inserted_id: Option<i64>,
-}
-from_row!(CreateCheckedRow { inserted_id } flatten { checks });
-
-/// PostgreSQL's creation in one statement (CREATE_CHECKED), in a transaction that holds
-/// `collection`'s row lock at `bumped`. The outcome when it created; the checks when they
-/// refused, for `put_checked` to say why.
-#[allow(dead_code)] // Only the PostgreSQL engine's compile of this module calls it.
-async fn create_checked(
-    conn: &mut Conn,
-    collection: CollectionId,
-    bumped: &BumpedRow,
-    object: &NewObject,
-    now: Timestamp,
-) -> StoreResult<Result<PutOutcome, PutChecksRow>> {
-    let row: CreateCheckedRow = bind_object!(sqlx::query_as(sql::CREATE_CHECKED), collection, bumped.sync_seq, object, now)
-        .bind(format!("{}/{}", bumped.path, object.name))
-        .fetch_one(&mut *conn)
-        .await?;
-    let Some(id) = row.inserted_id else { return Ok(Err(row.checks)) };
-    super::alarms::write_slot(conn, id, object.alarms, false, now).await?;
-    if row.checks.tombstone {
-        clear_tombstone(conn, collection, &object.name).await?;
-    }
-    // The bump counted the size already (a creation is `counted`).
-    let meta = ObjectMeta::try_from(inserted_row(id, collection, bumped.sync_seq, object, now))?;
-    Ok(Ok(PutOutcome { created: true, meta }))
 }
 
 /// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.

@@ -5,7 +5,8 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::objects::{MemberRow, delete_locked, insert_many_locked, put_locked};
+use super::objects::{MemberRow, delete_locked};
+use super::put::{insert_many_locked, put_locked};
 use super::sched_batch::{bump_all, in_list, lock_in_order, new_copy_checks, padded};
 use super::users::UserRow;
 use crate::store::retry::commit_failed;
