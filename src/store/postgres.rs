@@ -189,10 +189,10 @@ mod tests {
         }
     }
 
-    /// PUTs that join a group read their checks in the statement that bumps (one round trip
-    /// fewer): they see what the group's earlier writes did before its COMMIT (a name and a UID
-    /// taken), a refused one's bump is undone with it, and the one that is kept takes the next
-    /// seq. Writers queue in order, so all four are one group: one COMMIT.
+    /// PUTs that join a group (their savepoint and bump one simple query, a creation's checks
+    /// and INSERT one statement) see what the group's earlier writes did before its COMMIT (a
+    /// UID and a name taken), a refused one's bump is undone with it, and the one that is kept
+    /// takes the next seq. Writers queue in order, so all four are one group: one COMMIT.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_joining_put_checks_what_its_group_wrote() {
         use crate::store::{Expect, ObjectStore, StoreError};
