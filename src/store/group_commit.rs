@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::{Stream, StreamExt};
+use sqlx::Either;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 /// Writes per group at most, so that the group's first write is not held back without end by
@@ -139,6 +141,33 @@ impl<L: Line> Writer<L> {
             .map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
+    /// Ends an engine's `begin_with`, which sent a write's opening (BEGIN, or the open group's
+    /// SAVEPOINT, `joining`) and its first statements in one round trip: the write begun and
+    /// the statements' rows. If the opening did not run there is nothing to undo, and a new
+    /// group's connection, whose state nobody knows, is given up; if a later statement failed,
+    /// dropping the write undoes it (its savepoint, or the group it opened) and the error is
+    /// returned.
+    pub(super) fn opened<R>(
+        self: &Arc<Self>,
+        mut state: OwnedMutexGuard<State<L>>,
+        joining: Option<Arc<Group>>,
+        opening: Opening<R>,
+    ) -> sqlx::Result<(WriteTx<L>, Vec<R>)> {
+        let Opening { opened, rows, failed } = opening;
+        if !opened {
+            if joining.is_none() {
+                state.line.ended(true);
+            }
+            return Err(failed.unwrap_or(sqlx::Error::WorkerCrashed));
+        }
+        let group = joining.unwrap_or_else(|| state.open_group());
+        let tx = WriteTx::new(state, self.clone(), group);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok((tx, rows)),
+        }
+    }
+
     /// Begins a write: the open group's next savepoint, or a new group's transaction.
     pub(super) async fn begin(self: &Arc<Self>) -> sqlx::Result<WriteTx<L>> {
         let mut state = self.arrive().await?;
@@ -158,6 +187,33 @@ impl<L: Line> Writer<L> {
         };
         Ok(WriteTx::new(state, self.clone(), group))
     }
+}
+
+/// What came back for an opening sent with a write's first statements (`read_opening`).
+pub(super) struct Opening<R> {
+    /// The opening statement ran (so there is a savepoint or transaction to undo).
+    opened: bool,
+    rows: Vec<R>,
+    /// The first error; no statement runs after it.
+    failed: Option<sqlx::Error>,
+}
+
+/// Reads the results of an opening and a write's first statements, statement by statement:
+/// each statement's end comes as a `Left`, so the first tells that the opening ran.
+pub(super) async fn read_opening<Q, R>(results: impl Stream<Item = sqlx::Result<Either<Q, R>>>) -> Opening<R> {
+    let mut opening = Opening { opened: false, rows: Vec::new(), failed: None };
+    let mut results = std::pin::pin!(results);
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(Either::Left(_)) => opening.opened = true,
+            Ok(Either::Right(row)) => opening.rows.push(row),
+            Err(e) => {
+                opening.failed = Some(e);
+                break;
+            }
+        }
+    }
+    opening
 }
 
 /// Counts a writer in `arriving` until it holds the line or gives up waiting.

@@ -16,8 +16,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use futures_util::StreamExt;
-use sqlx::Either;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres};
 
@@ -77,37 +75,10 @@ impl PgWriters {
             state.line_mut().ended(true);
             return Err(e);
         }
-        let opening = if joining.is_some() { group_commit::SAVEPOINT } else { "BEGIN" };
-        let sql = sqlx::AssertSqlSafe(format!("{opening}; {first}"));
-        let (mut opened, mut rows, mut failed) = (false, Vec::new(), None);
-        {
-            // Statement by statement: each one's end comes as a `Left`, so the first tells that
-            // the opening ran, and with it whether there is anything to undo.
-            let mut results = state.conn_mut().fetch_many(sqlx::raw_sql(sql));
-            while let Some(result) = results.next().await {
-                match result {
-                    Ok(Either::Left(_)) => opened = true,
-                    Ok(Either::Right(row)) => rows.push(row),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        if !opened {
-            if joining.is_none() {
-                // No BEGIN ran, or nobody knows: the connection goes.
-                state.line_mut().ended(true);
-            }
-            return Err(failed.unwrap_or(sqlx::Error::WorkerCrashed));
-        }
-        let group = joining.unwrap_or_else(|| state.open_group());
-        let tx = WriteTx::new(state, writer.clone(), group);
-        match failed {
-            Some(e) => Err(e),
-            None => Ok((tx, rows)),
-        }
+        let start = if joining.is_some() { group_commit::SAVEPOINT } else { "BEGIN" };
+        let sql = sqlx::AssertSqlSafe(format!("{start}; {first}"));
+        let opening = group_commit::read_opening(state.conn_mut().fetch_many(sqlx::raw_sql(sql))).await;
+        writer.opened(state, joining, opening)
     }
 
     /// Writers now waiting for `collection`'s line (tests wait for them).

@@ -171,6 +171,23 @@ mod tests {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).execute(&mut conn).await.unwrap();
     }
 
+    /// A user's calendar at sync seq `seq`, written directly: its id.
+    async fn calendar(store: &PgStore, seq: i64) -> i64 {
+        let owner: i64 = sqlx::query_scalar("INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'h', 0) RETURNING id")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query_scalar(
+            "INSERT INTO collections (owner_id, path, kind, components, sync_seq, created_at, modified_at) \
+             VALUES ($1, 'cal', 'calendar', 1, $2, 0, 0) RETURNING id",
+        )
+        .bind(owner)
+        .bind(seq)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+    }
+
     fn event(name: &str, uid: &str) -> crate::store::NewObject {
         crate::store::NewObject {
             name: name.into(),
@@ -197,18 +214,7 @@ mod tests {
     async fn a_joining_put_checks_what_its_group_wrote() {
         use crate::store::{Expect, ObjectStore, StoreError};
         let (store, admin, name) = throwaway().await;
-        let owner: i64 = sqlx::query_scalar("INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'h', 0) RETURNING id")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        let collection: i64 = sqlx::query_scalar(
-            "INSERT INTO collections (owner_id, path, kind, components, sync_seq, created_at, modified_at) \
-             VALUES ($1, 'cal', 'calendar', 1, 10, 0, 0) RETURNING id",
-        )
-        .bind(owner)
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
+        let collection = calendar(&store, 10).await;
         let id = crate::store::CollectionId(collection);
         // The group's first write, as a PUT of a.ics (UID "taken") would leave it, uncommitted.
         let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
@@ -254,19 +260,8 @@ mod tests {
     #[tokio::test]
     async fn the_sync_delta_keeps_a_generic_plan() {
         let (store, admin, name) = throwaway().await;
+        let collection = calendar(&store, 2500).await;
         let mut tx = store.begin_write().await.unwrap();
-        let owner: i64 = sqlx::query_scalar("INSERT INTO users (name, password_hash, created_at) VALUES ('u', 'h', 0) RETURNING id")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        let collection: i64 = sqlx::query_scalar(
-            "INSERT INTO collections (owner_id, path, kind, components, sync_seq, created_at, modified_at) \
-             VALUES ($1, 'cal', 'calendar', 1, 2500, 0, 0) RETURNING id",
-        )
-        .bind(owner)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
         sqlx::query(
             "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
              first_start, last_end, created_at, modified_at, sync_seq) \

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-use sqlx::Either;
 use sqlx::Executor;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
 
@@ -60,35 +58,10 @@ impl group_commit::Writer<SqliteLine> {
     pub(super) async fn begin_with(self: &Arc<Self>, rest: &'static str, args: SqliteArguments) -> sqlx::Result<(WriteTx, Vec<SqliteRow>)> {
         let mut state = self.arrive().await?;
         let joining = state.joining();
-        let opening = if joining.is_some() { SAVEPOINT } else { "BEGIN IMMEDIATE" };
-        let sql = sqlx::AssertSqlSafe(format!("{opening}; {rest}"));
-        let (mut opened, mut rows, mut failed) = (false, Vec::new(), None);
-        {
-            // Statement by statement: each one's end comes as a `Left`, so the first tells that
-            // the opening ran, and with it whether there is anything to undo.
-            let mut results = state.conn_mut().fetch_many(sqlx::query_with(sql, args));
-            while let Some(result) = results.next().await {
-                match result {
-                    Ok(Either::Left(_)) => opened = true,
-                    Ok(Either::Right(row)) => rows.push(row),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        if !opened {
-            // Nothing ran: no savepoint, no transaction to undo.
-            return Err(failed.unwrap_or(sqlx::Error::WorkerCrashed));
-        }
-        let group = joining.unwrap_or_else(|| state.open_group());
-        let tx = WriteTx::new(state, self.clone(), group);
-        match failed {
-            // Dropping the write undoes it (its savepoint, or the group it opened).
-            Some(e) => Err(e),
-            None => Ok((tx, rows)),
-        }
+        let start = if joining.is_some() { SAVEPOINT } else { "BEGIN IMMEDIATE" };
+        let sql = sqlx::AssertSqlSafe(format!("{start}; {rest}"));
+        let opening = group_commit::read_opening(state.conn_mut().fetch_many(sqlx::query_with(sql, args))).await;
+        self.opened(state, joining, opening)
     }
 }
 
