@@ -334,9 +334,15 @@ impl<L: Line> WriteTx<L> {
 
     /// Finishes this write and waits until it is durable: committed alone when nobody waits for
     /// the line, otherwise with the writes that do.
-    pub(super) async fn commit(mut self) -> sqlx::Result<()> {
+    pub(super) async fn commit(self) -> sqlx::Result<()> {
+        self.commit_as(1).await
+    }
+
+    /// `commit` for a write that carries `writes` of the line's writes at once (PostgreSQL's
+    /// batched creations, `pg_creations.rs`): they count as that many in the group's size.
+    pub(super) async fn commit_as(mut self, writes: usize) -> sqlx::Result<()> {
         let Some(mut state) = self.state.take() else { return Err(sqlx::Error::WorkerCrashed) };
-        state.members += 1;
+        state.members += writes;
         // Spawned so that a caller that stops waiting (its client went) cannot leave the group
         // without its COMMIT: the task runs to the end either way.
         let finish = tokio::spawn(finish(self.writer.clone(), state, self.group.clone()));

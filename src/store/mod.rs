@@ -9,6 +9,7 @@ use std::future::Future;
 
 mod group_commit;
 mod migrations;
+mod pg_creations;
 mod pg_readers;
 mod pg_writers;
 mod postgres;

@@ -66,19 +66,33 @@ impl PgWriters {
     /// of two statements. Returns `first`'s rows. If `first` fails, the write is dropped, which
     /// undoes it; if the opening did not run, there is nothing to undo.
     pub(super) async fn begin_with(&self, collection: i64, first: &str) -> sqlx::Result<(WriteTx, Vec<PgRow>)> {
+        self.open(collection, first, true).await.map(|(tx, rows, _)| (tx, rows))
+    }
+
+    /// Begins a write to `collection` holding its row lock: a new group's BEGIN with `lock`
+    /// (SQL text that locks the row) in one round trip, or the open group's SAVEPOINT alone,
+    /// since that group holds the lock already (its first write took it). Returns `lock`'s
+    /// rows (none when joining) and whether the write joined a group.
+    pub(super) async fn begin_locked(&self, collection: i64, lock: &str) -> sqlx::Result<(WriteTx, Vec<PgRow>, bool)> {
+        self.open(collection, lock, false).await
+    }
+
+    async fn open(&self, collection: i64, first: &str, when_joining: bool) -> sqlx::Result<(WriteTx, Vec<PgRow>, bool)> {
         let writer = self.line(collection);
         let mut state = writer.arrive().await?;
         let joining = state.joining();
-        if joining.is_none()
-            && let Err(e) = state.line_mut().ready().await
-        {
+        let joined = joining.is_some();
+        if !joined && let Err(e) = state.line_mut().ready().await {
             state.line_mut().ended(true);
             return Err(e);
         }
-        let start = if joining.is_some() { group_commit::SAVEPOINT } else { "BEGIN" };
-        let sql = sqlx::AssertSqlSafe(format!("{start}; {first}"));
-        let opening = group_commit::read_opening(state.conn_mut().fetch_many(sqlx::raw_sql(sql))).await;
-        writer.opened(state, joining, opening)
+        let sql = match (joined, when_joining) {
+            (true, true) => format!("{}; {first}", group_commit::SAVEPOINT),
+            (true, false) => group_commit::SAVEPOINT.to_owned(),
+            (false, _) => format!("BEGIN; {first}"),
+        };
+        let opening = group_commit::read_opening(state.conn_mut().fetch_many(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))).await;
+        writer.opened(state, joining, opening).map(|(tx, rows)| (tx, rows, joined))
     }
 
     /// Writers now waiting for `collection`'s line (tests wait for them).

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
 use super::StoreResult;
+use super::pg_creations::{Creation, Creations};
 use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn, Suspect};
 use super::pg_writers::{PgWriters, WriteTx};
 
@@ -67,6 +68,8 @@ pub struct PgStore {
     readers: Arc<PgReaders>,
     /// PUTs, in one group-commit line per calendar on the pool's connections (pg_writers.rs).
     writers: Arc<PgWriters>,
+    /// Creations waiting for their calendar's next batch (pg_creations.rs).
+    creations: Arc<Creations>,
     /// Connections are pinged before use while suspect (`suspect_connections`).
     suspect: Suspect,
 }
@@ -97,7 +100,7 @@ impl PgStore {
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
         let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
         let writers = Arc::new(PgWriters::new(pool.clone(), ACQUIRE_TIMEOUT));
-        Ok(PgStore { pool, readers, writers, suspect })
+        Ok(PgStore { pool, readers, writers, creations: Arc::default(), suspect })
     }
 
     /// A connection was found broken: ping the others before use for a while.
@@ -144,6 +147,148 @@ impl PgStore {
             None => Err(crate::store::StoreError::NotFound),
         }
     }
+}
+
+impl PgStore {
+    /// A creation (a PUT with If-None-Match: *, how clients create): queued for its calendar's
+    /// next batch (pg_creations.rs, decision 0038), whose task this call starts when none runs.
+    async fn create(
+        &self,
+        collection: crate::store::CollectionId,
+        object: crate::store::NewObject,
+        now: crate::store::Timestamp,
+    ) -> StoreResult<crate::store::PutOutcome> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.creations.submit(collection.0, Creation { object, now, reply }) {
+            // A task of its own: a caller that stops waiting (its client went) must not stop a
+            // batch that carries other callers' creations.
+            tokio::spawn(self.clone().run_creations(collection));
+        }
+        // Only a panic in the task drops the channel, and by then its COMMIT may have run.
+        answer.await.map_err(|_| crate::store::StoreError::CommitUnknown(sqlx::Error::WorkerCrashed))?
+    }
+
+    /// Runs `collection`'s batches until its queue is empty.
+    async fn run_creations(self, collection: crate::store::CollectionId) {
+        let mut last = 0;
+        loop {
+            if last > 1 {
+                self.creations.gather(collection.0, last).await;
+            }
+            let batch = self.creations.take(collection.0);
+            last = batch.len();
+            if batch.is_empty() {
+                return;
+            }
+            let (objects, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|c| ((c.object, c.now), c.reply)).unzip();
+            let batched = match objects.len() {
+                // Alone, a creation's two prepared statements (decision 0037) cost less than
+                // the batch's one.
+                1 => None,
+                _ => {
+                    let refs: Vec<_> = objects.iter().map(|(object, now)| (object, *now)).collect();
+                    // A statement that failed as a whole (perhaps for one creation's values)
+                    // kept nothing: each creation is then written alone, so that only one at
+                    // fault fails.
+                    self.create_batch(collection, &refs).await.ok()
+                }
+            };
+            let mut batched = batched.unwrap_or_else(|| objects.iter().map(|_| None).collect());
+            let mut outcomes = Vec::with_capacity(objects.len());
+            for ((object, now), done) in objects.into_iter().zip(batched.drain(..)) {
+                outcomes.push(match done {
+                    Some(outcome) => outcome,
+                    // Not written by the batch: alone, it is written or refused with the
+                    // reason a PUT gets (the name, a child collection or the UID taken).
+                    None => self.put_one(collection, object, crate::store::Expect::Absent, now).await,
+                });
+            }
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A caller that stopped waiting does not hear its outcome; the write stands.
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// One batch of creations in a write on `collection`'s line that holds its row lock,
+    /// committed: for each creation, its outcome if the batch wrote it (or the commit failed),
+    /// None if the batch skipped it. An error means nothing of the batch was kept (the write
+    /// was dropped, which undoes it).
+    async fn create_batch(
+        &self,
+        collection: crate::store::CollectionId,
+        objects: &[(&crate::store::NewObject, crate::store::Timestamp)],
+    ) -> StoreResult<Vec<Option<StoreResult<crate::store::PutOutcome>>>> {
+        // An id, an integer: nothing a client sends reaches SQL text.
+        let lock = format!("SELECT id FROM collections WHERE id = {} FOR NO KEY UPDATE", collection.0);
+        let (mut tx, locked, joined) = self.writers.begin_locked(collection.0, &lock).await?;
+        if !joined && locked.is_empty() {
+            return Ok(objects.iter().map(|_| Some(Err(crate::store::StoreError::NotFound))).collect());
+        }
+        let written = batch_statement(&mut tx, collection, objects).await?;
+        let kept = written.iter().flatten().count();
+        if kept == 0 {
+            // Nothing written: dropping the write undoes its savepoint or its group.
+            return Ok(objects.iter().map(|_| None).collect());
+        }
+        let committed = tx.commit_as(kept).await.map_err(|e| e.to_string());
+        Ok(written
+            .into_iter()
+            .map(|w| {
+                w.map(|outcome| match &committed {
+                    Ok(()) => Ok(outcome),
+                    Err(why) => Err(super::retry::commit_failed(sqlx::Error::Protocol(why.clone()))),
+                })
+            })
+            .collect())
+    }
+}
+
+/// The batch's statement (CREATE_BATCH) for `objects`, each with its request's time, in a
+/// write that holds `collection`'s row lock: for each creation, its outcome if it was
+/// inserted, None if it was skipped (its name or UID taken, a child collection at its name).
+/// No two of `objects` share a name or a UID (`Creations::take`), so that a creation skipped
+/// was skipped for what was there before the batch.
+async fn batch_statement(
+    conn: &mut sqlx::PgConnection,
+    collection: crate::store::CollectionId,
+    objects: &[(&crate::store::NewObject, crate::store::Timestamp)],
+) -> StoreResult<Vec<Option<crate::store::PutOutcome>>> {
+    use crate::store::PutOutcome;
+    use sqlx::Row;
+    let ints = |f: &dyn Fn(&crate::store::NewObject, i64) -> Option<i64>| objects.iter().map(|(o, t)| f(o, *t)).collect::<Vec<_>>();
+    let cal = |i: usize| objects[i].0.calendar.as_ref();
+    let rows = sqlx::query(shared::put::sql::CREATE_BATCH)
+        .bind(collection.0)
+        .bind(objects.iter().map(|(o, _)| o.name.as_str()).collect::<Vec<_>>())
+        .bind(objects.iter().map(|(o, _)| o.data.as_slice()).collect::<Vec<_>>())
+        .bind(objects.iter().map(|(o, _)| o.etag.as_str()).collect::<Vec<_>>())
+        .bind(objects.iter().map(|(o, _)| o.content_type.as_str()).collect::<Vec<_>>())
+        .bind(ints(&|o, _| Some(i64::try_from(o.data.len()).unwrap_or(i64::MAX))))
+        .bind((0..objects.len()).map(|i| cal(i).map(|c| c.uid.as_str())).collect::<Vec<_>>())
+        .bind((0..objects.len()).map(|i| cal(i).map(|c| c.component.as_str())).collect::<Vec<_>>())
+        .bind(ints(&|o, _| o.calendar.as_ref().and_then(|c| c.first_start)))
+        .bind(ints(&|o, _| o.calendar.as_ref().and_then(|c| c.last_end)))
+        .bind(objects.iter().map(|(o, _)| o.timeline.as_ref().map(|t| t.encoded.as_slice())).collect::<Vec<_>>())
+        .bind(ints(&|o, _| o.timeline.as_ref().and_then(|t| t.until)))
+        .bind(objects.iter().map(|(o, _)| o.schedule_tag.as_deref()).collect::<Vec<_>>())
+        .bind(ints(&|o, _| o.alarms.next_due()))
+        .bind(ints(&|_, t| Some(t)))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut inserted = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        inserted.insert(row.try_get::<String, _>("name")?, (row.try_get::<i64, _>("id")?, row.try_get::<i64, _>("sync_seq")?));
+    }
+    objects
+        .iter()
+        .map(|(object, now)| {
+            inserted
+                .remove(&object.name)
+                .map(|(id, seq)| Ok(PutOutcome { created: true, meta: shared::objects::inserted_meta(id, collection, seq, object, *now)? }))
+                .transpose()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -206,13 +351,13 @@ mod tests {
         }
     }
 
-    /// PUTs that join a group (their savepoint and bump one simple query, a creation's checks
-    /// and INSERT one statement) see what the group's earlier writes did before its COMMIT (a
+    /// PUTs written alone (`put_one`) that join a group (their savepoint and bump one simple
+    /// query, a creation's checks and INSERT one statement) see what the group's earlier writes did before its COMMIT (a
     /// UID and a name taken), a refused one's bump is undone with it, and the one that is kept
     /// takes the next seq. Writers queue in order, so all four are one group: one COMMIT.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_joining_put_checks_what_its_group_wrote() {
-        use crate::store::{Expect, ObjectStore, StoreError};
+        use crate::store::{Expect, StoreError};
         let (store, admin, name) = throwaway().await;
         let collection = calendar(&store, 10).await;
         let id = crate::store::CollectionId(collection);
@@ -231,7 +376,7 @@ mod tests {
         let mut tasks = Vec::new();
         for (i, object) in [event("b.ics", "taken"), event("a.ics", "other"), event("c.ics", "free")].into_iter().enumerate() {
             let putter = store.clone();
-            tasks.push(tokio::spawn(async move { putter.put_object(id, object, Expect::Absent).await }));
+            tasks.push(tokio::spawn(async move { putter.put_one(id, object, Expect::Absent, 6).await }));
             while store.writers.arriving(collection) < i + 1 {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
@@ -248,6 +393,125 @@ mod tests {
         assert_eq!(store.write_stats(), (1, 2), "a.ics and c.ics in one COMMIT");
         let seq: i64 = sqlx::query_scalar("SELECT sync_seq FROM collections WHERE id = $1").bind(collection).fetch_one(&store.pool).await.unwrap();
         assert_eq!(seq, 12);
+        drop(store);
+        drop_database(&admin, &name).await;
+    }
+
+    /// Queues creations behind `pilot`: the calendar's task takes the pilot alone at once and
+    /// waits with it for the line (held by the caller's write); the others wait in the queue,
+    /// and go as one batch once the pilot is written.
+    async fn queue_behind(
+        store: &PgStore,
+        id: crate::store::CollectionId,
+        pilot: crate::store::NewObject,
+        objects: Vec<crate::store::NewObject>,
+    ) -> Vec<tokio::task::JoinHandle<StoreResult<crate::store::PutOutcome>>> {
+        use crate::store::{Expect, ObjectStore};
+        let mut tasks = Vec::new();
+        let mut spawn = |object| {
+            let putter = store.clone();
+            tasks.push(tokio::spawn(async move { putter.put_object(id, object, Expect::Absent).await }));
+        };
+        spawn(pilot);
+        while store.writers.arriving(id.0) < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        for (i, object) in objects.into_iter().enumerate() {
+            spawn(object);
+            while store.creations.waiting(id.0) < i + 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        tasks
+    }
+
+    /// Creations that queue while their calendar's line is busy are written as one batch:
+    /// each gets the outcome it would have had alone (a name or UID taken by an earlier
+    /// committed write, or by an earlier creation of its own batch), those kept take seqs in
+    /// arrival order (a refused one's left unused), their alarm rows and bytes are written and
+    /// a tombstone at a reused name is cleared; one COMMIT for the batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_creations_are_one_batch_with_their_own_outcomes() {
+        use crate::store::{ObjectAlarms, StoreError};
+        let (store, admin, name) = throwaway().await;
+        let collection = calendar(&store, 10).await;
+        let id = crate::store::CollectionId(collection);
+        sqlx::query("INSERT INTO tombstones (collection_id, name, sync_seq, deleted_at) VALUES ($1, 'gone.ics', 3, 0)")
+            .bind(collection)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
+        assert_eq!(bumped.sync_seq, 11);
+        sqlx::query(
+            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             first_start, last_end, created_at, modified_at, sync_seq) \
+             VALUES ($1, 'a.ics', '\\x00', 'a', 'text/calendar', 1, 'taken', 'VEVENT', 0, 3600, 5, 5, 11)",
+        )
+        .bind(collection)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+        let mut alarmed = event("b.ics", "b");
+        alarmed.alarms = ObjectAlarms::With(Some(99_000));
+        let queued = vec![alarmed, event("a.ics", "fresh"), event("c.ics", "taken"), event("d.ics", "d"), event("d.ics", "d2"), event("gone.ics", "g")];
+        let pilot = event("p.ics", "p");
+        let sizes: i64 = [&pilot, &queued[0], &queued[3], &queued[5]].iter().map(|o| i64::try_from(o.data.len()).unwrap()).sum();
+        let tasks = queue_behind(&store, id, pilot, queued).await;
+        first.commit().await.unwrap();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        let seq = |i: usize| outcomes[i].as_ref().map(|o| (o.created, o.meta.sync_seq)).map_err(|e| format!("{e:?}"));
+        assert_eq!(seq(0), Ok((true, 12)), "the pilot, alone, in the first write's group");
+        assert_eq!(seq(1), Ok((true, 13)));
+        assert!(matches!(outcomes[2], Err(StoreError::PreconditionFailed)), "{:?}", outcomes[2]);
+        assert!(matches!(&outcomes[3], Err(StoreError::UidConflict { existing_name }) if existing_name == "a.ics"), "{:?}", outcomes[3]);
+        // The refused creations' seqs (14, 15) stay unused.
+        assert_eq!(seq(4), Ok((true, 16)));
+        // The second d.ics waited for a later batch, which found the first one's row.
+        assert!(matches!(outcomes[5], Err(StoreError::PreconditionFailed)), "{:?}", outcomes[5]);
+        assert_eq!(seq(6), Ok((true, 17)));
+        assert_eq!(store.write_stats(), (2, 5), "the first write and the pilot in one COMMIT, the batch's three in another");
+        let (sync_seq, used): (i64, i64) = sqlx::query_as("SELECT sync_seq, used_bytes FROM collections WHERE id = $1")
+            .bind(collection)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!((sync_seq, used), (17, sizes), "the bump takes the kept creations' seqs and bytes");
+        let due: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT o.name, s.next_due FROM alarm_schedule s JOIN objects o ON o.id = s.object_id ORDER BY o.name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(due, [("b.ics".to_owned(), Some(99_000))]);
+        let tombstones: i64 = sqlx::query_scalar("SELECT count(*) FROM tombstones").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(tombstones, 0, "gone.ics's tombstone cleared by its new object");
+        drop(store);
+        drop_database(&admin, &name).await;
+    }
+
+    /// A batch whose statement fails (here one creation's name, which PostgreSQL refuses as
+    /// text) is written again one creation at a time: only the creation at fault fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_fails_only_the_creation_at_fault() {
+        let (store, admin, name) = throwaway().await;
+        let collection = calendar(&store, 0).await;
+        let id = crate::store::CollectionId(collection);
+        let (first, _, _) = store.begin_put(id, 5, 0, &event("x.ics", "x")).await.unwrap();
+        let tasks = queue_behind(&store, id, event("p.ics", "p"), vec![event("a.ics", "a"), event("b\0.ics", "b"), event("c.ics", "c")]).await;
+        first.commit().await.unwrap();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap().map(|o| o.meta.name));
+        }
+        assert_eq!(outcomes[1].as_deref().ok(), Some("a.ics"));
+        assert!(outcomes[2].is_err(), "{:?}", outcomes[2]);
+        assert_eq!(outcomes[3].as_deref().ok(), Some("c.ics"));
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM objects ORDER BY name").fetch_all(&store.pool).await.unwrap();
+        assert_eq!(names, ["a.ics", "c.ics", "p.ics"]);
         drop(store);
         drop_database(&admin, &name).await;
     }

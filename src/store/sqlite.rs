@@ -209,6 +209,17 @@ impl SqliteStore {
         self.writer.begin().await
     }
 
+    /// A creation (a PUT with If-None-Match: *): written as any PUT. The one writer's group
+    /// commit already runs a queue of PUTs back to back, each a round trip to its thread.
+    async fn create(
+        &self,
+        collection: crate::store::CollectionId,
+        object: crate::store::NewObject,
+        now: crate::store::Timestamp,
+    ) -> StoreResult<crate::store::PutOutcome> {
+        self.put_one(collection, object, crate::store::Expect::Absent, now).await
+    }
+
     /// A PUT's write begun, its collection bumped (adding `bytes`; NotFound if gone) and its
     /// checks read, in ONE round trip to the writer's thread with the opening statement
     /// (`BUMP_AND_PUT_CHECKS`): the writer's hold per PUT is mostly such round trips.

@@ -281,6 +281,12 @@ pub(super) fn inserted_row(id: i64, collection: CollectionId, seq: i64, object: 
     }
 }
 
+/// `inserted_row` as the object's metadata (PostgreSQL's batched creations, postgres.rs).
+#[allow(dead_code)] // Only the PostgreSQL engine's compile of this module calls it.
+pub(in super::super) fn inserted_meta(id: i64, collection: CollectionId, seq: i64, object: &NewObject, now: Timestamp) -> StoreResult<ObjectMeta> {
+    ObjectMeta::try_from(inserted_row(id, collection, seq, object, now))
+}
+
 /// A DELETE inside a transaction that holds `collection`'s row lock at seq `seq`.
 pub(super) async fn delete_locked(
     conn: &mut Conn,
@@ -412,27 +418,12 @@ impl ObjectStore for Engine {
         expect: Expect,
     ) -> StoreResult<PutOutcome> {
         let now = now();
-        // A creation (If-None-Match: *, as clients create) either adds exactly its size or
-        // fails and rolls back: its bytes go into the bump, one statement fewer per PUT.
-        let counted = expect == Expect::Absent;
-        let bytes = if counted { i64::try_from(object.data.len()).unwrap_or(i64::MAX) } else { 0 };
-        // The engine begins and bumps, and SQLite reads the checks, in one round trip.
-        let (mut tx, bumped, checks) = self.begin_put(collection, now, bytes, &object).await?;
-        let checks = match checks {
-            Some(checks) => checks,
-            // PostgreSQL: a creation checks and inserts in one statement, anything else checks.
-            None if counted => match create_checked(&mut tx, collection, &bumped, &object, now).await? {
-                Ok(outcome) => {
-                    tx.commit().await.map_err(commit_failed)?;
-                    return Ok(outcome);
-                }
-                Err(checks) => checks,
-            },
-            None => put_checks(&mut tx, collection, &bumped, &object).await?,
-        };
-        let outcome = put_checked(&mut tx, collection, &bumped, checks, object, &expect, now, counted).await?;
-        tx.commit().await.map_err(commit_failed)?;
-        Ok(outcome)
+        // A creation (If-None-Match: *, as clients create) is the engine's: PostgreSQL batches
+        // a calendar's waiting creations (pg_creations.rs), SQLite writes it as any PUT.
+        if expect == Expect::Absent {
+            return self.create(collection, object, now).await;
+        }
+        self.put_one(collection, object, expect, now).await
     }
 
     async fn delete_object(
@@ -506,5 +497,32 @@ impl ObjectStore for Engine {
         .await?;
         tx.commit().await.map_err(commit_failed)?;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// One PUT written alone at `now`: begun and bumped, checked, written and committed.
+    pub(crate) async fn put_one(&self, collection: CollectionId, object: NewObject, expect: Expect, now: Timestamp) -> StoreResult<PutOutcome> {
+        // A creation either adds exactly its size or fails and rolls back: its bytes go into
+        // the bump, one statement fewer per PUT.
+        let counted = expect == Expect::Absent;
+        let bytes = if counted { i64::try_from(object.data.len()).unwrap_or(i64::MAX) } else { 0 };
+        // The engine begins and bumps, and SQLite reads the checks, in one round trip.
+        let (mut tx, bumped, checks) = self.begin_put(collection, now, bytes, &object).await?;
+        let checks = match checks {
+            Some(checks) => checks,
+            // PostgreSQL: a creation checks and inserts in one statement, anything else checks.
+            None if counted => match create_checked(&mut tx, collection, &bumped, &object, now).await? {
+                Ok(outcome) => {
+                    tx.commit().await.map_err(commit_failed)?;
+                    return Ok(outcome);
+                }
+                Err(checks) => checks,
+            },
+            None => put_checks(&mut tx, collection, &bumped, &object).await?,
+        };
+        let outcome = put_checked(&mut tx, collection, &bumped, checks, object, &expect, now, counted).await?;
+        tx.commit().await.map_err(commit_failed)?;
+        Ok(outcome)
     }
 }
