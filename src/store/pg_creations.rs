@@ -83,6 +83,13 @@ impl Creations {
         }
     }
 
+    /// Held by `collection`'s task while it runs: if the task unwinds (a panic), the calendar
+    /// leaves the map and its waiting creations are dropped (their callers hear an error),
+    /// so that the next creation starts a new task instead of waiting for a dead one.
+    pub(super) fn running(&self, collection: i64) -> Running<'_> {
+        Running { creations: self, collection }
+    }
+
     /// Creations now waiting for `collection`'s next batch (tests wait for them).
     #[cfg(test)]
     pub(super) fn waiting(&self, collection: i64) -> usize {
@@ -128,6 +135,20 @@ impl Creations {
     }
 }
 
+/// See `Creations::running`.
+pub(super) struct Running<'a> {
+    creations: &'a Creations,
+    collection: i64,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.creations.queues).remove(&self.collection);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -167,6 +188,26 @@ mod tests {
         assert_eq!(names(&creations.take(1)), ["d.ics"]);
         assert!(creations.take(1).is_empty());
         assert!(creations.submit(1, creation("e.ics", "e", 1).0), "the task ended: a new one");
+    }
+
+    /// A task that panics leaves no calendar behind: its waiting creations hear an error,
+    /// and the next creation starts a new task.
+    #[test]
+    fn a_task_that_panics_strands_no_creation() {
+        let creations = Creations::default();
+        assert!(creations.submit(4, creation("a.ics", "a", 1).0));
+        let (waiting, mut answer) = creation("b.ics", "b", 1);
+        assert!(!creations.submit(4, waiting));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _running = creations.running(4);
+            panic!("a bug in the task");
+        }));
+        assert!(unwound.is_err());
+        assert!(matches!(answer.try_recv(), Err(oneshot::error::TryRecvError::Closed)), "b.ics's caller is told");
+        assert!(creations.submit(4, creation("c.ics", "c", 1).0), "a new task for the next creation");
+        let finished = creations.running(4);
+        drop(finished);
+        assert_eq!(creations.waiting(4), 1, "a task that ends normally leaves the queue to `take`");
     }
 
     /// A name or UID already in the batch, or held back, holds the creation back, in order.

@@ -170,6 +170,7 @@ impl PgStore {
 
     /// Runs `collection`'s batches until its queue is empty.
     async fn run_creations(self, collection: crate::store::CollectionId) {
+        let _running = self.creations.running(collection.0);
         let mut last = 0;
         loop {
             if last > 1 {
