@@ -352,6 +352,23 @@ mod tests {
         }
     }
 
+    /// A group's first write on calendar `id` (at seq 10), as a PUT of a.ics with UID "taken"
+    /// would leave it: bumped to seq 11, the object inserted, uncommitted.
+    async fn first_write_of_a_ics(store: &PgStore, id: crate::store::CollectionId) -> WriteTx {
+        let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
+        assert_eq!(bumped.sync_seq, 11);
+        sqlx::query(
+            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
+             first_start, last_end, created_at, modified_at, sync_seq) \
+             VALUES ($1, 'a.ics', '\\x00', 'a', 'text/calendar', 1, 'taken', 'VEVENT', 0, 3600, 5, 5, 11)",
+        )
+        .bind(id.0)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+        first
+    }
+
     /// PUTs written alone (`put_one`) that join a group (their savepoint and bump one simple
     /// query, a creation's checks and INSERT one statement) see what the group's earlier writes did before its COMMIT (a
     /// UID and a name taken), a refused one's bump is undone with it, and the one that is kept
@@ -362,18 +379,7 @@ mod tests {
         let (store, admin, name) = throwaway().await;
         let collection = calendar(&store, 10).await;
         let id = crate::store::CollectionId(collection);
-        // The group's first write, as a PUT of a.ics (UID "taken") would leave it, uncommitted.
-        let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
-        assert_eq!(bumped.sync_seq, 11);
-        sqlx::query(
-            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
-             first_start, last_end, created_at, modified_at, sync_seq) \
-             VALUES ($1, 'a.ics', '\\x00', 'a', 'text/calendar', 1, 'taken', 'VEVENT', 0, 3600, 5, 5, 11)",
-        )
-        .bind(collection)
-        .execute(&mut *first)
-        .await
-        .unwrap();
+        let first = first_write_of_a_ics(&store, id).await;
         let mut tasks = Vec::new();
         for (i, object) in [event("b.ics", "taken"), event("a.ics", "other"), event("c.ics", "free")].into_iter().enumerate() {
             let putter = store.clone();
@@ -442,17 +448,7 @@ mod tests {
             .execute(&store.pool)
             .await
             .unwrap();
-        let (mut first, bumped, _) = store.begin_put(id, 5, 0, &event("a.ics", "taken")).await.unwrap();
-        assert_eq!(bumped.sync_seq, 11);
-        sqlx::query(
-            "INSERT INTO objects (collection_id, name, data, etag, content_type, size, uid, component, \
-             first_start, last_end, created_at, modified_at, sync_seq) \
-             VALUES ($1, 'a.ics', '\\x00', 'a', 'text/calendar', 1, 'taken', 'VEVENT', 0, 3600, 5, 5, 11)",
-        )
-        .bind(collection)
-        .execute(&mut *first)
-        .await
-        .unwrap();
+        let first = first_write_of_a_ics(&store, id).await;
         let mut alarmed = event("b.ics", "b");
         alarmed.alarms = ObjectAlarms::With(Some(99_000));
         let queued = vec![alarmed, event("a.ics", "fresh"), event("c.ics", "taken"), event("d.ics", "d"), event("d.ics", "d2"), event("gone.ics", "g")];
