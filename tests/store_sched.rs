@@ -42,6 +42,7 @@ contract_tests!(
     copies_of_a_uid_across_calendars,
     a_scheduling_batch_is_all_or_nothing,
     new_copies_are_checked_like_single_puts,
+    the_senders_creation_is_refused_at_its_own_index,
     opposite_batches_do_not_deadlock,
     the_outbox_is_claimed_settled_and_coalesced,
 );
@@ -282,6 +283,42 @@ async fn new_copies_are_checked_like_single_puts(store: Store) {
     assert_eq!(store.object(bob_cal, "taken.ics").await.unwrap().unwrap().data, event("taken.ics", "t", 2).data);
 }
 
+/// The sender's creation is checked with the recipients' copies (one statement since
+/// decision 0039), and still refused as its PUT alone would be, at index 0, before any copy.
+async fn the_senders_creation_is_refused_at_its_own_index(store: Store) {
+    let (alice, alice_cols) = user(&store, "alice", None).await;
+    let (_bob, bob_cols) = user(&store, "bob", None).await;
+    let (organizer_cal, bob_cal, bob_inbox) = (alice_cols[0].id, bob_cols[0].id, bob_cols[3].id);
+    store.put_object(organizer_cal, event("mine.ics", "held", 1), Expect::Absent).await.unwrap();
+    store.put_object(bob_cal, event("bobs.ics", "bobs", 1), Expect::Absent).await.unwrap();
+    let batch = |sender: NewObject, copy: NewObject| {
+        vec![
+            SchedWrite::Put { collection: organizer_cal, object: sender, expect: Expect::Absent },
+            SchedWrite::Put { collection: bob_cal, object: copy, expect: Expect::Absent },
+            SchedWrite::Deliver { collection: bob_inbox, object: message("i.ics", "REQUEST") },
+        ]
+    };
+    // The name is taken (the copy would be refused too: the sender's refusal comes first).
+    match store.write_scheduling(batch(event("mine.ics", "fresh", 1), event("bobs.ics", "fresh", 1))).await {
+        Err(StoreError::InBatch { index: 0, error }) => assert!(matches!(*error, StoreError::PreconditionFailed), "{error:?}"),
+        other => panic!("expected the sender's write refused, got {other:?}"),
+    }
+    // The UID is held by another of the sender's objects: UidConflict naming it.
+    match store.write_scheduling(batch(event("new.ics", "held", 1), event("new.ics", "held", 1))).await {
+        Err(StoreError::InBatch { index: 0, error }) => {
+            assert!(matches!(&*error, StoreError::UidConflict { existing_name } if existing_name == "mine.ics"), "{error:?}")
+        }
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    // A refused batch left nothing; a free one writes both, the sender's bytes counted once.
+    assert!(store.object_meta(bob_inbox, "i.ics").await.unwrap().is_none());
+    let used = store.used_bytes(alice.id).await.unwrap();
+    let done = store.write_scheduling(batch(event("new.ics", "fresh", 1), event("new.ics", "fresh", 1))).await.unwrap();
+    assert!(matches!(&done[0], SchedWritten::Put(p) if p.created && p.meta.name == "new.ics" && p.meta.collection == organizer_cal));
+    assert!(matches!(&done[1], SchedWritten::Put(p) if p.created && p.meta.collection == bob_cal));
+    assert_eq!(store.used_bytes(alice.id).await.unwrap() - used, event("new.ics", "fresh", 1).data.len() as i64);
+}
+
 /// Two organizers inviting each other at once lock the same collections in opposite orders
 /// unless the store orders them; every batch must finish, and every message must be there.
 async fn opposite_batches_do_not_deadlock(store: Store) {
@@ -306,11 +343,18 @@ async fn opposite_batches_do_not_deadlock(store: Store) {
         let done = tokio::time::timeout(Duration::from_secs(60), t).await.expect("a batch hung").unwrap();
         done.unwrap();
     }
-    let mut total = 0;
+    // Every batch wrote once to each of the four collections. Each bump must have counted on
+    // the one before it, however long the batch waited for the row (PostgreSQL locks and bumps
+    // in one statement): 24 bumps, and 24 objects with as many seqs, the last the collection's.
     for c in [&a[0], &a[3], &b[0], &b[3]] {
-        total += store.list_objects(c.id).await.unwrap().len();
+        let mut seqs: Vec<i64> = store.list_objects(c.id).await.unwrap().iter().map(|m| m.sync_seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let now = store.collection_by_id(c.id).await.unwrap().unwrap().sync_seq;
+        assert_eq!(now - c.sync_seq, 24, "{}: one bump per batch", c.path);
+        assert_eq!(seqs.len(), 24, "{}: each batch's object has a seq of its own: {seqs:?}", c.path);
+        assert_eq!(seqs.last(), Some(&now), "{}", c.path);
     }
-    assert_eq!(total, 24 * 4);
 }
 
 /// The iMIP outbox (migration 0006): a claim takes due rows with a lease, a second claim skips

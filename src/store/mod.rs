@@ -11,6 +11,7 @@ mod group_commit;
 mod migrations;
 mod pg_creations;
 mod pg_readers;
+mod pg_sched_gate;
 mod pg_writers;
 mod postgres;
 mod retry;

@@ -12,6 +12,7 @@ use sqlx::{Connection, Postgres, Transaction};
 use super::StoreResult;
 use super::pg_creations::{Creation, Creations};
 use super::pg_readers::{PgReaders, READ_CONNECTIONS, ReadConn, Suspect};
+use super::pg_sched_gate::{Entered, SchedGates};
 use super::pg_writers::{PgWriters, WriteTx};
 
 type Db = Postgres;
@@ -70,6 +71,8 @@ pub struct PgStore {
     writers: Arc<PgWriters>,
     /// Creations waiting for their calendar's next batch (pg_creations.rs).
     creations: Arc<Creations>,
+    /// Scheduling batches waiting for their collections (pg_sched_gate.rs).
+    sched_gates: Arc<SchedGates>,
     /// Connections are pinged before use while suspect (`suspect_connections`).
     suspect: Suspect,
 }
@@ -100,12 +103,19 @@ impl PgStore {
         super::migrations::POSTGRES.migrator().await?.run(&pool).await?;
         let readers = Arc::new(PgReaders::new(options, READ_CONNECTIONS, suspect.clone(), ACQUIRE_TIMEOUT, PING_IF_IDLE));
         let writers = Arc::new(PgWriters::new(pool.clone(), ACQUIRE_TIMEOUT));
-        Ok(PgStore { pool, readers, writers, creations: Arc::default(), suspect })
+        Ok(PgStore { pool, readers, writers, creations: Arc::default(), sched_gates: Arc::default(), suspect })
     }
 
     /// A connection was found broken: ping the others before use for a while.
     pub(super) fn suspect_connections(&self) {
         self.suspect.mark(SUSPECT_FOR);
+    }
+
+    /// A scheduling batch's turn at its collections (`lock_order`), before it takes a
+    /// connection: at most one batch per collection waits on its row lock (decision 0039).
+    async fn enter_scheduling(&self, collections: &[super::CollectionId]) -> sqlx::Result<Option<Entered<'_>>> {
+        let ids: Vec<i64> = collections.iter().map(|c| c.0).collect();
+        self.sched_gates.enter(&ids, ACQUIRE_TIMEOUT).await.map(Some)
     }
 
     /// A connection for reads.

@@ -185,6 +185,12 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers })
     }
 
+    /// A scheduling batch's turn at its collections: the one writer is the turn already
+    /// (PostgreSQL queues batches per collection, pg_sched_gate.rs).
+    async fn enter_scheduling(&self, _collections: &[super::CollectionId]) -> sqlx::Result<Option<super::pg_sched_gate::Entered<'_>>> {
+        Ok(None)
+    }
+
     /// A read connection: one of `readers`, or the in-memory database's only one.
     async fn reader(&self) -> sqlx::Result<ReadConn<'_>> {
         let Some(readers) = &self.readers else {

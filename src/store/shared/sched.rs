@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::objects::{MemberRow, delete_locked};
 use super::put::{insert_many_locked, put_locked};
-use super::sched_batch::{bump_all, in_list, lock_in_order, new_copy_checks, padded};
+use super::sched_batch::{bump_all, in_list, new_copy_checks, padded};
 use super::users::UserRow;
 use crate::store::retry::commit_failed;
 use super::{Db, Engine, bump_seq, bump_seq_bytes, now};
@@ -248,17 +248,17 @@ impl SchedStore for Engine {
 
     async fn write_scheduling(&self, writes: Vec<SchedWrite>) -> StoreResult<Vec<SchedWritten>> {
         let now = now();
+        let order = lock_order(&writes);
+        // Left before the COMMIT: the next batch's lock statement then waits only for it.
+        let gate = self.enter_scheduling(&order).await?;
         let mut tx = self.begin_write().await?;
         let mut counts = Vec::new();
-        for id in lock_order(&writes) {
+        for id in order {
             let known: i64 = writes.iter().filter_map(SchedWrite::known_bytes).filter(|(c, _)| *c == id).map(|(_, b)| b).sum();
             counts.push((id, known));
         }
         let locked = if counts.len() > 1 {
-            if !super::super::ONE_STATEMENT_LOCKS {
-                lock_in_order(&mut tx, &counts).await?;
-            }
-            bump_all(&mut tx, &counts, now).await?
+            bump_all(&mut tx, &counts, now, !super::super::ONE_STATEMENT_LOCKS).await?
         } else {
             let mut locked = Vec::new();
             for &(id, known) in &counts {
@@ -270,14 +270,16 @@ impl SchedStore for Engine {
         let mut done: Vec<Option<SchedWritten>> = Vec::with_capacity(writes.len());
         // New copies and inbox messages go in one multi-row INSERT after the other writes.
         let mut deliveries: Vec<(usize, (CollectionId, i64, crate::store::NewObject))> = Vec::new();
-        // The new copies among them: their index in the batch and their collection's path.
+        // The new objects among them (not the inbox messages): their index in the batch and
+        // their collection's path.
         let mut copies: Vec<(usize, String)> = Vec::new();
         for (index, write) in writes.into_iter().enumerate() {
             let in_batch = |error| StoreError::InBatch { index, error: Box::new(error) };
             let written = match write {
-                // A recipient's new copy (not the sender's write, whose refusals are the
-                // client's answer) joins the multi-row INSERT: its checks are batched below.
-                SchedWrite::Put { collection, object, expect: Expect::Absent } if index > 0 => {
+                // A new object, the sender's or a recipient's copy, joins the multi-row INSERT:
+                // its checks are batched below, with the refusals `put_locked` would give it,
+                // each reported at its own index (the sender's is the client's answer).
+                SchedWrite::Put { collection, object, expect: Expect::Absent } => {
                     match locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b) {
                         Some(bumped) => {
                             copies.push((index, bumped.path.clone()));
@@ -290,9 +292,9 @@ impl SchedStore for Engine {
                 }
                 SchedWrite::Put { collection, object, expect } => {
                     let bumped = locked.iter().find(|(id, _)| *id == collection).map(|(_, b)| b).ok_or(StoreError::NotFound);
-                    let counted = expect == Expect::Absent;
+                    // Not a creation (those went above), so its bytes are not counted yet.
                     match bumped {
-                        Ok(bumped) => put_locked(&mut tx, collection, bumped, object, &expect, now, counted).await.map(SchedWritten::Put),
+                        Ok(bumped) => put_locked(&mut tx, collection, bumped, object, &expect, now, false).await.map(SchedWritten::Put),
                         Err(e) => Err(e),
                     }
                 }
@@ -324,7 +326,9 @@ impl SchedStore for Engine {
         }
         if !deliveries.is_empty() {
             let rows: Vec<_> = deliveries.iter().map(|(_, r)| r.clone()).collect();
-            let first = copies.first().map_or(deliveries[0].0, |(i, _)| *i);
+            // Reported at the first recipient's copy (planned again), not at the sender's
+            // object, which the checks found free under the locks.
+            let first = copies.iter().map(|(i, _)| *i).find(|&i| i > 0).or(copies.first().map(|(i, _)| *i)).unwrap_or(deliveries[0].0);
             let metas = insert_many_locked(&mut tx, &rows, now).await.map_err(|error| {
                 // A name or UID taken since the copies were read (UNIQUE): planned again, as a
                 // failed `Expect::Absent` is.
@@ -341,6 +345,7 @@ impl SchedStore for Engine {
                 }
             }
         }
+        drop(gate);
         tx.commit().await.map_err(commit_failed)?;
         done.into_iter().map(|d| d.ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))).collect()
     }

@@ -1,5 +1,5 @@
 //! A scheduling batch's locks and its recipients' checks (`write_scheduling` in sched.rs): its
-//! collections locked and bumped in one or two statements, and the new copies' checks in one.
+//! collections locked and bumped in one statement, and the new copies' checks in one.
 
 use sqlx::AssertSqlSafe;
 
@@ -23,38 +23,39 @@ pub(super) fn padded<T: Clone>(values: &[T], binds: usize) -> Vec<T> {
     out
 }
 
-/// Takes the row locks of a batch's collections (`counts`, in ascending id order) in that order,
-/// in one statement, for engines whose writers run concurrently (`ONE_STATEMENT_LOCKS` false):
-/// PostgreSQL locks the rows of `SELECT … ORDER BY … FOR UPDATE` as the sort hands them up, so
-/// in the order every writer holding several collections uses, and two batches never wait for
-/// each other in a cycle. One round trip instead of one bump per collection. NotFound if one
-/// of them is gone.
-pub(super) async fn lock_in_order(conn: &mut super::Conn, counts: &[(CollectionId, i64)]) -> StoreResult<()> {
-    let (list, binds) = in_list(1, counts.len());
-    let text = format!("SELECT id FROM collections WHERE id IN ({list}) ORDER BY id FOR UPDATE");
-    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(text));
-    for id in padded(&counts.iter().map(|(id, _)| id.0).collect::<Vec<_>>(), binds) {
-        query = query.bind(id);
-    }
-    if query.fetch_all(&mut *conn).await?.len() != counts.len() {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// Bumps every collection of a batch, each with the bytes known for it, in one statement. On
-/// SQLite (one writer) it is the batch's lock; PostgreSQL holds the rows already
-/// (`lock_in_order`). NotFound if one of them is gone.
-pub(super) async fn bump_all(conn: &mut super::Conn, counts: &[(CollectionId, i64)], now: i64) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
+/// Bumps every collection of a batch (`counts`, in ascending id order), each with the bytes
+/// known for it, in one statement. NotFound if one of them is gone.
+///
+/// `lock_first`, for engines whose writers run concurrently (`ONE_STATEMENT_LOCKS` false): the
+/// statement first takes the rows' locks in a CTE, `SELECT … ORDER BY id FOR UPDATE`, which
+/// PostgreSQL locks in the sort's order, the order every writer holding several collections
+/// uses, so two batches never wait for each other in a cycle. The UPDATE then changes rows
+/// this transaction holds; a row another writer changed while this one waited is updated in
+/// its newest version (READ COMMITTED re-reads an updated row), so the seqs returned are
+/// current. The lock and the bump were two statements, two round trips under the locks, until
+/// decision 0039. SQLite's one writer is the batch's lock already.
+pub(super) async fn bump_all(
+    conn: &mut super::Conn,
+    counts: &[(CollectionId, i64)],
+    now: i64,
+    lock_first: bool,
+) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
     // "CASE id WHEN $2 THEN $3 WHEN $4 THEN $5 … END" and "IN ($2, $4, …)": placeholders only.
     let cases: Vec<String> = (0..counts.len()).map(|i| format!("WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i)).collect();
     let ids: Vec<String> = (0..counts.len()).map(|i| format!("${}", 2 + 2 * i)).collect();
-    let text = format!(
-        "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $1, used_bytes = used_bytes + \
-         CASE id {} ELSE 0 END WHERE id IN ({}) RETURNING id, sync_seq, path",
-        cases.join(" "),
-        ids.join(", ")
-    );
+    let (cases, ids) = (cases.join(" "), ids.join(", "));
+    let text = if lock_first {
+        format!(
+            "WITH l AS MATERIALIZED (SELECT id FROM collections WHERE id IN ({ids}) ORDER BY id FOR UPDATE) \
+             UPDATE collections c SET sync_seq = c.sync_seq + 1, modified_at = $1, used_bytes = c.used_bytes + \
+             CASE c.id {cases} ELSE 0 END FROM l WHERE c.id = l.id RETURNING c.id, c.sync_seq, c.path"
+        )
+    } else {
+        format!(
+            "UPDATE collections SET sync_seq = sync_seq + 1, modified_at = $1, used_bytes = used_bytes + \
+             CASE id {cases} ELSE 0 END WHERE id IN ({ids}) RETURNING id, sync_seq, path"
+        )
+    };
     let mut query = sqlx::query_as::<_, (i64, i64, String)>(AssertSqlSafe(text)).bind(now);
     for (id, bytes) in counts {
         query = query.bind(id.0).bind(*bytes);
