@@ -326,9 +326,9 @@ impl SchedStore for Engine {
         }
         if !deliveries.is_empty() {
             let rows: Vec<_> = deliveries.iter().map(|(_, r)| r.clone()).collect();
-            // Reported at the first recipient's copy (planned again), not at the sender's
-            // object, which the checks found free under the locks.
-            let first = copies.iter().map(|(i, _)| *i).find(|&i| i > 0).or(copies.first().map(|(i, _)| *i)).unwrap_or(deliveries[0].0);
+            // Reported at the first recipient's copy, or else inbox message (planned again),
+            // not at the sender's object, which the checks found free under the locks.
+            let first = copies.iter().map(|(i, _)| *i).chain(deliveries.iter().map(|(i, _)| *i)).find(|&i| i > 0).unwrap_or(0);
             let metas = insert_many_locked(&mut tx, &rows, now).await.map_err(|error| {
                 // A name or UID taken since the copies were read (UNIQUE): planned again, as a
                 // failed `Expect::Absent` is.
