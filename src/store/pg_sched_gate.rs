@@ -19,25 +19,25 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::store::lock;
+use crate::store::{CollectionId, lock};
 
 /// The collections some batch holds or waits for.
 #[derive(Default)]
 pub(super) struct SchedGates {
-    gates: Mutex<HashMap<i64, Arc<AsyncMutex<()>>>>,
+    gates: Mutex<HashMap<CollectionId, Arc<AsyncMutex<()>>>>,
 }
 
 /// A batch's place in its collections' gates; leaving (drop) lets the next batch in, and
 /// forgets the gates nobody else holds or waits for.
 pub(super) struct Entered<'a> {
     gates: &'a SchedGates,
-    held: Vec<(i64, OwnedMutexGuard<()>)>,
+    held: Vec<(CollectionId, OwnedMutexGuard<()>)>,
 }
 
 impl SchedGates {
     /// Enters the gates of `collections` (ascending, no duplicates: `sched::lock_order`), one
     /// after another. Gives up after `wait` (PoolTimedOut, which answers 503 as a full pool does).
-    pub(super) async fn enter(&self, collections: &[i64], wait: Duration) -> sqlx::Result<Entered<'_>> {
+    pub(super) async fn enter(&self, collections: &[CollectionId], wait: Duration) -> sqlx::Result<Entered<'_>> {
         debug_assert!(collections.windows(2).all(|w| w[0] < w[1]), "gates are entered in ascending order");
         let mut entered = Entered { gates: self, held: Vec::with_capacity(collections.len()) };
         let deadline = tokio::time::Instant::now() + wait;
@@ -81,17 +81,21 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    fn ids(ids: &[i64]) -> Vec<CollectionId> {
+        ids.iter().map(|&id| CollectionId(id)).collect()
+    }
+
     #[tokio::test]
     async fn batches_sharing_a_collection_take_turns_and_others_pass() {
         let gates = Arc::new(SchedGates::default());
-        let first = gates.enter(&[1, 2, 3], WAIT).await.unwrap();
+        let first = gates.enter(&ids(&[1, 2, 3]), WAIT).await.unwrap();
         // A batch on other collections is not held up.
-        let other = gates.enter(&[4, 5], WAIT).await.unwrap();
+        let other = gates.enter(&ids(&[4, 5]), WAIT).await.unwrap();
         drop(other);
         let inside = Arc::new(AtomicUsize::new(0));
         let (g, i) = (gates.clone(), inside.clone());
         let second = tokio::spawn(async move {
-            let _entered = g.enter(&[3, 6], WAIT).await.unwrap();
+            let _entered = g.enter(&ids(&[3, 6]), WAIT).await.unwrap();
             i.fetch_add(1, Ordering::SeqCst);
         });
         // The second batch shares collection 3, so it waits for the first to leave.
@@ -108,11 +112,11 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_waits_too_long_gives_up_and_holds_nothing() {
         let gates = SchedGates::default();
-        let first = gates.enter(&[2], WAIT).await.unwrap();
-        let err = gates.enter(&[1, 2], Duration::from_millis(20)).await.err();
+        let first = gates.enter(&ids(&[2]), WAIT).await.unwrap();
+        let err = gates.enter(&ids(&[1, 2]), Duration::from_millis(20)).await.err();
         assert!(matches!(err, Some(sqlx::Error::PoolTimedOut)), "{err:?}");
         // It had entered gate 1 before waiting at 2; giving up left it.
-        let again = gates.enter(&[1], Duration::from_millis(20)).await;
+        let again = gates.enter(&ids(&[1]), Duration::from_millis(20)).await;
         assert!(again.is_ok(), "gate 1 was left when the batch gave up");
         drop(again);
         drop(first);
@@ -127,9 +131,9 @@ mod tests {
             let g = gates.clone();
             tasks.push(tokio::spawn(async move {
                 // Every batch shares 10 with all the others and 20 + k % 3 with some.
-                let mut ids = vec![10, 20 + k % 3, 5 - k % 2];
-                ids.sort_unstable();
-                let _entered = g.enter(&ids, WAIT).await.unwrap();
+                let mut mine = vec![10, 20 + k % 3, 5 - k % 2];
+                mine.sort_unstable();
+                let _entered = g.enter(&ids(&mine), WAIT).await.unwrap();
                 tokio::task::yield_now().await;
             }));
         }

@@ -114,8 +114,7 @@ impl PgStore {
     /// A scheduling batch's turn at its collections (`lock_order`), before it takes a
     /// connection: at most one batch per collection waits on its row lock (decision 0039).
     async fn enter_scheduling(&self, collections: &[super::CollectionId]) -> sqlx::Result<Option<Entered<'_>>> {
-        let ids: Vec<i64> = collections.iter().map(|c| c.0).collect();
-        self.sched_gates.enter(&ids, ACQUIRE_TIMEOUT).await.map(Some)
+        self.sched_gates.enter(collections, ACQUIRE_TIMEOUT).await.map(Some)
     }
 
     /// A connection for reads.
@@ -362,6 +361,13 @@ mod tests {
         }
     }
 
+    /// Waits until `ready` holds (a writer queued, a creation waiting): polled every 1 ms.
+    async fn until(ready: impl Fn() -> bool) {
+        while !ready() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     /// A group's first write on calendar `id` (at seq 10), as a PUT of a.ics with UID "taken"
     /// would leave it: bumped to seq 11, the object inserted, uncommitted.
     async fn first_write_of_a_ics(store: &PgStore, id: crate::store::CollectionId) -> WriteTx {
@@ -394,9 +400,7 @@ mod tests {
         for (i, object) in [event("b.ics", "taken"), event("a.ics", "other"), event("c.ics", "free")].into_iter().enumerate() {
             let putter = store.clone();
             tasks.push(tokio::spawn(async move { putter.put_one(id, object, Expect::Absent, 6).await }));
-            while store.writers.arriving(collection) < i + 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            until(|| store.writers.arriving(collection) > i).await;
         }
         first.commit().await.unwrap();
         let mut outcomes = Vec::new();
@@ -430,14 +434,10 @@ mod tests {
             tasks.push(tokio::spawn(async move { putter.put_object(id, object, Expect::Absent).await }));
         };
         spawn(pilot);
-        while store.writers.arriving(id.0) < 1 {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
+        until(|| store.writers.arriving(id.0) >= 1).await;
         for (i, object) in objects.into_iter().enumerate() {
             spawn(object);
-            while store.creations.waiting(id.0) < i + 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            until(|| store.creations.waiting(id.0) > i).await;
         }
         tasks
     }

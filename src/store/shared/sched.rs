@@ -258,7 +258,7 @@ impl SchedStore for Engine {
             counts.push((id, known));
         }
         let locked = if counts.len() > 1 {
-            bump_all(&mut tx, &counts, now, !super::super::ONE_STATEMENT_LOCKS).await?
+            bump_all(&mut tx, &counts, now).await?
         } else {
             let mut locked = Vec::new();
             for &(id, known) in &counts {

@@ -26,25 +26,19 @@ pub(super) fn padded<T: Clone>(values: &[T], binds: usize) -> Vec<T> {
 /// Bumps every collection of a batch (`counts`, in ascending id order), each with the bytes
 /// known for it, in one statement. NotFound if one of them is gone.
 ///
-/// `lock_first`, for engines whose writers run concurrently (`ONE_STATEMENT_LOCKS` false): the
-/// statement first takes the rows' locks in a CTE, `SELECT … ORDER BY id FOR UPDATE`, which
+/// For engines whose writers run concurrently (`ONE_STATEMENT_LOCKS` false) the statement first takes the rows' locks in a CTE, `SELECT … ORDER BY id FOR UPDATE`, which
 /// PostgreSQL locks in the sort's order, the order every writer holding several collections
 /// uses, so two batches never wait for each other in a cycle. The UPDATE then changes rows
 /// this transaction holds; a row another writer changed while this one waited is updated in
 /// its newest version (READ COMMITTED re-reads an updated row), so the seqs returned are
 /// current. The lock and the bump were two statements, two round trips under the locks, until
 /// decision 0039. SQLite's one writer is the batch's lock already.
-pub(super) async fn bump_all(
-    conn: &mut super::Conn,
-    counts: &[(CollectionId, i64)],
-    now: i64,
-    lock_first: bool,
-) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
+pub(super) async fn bump_all(conn: &mut super::Conn, counts: &[(CollectionId, i64)], now: i64) -> StoreResult<Vec<(CollectionId, BumpedRow)>> {
     // "CASE id WHEN $2 THEN $3 WHEN $4 THEN $5 … END" and "IN ($2, $4, …)": placeholders only.
     let cases: Vec<String> = (0..counts.len()).map(|i| format!("WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i)).collect();
     let ids: Vec<String> = (0..counts.len()).map(|i| format!("${}", 2 + 2 * i)).collect();
     let (cases, ids) = (cases.join(" "), ids.join(", "));
-    let text = if lock_first {
+    let text = if !super::super::ONE_STATEMENT_LOCKS {
         format!(
             "WITH l AS MATERIALIZED (SELECT id FROM collections WHERE id IN ({ids}) ORDER BY id FOR UPDATE) \
              UPDATE collections c SET sync_seq = c.sync_seq + 1, modified_at = $1, used_bytes = c.used_bytes + \
