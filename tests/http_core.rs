@@ -655,6 +655,23 @@ async fn multiget_and_sync_collection(engine: Engine) {
     assert_eq!(r.condition(), (DAV.into(), "valid-sync-token".into()));
     let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync("garbage"))).await;
     assert_eq!(r.condition(), (DAV.into(), "valid-sync-token".into()));
+    // A real token of another of her calendars: refused here, and it lists nothing of it.
+    assert_eq!(send(s.req("MKCALENDAR", "/calendars/alice/other/")).await.status, 201);
+    s.put_ics("/calendars/alice/other/o.ics", &event("uo", "other")).await;
+    let r = send(s.req("REPORT", "/calendars/alice/other/").header("Depth", "1").body(sync(""))).await;
+    let other_token = r.xml().child(DAV, "sync-token").unwrap().text();
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync(&other_token))).await;
+    assert_eq!((r.status.as_u16(), r.condition()), (403, (DAV.into(), "valid-sync-token".into())), "{}", r.body);
+    assert!(!r.body.contains("o.ics"), "{}", r.body);
+    // A token ahead of the collection (its id, a seq it has not reached).
+    let ahead = format!("{}:999999", token.rsplit_once(':').unwrap().0);
+    let r = send(s.req("REPORT", coll).header("Depth", "1").body(sync(&ahead))).await;
+    assert_eq!((r.status.as_u16(), r.condition()), (403, (DAV.into(), "valid-sync-token".into())), "{}", r.body);
+    // A token sent to no collection, or to a member, which answers no sync-collection.
+    let r = send(s.req("REPORT", "/calendars/alice/nowhere/").header("Depth", "1").body(sync(&token))).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = send(s.req("REPORT", &format!("{coll}2.ics")).header("Depth", "0").body(sync(&token))).await;
+    assert_eq!((r.status.as_u16(), r.condition()), (403, (DAV.into(), "supported-report".into())), "{}", r.body);
     s.stop().await;
 }
 

@@ -10,7 +10,7 @@ use super::resource::Target;
 use super::{DavContext, DavError, DavResult};
 use crate::service::Principal;
 use crate::service::shares::is_share_segment;
-use crate::store::{Access, Collection, CollectionStore, ObjectMeta, ObjectStore, ShareStore, StoredObject};
+use crate::store::{Access, Collection, CollectionId, CollectionStore, ObjectMeta, ObjectStore, ShareStore, StoredObject, SyncDelta, SyncStore};
 
 /// What a path names, after looking in the store.
 #[derive(Debug, Clone)]
@@ -97,6 +97,26 @@ pub async fn locate_object_data(ctx: &DavContext, user: &Principal, target: &Tar
         Some((parent, Some(object))) => Some((parent, object)),
         _ => None,
     })
+}
+
+/// The collection `target` names with its delta since `token` (its collection id and seq), in
+/// one store lookup where `locate` and then the delta would take two; the delta is None when
+/// the token is not this collection's or no longer answerable. None when `target` names no
+/// collection of the user's own, which the caller then resolves with `locate` (a share's
+/// calendar goes through the share's grant there). Another user's space is Forbidden, as there.
+pub async fn locate_sync_delta(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    token: (CollectionId, i64),
+    limit: Option<usize>,
+) -> DavResult<Option<(Collection, Option<SyncDelta>)>> {
+    let Target::InHome { owner, segments, .. } = target else { return Ok(None) };
+    own(user, owner)?;
+    if segments.first().is_none_or(|s| is_share_segment(s)) {
+        return Ok(None);
+    }
+    Ok(ctx.store.delta_at_path(user.id, &segments.join("/"), token, limit).await?)
 }
 
 /// A path below a share: the shared calendar itself or one of its members (a calendar holds no

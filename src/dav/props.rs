@@ -401,12 +401,14 @@ pub fn sync_token(c: &Collection, seq: i64) -> String {
 
 /// Parses a token of `c`; None when it belongs elsewhere or is not ours.
 pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
+    token_parts(token).filter(|(id, _)| *id == c.id).map(|(_, seq)| seq)
+}
+
+/// The collection id and seq a token of ours names, before knowing which collection it is for.
+pub fn token_parts(token: &str) -> Option<(CollectionId, i64)> {
     let rest = token.strip_prefix("urn:x-kalends:sync:")?;
     let (id, seq) = rest.split_once(':')?;
-    if id.parse::<i64>().ok()? != c.id.0 {
-        return None;
-    }
-    seq.parse().ok()
+    Some((CollectionId(id.parse().ok()?), seq.parse().ok()?))
 }
 
 pub fn http_date(ts: i64) -> String {

@@ -374,7 +374,7 @@ pub struct PutOutcome {
 }
 
 /// RFC 6578 changes since a token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncDelta {
     /// Members changed (created or modified) after the token, ordered by sync_seq.
     pub changed: Vec<ObjectMeta>,
@@ -575,6 +575,17 @@ pub trait SyncStore {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> impl Future<Output = StoreResult<SyncDelta>> + Send;
+    /// The collection at `owner`'s `path` and, in the same snapshot, its delta since a token's
+    /// seq, as `changes_since` gives it: the sync REPORT's store work in one lookup. None when
+    /// no collection is there; the delta is None when the token (its collection's id and seq)
+    /// is not one of this collection's that can still be answered.
+    fn delta_at_path(
+        &self,
+        owner: UserId,
+        path: &str,
+        token: (CollectionId, i64),
+        limit: Option<usize>,
+    ) -> impl Future<Output = StoreResult<Option<(Collection, Option<SyncDelta>)>>> + Send;
     /// Drops tombstones older than `before` and raises the collection's token floor to match.
     fn prune_tombstones(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Up to `limit` objects whose timeline horizon lies before `before` (or that have not
@@ -712,6 +723,7 @@ delegate!(ObjectStore {
 
 delegate!(SyncStore {
     fn changes_since(&self, collection: CollectionId, since: Option<i64>, limit: Option<usize>) -> StoreResult<SyncDelta>;
+    fn delta_at_path(&self, owner: UserId, path: &str, token: (CollectionId, i64), limit: Option<usize>) -> StoreResult<Option<(Collection, Option<SyncDelta>)>>;
     fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64>;
     fn timelines_due(&self, before: Timestamp, limit: u32) -> StoreResult<Vec<StoredObject>>;
     fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool>;

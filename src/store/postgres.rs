@@ -523,7 +523,7 @@ mod tests {
         drop_database(&admin, &name).await;
     }
 
-    /// The incremental sync's statement keeps one generic plan: PostgreSQL plans a prepared
+    /// The incremental sync's statements (by id, and by path) keep one generic plan: PostgreSQL plans a prepared
     /// statement afresh at each execution while a fresh plan looks cheaper than its generic
     /// one, and for DELTA_SINCE's earlier shape that planning was ~0.27 ms of a 0.02 ms
     /// statement. Counted on the server (`pg_prepared_statements`), after five executions, on
@@ -546,23 +546,25 @@ mod tests {
         tx.commit().await.unwrap();
         let mut conn = store.reader().await.unwrap();
         sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
-        for _ in 0..10 {
-            let rows = sqlx::query(shared::sync::sql::DELTA_SINCE)
-                .bind(collection)
-                .bind(2499_i64)
-                .bind(i64::MAX)
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(rows.len(), 2, "the collection's row and the one member changed since 2499");
+        let owner: i64 = sqlx::query_scalar("SELECT owner_id FROM collections WHERE id = $1").bind(collection).fetch_one(&mut *conn).await.unwrap();
+        for statement in [shared::sync::sql::DELTA_SINCE, shared::sync::sql::DELTA_AT_PATH] {
+            for _ in 0..10 {
+                // DELTA_SINCE takes $1..$3; DELTA_AT_PATH also the owner and path.
+                let mut query = sqlx::query(statement).bind(collection).bind(2499_i64).bind(i64::MAX);
+                if statement == shared::sync::sql::DELTA_AT_PATH {
+                    query = query.bind(owner).bind("cal");
+                }
+                let rows = query.fetch_all(&mut *conn).await.unwrap();
+                assert_eq!(rows.len(), 2, "the collection's row and the one member changed since 2499");
+            }
+            let (generic, custom): (i64, i64) =
+                sqlx::query_as("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1")
+                    .bind(statement)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert!(generic >= 5, "generic plans {generic}, custom plans {custom}: planned afresh at each execution");
         }
-        let (generic, custom): (i64, i64) =
-            sqlx::query_as("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1")
-                .bind(shared::sync::sql::DELTA_SINCE)
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-        assert!(generic >= 5, "generic plans {generic}, custom plans {custom}: planned afresh at each execution");
         drop(conn);
         drop(store);
         drop_database(&admin, &name).await;

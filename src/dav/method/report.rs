@@ -7,11 +7,11 @@ use http::StatusCode;
 use crate::dav::header::{DavHeaders, Depth};
 use crate::dav::method::principal_search;
 use crate::dav::access::{Privilege, require};
-use crate::dav::locate::{Located, locate};
+use crate::dav::locate::{Located, locate, locate_sync_delta};
 use crate::dav::method::propfind::{results_for, used_bytes_if_asked};
 use crate::dav::multistatus::Multistatus;
 use crate::dav::property::Live;
-use crate::dav::props::{ObjectView, PropCtx, Res, parse_sync_token, sync_token};
+use crate::dav::props::{ObjectView, PropCtx, Res, parse_sync_token, sync_token, token_parts};
 use crate::dav::request::{PropSelection, ReportBody, parse_report};
 use crate::dav::resource::Target;
 use crate::dav::{Condition, DavContext, DavError, DavResponse, DavResult};
@@ -25,7 +25,7 @@ use crate::calendar::tz::parse_query_timezone;
 use crate::calendar::query::{QueryContext, QueryError, object_matches_with};
 use crate::dav::request::query::{FilterError, parse_filter};
 use crate::dav::xml::Element;
-use crate::store::{Candidate, Collection, CollectionKind, CollectionStore, ComponentKind, MemberData, ObjectStore, StoreError, StoredObject, SyncStore};
+use crate::store::{Candidate, Collection, CollectionKind, CollectionStore, ComponentKind, MemberData, ObjectStore, StoreError, StoredObject, SyncDelta, SyncStore};
 
 pub async fn handle(
     ctx: &DavContext,
@@ -48,6 +48,11 @@ pub async fn handle(
         return super::expand_property::handle(ctx, user, target, headers, root).await;
     }
     let data = data_request(&report)?;
+    if let ReportBody::SyncCollection { token: Some(token), limit, props, .. } = &report
+        && let Some(response) = sync_in_one_lookup(ctx, user, target, token, *limit, props, &data).await?
+    {
+        return Ok(response);
+    }
     let located = locate(ctx, user, target).await?;
     let (collection, only) = match located {
         Located::Collection(c) => (c, None),
@@ -251,6 +256,38 @@ fn too_many_instances() -> DavError {
     DavError::forbidden(Condition::MaxInstances, "the answer needs more instances than max-instances")
 }
 
+/// An incremental sync of the user's own collection, located with its delta in one store
+/// lookup (`locate_sync_delta`); None when the target is not such a collection, for the
+/// general path (`locate`, then `sync_collection`) to answer.
+async fn sync_in_one_lookup(
+    ctx: &DavContext,
+    user: &Principal,
+    target: &Target,
+    token: &str,
+    limit: Option<u32>,
+    props: &PropSelection,
+    data: &DataRequest,
+) -> DavResult<Option<DavResponse>> {
+    // A token not of our shape is invalid wherever it is sent; the general path says so.
+    let Some(parts) = token_parts(token) else { return Ok(None) };
+    let _permit = ctx.listing_permit().await?;
+    let Some((collection, delta)) = locate_sync_delta(ctx, user, target, parts, sync_limit(limit)).await? else {
+        return Ok(None);
+    };
+    require(&collection, Privilege::Read, &ctx.paths.collection(&user.name, &collection.path))?;
+    let out = Output { props, data: data.clone(), zone: query_zone(&collection, None)? };
+    let delta = delta.ok_or_else(invalid_sync_token)?;
+    sync_answer(ctx, user, &collection, delta, &out).await.map(Some)
+}
+
+fn invalid_sync_token() -> DavError {
+    DavError::condition(StatusCode::FORBIDDEN, Condition::ValidSyncToken)
+}
+
+fn sync_limit(limit: Option<u32>) -> Option<usize> {
+    limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 async fn sync_collection(
     ctx: &DavContext,
     user: &Principal,
@@ -259,19 +296,23 @@ async fn sync_collection(
     limit: Option<u32>,
     out: &Output<'_>,
 ) -> DavResult<DavResponse> {
-    let props = out.props;
-    let invalid = || DavError::condition(StatusCode::FORBIDDEN, Condition::ValidSyncToken);
     let since = match token {
         None => None,
-        Some(t) => Some(parse_sync_token(collection, t).ok_or_else(invalid)?),
+        Some(t) => Some(parse_sync_token(collection, t).ok_or_else(invalid_sync_token)?),
     };
-    let limit = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let _permit = ctx.listing_permit().await?;
-    let delta = match ctx.store.changes_since(collection.id, since, limit).await {
+    let delta = match ctx.store.changes_since(collection.id, since, sync_limit(limit)).await {
         Ok(d) => d,
-        Err(StoreError::InvalidSyncToken) => return Err(invalid()),
+        Err(StoreError::InvalidSyncToken) => return Err(invalid_sync_token()),
         Err(e) => return Err(e.into()),
     };
+    sync_answer(ctx, user, collection, delta, out).await
+}
+
+/// RFC 6578 §3.5: the changed members with their properties, the removed ones as 404, and the
+/// token that continues from here.
+async fn sync_answer(ctx: &DavContext, user: &Principal, collection: &Collection, delta: SyncDelta, out: &Output<'_>) -> DavResult<DavResponse> {
+    let props = out.props;
     let pctx = PropCtx { used_bytes: used_bytes_if_asked(ctx, user, props).await?, ..PropCtx::plain(ctx, user) };
     let mut ms = Multistatus::new();
     if wants_data(props) {
