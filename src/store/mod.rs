@@ -100,25 +100,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: UserId,
-    pub name: String,
-    pub email: Option<String>,
-    /// PHC string (argon2id).
-    pub password_hash: String,
-    pub created_at: Timestamp,
-    /// May manage users through the API (issue 20); the bootstrap `admin` is one.
-    pub is_admin: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub name: String,
-    pub email: Option<String>,
-    pub password_hash: String,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CollectionKind {
     /// RFC 4791 calendar collection: holds only calendar object resources.
@@ -373,44 +354,6 @@ pub struct PutOutcome {
     pub meta: ObjectMeta,
 }
 
-/// RFC 6578 changes since a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncDelta {
-    /// Members changed (created or modified) after the token, ordered by sync_seq.
-    pub changed: Vec<ObjectMeta>,
-    /// Names deleted after the token (tombstones); empty for an initial sync.
-    pub removed: Vec<String>,
-    /// The token to hand back: the seq up to which this delta is complete.
-    pub seq: i64,
-    /// True when `limit` cut the delta short (RFC 6578 §3.6: answer 507 and continue from `seq`).
-    pub truncated: bool,
-}
-
-pub trait UserStore {
-    /// Creates the user and, in the same transaction, these collections in their home.
-    fn create_user(
-        &self,
-        user: NewUser,
-        home: Vec<NewCollection>,
-    ) -> impl Future<Output = StoreResult<User>> + Send;
-    fn user_by_name(&self, name: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
-    fn user_by_id(&self, id: UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
-    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
-    fn count_users(&self) -> impl Future<Output = StoreResult<i64>> + Send;
-    /// NotFound if there is no such user.
-    fn set_password(
-        &self,
-        name: &str,
-        password_hash: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Deletes the user and everything they own. NotFound if there is no such user.
-    fn delete_user(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Sum of object sizes the user owns (quota-used-bytes).
-    fn used_bytes(&self, owner: UserId) -> impl Future<Output = StoreResult<i64>> + Send;
-    /// NotFound if there is no such user.
-    fn set_admin(&self, name: &str, admin: bool) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
 pub trait CollectionStore {
     /// AlreadyExists when the path is taken (by a collection or, in the parent, an object).
     fn create_collection(
@@ -564,39 +507,6 @@ pub trait ObjectStore {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-pub trait SyncStore {
-    /// RFC 6578: `since` None = initial sync (all members, no tombstones). `limit` caps the
-    /// number of entries (changed + removed); when hit, `truncated` is set and `seq` is the
-    /// seq of the last entry returned. InvalidSyncToken when `since` is below the retention
-    /// floor or above the collection's current seq.
-    fn changes_since(
-        &self,
-        collection: CollectionId,
-        since: Option<i64>,
-        limit: Option<usize>,
-    ) -> impl Future<Output = StoreResult<SyncDelta>> + Send;
-    /// The collection at `owner`'s `path` and, in the same snapshot, its delta since a token's
-    /// seq, as `changes_since` gives it: the sync REPORT's store work in one lookup. None when
-    /// no collection is there; the delta is None when the token (its collection's id and seq)
-    /// is not one of this collection's that can still be answered.
-    fn delta_at_path(
-        &self,
-        owner: UserId,
-        path: &str,
-        token: (CollectionId, i64),
-        limit: Option<usize>,
-    ) -> impl Future<Output = StoreResult<Option<(Collection, Option<SyncDelta>)>>> + Send;
-    /// Drops tombstones older than `before` and raises the collection's token floor to match.
-    fn prune_tombstones(&self, before: Timestamp) -> impl Future<Output = StoreResult<u64>> + Send;
-    /// Up to `limit` objects whose timeline horizon lies before `before` (or that have not
-    /// had a timeline laid out yet), in id order.
-    fn timelines_due(&self, before: Timestamp, limit: u32) -> impl Future<Output = StoreResult<Vec<StoredObject>>> + Send;
-    /// Replaces the timeline of object `id` if its ETag is still `etag`, without touching its
-    /// content, ETag or sync seq (the timeline is derived from the bytes). False when the
-    /// object changed or went meanwhile: its writer stored a fresh timeline.
-    fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> impl Future<Output = StoreResult<bool>> + Send;
-}
-
 /// The engine in use, chosen once in `app.rs`; handlers and services are not generic over it.
 #[derive(Clone)]
 pub enum Store {
@@ -678,18 +588,6 @@ macro_rules! delegate {
     };
 }
 
-delegate!(UserStore {
-    fn create_user(&self, user: NewUser, home: Vec<NewCollection>) -> StoreResult<User>;
-    fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
-    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
-    fn list_users(&self) -> StoreResult<Vec<User>>;
-    fn count_users(&self) -> StoreResult<i64>;
-    fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()>;
-    fn delete_user(&self, name: &str) -> StoreResult<()>;
-    fn used_bytes(&self, owner: UserId) -> StoreResult<i64>;
-    fn set_admin(&self, name: &str, admin: bool) -> StoreResult<()>;
-});
-
 delegate!(CollectionStore {
     fn create_collection(&self, new: NewCollection) -> StoreResult<Collection>;
     fn collection_by_path(&self, owner: UserId, path: &str) -> StoreResult<Option<Collection>>;
@@ -721,14 +619,10 @@ delegate!(ObjectStore {
     fn patch_object_props(&self, id: ObjectId, set: Vec<DeadProp>, remove: Vec<(String, String)>) -> StoreResult<()>;
 });
 
-delegate!(SyncStore {
-    fn changes_since(&self, collection: CollectionId, since: Option<i64>, limit: Option<usize>) -> StoreResult<SyncDelta>;
-    fn delta_at_path(&self, owner: UserId, path: &str, token: (CollectionId, i64), limit: Option<usize>) -> StoreResult<Option<(Collection, Option<SyncDelta>)>>;
-    fn prune_tombstones(&self, before: Timestamp) -> StoreResult<u64>;
-    fn timelines_due(&self, before: Timestamp, limit: u32) -> StoreResult<Vec<StoredObject>>;
-    fn set_timeline(&self, id: ObjectId, etag: &str, timeline: Option<Timeline>) -> StoreResult<bool>;
-});
-
+mod users;
+pub use users::{NewUser, User, UserStore};
+mod sync;
+pub use sync::{SyncDelta, SyncStore};
 mod rsvp;
 pub use rsvp::{RsvpKey, RsvpStore};
 mod shares;
