@@ -92,13 +92,14 @@ pub mod sql {
     /// the path whatever its id; parts 1 and 2 are empty unless that id is `$1`, the id the
     /// token names, so a token of another collection reads nothing of it.
     pub const DELTA_AT_PATH: &str = concat!(
-        "SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, c.token_floor AS token_floor, ",
+        "WITH c AS MATERIALIZED (SELECT * FROM collections WHERE owner_id = $4 AND path = $5) \
+         SELECT CAST(0 AS BIGINT) AS part, c.sync_seq AS state_seq, c.token_floor AS token_floor, ",
         null_object_cols!(),
         ", ",
         collection_cols!(),
-        " FROM collections c WHERE c.owner_id = $4 AND c.path = $5 UNION ALL ",
+        " FROM c UNION ALL ",
         delta_parts!(
-            "(SELECT sync_seq FROM collections WHERE id = $1 AND owner_id = $4 AND path = $5)",
+            "(SELECT sync_seq FROM c WHERE id = $1)",
             ", CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT), \
              CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
              CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
