@@ -2,6 +2,7 @@
 //! (`sqlite::<name>` and `postgres::<name>`), so the engines cannot drift apart.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeSet;
@@ -12,30 +13,6 @@ use kalends::store::{
     CollectionStore, CollectionTransfer, LockStore, CollectionTransferKind, ComponentKind, ComponentSet, DeadProp, Expect, ListedObject, NewCollection, NewObject,
     NewUser, ObjectId, ObjectStore, Store, StoreError, SyncStore, User, UserId, UserStore,
 };
-
-/// Instantiates each listed contract test for both engines, on a fresh database each.
-macro_rules! contract_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::sqlite_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _db) = crate::support::postgres_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-    };
-}
 
 contract_tests!(
     users_create_and_look_up,

@@ -2,6 +2,7 @@
 //! user's copies of one UID, and the scheduling transaction, each test run on both engines.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -12,29 +13,6 @@ use kalends::store::{
     SchedWritten, Store, StoreError, User, UserId, UserStore,
 };
 use kalends::store::{ItipOutcome, ItipSettle};
-
-macro_rules! contract_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::sqlite_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _db) = crate::support::postgres_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-    };
-}
 
 contract_tests!(
     boxes_are_found_by_role,

@@ -3,6 +3,7 @@
 //! `changes_since` answer, and nothing of a collection the token names but the path does not.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use kalends::store::{
@@ -10,29 +11,6 @@ use kalends::store::{
     ComponentSet, Expect, NewCollection, NewObject, NewUser, ObjectStore, Store, StoreError, SyncStore, User, UserId,
     UserStore,
 };
-
-macro_rules! contract_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::sqlite_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _db) = crate::support::postgres_store().await;
-                    crate::$name(store).await;
-                }
-            )+
-        }
-    };
-}
 
 contract_tests!(
     the_delta_at_a_path_is_the_delta_of_its_collection,

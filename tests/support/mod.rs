@@ -18,6 +18,33 @@ use kalends::store::Store;
 use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
 
+/// Instantiates each listed store test `async fn name(store: Store)` for both engines
+/// (`sqlite::name` and `postgres::name`), on a fresh database each, so the engines cannot drift
+/// apart. For a crate that declares `#[macro_use] mod support;`.
+#[allow(unused_macros)] // Only the store suites use it.
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = crate::support::sqlite_store().await;
+                    crate::$name(store).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _db) = crate::support::postgres_store().await;
+                    crate::$name(store).await;
+                }
+            )+
+        }
+    };
+}
+
 pub const PG_URL_VAR: &str = "KALENDS_TEST_PG_URL";
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
