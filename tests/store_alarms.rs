@@ -4,6 +4,7 @@
 //! the backfill of objects stored before reminders existed.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -14,31 +15,8 @@ use kalends::store::{
     UserStore,
 };
 
-macro_rules! contract_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, dir) = crate::support::sqlite_store().await;
-                    let url = format!("sqlite://{}", dir.path().join("kalends.db").display());
-                    crate::$name(store, url).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::postgres_store().await;
-                    crate::$name(store, db.url().to_owned()).await;
-                }
-            )+
-        }
-    };
-}
-
 contract_tests!(
+    with_url:
     a_write_keeps_a_due_row_and_never_moves_the_watermark_back,
     concurrent_rounds_take_each_due_row_once,
     a_delivery_is_recorded_once,

@@ -20,9 +20,31 @@ use tempfile::TempDir;
 
 /// Instantiates each listed store test `async fn name(store: Store)` for both engines
 /// (`sqlite::name` and `postgres::name`), on a fresh database each, so the engines cannot drift
-/// apart. For a crate that declares `#[macro_use] mod support;`.
+/// apart. With `with_url:` first, each test is `async fn name(store: Store, url: String)` and
+/// also gets its database's URL (to open a second store on it). For a crate that declares
+/// `#[macro_use] mod support;`.
 #[allow(unused_macros)] // Only the store suites use it.
 macro_rules! contract_tests {
+    (with_url: $($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, dir) = crate::support::sqlite_store().await;
+                    crate::$name(store, crate::support::sqlite_url(&dir)).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::postgres_store().await;
+                    crate::$name(store, db.url().to_owned()).await;
+                }
+            )+
+        }
+    };
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
@@ -52,11 +74,16 @@ const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// the store.
 pub async fn sqlite_store() -> (Store, TempDir) {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("kalends.db").display());
+    let url = sqlite_url(&dir);
     let store = Store::open(&url)
         .await
         .unwrap_or_else(|e| panic!("open SQLite store at {url}: {e}"));
     (store, dir)
+}
+
+/// The URL of the database `sqlite_store` opened in `dir`.
+pub fn sqlite_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("kalends.db").display())
 }
 
 /// A migrated PostgreSQL store in a fresh throw-away database, dropped with the guard.
